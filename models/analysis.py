@@ -1,0 +1,94 @@
+"""Probe (one forward pass with everything the views draw) and BERT fill-mask."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from models.bert import Bert
+from models.errors import ModelError
+from models.gpt import GPT
+from models.results import FillMaskResult, MaskFill, Probe, TokenizedText
+from models.stats import entropy, top_k
+from models.tokenizer import Tokenizer
+
+
+def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10) -> Probe:
+    """Tokens, all attentions, and per position the top-k predictions, target prob and entropy."""
+    tokens = _encode(model, tokenizer, text)
+    device = _device(model)
+    ids = torch.tensor(tokens.ids[None], device=device)  # [1, T]
+    with torch.inference_mode():
+        out = model(ids, output_attentions=True)
+        attentions = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # [L,H,T,T]
+        T = len(tokens)
+        if model.config.arch == "bert" and model.head is None:  # encoder only: no predictions
+            empty = np.zeros((T, 0))
+            return Probe("bert", tokens, attentions, empty.astype(np.int64),
+                         empty.astype(np.float32), ((),) * T, np.full(T, np.nan, np.float32),
+                         np.full(T, np.nan, np.float32))
+        probs = torch.softmax(out.logits[0].float(), -1)  # [T, vocab]
+        top_ids, top_probs, top_texts = top_k(probs, k, tokenizer)
+        if model.config.arch == "gpt":  # how likely the actual next token was
+            target = torch.full((T,), float("nan"), device=device)
+            target[:-1] = probs[:-1].gather(1, ids[0, 1:, None])[:, 0]
+        else:  # how likely the token at that position is, seen unmasked
+            target = probs.gather(1, ids[0, :, None])[:, 0]
+        return Probe(model.config.arch, tokens, attentions, top_ids, top_probs, tuple(top_texts),
+                     entropy(probs).cpu().numpy().astype(np.float32),
+                     target.float().cpu().numpy())
+
+
+def fill_mask(model: Bert, tokenizer: Tokenizer, text: str, k: int = 10,
+              mask_positions: Sequence[int] = (), attentions: bool = False) -> FillMaskResult:
+    """Top-k fills for every masked position: `[MASK]` in the text, or token indices to mask."""
+    if model.config.arch != "bert":
+        raise ModelError("fill-mask needs a BERT model; GPT continues text instead")
+    if model.head is None:
+        raise ModelError("this BERT checkpoint has no masked-LM head: fill-mask is unavailable "
+                         "(attention can still be inspected)")
+    tokens = _encode(model, tokenizer, text)
+    mask_id = tokenizer.mask_id
+    if mask_id is None:
+        raise ModelError("the tokenizer has no mask token")
+    ids = tokens.ids.copy()
+    for p in mask_positions:
+        if not 0 <= p < len(ids):
+            raise ModelError(f"token position {p} is outside the text ({len(ids)} tokens)")
+        ids[p] = mask_id
+    positions = np.flatnonzero(ids == mask_id)
+    if positions.size == 0:
+        raise ModelError(f"nothing to fill: write {tokenizer.mask_token} in the text "
+                         "or choose a token to mask")
+    masked = TokenizedText(ids, tuple(tokenizer.mask_token if ids[i] == mask_id else t
+                                      for i, t in enumerate(tokens.texts)),
+                           tokens.offsets, tokens.notes)
+    with torch.inference_mode():
+        out = model(torch.tensor(ids[None], device=_device(model)), output_attentions=attentions)
+        probs = torch.softmax(out.logits[0, torch.as_tensor(positions)].float(), -1)  # [M, vocab]
+        top_ids, top_probs, top_texts = top_k(probs, k, tokenizer)
+        att = None
+        if attentions:
+            att = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()
+    fills = tuple(MaskFill(int(p), top_ids[j], top_probs[j], top_texts[j])
+                  for j, p in enumerate(positions))
+    return FillMaskResult(masked, fills, att)
+
+
+def _encode(model: GPT | Bert, tokenizer: Tokenizer, text: str) -> TokenizedText:
+    if not text.strip():
+        raise ModelError("the text is empty: type something to inspect")
+    tokens = tokenizer.encode(text, special_tokens=model.config.arch == "bert")
+    ctx = model.config.context
+    if len(tokens) > ctx:  # keep the last window, and say so
+        note = (f"the text has {len(tokens)} tokens, more than the context of {ctx}: "
+                f"showing its last {ctx}")
+        return TokenizedText(tokens.ids[-ctx:], tokens.texts[-ctx:], tokens.offsets[-ctx:],
+                             (*tokens.notes, note))
+    return tokens
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device

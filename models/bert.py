@@ -1,0 +1,98 @@
+"""BERT: an encoder that is `BertForMaskedLM` exactly (post-LayerNorm, token types, tied MLM head)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.attention import ModelOutput, SelfAttention
+from models.config import BertConfig
+
+
+class Embeddings(nn.Module):
+    def __init__(self, cfg: BertConfig) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.hidden_size, padding_idx=cfg.pad_token_id)
+        self.pos = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size)
+        self.type = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
+        self.ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, ids: torch.Tensor, type_ids: torch.Tensor | None) -> torch.Tensor:
+        T = ids.shape[1]
+        pos = torch.arange(T, device=ids.device)  # [T]
+        types = torch.zeros_like(ids) if type_ids is None else type_ids
+        return self.drop(self.ln(self.tok(ids) + self.pos(pos) + self.type(types)))  # [B, T, C]
+
+
+class Layer(nn.Module):
+    def __init__(self, cfg: BertConfig) -> None:
+        super().__init__()
+        self.attn = SelfAttention(cfg.hidden_size, cfg.num_attention_heads, cfg.dropout, causal=False)
+        self.attn_ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.ffn_up = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
+        self.ffn_down = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
+        self.ffn_ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None, need_weights: bool):
+        a, probs = self.attn(x, key_keep=keep, need_weights=need_weights)
+        x = self.attn_ln(x + self.drop(a))  # post-LayerNorm, as in BERT
+        x = self.ffn_ln(x + self.drop(self.ffn_down(F.gelu(self.ffn_up(x)))))
+        return x, probs
+
+
+class MLMHead(nn.Module):
+    def __init__(self, cfg: BertConfig, embedding: nn.Embedding) -> None:
+        super().__init__()
+        self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        self.decoder.weight = embedding.weight  # tied to the input embeddings
+        self.bias = nn.Parameter(torch.zeros(cfg.vocab_size))  # the head's own output bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.ln(F.gelu(self.dense(x)))) + self.bias
+
+
+class Bert(nn.Module):
+    def __init__(self, cfg: BertConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.embeddings = Embeddings(cfg)
+        self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.num_hidden_layers))
+        self.head = MLMHead(cfg, self.embeddings.tok) if cfg.has_mlm_head else None
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,  # [B, T], 1 = real token, 0 = padding
+        token_type_ids: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> ModelOutput:
+        if input_ids.shape[1] > self.config.max_position_embeddings:
+            raise ValueError(f"sequence of {input_ids.shape[1]} tokens exceeds the context "
+                             f"({self.config.max_position_embeddings})")
+        x = self.embeddings(input_ids, token_type_ids)
+        attentions, hidden = [], [x]
+        for layer in self.layers:
+            x, probs = layer(x, attention_mask, output_attentions)
+            attentions.append(probs)
+            hidden.append(x)
+        # an encoder-only checkpoint has no head: its "logits" are the last hidden states
+        logits = self.head(x) if self.head is not None else x
+        return ModelOutput(
+            logits,
+            tuple(attentions) if output_attentions else None,
+            tuple(hidden) if output_hidden_states else None,
+        )

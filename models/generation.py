@@ -1,0 +1,142 @@
+"""Generation as a stream of steps: each token with its probability, alternatives and attention."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import torch
+
+from models.attention import KVCache
+from models.errors import ModelError
+from models.gpt import GPT
+from models.results import GenerationStep, TokenizedText
+from models.sampling import SamplingSettings
+from models.stats import entropy, top_k
+from models.tokenizer import Tokenizer
+
+
+class Generation:
+    """Iterate to receive `GenerationStep`s; `cancel()` (any thread) stops between two steps."""
+
+    def __init__(self, model: GPT, tokenizer: Tokenizer, prompt: str,
+                 settings: SamplingSettings | None = None) -> None:
+        if model.config.arch != "gpt":
+            raise ModelError("generation needs a GPT model; BERT fills masks instead")
+        self.model, self.tokenizer = model, tokenizer
+        self.settings = settings or SamplingSettings()
+        tokens = tokenizer.encode(prompt, special_tokens=False)
+        notes = list(tokens.notes)
+        if len(tokens) == 0:
+            if tokenizer.eos_id is None:
+                raise ModelError("the prompt is empty: type some text to continue")
+            tokens = tokenizer.encode(tokenizer.hf.id_to_token(tokenizer.eos_id))
+        ctx = model.config.n_positions
+        if len(tokens) > ctx:
+            notes.append(f"the prompt has {len(tokens)} tokens, more than the context of {ctx}: "
+                         f"generation continues from its last {ctx} tokens")
+            tokens = TokenizedText(tokens.ids[-ctx:], tokens.texts[-ctx:], tokens.offsets[-ctx:])
+        self.prompt = TokenizedText(tokens.ids, tokens.texts, tokens.offsets, tuple(notes))
+        self.notes = tuple(notes)
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def __iter__(self) -> Iterator[GenerationStep]:
+        with torch.inference_mode():
+            yield from self._steps()
+
+    def _steps(self) -> Iterator[GenerationStep]:
+        s, model, tok = self.settings, self.model, self.tokenizer
+        device = model.lm_head.weight.device
+        ctx = model.config.n_positions
+        eos = model.config.eos_token_id if model.config.eos_token_id is not None else tok.eos_id
+        gen = None
+        if s.seed is not None:
+            gen = torch.Generator(device=device).manual_seed(s.seed)
+        ids = [int(i) for i in self.prompt.ids]
+        cache = model.new_cache()
+        logits, attn = self._forward(ids, cache, device)
+        stream = tok.stream()
+        for i in range(len(self.prompt.ids)):  # prime the stream decoder with the prompt
+            stream.step(ids[i])
+        text_so_far = ""
+        for index in range(s.max_new_tokens):
+            if self._cancel.is_set():
+                return
+            token, shown = self._choose(logits, gen)
+            piece = stream.step(token)
+            text_so_far += piece
+            finish = None
+            if eos is not None and token == eos:
+                finish = "eos"
+            elif any(stop in text_so_far for stop in s.stop):
+                finish = "stop"
+            elif index == s.max_new_tokens - 1:
+                finish = "length"
+            yield self._step(index, token, piece, shown, attn, finish)
+            if finish:
+                return
+            ids.append(token)
+            if cache.length + 1 > ctx:  # context full: slide to the last window and recompute
+                cache = model.new_cache()
+                logits, attn = self._forward(ids[-(ctx - 1):], cache, device)
+            else:
+                logits, attn = self._forward(ids[-1:], cache, device)
+
+    def _forward(self, ids: list[int], cache: KVCache, device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = torch.tensor([ids], dtype=torch.long, device=device)  # [1, T]
+        out = self.model(x, cache=cache, output_attentions=self.settings.attention, last_only=True)
+        attn = None
+        if out.attentions is not None:
+            attn = torch.stack([a[0, :, -1, :] for a in out.attentions])  # [layers, heads, keys]
+        return out.logits[0, -1].float(), attn
+
+    def _choose(self, logits: torch.Tensor, gen: torch.Generator | None) -> tuple[int, torch.Tensor]:
+        """Pick the next token; return it and the distribution the views show."""
+        s = self.settings
+        if s.temperature == 0:
+            return int(torch.argmax(logits)), torch.softmax(logits, -1)
+        scaled = logits / s.temperature
+        shown = torch.softmax(scaled, -1)
+        if s.top_k:
+            kth = torch.topk(scaled, min(s.top_k, scaled.numel())).values[-1]
+            scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+        if s.top_p < 1.0:
+            sorted_logits, order = torch.sort(scaled, descending=True)
+            cum = torch.softmax(sorted_logits, -1).cumsum(-1)
+            drop = cum - torch.softmax(sorted_logits, -1) >= s.top_p  # keep the token crossing p
+            scaled = scaled.scatter(0, order[drop], float("-inf"))
+        token = torch.multinomial(torch.softmax(scaled, -1), 1, generator=gen)
+        return int(token), shown
+
+    def _step(self, index: int, token: int, piece: str, probs: torch.Tensor,
+              attn: torch.Tensor | None, finish: str | None) -> GenerationStep:
+        k = self.settings.alternatives
+        ids, top_probs, texts = top_k(probs, k, self.tokenizer)
+        return GenerationStep(
+            index=index,
+            token_id=token,
+            text=piece,
+            token_text=self.tokenizer.token_text(token),
+            prob=float(probs[token]),
+            entropy=float(entropy(probs)),
+            top_ids=ids,
+            top_probs=top_probs,
+            top_texts=texts[0],
+            attention=None if attn is None else attn.float().cpu().numpy(),
+            finish_reason=finish,
+        )
+
+
+def generate(model: GPT, tokenizer: Tokenizer, prompt: str,
+             settings: SamplingSettings | None = None, **kwargs) -> Generation:
+    """`generate(model, tok, "To be", max_new_tokens=50)` — settings or keyword arguments."""
+    if kwargs:
+        settings = SamplingSettings(**{**(settings or SamplingSettings()).__dict__, **kwargs})
+    return Generation(model, tokenizer, prompt, settings)

@@ -1,0 +1,109 @@
+"""GPT: a decoder that is GPT-2 exactly (pre-LayerNorm, learned positions, tanh GELU, tied embeddings)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.attention import KVCache, ModelOutput, SelfAttention
+from models.config import GPTConfig
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
+        self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_epsilon)
+        self.attn = SelfAttention(cfg.n_embd, cfg.n_head, cfg.dropout, causal=True)
+        self.resid_dropout = nn.Dropout(cfg.dropout)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_epsilon)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int, need_weights: bool):
+        a, probs = self.attn(self.ln_1(x), cache, layer, need_weights=need_weights)
+        x = x + self.resid_dropout(a)
+        x = x + self.mlp(self.ln_2(x))
+        return x, probs
+
+
+class GPT(nn.Module):
+    """Module names are GPT-2's, so checkpoints map one to one (Conv1D weights are transposed)."""
+
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),
+                wpe=nn.Embedding(cfg.n_positions, cfg.n_embd),
+                drop=nn.Dropout(cfg.dropout),
+                h=nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer)),
+                ln_f=nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_epsilon),
+            )
+        )
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight  # tied, as in GPT-2
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):  # GPT-2: scale residual projections by depth
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
+        cfg = self.config
+        p = self.lm_head.weight
+        return KVCache(cfg.n_layer, batch, cfg.n_head, max_len or cfg.n_positions,
+                       cfg.n_embd // cfg.n_head, p.device, p.dtype)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        cache: KVCache | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        last_only: bool = False,
+    ) -> ModelOutput:
+        B, T = input_ids.shape
+        past = cache.length if cache is not None else 0
+        limit = cache.max_len if cache is not None else self.config.n_positions
+        if past + T > min(limit, self.config.n_positions):
+            raise ValueError(f"sequence of {past + T} tokens exceeds the context ({limit})")
+        pos = torch.arange(past, past + T, device=input_ids.device)  # [T]
+        tr = self.transformer
+        x = tr.drop(tr.wte(input_ids) + tr.wpe(pos))  # [B, T, C]
+        attentions, hidden = [], [x]
+        for i, block in enumerate(tr.h):
+            x, probs = block(x, cache, i, output_attentions)
+            attentions.append(probs)
+            hidden.append(x)
+        x = tr.ln_f(x)
+        hidden[-1] = x  # as in transformers: the last hidden state is after the final LayerNorm
+        if cache is not None:
+            cache.length += T
+        logits = self.lm_head(x[:, -1:] if last_only else x)  # [B, T or 1, vocab]
+        return ModelOutput(
+            logits,
+            tuple(attentions) if output_attentions else None,
+            tuple(hidden) if output_hidden_states else None,
+        )

@@ -1,0 +1,98 @@
+"""Torch-free results that cross into the GUI: frozen dataclasses of numpy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TokenizedText:
+    """A text split into tokens, each with its display text and its character span."""
+
+    ids: np.ndarray  # int64 [T]
+    texts: tuple[str, ...]  # what each token shows, taken from the input by its offsets
+    offsets: np.ndarray  # int64 [T, 2]: start and end character of each token in the input
+    notes: tuple[str, ...] = ()  # e.g. "2 characters unknown to the tokenizer: ☃ ✓"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class GenerationStep:
+    """One generated token, with what the model thought of it."""
+
+    index: int  # 0-based among the generated tokens
+    token_id: int
+    text: str  # the newly decodable text ("" while a multi-byte character is incomplete)
+    token_text: str  # the token on its own, for labels (may show a replacement character)
+    prob: float  # probability the model gave the chosen token (after temperature)
+    entropy: float  # of the next-token distribution, in nats
+    top_ids: np.ndarray  # int64 [k], most likely first
+    top_probs: np.ndarray  # float32 [k]
+    top_texts: tuple[str, ...]
+    # float32 [layers, heads, keys]: the attention row of the query that predicted this token,
+    # over every token before it (prompt and generated); None unless asked for.
+    attention: np.ndarray | None = None
+    finish_reason: str | None = None  # set on the last step: "length", "stop", "eos", "context"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One forward pass over a text: everything the inspection views draw."""
+
+    arch: str  # "gpt" or "bert"
+    tokens: TokenizedText
+    attentions: np.ndarray  # float32 [layers, heads, T, T]: query rows, key columns
+    top_ids: np.ndarray  # int64 [T, k]: predictions at each position (next token for GPT)
+    top_probs: np.ndarray  # float32 [T, k]
+    top_texts: tuple[tuple[str, ...], ...]
+    entropy: np.ndarray  # float32 [T], nats
+    # float32 [T]: GPT: probability of the actual next token (NaN at the last position);
+    # BERT: probability of the token itself at that position.
+    target_prob: np.ndarray
+
+    @property
+    def perplexity(self) -> float:
+        """exp(mean negative log-probability of the scored tokens); NaN when none are scored."""
+        p = self.target_prob[np.isfinite(self.target_prob)]
+        if p.size == 0:
+            return float("nan")
+        return float(np.exp(-np.mean(np.log(np.clip(p, 1e-12, 1.0)))))
+
+
+@dataclass(frozen=True)
+class MaskFill:
+    """The top fills for one masked position."""
+
+    position: int  # token index in the text
+    top_ids: np.ndarray  # int64 [k]
+    top_probs: np.ndarray  # float32 [k]
+    top_texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FillMaskResult:
+    tokens: TokenizedText
+    fills: tuple[MaskFill, ...]
+    attentions: np.ndarray | None = None  # float32 [layers, heads, T, T] when asked for
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """One optimizer step of a training run, as the views and the CLI show it."""
+
+    step: int  # steps done so far (1-based after the first step)
+    max_steps: int
+    loss: float
+    lr: float
+    tokens_per_s: float
+    elapsed_s: float
+    eta_s: float
+    val_loss: float | None = None  # set on validation steps
+    sample: str | None = None  # generated text (GPT) or a fill-mask line (BERT)
+    probe: Probe | None = None  # attention of the probe text, on probe steps
+    checkpoint: str | None = None  # folder written on this step, if any
+    events: tuple[str, ...] = field(default=())  # messages: "paused", "stopped: NaN loss", ...

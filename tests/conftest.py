@@ -1,0 +1,49 @@
+"""Test set-up: headless Qt, the right pyqtgraph binding, the shared corpus, and a thread-leak guard."""
+
+import os
+
+# Before anything imports Qt: render offscreen and make pyqtgraph pick PySide6.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import sys  # noqa: E402
+import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+
+
+@pytest.fixture
+def shakespeare() -> str:
+    if not SHAKESPEARE.is_file():
+        pytest.fail(f"the shared corpus is missing: {SHAKESPEARE}")
+    return SHAKESPEARE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind():
+    """Fail any test that leaves a Python or Qt thread running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for t in leaked:
+        t.join(timeout=2.0)
+    leaked = [t.name for t in leaked if t.is_alive()]
+    assert not leaked, f"test left threads running: {leaked}"
+    if "PySide6.QtCore" not in sys.modules:
+        return
+    import gc
+
+    from PySide6.QtCore import QThread
+
+    running = [o for o in gc.get_objects() if isinstance(o, QThread) and _running(o)]
+    assert not running, f"test left {len(running)} QThread(s) running"
+
+
+def _running(thread) -> bool:
+    try:
+        return thread.isRunning()
+    except RuntimeError:  # the C++ object is already gone
+        return False
