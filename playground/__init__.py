@@ -1,0 +1,1 @@
+"""Transformer Playground: the Qt desktop app over the `models` engine."""

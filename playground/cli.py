@@ -1,0 +1,20 @@
+"""The `playground` command: `playground [app options]` opens the app; `playground train ...` trains headless."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        from playground.train_cli import main as train_main
+
+        return train_main(argv[1:])
+    from playground.app import main as app_main
+
+    return app_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
