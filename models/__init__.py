@@ -35,8 +35,15 @@ _LAZY = {
 }
 
 __all__ = [
-    "FillMaskResult", "GenerationStep", "MaskFill", "ModelError", "Probe", "SamplingSettings",
-    "TokenizedText", "TrainingReport", *_LAZY,
+    "FillMaskResult",
+    "GenerationStep",
+    "MaskFill",
+    "ModelError",
+    "Probe",
+    "SamplingSettings",
+    "TokenizedText",
+    "TrainingReport",
+    *_LAZY,
 ]
 
 

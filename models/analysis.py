@@ -26,9 +26,16 @@ def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10) -> Pr
         T = len(tokens)
         if model.config.arch == "bert" and model.head is None:  # encoder only: no predictions
             empty = np.zeros((T, 0))
-            return Probe("bert", tokens, attentions, empty.astype(np.int64),
-                         empty.astype(np.float32), ((),) * T, np.full(T, np.nan, np.float32),
-                         np.full(T, np.nan, np.float32))
+            return Probe(
+                "bert",
+                tokens,
+                attentions,
+                empty.astype(np.int64),
+                empty.astype(np.float32),
+                ((),) * T,
+                np.full(T, np.nan, np.float32),
+                np.full(T, np.nan, np.float32),
+            )
         probs = torch.softmax(out.logits[0].float(), -1)  # [T, vocab]
         top_ids, top_probs, top_texts = top_k(probs, k, tokenizer)
         if model.config.arch == "gpt":  # how likely the actual next token was
@@ -36,19 +43,34 @@ def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10) -> Pr
             target[:-1] = probs[:-1].gather(1, ids[0, 1:, None])[:, 0]
         else:  # how likely the token at that position is, seen unmasked
             target = probs.gather(1, ids[0, :, None])[:, 0]
-        return Probe(model.config.arch, tokens, attentions, top_ids, top_probs, tuple(top_texts),
-                     entropy(probs).cpu().numpy().astype(np.float32),
-                     target.float().cpu().numpy())
+        return Probe(
+            model.config.arch,
+            tokens,
+            attentions,
+            top_ids,
+            top_probs,
+            tuple(top_texts),
+            entropy(probs).cpu().numpy().astype(np.float32),
+            target.float().cpu().numpy(),
+        )
 
 
-def fill_mask(model: Bert, tokenizer: Tokenizer, text: str, k: int = 10,
-              mask_positions: Sequence[int] = (), attentions: bool = False) -> FillMaskResult:
+def fill_mask(
+    model: Bert,
+    tokenizer: Tokenizer,
+    text: str,
+    k: int = 10,
+    mask_positions: Sequence[int] = (),
+    attentions: bool = False,
+) -> FillMaskResult:
     """Top-k fills for every masked position: `[MASK]` in the text, or token indices to mask."""
     if model.config.arch != "bert":
         raise ModelError("fill-mask needs a BERT model; GPT continues text instead")
     if model.head is None:
-        raise ModelError("this BERT checkpoint has no masked-LM head: fill-mask is unavailable "
-                         "(attention can still be inspected)")
+        raise ModelError(
+            "this BERT checkpoint has no masked-LM head: fill-mask is unavailable "
+            "(attention can still be inspected)"
+        )
     tokens = _encode(model, tokenizer, text)
     mask_id = tokenizer.mask_id
     if mask_id is None:
@@ -60,11 +82,15 @@ def fill_mask(model: Bert, tokenizer: Tokenizer, text: str, k: int = 10,
         ids[p] = mask_id
     positions = np.flatnonzero(ids == mask_id)
     if positions.size == 0:
-        raise ModelError(f"nothing to fill: write {tokenizer.mask_token} in the text "
-                         "or choose a token to mask")
-    masked = TokenizedText(ids, tuple(tokenizer.mask_token if ids[i] == mask_id else t
-                                      for i, t in enumerate(tokens.texts)),
-                           tokens.offsets, tokens.notes)
+        raise ModelError(
+            f"nothing to fill: write {tokenizer.mask_token} in the text or choose a token to mask"
+        )
+    masked = TokenizedText(
+        ids,
+        tuple(tokenizer.mask_token if ids[i] == mask_id else t for i, t in enumerate(tokens.texts)),
+        tokens.offsets,
+        tokens.notes,
+    )
     with torch.inference_mode():
         out = model(torch.tensor(ids[None], device=_device(model)), output_attentions=attentions)
         probs = torch.softmax(out.logits[0, torch.as_tensor(positions)].float(), -1)  # [M, vocab]
@@ -72,8 +98,9 @@ def fill_mask(model: Bert, tokenizer: Tokenizer, text: str, k: int = 10,
         att = None
         if attentions:
             att = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()
-    fills = tuple(MaskFill(int(p), top_ids[j], top_probs[j], top_texts[j])
-                  for j, p in enumerate(positions))
+    fills = tuple(
+        MaskFill(int(p), top_ids[j], top_probs[j], top_texts[j]) for j, p in enumerate(positions)
+    )
     return FillMaskResult(masked, fills, att)
 
 
@@ -83,10 +110,13 @@ def _encode(model: GPT | Bert, tokenizer: Tokenizer, text: str) -> TokenizedText
     tokens = tokenizer.encode(text, special_tokens=model.config.arch == "bert")
     ctx = model.config.context
     if len(tokens) > ctx:  # keep the last window, and say so
-        note = (f"the text has {len(tokens)} tokens, more than the context of {ctx}: "
-                f"showing its last {ctx}")
-        return TokenizedText(tokens.ids[-ctx:], tokens.texts[-ctx:], tokens.offsets[-ctx:],
-                             (*tokens.notes, note))
+        note = (
+            f"the text has {len(tokens)} tokens, more than the context of {ctx}: "
+            f"showing its last {ctx}"
+        )
+        return TokenizedText(
+            tokens.ids[-ctx:], tokens.texts[-ctx:], tokens.offsets[-ctx:], (*tokens.notes, note)
+        )
     return tokens
 
 

@@ -20,8 +20,16 @@ class ModelOutput:
 class KVCache:
     """Keys and values of every layer, written in place so decoding never concatenates."""
 
-    def __init__(self, n_layer: int, batch: int, n_head: int, max_len: int, head_dim: int,
-                 device: torch.device | str, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        n_layer: int,
+        batch: int,
+        n_head: int,
+        max_len: int,
+        head_dim: int,
+        device: torch.device | str,
+        dtype: torch.dtype,
+    ) -> None:
         shape = (n_layer, batch, n_head, max_len, head_dim)
         self.k = torch.empty(shape, device=device, dtype=dtype)
         self.v = torch.empty(shape, device=device, dtype=dtype)
@@ -31,7 +39,9 @@ class KVCache:
     def max_len(self) -> int:
         return self.k.shape[3]
 
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Store this layer's new keys/values; return all keys/values so far ([B, H, S, D])."""
         start, end = self.length, self.length + k.shape[2]
         self.k[layer, :, :, start:end] = k
@@ -73,7 +83,12 @@ class SelfAttention(nn.Module):
         if not need_weights:
             is_causal = self.causal and past == 0 and T > 1 and key_keep is None
             y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=None if is_causal else mask, dropout_p=p_drop, is_causal=is_causal
+                q,
+                k,
+                v,
+                attn_mask=None if is_causal else mask,
+                dropout_p=p_drop,
+                is_causal=is_causal,
             )
             probs = None
         else:
@@ -85,8 +100,9 @@ class SelfAttention(nn.Module):
         y = y.transpose(1, 2).reshape(B, T, C)  # [B, T, C]
         return self.c_proj(y), probs
 
-    def _mask(self, T: int, past: int, key_keep: torch.Tensor | None,
-              device: torch.device) -> torch.Tensor | None:
+    def _mask(
+        self, T: int, past: int, key_keep: torch.Tensor | None, device: torch.device
+    ) -> torch.Tensor | None:
         mask = None
         if self.causal and T > 1:
             # query i (absolute position past + i) sees keys 0 .. past + i

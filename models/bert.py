@@ -15,7 +15,7 @@ class Embeddings(nn.Module):
         super().__init__()
         self.tok = nn.Embedding(cfg.vocab_size, cfg.hidden_size, padding_idx=cfg.pad_token_id)
         self.pos = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size)
-        self.type = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
+        self.token_type = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
         self.ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.drop = nn.Dropout(cfg.dropout)
 
@@ -23,13 +23,17 @@ class Embeddings(nn.Module):
         T = ids.shape[1]
         pos = torch.arange(T, device=ids.device)  # [T]
         types = torch.zeros_like(ids) if type_ids is None else type_ids
-        return self.drop(self.ln(self.tok(ids) + self.pos(pos) + self.type(types)))  # [B, T, C]
+        return self.drop(
+            self.ln(self.tok(ids) + self.pos(pos) + self.token_type(types))
+        )  # [B, T, C]
 
 
 class Layer(nn.Module):
     def __init__(self, cfg: BertConfig) -> None:
         super().__init__()
-        self.attn = SelfAttention(cfg.hidden_size, cfg.num_attention_heads, cfg.dropout, causal=False)
+        self.attn = SelfAttention(
+            cfg.hidden_size, cfg.num_attention_heads, cfg.dropout, causal=False
+        )
         self.attn_ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.ffn_up = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
         self.ffn_down = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
@@ -81,8 +85,10 @@ class Bert(nn.Module):
         output_hidden_states: bool = False,
     ) -> ModelOutput:
         if input_ids.shape[1] > self.config.max_position_embeddings:
-            raise ValueError(f"sequence of {input_ids.shape[1]} tokens exceeds the context "
-                             f"({self.config.max_position_embeddings})")
+            raise ValueError(
+                f"sequence of {input_ids.shape[1]} tokens exceeds the context "
+                f"({self.config.max_position_embeddings})"
+            )
         x = self.embeddings(input_ids, token_type_ids)
         attentions, hidden = [], [x]
         for layer in self.layers:

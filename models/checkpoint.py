@@ -29,7 +29,7 @@ _CONV1D = re.compile(r"\.(c_attn|c_proj|c_fc)\.weight$")
 _BERT_KEYS = [
     (r"embeddings\.word_embeddings\.", "embeddings.tok."),
     (r"embeddings\.position_embeddings\.", "embeddings.pos."),
-    (r"embeddings\.token_type_embeddings\.", "embeddings.type."),
+    (r"embeddings\.token_type_embeddings\.", "embeddings.token_type."),
     (r"embeddings\.LayerNorm\.", "embeddings.ln."),
     (r"encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.", r"layers.\1.attn.\2."),
     (r"encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"layers.\1.attn.c_proj."),
@@ -100,7 +100,9 @@ def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
                 f"{bin_}: refused — this pickle is not plain weights (loading it would run "
                 f"code) or it is corrupt. Details: {str(e).splitlines()[0]}"
             ) from e
-    raise ModelError(f"{folder}: no weights found (expected model.safetensors or pytorch_model.bin)")
+    raise ModelError(
+        f"{folder}: no weights found (expected model.safetensors or pytorch_model.bin)"
+    )
 
 
 def _gpt_from_hf(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -126,8 +128,11 @@ def _bert_from_hf(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
                 break
     # fuse query, key, value into one projection, the layout SelfAttention uses
     for name in [k for k in state if ".attn.query." in k]:
-        parts = [state.pop(name.replace("query", p)) for p in ("query", "key", "value")
-                 if name.replace("query", p) in state]
+        parts = [
+            state.pop(name.replace("query", p))
+            for p in ("query", "key", "value")
+            if name.replace("query", p) in state
+        ]
         if len(parts) == 3:
             state[name.replace("query", "c_attn")] = torch.cat(parts, dim=0)
     return state
@@ -137,12 +142,16 @@ def _check_state(model: nn.Module, state: dict[str, torch.Tensor], folder: Path)
     expected = {k: v for k, v in model.state_dict().items() if not _is_tied(model, k)}
     missing = sorted(set(expected) - set(state))
     if missing:
-        raise ModelError(f"{folder}: weights are missing tensor '{missing[0]}'"
-                         + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
+        raise ModelError(
+            f"{folder}: weights are missing tensor '{missing[0]}'"
+            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+        )
     for name, ref in expected.items():
         if tuple(state[name].shape) != tuple(ref.shape):
-            raise ModelError(f"{folder}: tensor '{name}' has shape {tuple(state[name].shape)}, "
-                             f"but config.json implies {tuple(ref.shape)}")
+            raise ModelError(
+                f"{folder}: tensor '{name}' has shape {tuple(state[name].shape)}, "
+                f"but config.json implies {tuple(ref.shape)}"
+            )
 
 
 def _is_tied(model: nn.Module, key: str) -> bool:
@@ -150,8 +159,12 @@ def _is_tied(model: nn.Module, key: str) -> bool:
 
 
 # ---- saving -------------------------------------------------------------------------------
-def save(model: Model, tokenizer: Tokenizer, path: str | Path,
-         extra_files: dict[str, Callable[[Path], None]] | None = None) -> Path:
+def save(
+    model: Model,
+    tokenizer: Tokenizer,
+    path: str | Path,
+    extra_files: dict[str, Callable[[Path], None]] | None = None,
+) -> Path:
     """Write a folder that `transformers` and this app both open. Each file is written atomically.
 
     `extra_files` maps a file name to a function that writes it to a given temporary path.
@@ -164,12 +177,15 @@ def save(model: Model, tokenizer: Tokenizer, path: str | Path,
     cfg = model.config
     state = _gpt_to_hf(model) if cfg.arch == "gpt" else _bert_to_hf(model)
     hf_config = cfg.to_hf()
-    atomic_write(folder / "model.safetensors",
-                 lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    atomic_write(
+        folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"})
+    )
     atomic_write(folder / "config.json", lambda p: p.write_text(json.dumps(hf_config, indent=2)))
     atomic_write(folder / "tokenizer.json", lambda p: tokenizer.hf.save(str(p)))
-    atomic_write(folder / "tokenizer_config.json",
-                 lambda p: p.write_text(json.dumps(_tokenizer_config(cfg, tokenizer), indent=2)))
+    atomic_write(
+        folder / "tokenizer_config.json",
+        lambda p: p.write_text(json.dumps(_tokenizer_config(cfg, tokenizer), indent=2)),
+    )
     for name, write in (extra_files or {}).items():
         atomic_write(folder / name, write)
     return folder
@@ -221,7 +237,7 @@ def _bert_hf_name(name: str) -> str:
         m = re.match(pattern, name)
         if m:
             template = theirs.replace(r"(\d+)", r"\1").replace("(query|key|value)", r"\2")
-            hf = m.expand(template.replace("\\.", ".").rstrip("$")) + name[m.end():]
+            hf = m.expand(template.replace("\\.", ".").rstrip("$")) + name[m.end() :]
             return hf if hf.startswith("cls.") else f"bert.{hf}"
     raise AssertionError(f"no Hugging Face name for {name}")
 
@@ -229,9 +245,13 @@ def _bert_hf_name(name: str) -> str:
 def _tokenizer_config(cfg: ModelConfig, tokenizer: Tokenizer) -> dict:
     base = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": cfg.context}
     if cfg.arch == "bert":
-        return base | {"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]",
-                       "sep_token": "[SEP]", "mask_token": "[MASK]"}
+        return base | {
+            "unk_token": "[UNK]",
+            "pad_token": "[PAD]",
+            "cls_token": "[CLS]",
+            "sep_token": "[SEP]",
+            "mask_token": "[MASK]",
+        }
     if tokenizer.eos_id is not None:
         return base | {"eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>"}
     return base
-

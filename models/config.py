@@ -188,8 +188,13 @@ def config_replace(config: ModelConfig, **changes: Any) -> ModelConfig:
 
 
 def _check_shape(width: int, heads: int, layers: int, context: int, vocab: int) -> None:
-    for name, value in (("width", width), ("heads", heads), ("layers", layers),
-                        ("context", context), ("vocab size", vocab)):
+    for name, value in (
+        ("width", width),
+        ("heads", heads),
+        ("layers", layers),
+        ("context", context),
+        ("vocab size", vocab),
+    ):
         if int(value) < 1:
             raise ModelError(f"{name} must be at least 1 (got {value})")
     if width % heads:

@@ -19,8 +19,13 @@ from models.tokenizer import Tokenizer
 class Generation:
     """Iterate to receive `GenerationStep`s; `cancel()` (any thread) stops between two steps."""
 
-    def __init__(self, model: GPT, tokenizer: Tokenizer, prompt: str,
-                 settings: SamplingSettings | None = None) -> None:
+    def __init__(
+        self,
+        model: GPT,
+        tokenizer: Tokenizer,
+        prompt: str,
+        settings: SamplingSettings | None = None,
+    ) -> None:
         if model.config.arch != "gpt":
             raise ModelError("generation needs a GPT model; BERT fills masks instead")
         self.model, self.tokenizer = model, tokenizer
@@ -33,8 +38,10 @@ class Generation:
             tokens = tokenizer.encode(tokenizer.hf.id_to_token(tokenizer.eos_id))
         ctx = model.config.n_positions
         if len(tokens) > ctx:
-            notes.append(f"the prompt has {len(tokens)} tokens, more than the context of {ctx}: "
-                         f"generation continues from its last {ctx} tokens")
+            notes.append(
+                f"the prompt has {len(tokens)} tokens, more than the context of {ctx}: "
+                f"generation continues from its last {ctx} tokens"
+            )
             tokens = TokenizedText(tokens.ids[-ctx:], tokens.texts[-ctx:], tokens.offsets[-ctx:])
         self.prompt = TokenizedText(tokens.ids, tokens.texts, tokens.offsets, tuple(notes))
         self.notes = tuple(notes)
@@ -85,11 +92,13 @@ class Generation:
             ids.append(token)
             if cache.length + 1 > ctx:  # context full: slide to the last window and recompute
                 cache = model.new_cache()
-                logits, attn = self._forward(ids[-(ctx - 1):], cache, device)
+                logits, attn = self._forward(ids[-(ctx - 1) :], cache, device)
             else:
                 logits, attn = self._forward(ids[-1:], cache, device)
 
-    def _forward(self, ids: list[int], cache: KVCache, device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _forward(
+        self, ids: list[int], cache: KVCache, device
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = torch.tensor([ids], dtype=torch.long, device=device)  # [1, T]
         out = self.model(x, cache=cache, output_attentions=self.settings.attention, last_only=True)
         attn = None
@@ -97,7 +106,9 @@ class Generation:
             attn = torch.stack([a[0, :, -1, :] for a in out.attentions])  # [layers, heads, keys]
         return out.logits[0, -1].float(), attn
 
-    def _choose(self, logits: torch.Tensor, gen: torch.Generator | None) -> tuple[int, torch.Tensor]:
+    def _choose(
+        self, logits: torch.Tensor, gen: torch.Generator | None
+    ) -> tuple[int, torch.Tensor]:
         """Pick the next token; return it and the distribution the views show."""
         s = self.settings
         if s.temperature == 0:
@@ -115,8 +126,15 @@ class Generation:
         token = torch.multinomial(torch.softmax(scaled, -1), 1, generator=gen)
         return int(token), shown
 
-    def _step(self, index: int, token: int, piece: str, probs: torch.Tensor,
-              attn: torch.Tensor | None, finish: str | None) -> GenerationStep:
+    def _step(
+        self,
+        index: int,
+        token: int,
+        piece: str,
+        probs: torch.Tensor,
+        attn: torch.Tensor | None,
+        finish: str | None,
+    ) -> GenerationStep:
         k = self.settings.alternatives
         ids, top_probs, texts = top_k(probs, k, self.tokenizer)
         return GenerationStep(
@@ -134,8 +152,13 @@ class Generation:
         )
 
 
-def generate(model: GPT, tokenizer: Tokenizer, prompt: str,
-             settings: SamplingSettings | None = None, **kwargs) -> Generation:
+def generate(
+    model: GPT,
+    tokenizer: Tokenizer,
+    prompt: str,
+    settings: SamplingSettings | None = None,
+    **kwargs,
+) -> Generation:
     """`generate(model, tok, "To be", max_new_tokens=50)` — settings or keyword arguments."""
     if kwargs:
         settings = SamplingSettings(**{**(settings or SamplingSettings()).__dict__, **kwargs})

@@ -73,8 +73,15 @@ class GPT(nn.Module):
     def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
         cfg = self.config
         p = self.lm_head.weight
-        return KVCache(cfg.n_layer, batch, cfg.n_head, max_len or cfg.n_positions,
-                       cfg.n_embd // cfg.n_head, p.device, p.dtype)
+        return KVCache(
+            cfg.n_layer,
+            batch,
+            cfg.n_head,
+            max_len or cfg.n_positions,
+            cfg.n_embd // cfg.n_head,
+            p.device,
+            p.dtype,
+        )
 
     def forward(
         self,

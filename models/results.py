@@ -96,3 +96,6 @@ class TrainingReport:
     probe: Probe | None = None  # attention of the probe text, on probe steps
     checkpoint: str | None = None  # folder written on this step, if any
     events: tuple[str, ...] = field(default=())  # messages: "paused", "stopped: NaN loss", ...
+    # "running", or how the run stands after this report: "paused", "stopped" (on request,
+    # resumable), "finished" (all steps done) or "failed" (NaN/Inf loss, unwritable checkpoint)
+    status: str = "running"

@@ -18,8 +18,11 @@ def top_k(probs: torch.Tensor, k: int, tokenizer: Tokenizer):
     k = min(k, probs.shape[-1])
     if k == 0:
         rows = probs.shape[:-1].numel()
-        return (np.zeros((*probs.shape[:-1], 0), np.int64),
-                np.zeros((*probs.shape[:-1], 0), np.float32), [()] * max(rows, 1))
+        return (
+            np.zeros((*probs.shape[:-1], 0), np.int64),
+            np.zeros((*probs.shape[:-1], 0), np.float32),
+            [()] * max(rows, 1),
+        )
     p, i = torch.topk(probs, k, dim=-1)
     ids = i.cpu().numpy()
     texts = [tuple(tokenizer.token_text(t) for t in row) for row in ids.reshape(-1, k)]

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Regex, Tokenizer as HFTokenizer
-from tokenizers import decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer as HFTokenizer
 from tokenizers.decoders import DecodeStream
 
 from models.errors import ModelError
@@ -97,8 +97,9 @@ class Tokenizer:
 
     @property
     def unk_id(self) -> int | None:
-        return next((i for t in (CHAR_UNK, "[UNK]", "<unk>") if (i := self.token_id(t)) is not None),
-                    None)
+        return next(
+            (i for t in (CHAR_UNK, "[UNK]", "<unk>") if (i := self.token_id(t)) is not None), None
+        )
 
     @property
     def mask_id(self) -> int | None:
@@ -126,11 +127,18 @@ class Tokenizer:
         notes = ()
         unk = self.unk_id
         if unk is not None:
-            unknown = sorted({text[s:e] for i, (s, e) in zip(enc.ids, enc.offsets, strict=True)
-                              if i == unk and e > s})
+            unknown = sorted(
+                {
+                    text[s:e]
+                    for i, (s, e) in zip(enc.ids, enc.offsets, strict=True)
+                    if i == unk and e > s
+                }
+            )
             if unknown:
-                notes = (f"{len(unknown)} character(s) unknown to the tokenizer, shown as "
-                         f"{self.hf.id_to_token(unk)}: {' '.join(map(repr, unknown))}",)
+                notes = (
+                    f"{len(unknown)} character(s) unknown to the tokenizer, shown as "
+                    f"{self.hf.id_to_token(unk)}: {' '.join(map(repr, unknown))}",
+                )
         return TokenizedText(np.array(enc.ids, dtype=np.int64), texts, offsets, notes)
 
     def decode(self, ids: Iterable[int], skip_special: bool = False) -> str:

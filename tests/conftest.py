@@ -22,12 +22,20 @@ def shakespeare() -> str:
     return SHAKESPEARE.read_text(encoding="utf-8")
 
 
+# Long-lived helper threads that libraries start once per process (tqdm's refresh monitor).
+LIBRARY_THREADS = {"tqdm_monitor"}
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_behind():
     """Fail any test that leaves a Python or Qt thread running."""
     before = set(threading.enumerate())
     yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    leaked = [
+        t
+        for t in threading.enumerate()
+        if t not in before and t.is_alive() and t.name not in LIBRARY_THREADS
+    ]
     for t in leaked:
         t.join(timeout=2.0)
     leaked = [t.name for t in leaked if t.is_alive()]
@@ -38,7 +46,7 @@ def no_thread_left_behind():
 
     from PySide6.QtCore import QThread
 
-    running = [o for o in gc.get_objects() if isinstance(o, QThread) and _running(o)]
+    running = [o for o in gc.get_objects() if issubclass(type(o), QThread) and _running(o)]
     assert not running, f"test left {len(running)} QThread(s) running"
 
 

@@ -1,0 +1,22 @@
+"""Tiny random models and tokenizers for engine tests (no download)."""
+
+from __future__ import annotations
+
+from models.tokenizer import Tokenizer
+
+TEXT = (
+    "First Citizen: Before we proceed any further, hear me speak.\n"
+    "All: Speak, speak.\nFirst Citizen: You are all resolved rather to die than to famish?\n"
+) * 20
+
+
+def char_tokenizer() -> Tokenizer:
+    return Tokenizer.train([TEXT], "char")
+
+
+def bpe_tokenizer(vocab_size: int = 300) -> Tokenizer:
+    return Tokenizer.train([TEXT], "bpe", vocab_size=vocab_size)
+
+
+def wordpiece_tokenizer(vocab_size: int = 200) -> Tokenizer:
+    return Tokenizer.train([TEXT], "wordpiece", vocab_size=vocab_size)

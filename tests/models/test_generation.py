@@ -1,0 +1,145 @@
+"""Generation as a stream of steps: reproducible, cancellable, sliding past the context, stopping."""
+
+import numpy as np
+import pytest
+import torch
+
+import models
+from models.config import GPTConfig
+from models.gpt import GPT
+from tests.models.helpers import bpe_tokenizer, char_tokenizer
+
+
+def _model(tok, ctx=64):
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=tok.vocab_size, n_positions=ctx, n_embd=32, n_layer=2, n_head=4)
+    return GPT(cfg).eval()
+
+
+def _text(steps):
+    return "".join(s.text for s in steps)
+
+
+def test_same_seed_same_text_and_other_seed_differs():
+    tok = char_tokenizer()
+    model = _model(tok)
+    a = list(models.generate(model, tok, "First", max_new_tokens=30, temperature=1.0, seed=7))
+    b = list(models.generate(model, tok, "First", max_new_tokens=30, temperature=1.0, seed=7))
+    c = list(models.generate(model, tok, "First", max_new_tokens=30, temperature=1.0, seed=8))
+    assert [s.token_id for s in a] == [s.token_id for s in b]
+    assert [s.token_id for s in a] != [s.token_id for s in c]
+
+
+def test_greedy_steps_match_full_forward():
+    tok = char_tokenizer()
+    model = _model(tok)
+    steps = list(
+        models.generate(model, tok, "All: Speak", max_new_tokens=12, temperature=0, alternatives=5)
+    )
+    ids = list(tok.encode("All: Speak").ids)
+    for step in steps:  # each step is the argmax of a fresh full forward over the text so far
+        with torch.no_grad():
+            probs = torch.softmax(model(torch.tensor([ids])).logits[0, -1], -1)
+        assert step.token_id == int(probs.argmax())
+        assert step.prob == pytest.approx(float(probs.max()), abs=1e-5)
+        assert step.top_ids[0] == step.token_id and len(step.top_ids) == 5
+        assert np.all(np.diff(step.top_probs) <= 0)
+        ent = float(-(probs * probs.log()).sum())
+        assert step.entropy == pytest.approx(ent, abs=1e-4)
+        ids.append(step.token_id)
+    assert steps[-1].finish_reason == "length" and steps[0].finish_reason is None
+
+
+def test_attention_rows_cover_everything_before_the_token():
+    tok = char_tokenizer()
+    model = _model(tok)
+    prompt_len = len(tok.encode("First").ids)
+    steps = list(
+        models.generate(model, tok, "First", max_new_tokens=5, temperature=0, attention=True)
+    )
+    for i, step in enumerate(steps):
+        assert step.attention.shape == (2, 4, prompt_len + i)
+        np.testing.assert_allclose(step.attention.sum(-1), 1.0, atol=1e-5)
+    # the row equals the last query row of a full forward pass
+    ids = torch.tensor([list(tok.encode("First").ids) + [s.token_id for s in steps[:3]]])
+    with torch.no_grad():
+        full = model(ids, output_attentions=True).attentions
+    np.testing.assert_allclose(steps[3].attention[1], full[1][0, :, -1].numpy(), atol=1e-5)
+
+
+def test_top_k_one_is_greedy_and_top_p_tiny_is_greedy():
+    tok = char_tokenizer()
+    model = _model(tok)
+    greedy = [
+        s.token_id for s in models.generate(model, tok, "You", max_new_tokens=15, temperature=0)
+    ]
+    for kw in ({"top_k": 1}, {"top_p": 1e-6}):
+        sampled = [
+            s.token_id
+            for s in models.generate(
+                model, tok, "You", max_new_tokens=15, temperature=1.5, seed=3, **kw
+            )
+        ]
+        assert sampled == greedy
+
+
+def test_cancel_stops_between_steps():
+    tok = char_tokenizer()
+    gen = models.generate(_model(tok), tok, "First", max_new_tokens=100, temperature=0)
+    got = []
+    for step in gen:
+        got.append(step)
+        if len(got) == 3:
+            gen.cancel()
+    assert len(got) == 3 and gen.cancelled
+
+
+def test_long_prompt_slides_to_last_window_and_generation_continues_past_context():
+    tok = char_tokenizer()
+    model = _model(tok, ctx=32)
+    prompt = "First Citizen: Before we proceed any further, hear me speak."
+    gen = models.generate(model, tok, prompt, max_new_tokens=40, temperature=0, attention=True)
+    assert len(gen.prompt) == 32 and any("last 32 tokens" in n for n in gen.notes)
+    steps = list(gen)
+    assert len(steps) == 40 and steps[-1].attention.shape[-1] == 31  # a full window of keys
+    # the sliding window matches a fresh greedy run on the last window of the text
+    ids = list(tok.encode(prompt).ids) + [s.token_id for s in steps[:-1]]
+    with torch.no_grad():
+        logits = model(torch.tensor([ids[-31:]])).logits[0, -1]
+    assert steps[-1].token_id == int(logits.argmax())
+
+
+def test_stop_string_ends_generation():
+    tok = char_tokenizer()
+    model = _model(tok)
+    free = _text(models.generate(model, tok, "All", max_new_tokens=40, temperature=0))
+    stop = free[5:7]
+    steps = list(models.generate(model, tok, "All", max_new_tokens=40, temperature=0, stop=(stop,)))
+    assert steps[-1].finish_reason == "stop" and stop in _text(steps)
+    assert len(steps) <= free.index(stop) + len(stop)
+
+
+def test_stream_decoder_never_shows_half_a_character():
+    tok = bpe_tokenizer()
+    text = "naïve café ☃ "
+    ids = tok.encode(text).ids
+    stream = tok.stream()
+    pieces = [stream.step(i) for i in ids]
+    assert "".join(pieces) == text
+    assert all("\ufffd" not in p for p in pieces)
+
+
+def test_empty_prompt_and_unknown_characters():
+    tok = char_tokenizer()
+    model = _model(tok)
+    with pytest.raises(models.ModelError, match="prompt is empty"):
+        models.generate(model, tok, "")
+    gen = models.generate(model, tok, "First ☃", max_new_tokens=2)
+    assert any("unknown" in n and "☃" in n for n in gen.notes)
+    assert len(list(gen)) == 2
+
+
+def test_invalid_settings_are_refused():
+    for bad in ({"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"max_new_tokens": 0}):
+        with pytest.raises(models.ModelError):
+            models.SamplingSettings(**bad)
