@@ -1,0 +1,241 @@
+"""Training settings (a torch-free frozen dataclass, validated) and named presets built from it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from models.errors import ModelError
+
+ARCHS = ("gpt", "bert")
+TOKENIZERS = ("char", "bpe", "wordpiece")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs besides the corpus. Torch-free, so the app can build and check it."""
+
+    # model
+    arch: str = "gpt"  # "gpt" (next token) or "bert" (masked LM)
+    tokenizer: str = "char"  # "char", "bpe" or "wordpiece" (BERT needs "wordpiece")
+    vocab_size: int = 1000  # target vocabulary of a trained bpe/wordpiece tokenizer
+    n_layer: int = 4
+    n_head: int = 4  # must divide n_embd
+    n_embd: int = 128
+    context: int = 64  # training window in tokens = size of the position table
+    dropout: float = 0.0
+    # optimisation
+    batch_size: int = 12
+    steps: int = 2000  # optimizer steps in the whole run
+    lr: float = 1e-3  # peak learning rate, reached after warmup
+    min_lr: float = 1e-4  # floor of the cosine decay
+    warmup_steps: int = 100
+    weight_decay: float = 0.1  # on 2-D weights only (matrices and embeddings)
+    beta1: float = 0.9
+    beta2: float = 0.99  # 0.99 rather than 0.999: small models and few tokens per step
+    grad_clip: float = 1.0  # max global gradient norm; 0 = off
+    mask_prob: float = 0.15  # BERT: fraction of tokens to predict (80% [MASK], 10% random, 10% kept)
+    # what the run reports and writes
+    eval_every: int = 250  # validation loss every N steps (and at the end); 0 = only at the end
+    eval_batches: int = 20  # batches averaged for one validation loss
+    sample_every: int = 500  # a generated sample (GPT) or fill-mask line (BERT); 0 = never
+    sample_tokens: int = 100
+    probe_every: int = 250  # attention of the probe text; 0 = never
+    probe_text: str = ""  # "" = a line taken from the corpus
+    checkpoint_every: int = 1000  # 0 = only on stop and at the end
+    keep_training_state: bool = True  # False: the final folder has no optimizer state (small)
+    # environment
+    val_fraction: float = 0.1  # the last 10% of the corpus is held out
+    seed: int = 1337
+    device: str = "auto"  # auto = cuda, then mps, then cpu
+    precision: str = "auto"  # auto = bf16 autocast on a GPU that supports it, fp32 on CPU
+
+    def __post_init__(self) -> None:
+        _choice("arch", self.arch, ARCHS)
+        _choice("tokenizer", self.tokenizer, TOKENIZERS)
+        _choice("device", self.device, DEVICES)
+        _choice("precision", self.precision, PRECISIONS)
+        if self.arch == "bert" and self.tokenizer != "wordpiece":
+            raise ModelError(
+                "BERT needs the WordPiece tokenizer (it provides [MASK], [CLS] and "
+                f"[SEP]); got '{self.tokenizer}'"
+            )
+        if self.arch == "gpt" and self.tokenizer == "wordpiece":
+            raise ModelError(
+                "GPT needs a tokenizer that keeps spaces and newlines: "
+                "choose 'char' or 'bpe', not 'wordpiece'"
+            )
+        for name in (
+            "n_layer",
+            "n_head",
+            "n_embd",
+            "context",
+            "batch_size",
+            "steps",
+            "eval_batches",
+            "sample_tokens",
+        ):
+            _at_least(name, getattr(self, name), 1)
+        for name in (
+            "warmup_steps",
+            "eval_every",
+            "sample_every",
+            "probe_every",
+            "checkpoint_every",
+        ):
+            _at_least(name, getattr(self, name), 0)
+        if self.n_embd % self.n_head:
+            raise ModelError(
+                f"heads ({self.n_head}) must divide the width ({self.n_embd}); "
+                f"try {_divisors_near(self.n_embd, self.n_head)}"
+            )
+        if self.context > 8192:
+            raise ModelError(f"context {self.context} is larger than this trainer supports (8192)")
+        if self.tokenizer != "char" and not 64 <= self.vocab_size <= 100_000:
+            raise ModelError(f"vocab size must be between 64 and 100000 (got {self.vocab_size})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ModelError(f"dropout must be in [0, 1) (got {self.dropout})")
+        if not 0.0 < self.lr <= 1e3 or self.lr != self.lr:
+            raise ModelError(f"learning rate must be positive (got {self.lr})")
+        if not 0.0 <= self.min_lr <= self.lr:
+            raise ModelError(f"min lr must be between 0 and the learning rate {self.lr} (got {self.min_lr})")
+        if self.warmup_steps > self.steps:
+            raise ModelError(
+                f"warmup ({self.warmup_steps} steps) is longer than the run ({self.steps} steps)"
+            )
+        if self.weight_decay < 0:
+            raise ModelError(f"weight decay must be 0 or more (got {self.weight_decay})")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ModelError(f"{name} must be in [0, 1) (got {getattr(self, name)})")
+        if self.grad_clip < 0:
+            raise ModelError(f"gradient clipping must be 0 (off) or more (got {self.grad_clip})")
+        if not 0.0 < self.mask_prob < 1.0:
+            raise ModelError(f"mask probability must be in (0, 1) (got {self.mask_prob})")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ModelError(f"validation fraction must be in (0, 0.5) (got {self.val_fraction})")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some settings changed; unknown names are refused by name."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ModelError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ModelError(f"{name} must be one of {', '.join(options)} (got '{value}')")
+
+
+def _at_least(name: str, value: int, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ModelError(f"{name} must be a whole number ≥ {low} (got {value!r})")
+
+
+def _divisors_near(width: int, heads: int) -> str:
+    ds = [d for d in range(1, min(width, 64) + 1) if width % d == 0]
+    best = sorted(ds, key=lambda d: abs(d - heads))[:3]
+    return " or ".join(str(d) for d in sorted(best)) + f" heads for width {width}"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str  # what it is for and how long it takes, shown in the app's preset list
+    config: TrainConfig
+
+
+_TASK = dict(
+    n_layer=2,
+    n_head=4,
+    n_embd=64,
+    context=64,
+    batch_size=32,
+    steps=1500,
+    lr=3e-3,
+    min_lr=3e-4,
+    warmup_steps=50,
+    eval_every=100,
+    sample_every=250,
+    probe_every=100,
+    checkpoint_every=0,
+    sample_tokens=40,
+)
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "tiny",
+            "tiny: about a minute on a laptop CPU — 2 layers, width 64; loss falls, attention starts to form",
+            TrainConfig(
+                n_layer=2,
+                n_head=2,
+                n_embd=64,
+                context=64,
+                batch_size=16,
+                steps=600,
+                lr=2e-3,
+                min_lr=2e-4,
+                warmup_steps=30,
+                eval_every=100,
+                sample_every=200,
+                probe_every=50,
+                checkpoint_every=0,
+            ),
+        ),
+        Preset(
+            "task",
+            "task: a built-in task (copy, reverse, sort, addition, induction) in "
+            "a minute or two on CPU — watch the attention pattern appear",
+            TrainConfig(**_TASK),
+        ),
+        Preset(
+            "shakespeare",
+            "Shakespeare: a few minutes on CPU — nanoGPT's CPU recipe "
+            "(4 layers, 4 heads, width 128, context 64), validation loss about 1.88",
+            TrainConfig(),
+        ),
+        Preset(
+            "small",
+            "small: a GPU recommended (about 10 M parameters, context 256); hours on a CPU",
+            TrainConfig(
+                n_layer=6,
+                n_head=6,
+                n_embd=384,
+                context=256,
+                batch_size=64,
+                steps=5000,
+                lr=1e-3,
+                min_lr=1e-4,
+                warmup_steps=100,
+                dropout=0.2,
+                eval_every=250,
+                sample_every=1000,
+                probe_every=250,
+                checkpoint_every=1000,
+            ),
+        ),
+    )
+}
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    """The named preset's settings with `overrides` applied (and validated)."""
+    key = name.split(":")[0].strip().lower()
+    if key not in PRESETS:
+        raise ModelError(f"unknown preset '{name}' (choose from {', '.join(PRESETS)})")
+    if overrides.get("arch") == "bert" and "tokenizer" not in overrides:
+        overrides["tokenizer"] = "wordpiece"  # the only tokenizer BERT can use
+    return PRESETS[key].config.replace(**overrides)
