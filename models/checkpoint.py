@@ -7,6 +7,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -15,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from models.bert import Bert
-from models.config import BertConfig, ModelConfig, config_from_hf
+from models.config import ModelConfig, config_from_hf
 from models.errors import ModelError
 from models.gpt import GPT
 from models.tokenizer import Tokenizer
@@ -41,6 +42,8 @@ _BERT_KEYS = [
     (r"cls\.predictions\.transform\.LayerNorm\.", "head.ln."),
     (r"cls\.predictions\.bias$", "head.bias"),
 ]
+# Output projections tied to the input embeddings: never stored, re-tied on load.
+_TIED = ("lm_head.weight", "head.decoder.weight")
 # Hugging Face keys we do not use: buffers, the pooler, next-sentence head, tied copies.
 _IGNORED = re.compile(
     r"(\.attn\.(masked_)?bias$|^lm_head\.weight$|position_ids$|^pooler\.|^cls\.seq_relationship|"
@@ -72,7 +75,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[Model, T
     else:
         state = _bert_from_hf(weights)
         if not any(k.startswith("head.") for k in state):
-            config = BertConfig(**{**config.__dict__, "has_mlm_head": False})
+            config = replace(config, has_mlm_head=False)  # encoder only: inspect, no fill-mask
     model = GPT(config) if config.arch == "gpt" else Bert(config)
     _check_state(model, state, folder)
     model.load_state_dict(state, strict=False)  # tied weights are absent from `state` on purpose
@@ -139,7 +142,7 @@ def _bert_from_hf(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def _check_state(model: nn.Module, state: dict[str, torch.Tensor], folder: Path) -> None:
-    expected = {k: v for k, v in model.state_dict().items() if not _is_tied(model, k)}
+    expected = {k: v for k, v in model.state_dict().items() if k not in _TIED}
     missing = sorted(set(expected) - set(state))
     if missing:
         raise ModelError(
@@ -152,10 +155,6 @@ def _check_state(model: nn.Module, state: dict[str, torch.Tensor], folder: Path)
                 f"{folder}: tensor '{name}' has shape {tuple(state[name].shape)}, "
                 f"but config.json implies {tuple(ref.shape)}"
             )
-
-
-def _is_tied(model: nn.Module, key: str) -> bool:
-    return key in ("lm_head.weight", "head.decoder.weight")
 
 
 # ---- saving -------------------------------------------------------------------------------
@@ -209,8 +208,8 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
 def _gpt_to_hf(model: GPT) -> dict[str, torch.Tensor]:
     out = {}
     for name, t in model.state_dict().items():
-        if name == "lm_head.weight":
-            continue  # tied to wte; transformers re-ties it on load
+        if name in _TIED:
+            continue  # transformers re-ties it on load
         t = t.detach().cpu()
         out[name] = (t.t() if _CONV1D.search(name) else t).contiguous()
     return out
@@ -219,8 +218,8 @@ def _gpt_to_hf(model: GPT) -> dict[str, torch.Tensor]:
 def _bert_to_hf(model: Bert) -> dict[str, torch.Tensor]:
     out = {}
     for name, t in model.state_dict().items():
-        if name == "head.decoder.weight":
-            continue  # tied to the word embeddings; transformers re-ties it on load
+        if name in _TIED:
+            continue  # transformers re-ties it on load
         t = t.detach().cpu()
         if ".attn.c_attn." in name:  # split the fused projection back into query, key, value
             for part, chunk in zip(("query", "key", "value"), t.chunk(3, dim=0), strict=True):

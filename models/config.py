@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 from models.errors import ModelError
@@ -172,19 +172,6 @@ def config_from_hf(d: dict[str, Any]) -> ModelConfig:
     raise ModelError(
         f"config.json: model_type '{kind}' is not supported (supported: 'gpt2', 'bert')"
     )
-
-
-def config_dict(config: ModelConfig) -> dict[str, Any]:
-    """The dataclass as a plain dict (for logs and the training state)."""
-    return asdict(config)
-
-
-def config_replace(config: ModelConfig, **changes: Any) -> ModelConfig:
-    names = {f.name for f in fields(config)}
-    unknown = set(changes) - names
-    if unknown:
-        raise ModelError(f"unknown setting(s) for {config.arch}: {', '.join(sorted(unknown))}")
-    return replace(config, **changes)
 
 
 def _check_shape(width: int, heads: int, layers: int, context: int, vocab: int) -> None:
