@@ -1,0 +1,90 @@
+"""Probe and fill-mask: what the inspection views draw, checked against plain forward passes."""
+
+import numpy as np
+import pytest
+import torch
+
+import models
+from models.bert import Bert
+from models.config import BertConfig, GPTConfig
+from models.gpt import GPT
+from tests.models.helpers import char_tokenizer, wordpiece_tokenizer
+
+
+def test_gpt_probe_scores_each_next_token():
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=4))
+    text = "Speak, speak."
+    p = models.probe(model.eval(), tok, text, k=4)
+    T = len(text)
+    assert p.arch == "gpt" and p.tokens.texts == tuple(text)
+    assert p.attentions.shape == (2, 4, T, T) and p.attentions.dtype == np.float32
+    with torch.no_grad():
+        probs = torch.softmax(model(torch.tensor([p.tokens.ids])).logits[0], -1).numpy()
+    expected = [probs[t, p.tokens.ids[t + 1]] for t in range(T - 1)]
+    np.testing.assert_allclose(p.target_prob[:-1], expected, atol=1e-6)
+    assert np.isnan(p.target_prob[-1])
+    assert p.perplexity == pytest.approx(float(np.exp(-np.mean(np.log(expected)))), rel=1e-5)
+    assert p.top_ids.shape == (T, 4) and p.top_texts[0][0] == tok.token_text(p.top_ids[0, 0])
+    np.testing.assert_allclose(p.top_probs[:, 0], probs.max(-1), atol=1e-6)
+    assert np.all(p.entropy > 0)
+
+
+def test_probe_crops_to_the_context_and_says_so():
+    tok = char_tokenizer()
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=16, n_embd=32, n_layer=1, n_head=2))
+    p = models.probe(model.eval(), tok, "First Citizen: Before we proceed")
+    assert len(p.tokens) == 16 and "".join(p.tokens.texts) == "First Citizen: Before we proceed"[-16:]
+    assert any("showing its last 16" in n for n in p.tokens.notes)
+    with pytest.raises(models.ModelError, match="empty"):
+        models.probe(model, tok, "   ")
+
+
+def _bert(tok):
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=tok.vocab_size,
+        max_position_embeddings=32,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
+    return Bert(cfg).eval()
+
+
+def test_fill_mask_by_position_equals_writing_mask():
+    tok = wordpiece_tokenizer()
+    model = _bert(tok)
+    text = "speak , speak . you are all resolved"
+    by_text = models.fill_mask(model, tok, text.replace("you", "[MASK]"), attentions=True)
+    position = list(tok.encode(text).texts).index("you")
+    by_click = models.fill_mask(model, tok, text, mask_positions=[position])
+    assert by_text.fills[0].position == by_click.fills[0].position == position
+    np.testing.assert_allclose(by_text.fills[0].top_probs, by_click.fills[0].top_probs, atol=1e-6)
+    assert by_click.tokens.texts[position] == "[MASK]"
+    assert by_text.attentions.shape == (2, 4, len(by_text.tokens), len(by_text.tokens))
+    assert by_click.attentions is None
+
+
+def test_fill_mask_refuses_what_it_cannot_do():
+    tok = wordpiece_tokenizer()
+    bert = _bert(tok)
+    with pytest.raises(models.ModelError, match="nothing to fill"):
+        models.fill_mask(bert, tok, "speak , speak")
+    with pytest.raises(models.ModelError, match="outside the text"):
+        models.fill_mask(bert, tok, "speak", mask_positions=[40])
+    gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=16, n_embd=32, n_layer=1, n_head=2))
+    with pytest.raises(models.ModelError, match="needs a BERT model"):
+        models.fill_mask(gpt, tok, "[MASK]")
+    with pytest.raises(models.ModelError, match="needs a GPT model"):
+        models.generate(bert, tok, "speak")
+
+
+def test_bert_probe_scores_each_token_in_place():
+    tok = wordpiece_tokenizer()
+    model = _bert(tok)
+    p = models.probe(model, tok, "you are all resolved")
+    assert p.arch == "bert" and p.tokens.texts[0] == "[CLS]"
+    assert np.all(np.isfinite(p.target_prob)) and np.all((p.target_prob > 0) & (p.target_prob <= 1))
