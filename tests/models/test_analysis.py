@@ -21,7 +21,7 @@ def test_gpt_probe_scores_each_next_token():
     assert p.arch == "gpt" and p.tokens.texts == tuple(text)
     assert p.attentions.shape == (2, 4, T, T) and p.attentions.dtype == np.float32
     with torch.no_grad():
-        probs = torch.softmax(model(torch.tensor([p.tokens.ids])).logits[0], -1).numpy()
+        probs = torch.softmax(model(torch.from_numpy(p.tokens.ids[None])).logits[0], -1).numpy()
     expected = [probs[t, p.tokens.ids[t + 1]] for t in range(T - 1)]
     np.testing.assert_allclose(p.target_prob[:-1], expected, atol=1e-6)
     assert np.isnan(p.target_prob[-1])
