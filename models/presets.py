@@ -238,4 +238,7 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
         raise ModelError(f"unknown preset '{name}' (choose from {', '.join(PRESETS)})")
     if overrides.get("arch") == "bert" and "tokenizer" not in overrides:
         overrides["tokenizer"] = "wordpiece"  # the only tokenizer BERT can use
-    return PRESETS[key].config.replace(**overrides)
+    base = PRESETS[key].config
+    if "steps" in overrides and "warmup_steps" not in overrides:  # a short run, a short warmup
+        overrides["warmup_steps"] = min(base.warmup_steps, int(overrides["steps"]) // 10)
+    return base.replace(**overrides)

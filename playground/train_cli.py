@@ -1,0 +1,183 @@
+"""`playground train`: headless training with a progress bar; also runs under torchrun (DDP)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from models.errors import ModelError
+from models.presets import PRESETS, TrainConfig, preset
+from models.tasks import TASKS
+
+# command-line flag -> TrainConfig field, for the settings a person usually changes
+_FLAGS = {
+    "arch": ("arch", str),
+    "tokenizer": ("tokenizer", str),
+    "vocab_size": ("vocab_size", int),
+    "layers": ("n_layer", int),
+    "heads": ("n_head", int),
+    "width": ("n_embd", int),
+    "context": ("context", int),
+    "dropout": ("dropout", float),
+    "batch_size": ("batch_size", int),
+    "steps": ("steps", int),
+    "lr": ("lr", float),
+    "min_lr": ("min_lr", float),
+    "warmup": ("warmup_steps", int),
+    "weight_decay": ("weight_decay", float),
+    "grad_clip": ("grad_clip", float),
+    "eval_every": ("eval_every", int),
+    "eval_batches": ("eval_batches", int),
+    "sample_every": ("sample_every", int),
+    "probe_every": ("probe_every", int),
+    "checkpoint_every": ("checkpoint_every", int),
+    "seed": ("seed", int),
+    "device": ("device", str),
+    "precision": ("precision", str),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="playground train",
+        description="Train a small GPT or BERT and write a checkpoint folder that the app and "
+        "transformers open. Runs under `torchrun --nproc_per_node=N` too (DDP).",
+        epilog="presets: "
+        + "; ".join(p.description for p in PRESETS.values())
+        + ". tasks: "
+        + ", ".join(TASKS),
+    )
+    p.add_argument(
+        "--corpus",
+        help="a UTF-8 text file, a folder of .txt files, or a built-in "
+        f"task ({', '.join(TASKS)}; also written task:NAME)",
+    )
+    p.add_argument("--out", help="checkpoint folder to write (default: the --resume folder)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
+    p.add_argument(
+        "--preset",
+        default=None,
+        help=f"one of {', '.join(PRESETS)} (default: tiny; task for a built-in task)",
+    )
+    p.add_argument("--arch", choices=["gpt", "bert"])
+    p.add_argument(
+        "--tokenizer", choices=["char", "bpe", "wordpiece"], help="default: char for GPT, wordpiece for BERT"
+    )
+    p.add_argument(
+        "--no-training-state",
+        action="store_true",
+        help="leave the optimizer state out of the final folder (small; not resumable)",
+    )
+    for flag, (_, kind) in _FLAGS.items():
+        if flag not in ("arch", "tokenizer"):
+            p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind)
+    p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    changes: dict[str, Any] = {
+        field: getattr(args, flag) for flag, (field, _) in _FLAGS.items() if getattr(args, flag) is not None
+    }
+    if args.no_training_state:
+        changes["keep_training_state"] = False
+    if changes.get("arch") == "bert" and "tokenizer" not in changes:
+        changes["tokenizer"] = "wordpiece"
+    name = args.preset or ("task" if _is_task(args.corpus) else "tiny")
+    return preset(name, **changes)
+
+
+def _is_task(corpus: str | None) -> bool:
+    if not corpus:
+        return False
+    return corpus.startswith("task:") or (corpus in TASKS and not os.path.exists(corpus))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    try:
+        if distributed:
+            _init_distributed(args.device)
+        return _train(args)
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if distributed:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
+
+def _init_distributed(device: str | None) -> None:
+    import torch
+    import torch.distributed as dist
+
+    gpu = torch.cuda.is_available() and device in (None, "auto", "cuda")
+    if gpu:  # one GPU per process, chosen by torchrun's LOCAL_RANK
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend="nccl" if gpu else "gloo")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from models.training import Trainer
+
+    if args.resume:
+        changes = {
+            field: getattr(args, flag)
+            for flag, (field, _) in _FLAGS.items()
+            if getattr(args, flag) is not None and field in ("steps", "device")
+        }
+        trainer = Trainer.from_checkpoint(args.resume, out_dir=args.out, corpus=args.corpus, **changes)
+    else:
+        if not args.corpus or not args.out:
+            raise ModelError("--corpus and --out are needed (or --resume DIR)")
+        trainer = Trainer(config_from_args(args), args.corpus, args.out)
+    main_rank = trainer.rank == 0
+    quiet = args.quiet or not main_rank
+    cfg = trainer.config
+    # Ctrl-C asks for a clean stop: the current step ends and a checkpoint is written
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop()) if in_main else None
+    bar = tqdm(total=cfg.steps, initial=trainer.step, disable=quiet, unit="step", dynamic_ncols=True)
+    if not quiet:
+        n_params = sum(p.numel() for p in trainer.model.parameters())
+        tqdm.write(
+            f"{cfg.arch} {n_params / 1e6:.2f}M parameters, {trainer.tokenizer.kind} "
+            f"tokenizer ({trainer.tokenizer.vocab_size} tokens), "
+            f"{len(trainer.train_ids)} training tokens, device {trainer.device}"
+            + (f" x{trainer.world} processes" if trainer.world > 1 else "")
+        )
+    last = None
+    try:
+        for report in trainer:
+            last = report
+            bar.update(report.step - bar.n)
+            post = {"loss": f"{report.loss:.3f}", "tok/s": f"{report.tokens_per_s:,.0f}"}
+            if trainer.val_losses:
+                post["val"] = f"{trainer.val_losses[-1][1]:.3f}"
+            bar.set_postfix(post, refresh=False)
+            if not quiet and report.val_loss is not None:
+                tqdm.write(f"step {report.step}: train {report.loss:.4f}, val {report.val_loss:.4f}")
+            if not quiet and report.sample:
+                tqdm.write(f"--- sample at step {report.step} ---\n{report.sample}\n---")
+            for event in report.events:
+                if main_rank:
+                    tqdm.write(event, file=sys.stderr if report.status == "failed" else None)
+    finally:
+        bar.close()
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    if last is not None and last.status == "failed":
+        return 1
+    if main_rank and trainer.last_checkpoint is not None and not args.quiet:
+        print(f"checkpoint: {trainer.last_checkpoint}")
+    return 0

@@ -1,0 +1,84 @@
+"""Corpora: files, folders, bad input named by file, the split, and the built-in task generators."""
+
+from pathlib import Path
+
+import pytest
+
+from models.corpus import check_size, load_corpus
+from models.errors import ModelError
+from models.tasks import TASKS, get_task
+
+
+def test_file_and_folder(tmp_path: Path) -> None:
+    (tmp_path / "b.txt").write_text("second file\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("\ufefffirst file\n", encoding="utf-8")  # BOM is dropped
+    (tmp_path / "skip.md").write_text("not text corpus", encoding="utf-8")
+    corpus = load_corpus(tmp_path)
+    assert corpus.text == "first file\n\nsecond file\n"
+    assert load_corpus(tmp_path / "b.txt").text == "second file\n"
+
+
+def test_split_is_first_and_last_part() -> None:
+    corpus = load_corpus("task:copy")
+    train, val = corpus.split(0.1)
+    assert train + val == corpus.text
+    assert len(val) == len(corpus.text) - int(len(corpus.text) * 0.9)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "is empty"),
+        (b"  \n\t\n", "only whitespace"),
+        (b"PK\x03\x04\x00\x00binary", "binary"),
+        ("caf\u00e9 au lait".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_bad_files_are_named(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match=expected) as info:
+        load_corpus(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_and_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no such file or folder"):
+        load_corpus(tmp_path / "nope.txt")
+    with pytest.raises(ModelError, match="no .txt files"):
+        load_corpus(tmp_path)
+    with pytest.raises(ModelError, match="unknown task"):
+        load_corpus("task:juggle")
+
+
+def test_too_small_names_the_minimum() -> None:
+    with pytest.raises(ModelError, match=r"too small.*context of 64.*at least about 651"):
+        check_size("x.txt", 500, 50, 64, 0.1)
+    check_size("x.txt", 600, 65, 64, 0.1)  # exactly one window in each split is enough
+
+
+def test_tasks_are_seeded_and_correct() -> None:
+    for task in TASKS.values():
+        assert task.look_for and task.description
+        a, b = task.corpus(200, seed=1), task.corpus(200, seed=2)
+        assert a == task.corpus(200, seed=1) and a != b
+        assert a.count("\n") == 200
+    for line in get_task("reverse").corpus(50).splitlines():
+        q, ans = line.split("=")
+        assert ans == q[::-1]
+    for line in get_task("sort").corpus(50).splitlines():
+        q, ans = line.split("=")
+        assert ans == "".join(sorted(q))
+    for line in get_task("addition").corpus(50).splitlines():
+        q, ans = line.split("=")
+        x, y = q.split("+")
+        assert int(ans) == int(x) + int(y)
+    for line in get_task("induction").corpus(50).splitlines():
+        first, second = line.split("|")
+        assert first == second and len(first) >= 8
+
+
+def test_task_prompt_is_held_out_question() -> None:
+    corpus = load_corpus("addition")
+    assert corpus.task is not None and corpus.sample_prompt().endswith("=")
+    assert corpus.probe_text().startswith(corpus.sample_prompt())

@@ -1,0 +1,222 @@
+"""The trainer: loss falls, seeds reproduce, resume continues the same curve, faults stop cleanly."""
+
+import math
+import pickle
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.batches import Masker
+from models.checkpoint import load
+from models.errors import ModelError
+from models.presets import TrainConfig
+from models.tokenizer import Tokenizer
+from models.training import STATE_FILE, Trainer, lr_factor
+
+
+def _run(trainer: Trainer) -> list:
+    return list(trainer)
+
+
+def test_loss_falls_and_reports_are_complete(tiny: TrainConfig, small_corpus: Path) -> None:
+    cfg = tiny.replace(steps=60, sample_every=30, probe_every=30)
+    reports = _run(Trainer(cfg, small_corpus))
+    losses = [r.loss for r in reports]
+    assert len(reports) == 60 and [r.step for r in reports] == list(range(1, 61))
+    assert np.mean(losses[-10:]) < np.mean(losses[:5]) - 0.5
+    assert all(r.tokens_per_s > 0 and r.elapsed_s > 0 for r in reports)
+    vals = [r.val_loss for r in reports if r.val_loss is not None]
+    assert len(vals) == 6 and vals[-1] < vals[0]
+    samples = [r for r in reports if r.sample]
+    assert [r.step for r in samples] == [30, 60] and len(samples[-1].sample) > 20
+    probes = [r.probe for r in reports if r.probe is not None]
+    assert len(probes) == 2
+    T = len(probes[0].tokens)
+    assert probes[0].attentions.shape == (1, 2, T, T)
+    assert reports[-1].status == "finished" and reports[-1].eta_s == 0
+
+
+def test_schedule_warms_up_then_decays_to_min_lr(tiny: TrainConfig) -> None:
+    cfg = tiny.replace(steps=100, warmup_steps=10)
+    factors = [lr_factor(s, cfg) for s in range(101)]
+    assert factors[0] < factors[5] < factors[9] <= 1.0
+    assert factors[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
+    assert factors[100] == pytest.approx(cfg.min_lr / cfg.lr)
+
+
+def test_weight_decay_only_on_matrices(tiny: TrainConfig, small_corpus: Path) -> None:
+    trainer = Trainer(tiny, small_corpus)
+    decay, no_decay = trainer.optimizer.param_groups
+    assert decay["weight_decay"] == tiny.weight_decay and no_decay["weight_decay"] == 0
+    assert all(p.dim() == 2 for p in decay["params"])
+    assert all(p.dim() == 1 for p in no_decay["params"])
+    n = sum(p.numel() for g in (decay, no_decay) for p in g["params"])
+    assert n == sum(p.numel() for p in trainer.model.parameters())
+
+
+def test_same_seed_same_losses(tiny: TrainConfig, small_corpus: Path) -> None:
+    cfg = tiny.replace(steps=15, dropout=0.1)
+    a = [r.loss for r in Trainer(cfg, small_corpus)]
+    b = [r.loss for r in Trainer(cfg, small_corpus)]
+    c = [r.loss for r in Trainer(cfg.replace(seed=1), small_corpus)]
+    assert a == b
+    assert a != c
+
+
+def test_resume_continues_the_same_curve(tiny: TrainConfig, small_corpus: Path, tmp_path: Path) -> None:
+    cfg = tiny.replace(steps=20, dropout=0.1, eval_every=5)
+    whole = Trainer(cfg, small_corpus)
+    full = [r.loss for r in whole]
+
+    first = Trainer(cfg, small_corpus, tmp_path / "run")
+    reports = []
+    for r in first:
+        reports.append(r)
+        if r.step == 8:
+            first.stop()
+    assert reports[-1].status == "stopped" and reports[-1].checkpoint == str(tmp_path / "run")
+    assert (tmp_path / "run" / STATE_FILE).is_file()
+
+    second = Trainer.from_checkpoint(tmp_path / "run", corpus=small_corpus)
+    assert second.step == 8
+    rest = [r.loss for r in second]
+    assert len(rest) == 12
+    np.testing.assert_allclose([r.loss for r in reports[:8]] + rest, full, rtol=1e-5)
+    np.testing.assert_allclose([v for _, v in second.val_losses], [v for _, v in whole.val_losses], rtol=1e-5)
+
+
+def test_nan_stops_and_keeps_last_good_checkpoint(
+    tiny: TrainConfig, small_corpus: Path, tmp_path: Path
+) -> None:
+    cfg = tiny.replace(lr=1e3, min_lr=0.0, warmup_steps=0, grad_clip=0.0, checkpoint_every=2, eval_every=0)
+    trainer = Trainer(cfg, small_corpus, tmp_path / "run")
+    reports = _run(trainer)
+    last = reports[-1]
+    assert last.status == "failed" and last.step < cfg.steps
+    assert "the loss became nan" in last.events[0] or "became inf" in last.events[0]
+    assert "last good checkpoint is kept" in last.events[0]
+    model, _ = load(tmp_path / "run")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    saved = torch.load(tmp_path / "run" / STATE_FILE, weights_only=True)
+    assert saved["step"] % 2 == 0 and saved["step"] <= last.step
+    with pytest.raises(ModelError, match="the run is failed"):
+        trainer.advance()
+
+
+def test_pause_step_resume_stop_from_another_thread(
+    tiny: TrainConfig, small_corpus: Path, tmp_path: Path
+) -> None:
+    trainer = Trainer(tiny.replace(steps=100_000, warmup_steps=0), small_corpus, tmp_path / "run")
+    reports: list = []
+    paused = threading.Event()
+
+    def consume() -> None:
+        for r in trainer:
+            reports.append(r)
+            if r.status == "paused":
+                paused.set()
+
+    worker = threading.Thread(target=consume)
+    trainer.pause()  # before the first step: the run starts paused
+    worker.start()
+    try:
+        assert paused.wait(10)
+        assert [r.status for r in reports] == ["paused"] and trainer.step == 0
+        trainer.step_once()
+        for _ in range(200):  # one step, then quiet again
+            if trainer.step == 1:
+                break
+            threading.Event().wait(0.01)
+        threading.Event().wait(0.1)
+        assert trainer.step == 1 and trainer.paused
+        trainer.resume()
+        while trainer.step < 5:
+            threading.Event().wait(0.01)
+    finally:
+        trainer.stop()
+        worker.join(10)
+    assert not worker.is_alive()
+    assert reports[-1].status == "stopped" and reports[-1].step < 100_000
+    assert (tmp_path / "run" / STATE_FILE).is_file()
+
+
+def test_unwritable_output_folder(tiny: TrainConfig, small_corpus: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ModelError, match="output folder cannot be written") as info:
+        Trainer(tiny, small_corpus, blocker / "out")
+    assert str(blocker / "out") in str(info.value)
+
+
+def test_too_small_corpus(tiny: TrainConfig, tmp_path: Path) -> None:
+    path = tmp_path / "tiny.txt"
+    path.write_text("hello world, " * 5)
+    with pytest.raises(ModelError, match=f"{path}: the corpus is too small"):
+        Trainer(tiny, path)
+
+
+def test_final_folder_without_state_cannot_resume(
+    tiny: TrainConfig, small_corpus: Path, tmp_path: Path
+) -> None:
+    _run(
+        Trainer(
+            tiny.replace(steps=4, warmup_steps=0, keep_training_state=False, checkpoint_every=2),
+            small_corpus,
+            tmp_path / "run",
+        )
+    )
+    assert not (tmp_path / "run" / STATE_FILE).exists()
+    load(tmp_path / "run")  # still opens
+    with pytest.raises(ModelError, match="cannot be resumed"):
+        Trainer.from_checkpoint(tmp_path / "run")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_training_state_pickle_with_code_is_refused(
+    tiny: TrainConfig, small_corpus: Path, tmp_path: Path
+) -> None:
+    _run(Trainer(tiny.replace(steps=2, warmup_steps=0), small_corpus, tmp_path / "run"))
+    (tmp_path / "run" / STATE_FILE).write_bytes(pickle.dumps({"format": 1, "x": _Evil()}, protocol=2))
+    with pytest.raises(ModelError, match="refused or corrupt training state"):
+        Trainer.from_checkpoint(tmp_path / "run", corpus=small_corpus)
+
+
+def test_bert_masking_is_80_10_10(shakespeare: str) -> None:
+    tok = Tokenizer.train([shakespeare[:50_000]], "wordpiece", 500)
+    masker = Masker(tok, tok.vocab_size, 0.15)
+    data = torch.randint(masker.low, tok.vocab_size, (5000,))
+    x, y = masker.batch(data, 256, 64, torch.Generator().manual_seed(0))
+    assert (x[:, 0] == masker.cls).all() and (x[:, -1] == masker.sep).all()
+    chosen = y != -100
+    frac = chosen[:, 1:-1].float().mean().item()
+    assert 0.14 < frac < 0.17
+    n = chosen.sum().item()
+    masked = ((x == masker.mask) & chosen).sum().item() / n
+    kept = ((x == y) & chosen).sum().item() / n
+    assert abs(masked - 0.8) < 0.02 and abs(kept - 0.1) < 0.02
+    assert abs(1 - masked - kept - 0.1) < 0.02  # the rest became random tokens
+
+
+def test_bert_trains_and_samples_fill_mask(tiny: TrainConfig, small_corpus: Path) -> None:
+    cfg = tiny.replace(
+        arch="bert", tokenizer="wordpiece", vocab_size=300, steps=40, sample_every=40, probe_every=40, lr=5e-3
+    )
+    reports = _run(Trainer(cfg, small_corpus))
+    losses = [r.loss for r in reports]
+    assert math.isfinite(losses[-1]) and np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.3
+    assert "→" in reports[-1].sample and "[MASK]" in reports[-1].sample
+    assert reports[-1].probe is not None and reports[-1].probe.arch == "bert"
+
+
+def test_task_corpus_trains(tiny: TrainConfig) -> None:
+    reports = _run(Trainer(tiny.replace(steps=40, sample_every=40), "task:reverse"))
+    assert reports[-1].sample.startswith(Trainer(tiny, "reverse").sample_prompt)
+    assert np.mean([r.loss for r in reports[-5:]]) < np.mean([r.loss for r in reports[:5]])
