@@ -1,0 +1,70 @@
+"""`playground`: parse options, start Qt, the worker and the main window; errors never crash it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from playground.main_window import VIEW_NAMES
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="playground", description=(
+        "Transformer Playground: prompt small GPT/BERT models and look inside them. "
+        "(`playground train --help` trains headless.)"))
+    p.add_argument("--model", metavar="PATH", help="model folder to open (ours or Hugging Face "
+                   "GPT-2/BERT), or builtin:gpt / builtin:bert")
+    p.add_argument("--device", choices=("cpu", "cuda", "mps"), help="default: the fastest found")
+    p.add_argument("--screenshot", metavar="FILE", help="render the window to FILE (PNG) and exit")
+    p.add_argument("--prompt", metavar="TEXT", help="with --screenshot: the prompt to run")
+    p.add_argument("--view", choices=VIEW_NAMES, help="with --screenshot: the tab to show")
+    p.add_argument("--size", default="1400x860", help="with --screenshot: window size WxH")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    from PySide6.QtCore import QSettings, QStandardPaths
+    from PySide6.QtWidgets import QApplication
+
+    from playground import theme
+    from playground.main_window import MainWindow
+    from playground.worker import Worker, WorkerClient
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("TransformerPlayground")
+    app.setApplicationName("Transformer Playground")
+    theme.configure_pyqtgraph()
+    if args.screenshot:  # a fresh settings file: the picture must not depend on the user's
+        scratch = tempfile.TemporaryDirectory()
+        settings = QSettings(str(Path(scratch.name) / "s.ini"), QSettings.Format.IniFormat)
+    else:
+        settings = QSettings()
+    data = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    client = WorkerClient(Worker(data_dir=data, device=args.device))
+    window = MainWindow(client, settings, interactive=not args.screenshot)
+
+    def report_uncaught(kind, value, tb) -> None:  # a bug in a slot: report it, keep running
+        window.errors.report(f"Unexpected error: {kind.__name__}: {value}",
+                             "".join(traceback.format_exception(kind, value, tb)))
+
+    sys.excepthook = report_uncaught
+    source = args.model or str(settings.value("models/last", "") or "") or "builtin:gpt"
+    if args.screenshot:
+        from playground.screenshot import Screenshot
+
+        w, h = (int(x) for x in args.size.lower().split("x"))
+        window.resize(w, h)
+        Screenshot(window, args.screenshot, args.prompt, args.view)
+    window.show()
+    window.open_model(source)
+    try:
+        return app.exec()
+    finally:
+        client.shutdown()
+        sys.excepthook = sys.__excepthook__

@@ -1,0 +1,32 @@
+"""What the GUI knows about the loaded model: a small torch-free record the worker emits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str  # shown in the status bar and the recent-models menu
+    source: str  # what to pass back to `load` to reopen it: a folder or "builtin:gpt"/"builtin:bert"
+    arch: str  # "gpt" or "bert"
+    n_layer: int
+    n_head: int
+    context: int
+    vocab_size: int
+    n_params: int
+    device: str  # "CPU", "CUDA" or "MPS"
+    can_fill_mask: bool  # BERT with its masked-LM head
+    note: str = ""  # e.g. "starter model: the built-in one was not found"
+
+    @property
+    def summary(self) -> str:
+        return f"{self.name} · {format_count(self.n_params)} parameters · {self.device}"
+
+
+def format_count(n: int) -> str:
+    """1234567 -> '1.2M' (the status bar has little room)."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)

@@ -1,0 +1,252 @@
+"""The main window: tabs of views, menus, the status bar, errors, and persisted layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QWidget,
+)
+
+from playground.errors import ErrorReporter
+from playground.info import ModelInfo
+from playground.views.attention_view import AttentionView
+from playground.views.fill_mask_view import FillMaskView
+from playground.views.probability_view import ProbabilityView
+from playground.views.prompt_view import PromptView
+from playground.worker import WorkerClient
+
+MAX_RECENT = 8
+BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
+VIEW_NAMES = ("prompt", "attention", "probabilities", "fill-mask")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, client: WorkerClient, settings: QSettings, interactive: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client, self.settings = client, settings
+        self.info: ModelInfo | None = None
+        self.errors = ErrorReporter(self, interactive)
+        self.setWindowTitle("Transformer Playground")
+        self.resize(1280, 800)
+
+        self.prompt_view = PromptView(client)
+        self.attention_view = AttentionView(client)
+        self.probability_view = ProbabilityView(client)
+        self.fill_mask_view = FillMaskView(client)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.views: dict[str, QWidget] = {}
+        for name, title, view in (("prompt", "Prompt", self.prompt_view),
+                                  ("attention", "Attention", self.attention_view),
+                                  ("probabilities", "Probabilities", self.probability_view),
+                                  ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view)):
+            self.add_view(name, title, view)
+        self.setCentralWidget(self.tabs)
+        self._build_status_bar()
+        self._build_menus()
+
+        w = client.worker
+        w.model_loaded.connect(self._on_model_loaded)
+        w.errored.connect(self._on_errored)
+        w.busy_changed.connect(self._on_busy_changed)
+        w.progress_changed.connect(self._on_progress_changed)
+        self.prompt_view.run_finished.connect(self._on_run_finished)
+        self.prompt_view.failed.connect(self._on_errored)
+        self.attention_view.inspect_requested.connect(self._on_inspect_requested)
+        self.fill_mask_view.attentions_ready.connect(self._on_attentions_ready)
+        self._restore()
+
+    # ---- structure --------------------------------------------------------------------------
+    def add_view(self, name: str, title: str, view: QWidget) -> None:
+        """A tab; Ctrl+<n> switches to it. (The training view joins here.)"""
+        self.views[name] = view
+        self.tabs.addTab(view, title)
+
+    def show_view(self, name: str) -> None:
+        self.tabs.setCurrentWidget(self.views[name])
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.model_label = QLabel("no model")
+        self.activity = QLabel("starting…")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop what the worker is doing (Esc in the prompt)")
+        self.cancel_button.clicked.connect(self.client.stop)
+        self.cancel_button.hide()
+        self.message = QLabel()
+        bar.addWidget(self.model_label)
+        bar.addWidget(self.activity)
+        bar.addWidget(self.message, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+
+    def _build_menus(self) -> None:
+        file = self.menuBar().addMenu("&File")
+        self._action(file, "&Open model folder…", self._on_open_triggered, QKeySequence.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
+        file.addSeparator()
+        self._action(file, "&Export run JSON…", self.prompt_view._on_export_clicked, "Ctrl+E")
+        self._action(file, "Export attention &PNG…", self.attention_view._on_export_png_clicked)
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.Quit)
+        model = self.menuBar().addMenu("&Model")
+        self._action(model, "Built-in &GPT", self._on_builtin_gpt_triggered, "Ctrl+Shift+G")
+        self._action(model, "Built-in &BERT", self._on_builtin_bert_triggered, "Ctrl+Shift+B")
+        view = self.menuBar().addMenu("&View")
+        for i, name in enumerate(self.views):
+            action = self._action(view, self.tabs.tabText(i), None, f"Ctrl+{i + 1}")
+            action.triggered.connect(lambda _=False, n=name: self.show_view(n))
+        help_ = self.menuBar().addMenu("&Help")
+        self._action(help_, "&Keyboard shortcuts", self._on_shortcuts_triggered, "F1")
+
+    def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
+        action = menu.addAction(text)
+        if slot is not None:
+            action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        return action
+
+    # ---- models ------------------------------------------------------------------------------
+    def open_model(self, source: str) -> None:
+        """A folder or "builtin:gpt"/"builtin:bert". The current model stays until it loads."""
+        self.client.load(source)
+
+    def _on_open_triggered(self) -> None:
+        start = self.settings.value("paths/last_folder", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Open a model folder", str(start))
+        if folder:
+            self.settings.setValue("paths/last_folder", str(Path(folder).parent))
+            self.open_model(folder)
+
+    def _on_builtin_gpt_triggered(self) -> None:
+        self.open_model("builtin:gpt")
+
+    def _on_builtin_bert_triggered(self) -> None:
+        self.open_model("builtin:bert")
+
+    def recent_models(self) -> list[str]:
+        value = self.settings.value("models/recent", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [str(x) for x in items if x]
+
+    def _on_recent_menu_about_to_show(self) -> None:
+        self.recent_menu.clear()
+        for source in self.recent_models():
+            action = self.recent_menu.addAction(BUILTINS.get(source, source))
+            action.triggered.connect(lambda _=False, s=source: self.open_model(s))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.info = info
+        self.model_label.setText(info.summary)
+        self.model_label.setToolTip(f"{info.source}\n{info.n_layer} layers × {info.n_head} heads,"
+                                    f" context {info.context}, vocabulary {info.vocab_size}")
+        note = f" — {info.note}" if info.note else ""
+        self.message.setText(f"Opened {info.name}{note}")
+        recent = [info.source] + [s for s in self.recent_models() if s != info.source]
+        self.settings.setValue("models/recent", recent[:MAX_RECENT])
+        self.settings.setValue("models/last", info.source)
+        if info.arch == "gpt":
+            text = self.prompt_view.prompt.toPlainText().strip() or "To be, or not to be"
+            self.attention_view.inspect(text)
+            self.probability_view.text.setText(text)
+            if self.tabs.currentWidget() is self.fill_mask_view:
+                self.show_view("prompt")
+        else:
+            if self.tabs.currentWidget() is self.prompt_view:
+                self.show_view("fill-mask")
+            if info.can_fill_mask:
+                fm = self.fill_mask_view
+                if not fm.text.text().strip():
+                    fm.text.setText("the cat sat on the [MASK].")
+                fm.fill()
+            else:
+                self.attention_view.inspect(self.fill_mask_view.text.text() or "hello world")
+
+    # ---- worker state -------------------------------------------------------------------------
+    def _on_errored(self, message: str, details: str) -> None:
+        self.errors.report(message, details)
+
+    def _on_busy_changed(self, what: str) -> None:
+        self.activity.setText(what or "ready")
+        self.progress.setVisible(bool(what))
+        self.cancel_button.setVisible(bool(what))
+        if what:
+            self.progress.setRange(0, 0)  # indeterminate until progress arrives
+
+    def _on_progress_changed(self, done: int, total: int) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
+
+    def _on_run_finished(self, text: str) -> None:
+        self.attention_view.inspect(text)
+        self.probability_view.text.setText(text)
+
+    def _on_inspect_requested(self, text: str) -> None:
+        self.probability_view.text.setText(text)
+
+    def _on_attentions_ready(self, tokens, attentions, text: str) -> None:
+        self.attention_view.set_attentions(tokens, attentions, text)
+
+    def _on_shortcuts_triggered(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS)
+
+    # ---- persistence and closing ----------------------------------------------------------------
+    def _restore(self) -> None:
+        s = self.settings
+        if (geometry := s.value("window/geometry")) is not None:
+            self.restoreGeometry(geometry)
+        if (state := s.value("window/state")) is not None:
+            self.restoreState(state)
+        if (splitter := s.value("attention/splitter")) is not None:
+            self.attention_view.splitter.restoreState(splitter)
+        self.prompt_view.restore_state(s)
+        self.tabs.setCurrentIndex(int(s.value("window/tab", 0) or 0))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("window/tab", self.tabs.currentIndex())
+        s.setValue("attention/splitter", self.attention_view.splitter.saveState())
+        self.prompt_view.save_state(s)
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        """Stop the worker's job, end its thread and wait: nothing is left running."""
+        self.save_settings()
+        if self.errors.box is not None:
+            self.errors.box.close()
+        self.client.shutdown()
+        event.accept()
+
+
+SHORTCUTS = """\
+Ctrl+Enter  generate (in the prompt)
+Esc  stop generating
+Ctrl+O  open a model folder
+Ctrl+Shift+G / Ctrl+Shift+B  built-in GPT / BERT
+Ctrl+1 … Ctrl+4  prompt, attention, probabilities, fill-mask
+Ctrl+E  export the run as JSON
+Attention overview: arrow keys move between heads and layers, A averages the layer
+"""

@@ -1,0 +1,78 @@
+"""`--screenshot`: open a model, run the prompt to completion, render the window to a PNG, exit."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+from playground.info import ModelInfo
+from playground.main_window import MainWindow
+from playground.views.attention_view import PROBE_TAG
+
+TIMEOUT_MS = 180_000
+
+
+class Screenshot(QObject):
+    """Drives the window through one run; quits the app with 0 once the PNG is written."""
+
+    def __init__(self, window: MainWindow, path: str, prompt: str | None, view: str | None):
+        super().__init__(window)
+        self.window, self.path, self.prompt, self.view = window, path, prompt, view
+        self.arch = ""
+        w = window.client.worker
+        w.model_loaded.connect(self._on_model_loaded)
+        w.errored.connect(self._on_errored)
+        w.probed.connect(self._on_probed)
+        w.mask_filled.connect(self._on_mask_filled)
+        self._loaded = False
+        QTimer.singleShot(TIMEOUT_MS, self._on_timed_out)
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        if self._loaded:
+            return
+        self._loaded, self.arch = True, info.arch
+        win = self.window
+        if info.arch == "gpt":
+            if self.prompt:
+                win.prompt_view.prompt.setPlainText(self.prompt)
+            win.prompt_view.sampling.seed.setValue(1)  # the same picture every time
+            win.prompt_view.generate()
+        elif self.prompt:
+            win.fill_mask_view.text.setText(self.prompt)
+            win.fill_mask_view.positions.clear()
+            win.fill_mask_view.fill()
+
+    def _on_probed(self, tag: str, _probe) -> None:
+        # the run's own probe arrives after generation finished (an earlier one is the prompt's)
+        if tag == PROBE_TAG and self.arch == "gpt" and not self.window.prompt_view.running \
+                and self.window.prompt_view.steps:
+            view = self.window.prompt_view
+            pick = max(range(len(view.steps)), key=lambda i: view.steps[i].entropy)
+            view.output.select(pick)
+            view.output.token_clicked.emit(pick)
+            self._shoot(self.view or "prompt")
+
+    def _on_mask_filled(self, _result) -> None:
+        if self.arch == "bert":
+            self._shoot(self.view or "fill-mask")
+
+    def _shoot(self, view: str) -> None:
+        self.window.show_view(view)
+        QTimer.singleShot(400, self._on_render_ready)  # let layouts and plots settle
+
+    def _on_render_ready(self) -> None:
+        QApplication.processEvents()
+        ok = self.window.grab().save(self.path)
+        print(f"screenshot {'written to' if ok else 'FAILED:'} {self.path}")
+        QApplication.exit(0 if ok else 1)
+
+    def _on_errored(self, message: str, _details: str) -> None:
+        print(f"playground: {message}", file=sys.stderr)
+        if not self._loaded:
+            QApplication.exit(1)
+
+    def _on_timed_out(self) -> None:
+        print("playground: screenshot timed out", file=sys.stderr)
+        QApplication.exit(2)

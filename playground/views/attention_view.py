@@ -1,0 +1,230 @@
+"""Attention view: every layer × head as a mosaic, one head large with token axes, exports."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from playground import theme
+from playground.views.heatmap import HeatmapPlot, colorbar
+from playground.views.mosaic import AttentionMosaic
+from playground.views.tokens import visible
+from playground.worker import WorkerClient
+
+PROBE_TAG = "inspect"
+
+
+class AttentionView(QWidget):
+    """Shows the attentions of the last inspected text (the prompt, a run, a fill-mask input)."""
+
+    inspect_requested = Signal(str)  # the user asked to inspect this text
+    selection_changed = Signal(int, int)  # layer, head (-1 = average)
+
+    def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.tokens: tuple[str, ...] = ()
+        self.attentions = np.zeros((0, 0, 0, 0), np.float32)
+        self.layer, self.head, self.average = 0, 0, False
+
+        self.text = QLineEdit(placeholderText="Text to inspect (Enter) — a run's text lands here")
+        self.text.returnPressed.connect(self._on_text_return_pressed)
+        inspect = QPushButton("Inspect")
+        inspect.clicked.connect(self._on_text_return_pressed)
+        top = QHBoxLayout()
+        top.addWidget(self.text, 1)
+        top.addWidget(inspect)
+
+        self.overview_widget = pg.GraphicsLayoutWidget()
+        self.overview_widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.overview_widget.setToolTip("Click a head; arrow keys move, A averages the layer")
+        self.overview = AttentionMosaic()
+        self.overview.setTitle("all layers × heads")
+        self.overview_widget.addItem(self.overview)
+        self.overview.tile_clicked.connect(self._on_tile_clicked)
+        self.overview_widget.installEventFilter(self)
+
+        self.head_widget = pg.GraphicsLayoutWidget()
+        self.head_plot = HeatmapPlot()
+        self.head_plot.setLabel("left", "query")
+        self.head_plot.setLabel("bottom", "key")
+        self.head_widget.addItem(self.head_plot)
+        self.bar = colorbar(self.head_plot)
+        self.head_plot.hovered.connect(self._on_head_plot_hovered)
+        for w in (self.overview_widget, self.head_widget):
+            theme.apply_plot_palette(w)
+
+        self.layer_box, self.head_box = QSpinBox(prefix="layer "), QSpinBox(prefix="head ")
+        self.layer_box.valueChanged.connect(self._on_layer_box_value_changed)
+        self.head_box.valueChanged.connect(self._on_head_box_value_changed)
+        self.average_box = QCheckBox("average of heads")
+        self.average_box.toggled.connect(self._on_average_box_toggled)
+        self.readout = QLabel("hover the large heatmap: query → key: weight")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        exports = QHBoxLayout()
+        for label, slot in (("Export PNG…", self._on_export_png_clicked),
+                            ("Export .npy…", self._on_export_npy_clicked),
+                            ("Export CSV…", self._on_export_csv_clicked)):
+            button = QPushButton(label)
+            button.clicked.connect(slot)
+            exports.addWidget(button)
+        controls = QHBoxLayout()
+        for w in (self.layer_box, self.head_box, self.average_box):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        controls.addLayout(exports)
+
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.overview_widget)
+        self.splitter.addWidget(self.head_widget)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.splitter, 1)
+        layout.addLayout(controls)
+        layout.addWidget(self.readout)
+        self.empty_note = QLabel("Generate or inspect a text to see its attention.")
+        layout.addWidget(self.empty_note)
+        client.worker.probed.connect(self._on_probed)
+
+    # ---- data in --------------------------------------------------------------------------
+    def set_attentions(self, tokens, attentions: np.ndarray, text: str | None = None) -> None:
+        """tokens: display texts [T]; attentions: float32 [layers, heads, T, T]."""
+        self.tokens = tuple(tokens)
+        self.attentions = attentions
+        if text is not None and text != self.text.text():
+            self.text.setText(text)
+        L, H = attentions.shape[:2]
+        self.layer_box.setRange(0, L - 1)
+        self.head_box.setRange(0, H - 1)
+        self.layer, self.head = min(self.layer, L - 1), min(self.head, H - 1)
+        self.overview.set_attentions(attentions)
+        self.empty_note.hide()
+        self._show_selected()
+
+    def inspect(self, text: str) -> None:
+        self.text.setText(text)
+        self.client.probe(PROBE_TAG, text)
+
+    def _on_probed(self, tag: str, probe) -> None:
+        if tag == PROBE_TAG:
+            self.set_attentions(probe.tokens.texts, probe.attentions)
+
+    # ---- selection ------------------------------------------------------------------------
+    def select(self, layer: int, head: int | None = None) -> None:
+        L, H = self.attentions.shape[:2]
+        if not L:
+            return
+        self.layer = int(np.clip(layer, 0, L - 1))
+        if head is not None:
+            self.head = int(np.clip(head, 0, H - 1))
+        self._show_selected()
+
+    def shown_matrix(self) -> np.ndarray:
+        """The [T, T] matrix in the large plot: one head, or the layer's average over heads."""
+        layer = self.attentions[self.layer]
+        return layer.mean(axis=0) if self.average else layer[self.head]
+
+    def _show_selected(self) -> None:
+        if not self.attentions.size:
+            return
+        for box, value in ((self.layer_box, self.layer), (self.head_box, self.head)):
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+        self.head_box.setEnabled(not self.average)
+        self.overview.select(self.layer, None if self.average else self.head)
+        self.head_plot.set_matrix(self.shown_matrix(), self.tokens, self.tokens)
+        what = "average of heads" if self.average else f"head {self.head}"
+        self.head_plot.setTitle(f"layer {self.layer}, {what}")
+        self.selection_changed.emit(self.layer, -1 if self.average else self.head)
+
+    def _on_tile_clicked(self, layer: int, head: int) -> None:
+        self.average = False
+        self.average_box.setChecked(False)
+        self.select(layer, head)
+
+    def _on_layer_box_value_changed(self, value: int) -> None:
+        self.select(value)
+
+    def _on_head_box_value_changed(self, value: int) -> None:
+        self.select(self.layer, value)
+
+    def _on_average_box_toggled(self, on: bool) -> None:
+        self.average = on
+        self._show_selected()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        """Arrow keys walk the overview (left/right heads, up/down layers); A averages."""
+        if watched is self.overview_widget and event.type() == QEvent.Type.KeyPress:
+            moves = {Qt.Key.Key_Left: (0, -1), Qt.Key.Key_Right: (0, 1),
+                     Qt.Key.Key_Up: (-1, 0), Qt.Key.Key_Down: (1, 0)}
+            if event.key() in moves:
+                dl, dh = moves[event.key()]
+                self.select(self.layer + dl, self.head + dh)
+                return True
+            if event.key() == Qt.Key.Key_A:
+                self.average_box.toggle()
+                return True
+        return super().eventFilter(watched, event)
+
+    def _on_head_plot_hovered(self, row: int, col: int, value: float) -> None:
+        if row < 0 or row >= len(self.tokens):
+            return
+        q, k = visible(self.tokens[row]), visible(self.tokens[col])
+        self.readout.setText(f"query “{q}” ({row}) → key “{k}” ({col}): {value:.2f}")
+
+    def _on_text_return_pressed(self) -> None:
+        text = self.text.text()
+        if text.strip():
+            self.inspect_requested.emit(text)
+            self.client.probe(PROBE_TAG, text)
+
+    # ---- export ---------------------------------------------------------------------------
+    def export_png(self, path: str | Path) -> bool:
+        return self.head_widget.grab().save(str(path))
+
+    def export_npy(self, path: str | Path) -> None:
+        np.save(path, self.attentions)  # the whole [layers, heads, T, T] tensor
+
+    def export_csv(self, path: str | Path) -> None:
+        """The shown matrix, with the query tokens as rows and key tokens as columns."""
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["query \\ key", *self.tokens])
+            for tok, row in zip(self.tokens, self.shown_matrix(), strict=True):
+                out.writerow([tok, *(f"{v:.6f}" for v in row)])
+
+    def _ask_path(self, title: str, filt: str) -> str:
+        if not self.attentions.size:
+            return ""
+        return QFileDialog.getSaveFileName(self, title, "", filt)[0]
+
+    def _on_export_png_clicked(self) -> None:
+        if path := self._ask_path("Export heatmap", "PNG image (*.png)"):
+            self.export_png(path)
+
+    def _on_export_npy_clicked(self) -> None:
+        if path := self._ask_path("Export attention tensor", "NumPy array (*.npy)"):
+            self.export_npy(path)
+
+    def _on_export_csv_clicked(self) -> None:
+        if path := self._ask_path("Export shown heatmap", "CSV (*.csv)"):
+            self.export_csv(path)

@@ -1,0 +1,119 @@
+"""A labelled heatmap (pyqtgraph MatrixDisplay recipe): tokens as ticks, fixed levels, hover."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+
+from playground import theme
+from playground.views.tokens import visible
+
+
+class TokenAxis(pg.AxisItem):
+    """Ticks at cell centres labelled with tokens; thins itself so labels never overlap."""
+
+    def __init__(self, orientation: str, **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.labels: list[str] = []
+
+    def set_labels(self, labels) -> None:
+        self.labels = [visible(t)[:10] for t in labels]
+        self.picture = None
+        self.update()
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph's name)
+        n = len(self.labels)
+        if n == 0 or size <= 0:
+            return []
+        minVal, maxVal = sorted((minVal, maxVal))  # an inverted view passes them reversed
+        lo, hi = max(0, math.floor(minVal)), min(n - 1, math.ceil(maxVal) - 1)
+        if hi < lo:
+            return []
+        if self.orientation in ("bottom", "top"):
+            widest = max(len(s) for s in self.labels[lo : hi + 1])
+            per_label = 7 * min(widest, 10) + 10
+        else:
+            per_label = 15
+        step = max(1, math.ceil((hi - lo + 1) * per_label / size))
+        return [(step, [i + 0.5 for i in range(lo - lo % step, hi + 1, step)])]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        return [self.labels[int(v)] if 0 <= int(v) < len(self.labels) else "" for v in values]
+
+
+class HeatmapPlot(pg.PlotItem):
+    """An ImageItem on token axes (rows top to bottom), levels (0, 1), one shared LUT."""
+
+    hovered = Signal(int, int, float)  # row, column, value; row -1 when the mouse leaves
+    clicked = Signal(int, int)
+
+    def __init__(self, **kwargs) -> None:
+        self.x_axis, self.y_axis = TokenAxis("bottom"), TokenAxis("left")
+        super().__init__(axisItems={"bottom": self.x_axis, "left": self.y_axis}, **kwargs)
+        self.y_axis.setWidth(72)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        self.getViewBox().invertY(True)
+        self.getViewBox().setAspectLocked(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(theme.heatmap_lut())
+        self.image.setLevels((0.0, 1.0))
+        self.addItem(self.image)
+        self.data = np.zeros((0, 0), np.float32)
+        self._mouse_connected = False
+
+    def set_matrix(self, matrix: np.ndarray, x_labels=None, y_labels=None) -> None:
+        """Copy a float32 [rows, cols] array in; the view range resets only on a shape change."""
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        reshaped = matrix.shape != self.data.shape
+        self.data = matrix
+        self.image.setImage(matrix, autoLevels=False, levels=(0.0, 1.0))
+        if x_labels is not None:
+            self.x_axis.set_labels(x_labels)
+        if y_labels is not None:
+            self.y_axis.set_labels(y_labels)
+        if reshaped and matrix.size:
+            vb = self.getViewBox()
+            vb.setLimits(xMin=0, xMax=matrix.shape[1], yMin=0, yMax=matrix.shape[0])
+            vb.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0)
+        self._connect_mouse()
+
+    def cell_at(self, scene_pos) -> tuple[int, int] | None:
+        if not self.data.size or not self.getViewBox().sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.getViewBox().mapSceneToView(scene_pos)
+        r, c = math.floor(p.y()), math.floor(p.x())
+        if 0 <= r < self.data.shape[0] and 0 <= c < self.data.shape[1]:
+            return r, c
+        return None
+
+    def _connect_mouse(self) -> None:
+        scene = self.scene()
+        if scene is None or self._mouse_connected:
+            return
+        scene.sigMouseMoved.connect(self._on_mouse_moved)
+        scene.sigMouseClicked.connect(self._on_mouse_clicked)
+        self._mouse_connected = True
+
+    def _on_mouse_moved(self, pos) -> None:
+        cell = self.cell_at(pos)
+        if cell is None:
+            self.hovered.emit(-1, -1, float("nan"))
+        else:
+            self.hovered.emit(cell[0], cell[1], float(self.data[cell]))
+
+    def _on_mouse_clicked(self, event) -> None:
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.clicked.emit(*cell)
+
+
+def colorbar(plot: HeatmapPlot) -> pg.ColorBarItem:
+    """The one colour bar: fixed 0..1, not draggable (levels mean probabilities)."""
+    bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=theme.heatmap_cmap(), interactive=False,
+                          width=14, label="attention")
+    bar.setImageItem(plot.image, insert_in=plot)
+    return bar

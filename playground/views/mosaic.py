@@ -1,0 +1,130 @@
+"""All layers × heads as ONE image: a mosaic of tiles, cheaper than a grid of plots."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtGui import QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
+
+from playground import theme
+
+MAX_TILE = 96  # pixels per tile side; longer texts are mean-pooled (it is an overview)
+
+
+def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE) -> tuple[np.ndarray, int]:
+    """[L, H, T, T] -> ([L*s, H*s] row-major float32, tile size s), pooled when T > max_tile."""
+    L, H, T, _ = att.shape
+    f = max(1, math.ceil(T / max_tile))
+    if f > 1:
+        s = math.ceil(T / f)
+        padded = np.zeros((L, H, s * f, s * f), np.float32)
+        padded[:, :, :T, :T] = att
+        att = padded.reshape(L, H, s, f, s, f).max(axis=(3, 5))  # max keeps sharp heads visible
+    s = att.shape[2]
+    # [L, H, s, s] -> [L, s, H, s] -> [L*s, H*s]: tile (l, h) at rows l*s.., columns h*s..
+    return np.ascontiguousarray(att.transpose(0, 2, 1, 3).reshape(L * s, H * s),
+                                dtype=np.float32), s
+
+
+class TileAxis(pg.AxisItem):
+    def __init__(self, orientation: str, prefix: str) -> None:
+        super().__init__(orientation)
+        self.prefix, self.count, self.tile = prefix, 0, 1
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph's name)
+        if not self.count:
+            return []
+        step = max(1, math.ceil(self.count * 26 / max(size, 1)))
+        return [(step, [(i + 0.5) * self.tile for i in range(0, self.count, step)])]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        return [f"{self.prefix}{int(v // self.tile)}" for v in values]
+
+
+class AttentionMosaic(pg.PlotItem):
+    """Overview of every head; click a tile to select it. Items are made once, then updated."""
+
+    tile_clicked = Signal(int, int)  # layer, head
+
+    def __init__(self) -> None:
+        self.layer_axis, self.head_axis = TileAxis("left", "L"), TileAxis("top", "H")
+        super().__init__(axisItems={"left": self.layer_axis, "top": self.head_axis})
+        self.hideAxis("bottom")
+        self.showAxis("top")
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        vb = self.getViewBox()
+        vb.invertY(True)
+        vb.setAspectLocked(True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(theme.heatmap_lut())
+        self.image.setLevels((0.0, 1.0))
+        self.addItem(self.image)
+        self.grid = QGraphicsPathItem()
+        pen = QPen(theme.palette().color(QPalette.ColorRole.Base), 2)
+        pen.setCosmetic(True)
+        self.grid.setPen(pen)
+        self.addItem(self.grid)
+        self.marker = QGraphicsRectItem()
+        pen = QPen(theme.accent(), 3)
+        pen.setCosmetic(True)
+        self.marker.setPen(pen)
+        self.addItem(self.marker)
+        self.layers = self.heads = self.tile = 0
+        self.data = np.zeros((0, 0), np.float32)
+        self._clicks_connected = False
+
+    def set_attentions(self, att: np.ndarray) -> None:
+        mosaic, s = build_mosaic(att)
+        L, H = att.shape[:2]
+        reshaped = (L, H, s) != (self.layers, self.heads, self.tile)
+        self.layers, self.heads, self.tile, self.data = L, H, s, mosaic
+        self.image.setImage(mosaic, autoLevels=False, levels=(0.0, 1.0))
+        if reshaped:
+            self._draw_grid()
+            for axis, n in ((self.layer_axis, L), (self.head_axis, H)):
+                axis.count, axis.tile = n, s
+                axis.picture = None
+                axis.update()
+            self.getViewBox().setRange(xRange=(0, H * s), yRange=(0, L * s), padding=0.01)
+        if not self._clicks_connected and self.scene() is not None:
+            self.scene().sigMouseClicked.connect(self._on_scene_clicked)
+            self._clicks_connected = True
+
+    def select(self, layer: int, head: int | None) -> None:
+        """Outline one tile, or the whole layer row when head is None (the average)."""
+        s = self.tile
+        if head is None:
+            self.marker.setRect(QRectF(0, layer * s, self.heads * s, s))
+        else:
+            self.marker.setRect(QRectF(head * s, layer * s, s, s))
+
+    def tile_at(self, scene_pos) -> tuple[int, int] | None:
+        vb = self.getViewBox()
+        if not self.tile or not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = vb.mapSceneToView(scene_pos)
+        layer, head = math.floor(p.y() / self.tile), math.floor(p.x() / self.tile)
+        if 0 <= layer < self.layers and 0 <= head < self.heads:
+            return layer, head
+        return None
+
+    def _draw_grid(self) -> None:
+        path, s = QPainterPath(), self.tile
+        for h in range(1, self.heads):
+            path.moveTo(h * s, 0)
+            path.lineTo(h * s, self.layers * s)
+        for layer in range(1, self.layers):
+            path.moveTo(0, layer * s)
+            path.lineTo(self.heads * s, layer * s)
+        self.grid.setPath(path)
+
+    def _on_scene_clicked(self, event) -> None:
+        tile = self.tile_at(event.scenePos())
+        if tile is not None:
+            self.tile_clicked.emit(*tile)

@@ -1,0 +1,240 @@
+"""Prompt view: type, Ctrl+Enter, watch tokens stream as chips tinted by probability."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.errors import ModelError
+from playground.info import ModelInfo
+from playground.views.sampling_form import SamplingForm
+from playground.views.token_details import TokenDetails
+from playground.views.tokens import TokenText, tint, visible
+from playground.worker import WorkerClient
+
+
+class PromptView(QWidget):
+    run_finished = Signal(str)  # prompt + generated text, for the inspection views
+    failed = Signal(str, str)  # a request the view refused (bad settings): message, details
+
+    def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.info: ModelInfo | None = None
+        self.steps: list = []
+        self.prompt_tokens = None
+        self.prompt_text = ""
+        self.running = False
+        self.finish_reason = ""
+        self._t0 = 0.0
+
+        self.prompt = QPlainTextEdit(placeholderText="Type a prompt, then Ctrl+Enter")
+        self.prompt.installEventFilter(self)
+        self.sampling = SamplingForm()
+        self.generate_button = QPushButton("Generate  (Ctrl+Enter)")
+        self.generate_button.clicked.connect(self.generate)
+        self.stop_button = QPushButton("Stop  (Esc)")
+        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.setEnabled(False)
+        self.export_button = QPushButton("Export run JSON…")
+        self.export_button.clicked.connect(self._on_export_clicked)
+        self.export_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 1)
+        buttons.addWidget(self.stop_button)
+        left = QWidget()
+        col = QVBoxLayout(left)
+        col.addWidget(QLabel("Prompt"))
+        col.addWidget(self.prompt, 1)
+        col.addWidget(self.sampling)
+        col.addLayout(buttons)
+        col.addWidget(self.export_button)
+
+        self.output = TokenText()
+        self.output.tooltip_for = self._tooltip
+        self.output.token_clicked.connect(self._on_output_token_clicked)
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.hide()
+        self.stats = QLabel("No run yet.")
+        middle = QWidget()
+        mid = QVBoxLayout(middle)
+        mid.addWidget(self.notes)
+        mid.addWidget(self.output, 1)
+        mid.addWidget(self.stats)
+
+        self.details = TokenDetails()
+        self.splitter = QSplitter()
+        for w in (left, middle, self.details):
+            self.splitter.addWidget(w)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 4)
+        self.splitter.setStretchFactor(2, 3)
+        QVBoxLayout(self).addWidget(self.splitter)
+
+        stop = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
+        stop.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        w = client.worker
+        w.prompt_tokenized.connect(self._on_prompt_tokenized)
+        w.tokens_generated.connect(self._on_tokens_generated)
+        w.generation_finished.connect(self._on_generation_finished)
+        w.model_loaded.connect(self._on_model_loaded)
+
+    # ---- actions ----------------------------------------------------------------------------
+    def generate(self) -> None:
+        if self.running or self.info is None or self.info.arch != "gpt":
+            return
+        try:
+            settings = self.sampling.settings()
+        except ModelError as e:
+            self.failed.emit(str(e), "")
+            return
+        self.prompt_text = self.prompt.toPlainText()
+        self.steps, self.prompt_tokens, self.finish_reason = [], None, ""
+        self.output.clear_tokens()
+        self.output.append_plain(self.prompt_text)
+        self.details.chart.clear_bars()
+        self._set_running(True)
+        self._t0 = time.perf_counter()
+        self.client.generate(self.prompt_text, settings)
+
+    def stop(self) -> None:
+        if self.running:
+            self.client.stop()
+
+    def generated_text(self) -> str:
+        return "".join(s.text for s in self.steps)
+
+    # ---- worker answers -------------------------------------------------------------------
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.info = info
+        gpt = info.arch == "gpt"
+        self.generate_button.setEnabled(gpt and not self.running)
+        self.prompt.setPlaceholderText("Type a prompt, then Ctrl+Enter" if gpt else
+                                       "This is a BERT model: it fills masks (Fill-mask tab)")
+
+    def _on_prompt_tokenized(self, tokens) -> None:
+        self.prompt_tokens = tokens
+        self.notes.setText("\n".join(f"Note: {n}" for n in tokens.notes))
+        self.notes.setVisible(bool(tokens.notes))
+
+    def _on_tokens_generated(self, batch: list) -> None:
+        if not self.running:
+            return  # a late batch from a run this view already reset
+        bar = self.output.verticalScrollBar()
+        follow = bar.value() >= bar.maximum() - 4
+        for step in batch:
+            self.steps.append(step)
+            self.output.append_token(step.text, tint(step.prob))
+        if follow:
+            self.output.scroll_to_end()
+        self._update_stats()
+
+    def _on_generation_finished(self, reason: str) -> None:
+        if not self.running:
+            return
+        self.finish_reason = reason
+        self._set_running(False)
+        self._update_stats()
+        if self.steps:
+            self.run_finished.emit(self.prompt_text + self.generated_text())
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.generate_button.setEnabled(not running and bool(self.info and self.info.arch == "gpt"))
+        self.stop_button.setEnabled(running)
+        self.export_button.setEnabled(not running and bool(self.steps))
+
+    def _update_stats(self) -> None:
+        n = len(self.steps)
+        if not n:
+            self.stats.setText("generating…" if self.running else "No tokens.")
+            return
+        rate = n / max(time.perf_counter() - self._t0, 1e-6)
+        mean_p = float(np.mean([s.prob for s in self.steps]))
+        state = "generating…" if self.running else f"finished: {self.finish_reason}"
+        self.stats.setText(f"{n} tokens · {rate:.0f} tokens/s · mean p {mean_p:.2f} · {state}")
+
+    # ---- token inspection -----------------------------------------------------------------
+    def _tooltip(self, i: int) -> str:
+        if not 0 <= i < len(self.steps):
+            return ""
+        s = self.steps[i]
+        return (f"“{visible(s.token_text)}”  p = {s.prob:.3f}\nentropy = {s.entropy:.2f} nats\n"
+                "click for alternatives and attention")
+
+    def _on_output_token_clicked(self, i: int) -> None:
+        if not 0 <= i < len(self.steps):
+            return
+        s = self.steps[i]
+        keys = list(self.prompt_tokens.texts if self.prompt_tokens is not None else ())
+        keys += [t.token_text for t in self.steps[:i]]
+        self.details.show_token(s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs,
+                                s.attention, keys)
+
+    # ---- export and persistence -----------------------------------------------------------
+    def run_record(self) -> dict:
+        s = self.sampling.settings()
+        return {
+            "model": self.info.name if self.info else None,
+            "prompt": self.prompt_text,
+            "text": self.generated_text(),
+            "finish_reason": self.finish_reason,
+            "settings": {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p,
+                         "max_new_tokens": s.max_new_tokens, "seed": s.seed},
+            "notes": list(self.prompt_tokens.notes) if self.prompt_tokens is not None else [],
+            "tokens": [
+                {"index": t.index, "id": t.token_id, "text": t.text, "token": t.token_text,
+                 "prob": t.prob, "entropy": t.entropy,
+                 "alternatives": [{"id": int(i), "token": x, "prob": float(p)} for i, x, p
+                                  in zip(t.top_ids, t.top_texts, t.top_probs, strict=True)]}
+                for t in self.steps
+            ],
+        }
+
+    def export_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.run_record(), indent=1, ensure_ascii=False),
+                              encoding="utf-8")
+
+    def _on_export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export run", "run.json", "JSON (*.json)")
+        if path:
+            try:
+                self.export_json(path)
+            except OSError as e:
+                self.failed.emit(f"Could not write {path}: {e}", "")
+
+    def save_state(self, store: QSettings) -> None:
+        self.sampling.save(store)
+        store.setValue("prompt/text", self.prompt.toPlainText())
+        store.setValue("prompt/splitter", self.splitter.saveState())
+
+    def restore_state(self, store: QSettings) -> None:
+        self.sampling.restore(store)
+        self.prompt.setPlainText(str(store.value("prompt/text", "To be, or not to be")))
+        if (state := store.value("prompt/splitter")) is not None:
+            self.splitter.restoreState(state)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        """Ctrl+Enter in the prompt generates (Enter alone types a newline)."""
+        if (watched is self.prompt and event.type() == QEvent.Type.KeyPress
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            self.generate()
+            return True
+        return super().eventFilter(watched, event)

@@ -1,0 +1,64 @@
+"""Sampling controls (temperature, top-k, top-p, max tokens, seed) that build SamplingSettings."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+
+from models.sampling import SamplingSettings
+
+
+class SamplingForm(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.temperature = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=5.0, singleStep=0.1,
+                                          value=0.8)
+        self.temperature.setSpecialValueText("0 (greedy)")
+        self.top_k = QSpinBox(minimum=0, maximum=100_000, value=0)
+        self.top_k.setSpecialValueText("off")
+        self.top_p = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=1.0, singleStep=0.05,
+                                    value=1.0)
+        self.max_tokens = QSpinBox(minimum=1, maximum=10_000, value=200)
+        self.seed = QSpinBox(minimum=-1, maximum=2**31 - 1, value=-1)
+        self.seed.setSpecialValueText("random")
+        tips = {
+            self.temperature: "Higher = more surprising; 0 always takes the most likely token",
+            self.top_k: "Sample only among the k most likely tokens",
+            self.top_p: "Sample among the fewest tokens whose probabilities reach p",
+            self.max_tokens: "Stop after this many new tokens",
+            self.seed: "Same seed, same text; 'random' draws afresh each time",
+        }
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        for label, box in (("Temperature", self.temperature), ("Top-k", self.top_k),
+                           ("Top-p", self.top_p), ("Max tokens", self.max_tokens),
+                           ("Seed", self.seed)):
+            box.setToolTip(tips[box])
+            form.addRow(label, box)
+
+    def settings(self) -> SamplingSettings:
+        seed = self.seed.value()
+        return SamplingSettings(
+            max_new_tokens=self.max_tokens.value(),
+            temperature=self.temperature.value(),
+            top_k=self.top_k.value(),
+            top_p=self.top_p.value(),
+            seed=None if seed < 0 else seed,
+            alternatives=10,
+            attention=True,  # each token's attention row, for the click-to-inspect panel
+        )
+
+    def save(self, store: QSettings) -> None:
+        for name in ("temperature", "top_k", "top_p", "max_tokens", "seed"):
+            store.setValue(f"sampling/{name}", getattr(self, name).value())
+
+    def restore(self, store: QSettings) -> None:
+        for name in ("temperature", "top_k", "top_p", "max_tokens", "seed"):
+            value = store.value(f"sampling/{name}")
+            if value is None:
+                continue
+            box = getattr(self, name)
+            try:
+                box.setValue(type(box.value())(value))
+            except (TypeError, ValueError):
+                pass  # a damaged settings file only loses this one value

@@ -1,0 +1,53 @@
+"""One token up close: its top-k alternatives as bars and its attention row (layers × keys)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from playground import theme
+from playground.views.heatmap import HeatmapPlot
+from playground.views.tokens import visible
+from playground.views.topk_chart import TopKChart
+
+
+class TokenDetails(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = QLabel("Click a generated token to see its alternatives and attention.")
+        self.header.setWordWrap(True)
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.chart = TopKChart()
+        self.attention_widget = pg.GraphicsLayoutWidget()
+        self.attention_widget.setMinimumHeight(140)
+        self.attention = HeatmapPlot()
+        self.attention.setTitle("its attention (average of heads per layer)")
+        self.attention.y_axis.setWidth(36)
+        self.attention_widget.addItem(self.attention)
+        theme.apply_plot_palette(self.attention_widget)
+        self.readout = QLabel(" ")
+        self.attention.hovered.connect(self._on_attention_hovered)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.chart, 3)
+        layout.addWidget(self.attention_widget, 2)
+        layout.addWidget(self.readout)
+        self._keys: list[str] = []
+
+    def show_token(self, token_text: str, prob: float, entropy: float, top_texts, top_probs,
+                   attention: np.ndarray | None = None, keys=()) -> None:
+        """attention: float32 [layers, heads, keys] for this token's query, or None."""
+        self.header.setText(f"“{visible(token_text)}”   p = {prob:.3f}   "
+                            f"entropy = {entropy:.2f} nats")
+        self.chart.set_alternatives(top_texts, top_probs, chosen=token_text)
+        if attention is not None and attention.size:
+            rows = attention.mean(axis=1)  # [layers, keys]
+            self._keys = list(keys)[-rows.shape[1]:]
+            self.attention.set_matrix(rows, self._keys, [f"L{i}" for i in range(len(rows))])
+
+    def _on_attention_hovered(self, row: int, col: int, value: float) -> None:
+        if 0 <= row and 0 <= col < len(self._keys):
+            self.readout.setText(f"layer {row} → key “{visible(self._keys[col])}”: {value:.2f}")

@@ -1,0 +1,148 @@
+"""Token chips: text whose tokens are tinted anchors, with hover tooltips and click-to-select."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QColor, QCursor, QFont, QPalette, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QTextBrowser, QToolTip, QWidget
+
+from playground import theme
+
+_VISIBLE = str.maketrans({"\n": "↵", "\t": "⇥", "\r": "␍"})
+
+
+def visible(text: str) -> str:
+    """A token as a label: whitespace made visible, never empty."""
+    if text == "":
+        return "∅"
+    if text.strip() == "":
+        return text.translate(_VISIBLE).replace(" ", "␣")
+    return text.translate(_VISIBLE)
+
+
+def chip_text(text: str) -> str:
+    """A token as it sits in running text: newlines stay line breaks but get a visible mark."""
+    return text.replace("\n", "↵\n") if text else ""
+
+
+class TokenText(QTextBrowser):
+    """A read-only text of tinted tokens. Appending is incremental (no re-render per token)."""
+
+    token_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setUndoRedoEnabled(False)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.setFont(font)
+        self.tooltip_for: Callable[[int], str] | None = None
+        self._spans: list[tuple[int, int]] = []  # document positions of each token
+        self._colors: list[QColor | None] = []
+        self.selected: int | None = None
+        self.anchorClicked.connect(self._on_anchor_clicked)
+        self.highlighted.connect(self._on_highlighted)
+
+    # ---- content ------------------------------------------------------------------------------
+    def clear_tokens(self) -> None:
+        self.clear()
+        self._spans, self._colors, self.selected = [], [], None
+
+    @property
+    def token_count(self) -> int:
+        return len(self._spans)
+
+    def append_plain(self, text: str, muted: bool = True) -> None:
+        fmt = QTextCharFormat()
+        if muted:
+            fmt.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        self._end().insertText(text, fmt)
+
+    def append_token(self, text: str, color: QColor | None, bold: bool = False) -> int:
+        """Add one token chip; returns its index (the number tooltips and clicks refer to)."""
+        index = len(self._spans)
+        cursor = self._end()
+        start = cursor.position()
+        shown = chip_text(text) or "\u200b"  # a zero-width space keeps empty tokens clickable
+        cursor.insertText(shown, self._format(index, color, bold))
+        self._spans.append((start, cursor.position()))
+        self._colors.append(color)
+        return index
+
+    def set_tokens(self, texts, colors, bold=None) -> None:
+        self.clear_tokens()
+        for i, (t, c) in enumerate(zip(texts, colors, strict=True)):
+            self.append_token(t, c, bool(bold and bold[i]))
+
+    def select(self, index: int | None) -> None:
+        """Outline one token (underline + bold), un-marking the previous one."""
+        for i, on in ((self.selected, False), (index, True)):
+            if i is None or not 0 <= i < len(self._spans):
+                continue
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(self._spans[i][0])
+            cursor.setPosition(self._spans[i][1], QTextCursor.MoveMode.KeepAnchor)
+            fmt = QTextCharFormat()
+            fmt.setFontUnderline(on)
+            fmt.setFontWeight(QFont.Weight.Bold if on else QFont.Weight.Normal)
+            cursor.mergeCharFormat(fmt)
+        self.selected = index
+
+    def token_rect_center(self, index: int):
+        """Viewport point in the middle of a token (tests click there like a user would)."""
+        cursor = QTextCursor(self.document())
+        start, end = self._spans[index]
+        cursor.setPosition(start + max(0, min(1, end - start - 1)))
+        return self.cursorRect(cursor).center()
+
+    def scroll_to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _end(self) -> QTextCursor:
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        return cursor
+
+    def _format(self, index: int, color: QColor | None, bold: bool) -> QTextCharFormat:
+        fmt = QTextCharFormat()
+        fmt.setAnchor(True)
+        fmt.setAnchorHref(f"tok:{index}")
+        fmt.setForeground(self.palette().color(QPalette.ColorRole.Text))
+        if color is not None:
+            fmt.setBackground(color)
+        if bold:
+            fmt.setFontWeight(QFont.Weight.Bold)
+        return fmt
+
+    @staticmethod
+    def _index(url: QUrl) -> int | None:
+        s = url.toString()
+        if not s.startswith("tok:"):
+            return None
+        try:
+            return int(s[4:])
+        except ValueError:
+            return None
+
+    def _on_anchor_clicked(self, url: QUrl) -> None:
+        index = self._index(url)
+        if index is not None:
+            self.select(index)
+            self.token_clicked.emit(index)
+
+    def _on_highlighted(self, url: QUrl) -> None:
+        index = self._index(url)
+        if index is None or self.tooltip_for is None:
+            QToolTip.hideText()
+            return
+        QToolTip.showText(QCursor.pos(), self.tooltip_for(index), self)
+
+
+def tint(p: float) -> QColor:
+    return theme.prob_color(p)

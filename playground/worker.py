@@ -1,0 +1,323 @@
+"""The one worker: owns model, tokenizer and device on its own QThread, answers GUI requests."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from playground.info import ModelInfo
+
+FLUSH_S = 0.05  # deliver batched results at most ~20 times a second
+CHUNK_S = 0.03  # work this long, then go back to the event loop to serve probes and stops
+
+
+@dataclass
+class Job:
+    """A long-running task advanced in chunks: generation now, training next.
+
+    `steps` yields items; `deliver` gets every item, batched (never dropped) at ~20 Hz;
+    `finish` gets "done", "stopped" or "failed" once; `cancel` is called (any thread) on stop.
+    """
+
+    name: str  # what the status bar says while it runs, e.g. "generating"
+    steps: Iterator[Any]
+    deliver: Callable[[list[Any]], None]
+    finish: Callable[[str], None]
+    cancel: Callable[[], None] | None = None
+    total: int = 0  # for a determinate progress bar; 0 = unknown
+    done: int = 0
+    pending: list[Any] = field(default_factory=list)
+    last_flush: float = 0.0
+
+
+class Worker(QObject):
+    """Lives on the worker thread. Requests are slots reached through queued signals."""
+
+    # answers (emitted on the worker thread; Qt queues them to GUI receivers)
+    model_loaded = Signal(object)  # ModelInfo
+    started = Signal(str)  # a job began: its name
+    prompt_tokenized = Signal(object)  # TokenizedText of the prompt actually used (with notes)
+    tokens_generated = Signal(object)  # list[GenerationStep], in order, none dropped
+    generation_finished = Signal(str)  # finish reason: length, eos, stop, context, stopped, failed
+    probed = Signal(str, object)  # tag, Probe
+    mask_filled = Signal(object)  # FillMaskResult (with attentions)
+    progress_changed = Signal(int, int)  # done, total (total 0 = unknown)
+    busy_changed = Signal(str)  # what the worker is doing; "" when idle
+    errored = Signal(str, str)  # message, details
+    _chunk_scheduled = Signal()  # queued to itself: the next chunk runs after pending requests
+
+    def __init__(self, assets: Path | None = None, data_dir: Path | None = None,
+                 device: str | None = None) -> None:
+        super().__init__()
+        self._assets, self._data_dir, self._device_choice = assets, data_dir, device
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.info: ModelInfo | None = None
+        self.job: Job | None = None
+        self.steps_taken = 0  # items pulled from jobs so far; read by tests across threads
+        self._stop = threading.Event()
+        self._probes: dict[str, str] = {}  # tag -> newest text (older requests are superseded)
+        self._chunk_scheduled.connect(self._run_chunk, Qt.ConnectionType.QueuedConnection)
+
+    # ---- thread-safe control ---------------------------------------------------------------
+    def stop(self) -> None:
+        """Any thread: stop the running job before its next step (not a queued request)."""
+        self._stop.set()
+        job = self.job
+        if job is not None and job.cancel is not None:
+            job.cancel()
+
+    @Slot()
+    def close(self) -> None:
+        """Worker thread, as it ends: finish the running job so nothing is left open."""
+        self._stop.set()
+        self._end_job("stopped")
+
+    # ---- requests ----------------------------------------------------------------------------
+    @Slot(str)
+    def load(self, source: str) -> None:
+        """Open a folder or "builtin:gpt"/"builtin:bert"; on failure the old model stays."""
+        with self._guard(f"opening {source}"):
+            self._end_job("stopped")
+            self._set_busy(f"opening {_short(source)}…")
+            from playground import loading  # torch is imported here, off the GUI thread
+
+            model, tok, info = loading.open_model(source, self._device(), self._assets,
+                                                  self._data_dir, self._make_starter)
+            self.model, self.tokenizer, self.info = model, tok, info
+            self.model_loaded.emit(info)
+            self._set_busy("")
+
+    @Slot(str, object)
+    def generate(self, prompt: str, settings: Any) -> None:
+        with self._guard("generating"):
+            self._end_job("stopped")
+            self._need_model()
+            import models
+
+            gen = models.generate(self.model, self.tokenizer, prompt, settings)
+            self.prompt_tokenized.emit(gen.prompt)
+            self.start_job(Job("generating…", iter(gen), self.tokens_generated.emit,
+                               self._on_generation_done, gen.cancel, settings.max_new_tokens))
+
+    @Slot(str, str)
+    def probe(self, tag: str, text: str) -> None:
+        """Run later, newest text per tag wins: typing fast queues one probe, not fifty."""
+        fresh = tag not in self._probes
+        self._probes[tag] = text
+        if fresh:
+            self._chunk_scheduled.emit()
+
+    @Slot(str, object)
+    def fill_mask(self, text: str, positions: Any) -> None:
+        with self._guard("filling masks"):
+            self._need_model()
+            import models
+
+            result = models.fill_mask(self.model, self.tokenizer, text, k=10,
+                                      mask_positions=tuple(positions), attentions=True)
+            self.mask_filled.emit(result)
+
+    # ---- jobs --------------------------------------------------------------------------------
+    def start_job(self, job: Job) -> None:
+        """Worker thread: run `job` in chunks until it ends or `stop()` is called."""
+        self._end_job("stopped")
+        self._stop.clear()
+        self.job = job
+        self.started.emit(job.name)
+        self._set_busy(job.name)
+        self.progress_changed.emit(0, job.total)
+        self._chunk_scheduled.emit()
+
+    @Slot()
+    def _run_chunk(self) -> None:
+        self._serve_probes()
+        job = self.job
+        if job is None:
+            return
+        deadline = time.perf_counter() + CHUNK_S
+        reason = None
+        try:
+            while time.perf_counter() < deadline:
+                if self._stop.is_set():
+                    reason = "stopped"
+                    break
+                try:
+                    item = next(job.steps)
+                except StopIteration:
+                    reason = "done"
+                    break
+                self.steps_taken += 1
+                job.done += 1
+                job.pending.append(item)
+        except Exception as e:  # noqa: BLE001 — a failing job must not take the worker down
+            self._report(e, job.name)
+            reason = "failed"
+        now = time.perf_counter()
+        if job.pending and (reason or now - job.last_flush >= FLUSH_S):
+            batch, job.pending = job.pending, []
+            job.last_flush = now
+            job.deliver(batch)
+            self.progress_changed.emit(job.done, job.total)
+        if reason:
+            self._end_job(reason)
+        else:
+            self._chunk_scheduled.emit()
+
+    def _end_job(self, reason: str) -> None:
+        job, self.job = self.job, None
+        if job is None:
+            return
+        if job.cancel is not None and reason != "done":
+            job.cancel()
+        if job.pending:  # never lose what was computed
+            job.deliver(job.pending)
+            job.pending = []
+        job.finish(reason)
+        self._set_busy("")
+
+    def _on_generation_done(self, reason: str) -> None:
+        self.generation_finished.emit(reason if reason in ("stopped", "failed") else "done")
+
+    def _serve_probes(self) -> None:
+        while self._probes:
+            tag = next(iter(self._probes))
+            text = self._probes.pop(tag)
+            self._set_busy("inspecting…")
+            with self._guard("inspecting"):
+                self._need_model()
+                import models
+
+                self.probed.emit(tag, models.probe(self.model, self.tokenizer, text, k=10))
+            self._set_busy(self.job.name if self.job else "")
+
+    # ---- starter model (a chunked job too: it can be stopped and reports progress) ---------
+    def _make_starter(self, arch: str, folder: Path, note: str):
+        from playground import starter
+
+        model, tok = starter.make_model(arch)
+        self._set_busy(f"training a small starter {arch.upper()} (first start only)…")
+        for _ in starter.train_steps(model, tok):
+            if self._stop.is_set():
+                break
+        self._stop.clear()
+        import models
+
+        try:
+            models.save(model, tok, folder)
+        except OSError:
+            pass  # a read-only home only costs the retraining next time
+        return model, tok
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _device(self) -> str:
+        if self._device_choice:
+            return self._device_choice
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+
+    def _need_model(self) -> None:
+        if self.model is None:
+            from models import ModelError
+
+            raise ModelError("no model is loaded yet")
+
+    def _set_busy(self, what: str) -> None:
+        self.busy_changed.emit(what)
+
+    def _report(self, e: BaseException, doing: str) -> None:
+        from models import ModelError
+
+        if isinstance(e, ModelError):
+            message = str(e)
+        elif "out of memory" in str(e).lower():
+            message = (f"Out of memory while {doing}. Try a shorter text, fewer tokens, "
+                       "or a smaller model.")
+        else:
+            message = f"Something went wrong while {doing}: {type(e).__name__}: {e}"
+        self.errored.emit(message, "".join(traceback.format_exception(e)))
+
+    def _guard(self, doing: str) -> _Guard:
+        return _Guard(self, doing)
+
+
+class _Guard:
+    """`with self._guard(...)`: any exception becomes `errored`, and the worker keeps serving."""
+
+    def __init__(self, worker: Worker, doing: str) -> None:
+        self.worker, self.doing = worker, doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, e, tb) -> bool:
+        if e is not None and isinstance(e, Exception):
+            self.worker._report(e, self.doing)
+            if self.worker.job is None:
+                self.worker._set_busy("")
+            return True
+        return False
+
+
+def _short(source: str) -> str:
+    return source.split(":", 1)[1].upper() if source.startswith("builtin:") else Path(source).name
+
+
+class WorkerClient(QObject):
+    """GUI side: starts the thread, sends requests as queued signals, stops it on close."""
+
+    _load_requested = Signal(str)
+    _generate_requested = Signal(str, object)
+    _probe_requested = Signal(str, str)
+    _fill_mask_requested = Signal(str, object)
+
+    def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker or Worker()
+        self.thread = QThread()
+        self.thread.setObjectName("playground-worker")
+        self.worker.moveToThread(self.thread)
+        queued = Qt.ConnectionType.QueuedConnection
+        self._load_requested.connect(self.worker.load, queued)
+        self._generate_requested.connect(self.worker.generate, queued)
+        self._probe_requested.connect(self.worker.probe, queued)
+        self._fill_mask_requested.connect(self.worker.fill_mask, queued)
+        # runs on the worker thread as its loop ends: a job's generator is closed where it ran
+        self.thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
+        self.thread.start()
+
+    def load(self, source: str) -> None:
+        self._load_requested.emit(str(source))
+
+    def generate(self, prompt: str, settings: Any) -> None:
+        self._generate_requested.emit(prompt, settings)
+
+    def probe(self, tag: str, text: str) -> None:
+        self._probe_requested.emit(tag, text)
+
+    def fill_mask(self, text: str, positions: tuple[int, ...] = ()) -> None:
+        self._fill_mask_requested.emit(text, tuple(positions))
+
+    def stop(self) -> None:
+        """Stop the running job now (a flag, so it does not wait behind queued requests)."""
+        self.worker.stop()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop the job, end the thread's event loop and wait for it. True if it ended."""
+        if not self.thread.isRunning():
+            return True
+        self.worker.stop()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)

@@ -1,0 +1,84 @@
+"""App test fixtures: tiny GPT/BERT folders, a private QSettings file, a worker, a window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TEXT = "the cat sat on the mat. the dog sat on the log. a cat and a dog.\n" * 4
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt_dir(tmp_path_factory) -> Path:
+    import torch
+
+    import models
+
+    torch.manual_seed(0)
+    tok = models.Tokenizer.train([TEXT], "char")
+    cfg = models.GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=32, n_layer=2,
+                           n_head=2)
+    folder = tmp_path_factory.mktemp("tiny-gpt")
+    models.save(models.GPT(cfg).eval(), tok, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    import torch
+
+    import models
+
+    torch.manual_seed(0)
+    tok = models.Tokenizer.train([TEXT], "wordpiece", vocab_size=120)
+    cfg = models.BertConfig(vocab_size=tok.vocab_size, max_position_embeddings=64,
+                            hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                            intermediate_size=64)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    models.save(models.Bert(cfg).eval(), tok, folder)
+    return folder
+
+
+@pytest.fixture
+def corrupt_dir(tmp_path, tiny_gpt_dir) -> Path:
+    """A folder whose config and tokenizer are fine but whose weights are truncated."""
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        (folder / name).write_bytes((tiny_gpt_dir / name).read_bytes())
+    weights = (tiny_gpt_dir / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """A QSettings in a temporary ini file, so tests never touch the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def client(qapp, tmp_path):
+    from playground.worker import Worker, WorkerClient
+
+    c = WorkerClient(Worker(assets=tmp_path / "no-assets", data_dir=tmp_path / "data",
+                            device="cpu"))
+    yield c
+    assert c.shutdown()
+
+
+@pytest.fixture
+def window(qtbot, client, settings, tiny_gpt_dir):
+    """The main window on the tiny GPT, with error dialogs recorded instead of shown."""
+    from playground.main_window import MainWindow
+
+    w = MainWindow(client, settings, interactive=False)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(client.worker.model_loaded, timeout=20_000):
+        w.open_model(str(tiny_gpt_dir))
+    yield w
+    w.close()
