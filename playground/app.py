@@ -13,11 +13,18 @@ from playground.main_window import VIEW_NAMES
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="playground", description=(
-        "Transformer Playground: prompt small GPT/BERT models and look inside them. "
-        "(`playground train --help` trains headless.)"))
-    p.add_argument("--model", metavar="PATH", help="model folder to open (ours or Hugging Face "
-                   "GPT-2/BERT), or builtin:gpt / builtin:bert")
+    p = argparse.ArgumentParser(
+        prog="playground",
+        description=(
+            "Transformer Playground: prompt small GPT/BERT models and look inside them. "
+            "(`playground train --help` trains headless.)"
+        ),
+    )
+    p.add_argument(
+        "--model",
+        metavar="PATH",
+        help="model folder to open (ours or Hugging Face GPT-2/BERT), or builtin:gpt / builtin:bert",
+    )
     p.add_argument("--device", choices=("cpu", "cuda", "mps"), help="default: the fastest found")
     p.add_argument("--screenshot", metavar="FILE", help="render the window to FILE (PNG) and exit")
     p.add_argument("--prompt", metavar="TEXT", help="with --screenshot: the prompt to run")
@@ -50,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(client, settings, interactive=not args.screenshot)
 
     def report_uncaught(kind, value, tb) -> None:  # a bug in a slot: report it, keep running
-        window.errors.report(f"Unexpected error: {kind.__name__}: {value}",
-                             "".join(traceback.format_exception(kind, value, tb)))
+        window.errors.report(
+            f"Unexpected error: {kind.__name__}: {value}",
+            "".join(traceback.format_exception(kind, value, tb)),
+        )
 
     sys.excepthook = report_uncaught
     source = args.model or str(settings.value("models/last", "") or "") or "builtin:gpt"

@@ -33,8 +33,13 @@ class ErrorReporter:
             return
         if self.box is not None:  # one box at a time: the newest error replaces the old one
             self.box.close()
-        box = QMessageBox(QMessageBox.Icon.Warning, "Transformer Playground", message,
-                          QMessageBox.StandardButton.Ok, self.parent)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Transformer Playground",
+            message,
+            QMessageBox.StandardButton.Ok,
+            self.parent,
+        )
         if details:
             box.setDetailedText(details)
         box.open()  # window-modal but non-blocking: the app keeps running underneath

@@ -14,8 +14,13 @@ DEFAULT_DATA_DIR = Path.home() / ".cache" / "transformer-playground"
 STARTER_NOTE = "built-in model not found: using a small starter model made at first start"
 
 
-def open_model(source: str, device: str, assets: Path | None, data_dir: Path | None,
-               make_starter: Callable[[str, Path, str], tuple[Any, Any]]):
+def open_model(
+    source: str,
+    device: str,
+    assets: Path | None,
+    data_dir: Path | None,
+    make_starter: Callable[[str, Path, str], tuple[Any, Any]],
+):
     """(model, tokenizer, ModelInfo) for a folder or "builtin:gpt"/"builtin:bert"; raises ModelError."""
     note = ""
     if source.startswith("builtin:"):
@@ -29,8 +34,9 @@ def open_model(source: str, device: str, assets: Path | None, data_dir: Path | N
         else:
             note = STARTER_NOTE
             name = f"starter {arch.upper()}"
-            model, tok = _starter(arch, (data_dir or DEFAULT_DATA_DIR) / f"starter-{arch}",
-                                  device, make_starter)
+            model, tok = _starter(
+                arch, (data_dir or DEFAULT_DATA_DIR) / f"starter-{arch}", device, make_starter
+            )
     else:
         folder = Path(source).expanduser()
         model, tok = models.load(folder, device)

@@ -32,8 +32,13 @@ VIEW_NAMES = ("prompt", "attention", "probabilities", "fill-mask")
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, client: WorkerClient, settings: QSettings, interactive: bool = True,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        client: WorkerClient,
+        settings: QSettings,
+        interactive: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.client, self.settings = client, settings
         self.info: ModelInfo | None = None
@@ -48,10 +53,12 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.views: dict[str, QWidget] = {}
-        for name, title, view in (("prompt", "Prompt", self.prompt_view),
-                                  ("attention", "Attention", self.attention_view),
-                                  ("probabilities", "Probabilities", self.probability_view),
-                                  ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view)):
+        for name, title, view in (
+            ("prompt", "Prompt", self.prompt_view),
+            ("attention", "Attention", self.attention_view),
+            ("probabilities", "Probabilities", self.probability_view),
+            ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view),
+        ):
             self.add_view(name, title, view)
         self.setCentralWidget(self.tabs)
         self._build_status_bar()
@@ -158,8 +165,10 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.info = info
         self.model_label.setText(info.summary)
-        self.model_label.setToolTip(f"{info.source}\n{info.n_layer} layers × {info.n_head} heads,"
-                                    f" context {info.context}, vocabulary {info.vocab_size}")
+        self.model_label.setToolTip(
+            f"{info.source}\n{info.n_layer} layers × {info.n_head} heads,"
+            f" context {info.context}, vocabulary {info.vocab_size}"
+        )
         note = f" — {info.note}" if info.note else ""
         self.message.setText(f"Opened {info.name}{note}")
         recent = [info.source] + [s for s in self.recent_models() if s != info.source]

@@ -46,8 +46,12 @@ class Screenshot(QObject):
 
     def _on_probed(self, tag: str, _probe) -> None:
         # the run's own probe arrives after generation finished (an earlier one is the prompt's)
-        if tag == PROBE_TAG and self.arch == "gpt" and not self.window.prompt_view.running \
-                and self.window.prompt_view.steps:
+        if (
+            tag == PROBE_TAG
+            and self.arch == "gpt"
+            and not self.window.prompt_view.running
+            and self.window.prompt_view.steps
+        ):
             view = self.window.prompt_view
             pick = max(range(len(view.steps)), key=lambda i: view.steps[i].entropy)
             view.output.select(pick)

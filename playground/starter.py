@@ -41,13 +41,17 @@ def make_model(arch: str, seed: int = 0):
     torch.manual_seed(seed)
     if arch == "gpt":
         tok = models.Tokenizer.train([TEXT], "char")
-        cfg = models.GPTConfig(vocab_size=tok.vocab_size, n_positions=128, n_embd=64,
-                               n_layer=4, n_head=4)
+        cfg = models.GPTConfig(vocab_size=tok.vocab_size, n_positions=128, n_embd=64, n_layer=4, n_head=4)
         return models.GPT(cfg).eval(), tok
     tok = models.Tokenizer.train([TEXT], "wordpiece", vocab_size=300)
-    cfg = models.BertConfig(vocab_size=tok.vocab_size, max_position_embeddings=64,
-                            hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
-                            intermediate_size=256)
+    cfg = models.BertConfig(
+        vocab_size=tok.vocab_size,
+        max_position_embeddings=64,
+        hidden_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=256,
+    )
     return models.Bert(cfg).eval(), tok
 
 
@@ -70,12 +74,11 @@ def train_steps(model, tok, steps: int = 300, seconds: float = 8.0) -> Iterator[
                 hide = torch.rand(x.shape, generator=gen) < 0.15
                 y = torch.where(hide, x, torch.full_like(x, -100))
                 logits = model(torch.where(hide, torch.full_like(x, tok.mask_id), x)).logits
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                   ignore_index=-100)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            yield float(loss)
+            yield float(loss.detach())
             if time.perf_counter() - start > seconds:
                 return
     finally:

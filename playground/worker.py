@@ -53,8 +53,9 @@ class Worker(QObject):
     errored = Signal(str, str)  # message, details
     _chunk_scheduled = Signal()  # queued to itself: the next chunk runs after pending requests
 
-    def __init__(self, assets: Path | None = None, data_dir: Path | None = None,
-                 device: str | None = None) -> None:
+    def __init__(
+        self, assets: Path | None = None, data_dir: Path | None = None, device: str | None = None
+    ) -> None:
         super().__init__()
         self._assets, self._data_dir, self._device_choice = assets, data_dir, device
         self.model: Any = None
@@ -89,8 +90,9 @@ class Worker(QObject):
             self._set_busy(f"opening {_short(source)}…")
             from playground import loading  # torch is imported here, off the GUI thread
 
-            model, tok, info = loading.open_model(source, self._device(), self._assets,
-                                                  self._data_dir, self._make_starter)
+            model, tok, info = loading.open_model(
+                source, self._device(), self._assets, self._data_dir, self._make_starter
+            )
             self.model, self.tokenizer, self.info = model, tok, info
             self.model_loaded.emit(info)
             self._set_busy("")
@@ -104,8 +106,16 @@ class Worker(QObject):
 
             gen = models.generate(self.model, self.tokenizer, prompt, settings)
             self.prompt_tokenized.emit(gen.prompt)
-            self.start_job(Job("generating…", iter(gen), self.tokens_generated.emit,
-                               self._on_generation_done, gen.cancel, settings.max_new_tokens))
+            self.start_job(
+                Job(
+                    "generating…",
+                    iter(gen),
+                    self.tokens_generated.emit,
+                    self._on_generation_done,
+                    gen.cancel,
+                    settings.max_new_tokens,
+                )
+            )
 
     @Slot(str, str)
     def probe(self, tag: str, text: str) -> None:
@@ -121,8 +131,9 @@ class Worker(QObject):
             self._need_model()
             import models
 
-            result = models.fill_mask(self.model, self.tokenizer, text, k=10,
-                                      mask_positions=tuple(positions), attentions=True)
+            result = models.fill_mask(
+                self.model, self.tokenizer, text, k=10, mask_positions=tuple(positions), attentions=True
+            )
             self.mask_filled.emit(result)
 
     # ---- jobs --------------------------------------------------------------------------------
@@ -151,8 +162,8 @@ class Worker(QObject):
                     break
                 try:
                     item = next(job.steps)
-                except StopIteration:
-                    reason = "done"
+                except StopIteration:  # a job that saw the cancel ends early: still a stop
+                    reason = "stopped" if self._stop.is_set() else "done"
                     break
                 self.steps_taken += 1
                 job.done += 1
@@ -243,8 +254,7 @@ class Worker(QObject):
         if isinstance(e, ModelError):
             message = str(e)
         elif "out of memory" in str(e).lower():
-            message = (f"Out of memory while {doing}. Try a shorter text, fewer tokens, "
-                       "or a smaller model.")
+            message = f"Out of memory while {doing}. Try a shorter text, fewer tokens, or a smaller model."
         else:
             message = f"Something went wrong while {doing}: {type(e).__name__}: {e}"
         self.errored.emit(message, "".join(traceback.format_exception(e)))

@@ -78,9 +78,11 @@ class AttentionView(QWidget):
         self.readout = QLabel("hover the large heatmap: query → key: weight")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         exports = QHBoxLayout()
-        for label, slot in (("Export PNG…", self._on_export_png_clicked),
-                            ("Export .npy…", self._on_export_npy_clicked),
-                            ("Export CSV…", self._on_export_csv_clicked)):
+        for label, slot in (
+            ("Export PNG…", self._on_export_png_clicked),
+            ("Export .npy…", self._on_export_npy_clicked),
+            ("Export CSV…", self._on_export_csv_clicked),
+        ):
             button = QPushButton(label)
             button.clicked.connect(slot)
             exports.addWidget(button)
@@ -174,8 +176,12 @@ class AttentionView(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         """Arrow keys walk the overview (left/right heads, up/down layers); A averages."""
         if watched is self.overview_widget and event.type() == QEvent.Type.KeyPress:
-            moves = {Qt.Key.Key_Left: (0, -1), Qt.Key.Key_Right: (0, 1),
-                     Qt.Key.Key_Up: (-1, 0), Qt.Key.Key_Down: (1, 0)}
+            moves = {
+                Qt.Key.Key_Left: (0, -1),
+                Qt.Key.Key_Right: (0, 1),
+                Qt.Key.Key_Up: (-1, 0),
+                Qt.Key.Key_Down: (1, 0),
+            }
             if event.key() in moves:
                 dl, dh = moves[event.key()]
                 self.select(self.layer + dl, self.head + dh)

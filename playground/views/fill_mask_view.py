@@ -67,11 +67,15 @@ class FillMaskView(QWidget):
 
     def _set_hint(self) -> None:
         if self.info is not None and not self.info.can_fill_mask:
-            self.hint.setText(f"{self.info.name} is not a BERT with a masked-LM head: "
-                              "open the built-in BERT (Model menu) to fill masks.")
+            self.hint.setText(
+                f"{self.info.name} is not a BERT with a masked-LM head: "
+                "open the built-in BERT (Model menu) to fill masks."
+            )
         else:
-            self.hint.setText("Press Enter, then click tokens to mask them (click again to "
-                              "unmask). Writing [MASK] in the text works too.")
+            self.hint.setText(
+                "Press Enter, then click tokens to mask them (click again to "
+                "unmask). Writing [MASK] in the text works too."
+            )
 
     # ---- requests ---------------------------------------------------------------------------
     def fill(self) -> None:
@@ -92,8 +96,7 @@ class FillMaskView(QWidget):
     def _on_tokens_token_clicked(self, i: int) -> None:
         if not 0 <= i < len(self.token_texts) or self.token_texts[i] in SPECIAL:
             return
-        if self.result is not None and i not in self.positions and \
-                self.token_texts[i] == "[MASK]":
+        if self.result is not None and i not in self.positions and self.token_texts[i] == "[MASK]":
             return  # a [MASK] written in the text is always masked
         self.positions ^= {i}
         self.fill()
@@ -120,18 +123,22 @@ class FillMaskView(QWidget):
         self.result = result
         self.token_texts = result.tokens.texts
         fills = {f.position: f for f in result.fills}
-        colors = [tint(float(fills[i].top_probs[0])) if i in fills else None
-                  for i in range(len(self.token_texts))]
-        self.tokens.set_tokens(self.token_texts, colors, [i in fills for i in
-                                                          range(len(self.token_texts))])
-        guess = [visible(fills[i].top_texts[0]).upper() if i in fills else t
-                 for i, t in enumerate(self.token_texts) if t not in SPECIAL]
+        colors = [
+            tint(float(fills[i].top_probs[0])) if i in fills else None for i in range(len(self.token_texts))
+        ]
+        self.tokens.set_tokens(self.token_texts, colors, [i in fills for i in range(len(self.token_texts))])
+        guess = [
+            visible(fills[i].top_texts[0]).upper() if i in fills else t
+            for i, t in enumerate(self.token_texts)
+            if t not in SPECIAL
+        ]
         self.best.setText("Best guess: " + " ".join(guess).replace(" ##", ""))
         for j, chart in enumerate(self.charts):
             if j < len(result.fills):
                 f = result.fills[j]
-                chart.set_alternatives(f.top_texts, f.top_probs, chosen=f.top_texts[0],
-                                       title=f"mask at token {f.position}")
+                chart.set_alternatives(
+                    f.top_texts, f.top_probs, chosen=f.top_texts[0], title=f"mask at token {f.position}"
+                )
                 chart.show()
             else:
                 chart.hide()
@@ -142,8 +149,9 @@ class FillMaskView(QWidget):
         if self.result is not None:
             for f in self.result.fills:
                 if f.position == i:
-                    top = ", ".join(f"{visible(t)} {p:.2f}" for t, p in
-                                    zip(f.top_texts[:3], f.top_probs[:3], strict=True))
+                    top = ", ".join(
+                        f"{visible(t)} {p:.2f}" for t, p in zip(f.top_texts[:3], f.top_probs[:3], strict=True)
+                    )
                     return f"masked: {top}\nclick to unmask"
         if 0 <= i < len(self.token_texts) and self.token_texts[i] in SPECIAL:
             return "special token"

@@ -113,7 +113,8 @@ class HeatmapPlot(pg.PlotItem):
 
 def colorbar(plot: HeatmapPlot) -> pg.ColorBarItem:
     """The one colour bar: fixed 0..1, not draggable (levels mean probabilities)."""
-    bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=theme.heatmap_cmap(), interactive=False,
-                          width=14, label="attention")
+    bar = pg.ColorBarItem(
+        values=(0.0, 1.0), colorMap=theme.heatmap_cmap(), interactive=False, width=14, label="attention"
+    )
     bar.setImageItem(plot.image, insert_in=plot)
     return bar

@@ -26,8 +26,7 @@ def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE) -> tuple[np.ndarray,
         att = padded.reshape(L, H, s, f, s, f).max(axis=(3, 5))  # max keeps sharp heads visible
     s = att.shape[2]
     # [L, H, s, s] -> [L, s, H, s] -> [L*s, H*s]: tile (l, h) at rows l*s.., columns h*s..
-    return np.ascontiguousarray(att.transpose(0, 2, 1, 3).reshape(L * s, H * s),
-                                dtype=np.float32), s
+    return np.ascontiguousarray(att.transpose(0, 2, 1, 3).reshape(L * s, H * s), dtype=np.float32), s
 
 
 class TileAxis(pg.AxisItem):

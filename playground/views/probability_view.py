@@ -45,8 +45,9 @@ class ProbabilityView(QWidget):
         self.plots = pg.GraphicsLayoutWidget()
         self.axis = TokenAxis("bottom")
         self.prob_plot = self.plots.addPlot(row=0, col=0, title="probability of the actual token")
-        self.entropy_plot = self.plots.addPlot(row=1, col=0, title="entropy (nats)",
-                                               axisItems={"bottom": self.axis})
+        self.entropy_plot = self.plots.addPlot(
+            row=1, col=0, title="entropy (nats)", axisItems={"bottom": self.axis}
+        )
         self.prob_plot.setXLink(self.entropy_plot)
         self.prob_plot.hideAxis("bottom")
         self.prob_plot.setYRange(0, 1, padding=0.02)
@@ -56,8 +57,7 @@ class ProbabilityView(QWidget):
             plot.getAxis("left").setWidth(40)
         self.prob_bars = pg.BarGraphItem(x0=[], width=[], height=[], y0=0, brushes=[])
         self.prob_plot.addItem(self.prob_bars)
-        self.entropy_curve = self.entropy_plot.plot(pen=pg.mkPen(theme.accent(), width=2),
-                                                    stepMode="center")
+        self.entropy_curve = self.entropy_plot.plot(pen=pg.mkPen(theme.accent(), width=2), stepMode="center")
         theme.apply_plot_palette(self.plots)
 
         split = QSplitter()
@@ -89,8 +89,12 @@ class ProbabilityView(QWidget):
         self.tokens.set_tokens(texts, [tint(x) if np.isfinite(x) else None for x in p])
         n = len(texts)
         finite = np.nan_to_num(p, nan=0.0)
-        self.prob_bars.setOpts(x0=np.arange(n) + 0.1, width=np.full(n, 0.8), height=finite,
-                               brushes=[pg.mkBrush(tint(x)) for x in finite])
+        self.prob_bars.setOpts(
+            x0=np.arange(n) + 0.1,
+            width=np.full(n, 0.8),
+            height=finite,
+            brushes=[pg.mkBrush(tint(x)) for x in finite],
+        )
         self.entropy_curve.setData(np.arange(n + 1), np.nan_to_num(h, nan=0.0))
         self.axis.set_labels(texts)
         self.entropy_plot.setXRange(0, max(n, 1), padding=0)
@@ -99,7 +103,8 @@ class ProbabilityView(QWidget):
         self.summary.setText(
             f"perplexity {probe.perplexity:.2f} over {scored} scored tokens · mean entropy "
             f"{float(np.nanmean(h)) if n else float('nan'):.2f} nats · tint = probability of the "
-            f"{what} (green likely, red surprising)")
+            f"{what} (green likely, red surprising)"
+        )
         self.chart.clear_bars("what the model expected here (click a token)")
 
     def _tooltip(self, i: int) -> str:
@@ -122,5 +127,6 @@ class ProbabilityView(QWidget):
         if pr.arch == "gpt" and i + 1 < len(pr.tokens):
             chosen = pr.tokens.texts[i + 1]
         title = "after" if pr.arch == "gpt" else "at"
-        self.chart.set_alternatives(pr.top_texts[i], pr.top_probs[i], chosen=chosen,
-                                    title=f"{title} “{visible(pr.tokens.texts[i])}”")
+        self.chart.set_alternatives(
+            pr.top_texts[i], pr.top_probs[i], chosen=chosen, title=f"{title} “{visible(pr.tokens.texts[i])}”"
+        )

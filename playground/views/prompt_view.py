@@ -125,8 +125,11 @@ class PromptView(QWidget):
         self.info = info
         gpt = info.arch == "gpt"
         self.generate_button.setEnabled(gpt and not self.running)
-        self.prompt.setPlaceholderText("Type a prompt, then Ctrl+Enter" if gpt else
-                                       "This is a BERT model: it fills masks (Fill-mask tab)")
+        self.prompt.setPlaceholderText(
+            "Type a prompt, then Ctrl+Enter"
+            if gpt
+            else "This is a BERT model: it fills masks (Fill-mask tab)"
+        )
 
     def _on_prompt_tokenized(self, tokens) -> None:
         self.prompt_tokens = tokens
@@ -175,8 +178,10 @@ class PromptView(QWidget):
         if not 0 <= i < len(self.steps):
             return ""
         s = self.steps[i]
-        return (f"“{visible(s.token_text)}”  p = {s.prob:.3f}\nentropy = {s.entropy:.2f} nats\n"
-                "click for alternatives and attention")
+        return (
+            f"“{visible(s.token_text)}”  p = {s.prob:.3f}\nentropy = {s.entropy:.2f} nats\n"
+            "click for alternatives and attention"
+        )
 
     def _on_output_token_clicked(self, i: int) -> None:
         if not 0 <= i < len(self.steps):
@@ -184,8 +189,7 @@ class PromptView(QWidget):
         s = self.steps[i]
         keys = list(self.prompt_tokens.texts if self.prompt_tokens is not None else ())
         keys += [t.token_text for t in self.steps[:i]]
-        self.details.show_token(s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs,
-                                s.attention, keys)
+        self.details.show_token(s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.attention, keys)
 
     # ---- export and persistence -----------------------------------------------------------
     def run_record(self) -> dict:
@@ -195,21 +199,33 @@ class PromptView(QWidget):
             "prompt": self.prompt_text,
             "text": self.generated_text(),
             "finish_reason": self.finish_reason,
-            "settings": {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p,
-                         "max_new_tokens": s.max_new_tokens, "seed": s.seed},
+            "settings": {
+                "temperature": s.temperature,
+                "top_k": s.top_k,
+                "top_p": s.top_p,
+                "max_new_tokens": s.max_new_tokens,
+                "seed": s.seed,
+            },
             "notes": list(self.prompt_tokens.notes) if self.prompt_tokens is not None else [],
             "tokens": [
-                {"index": t.index, "id": t.token_id, "text": t.text, "token": t.token_text,
-                 "prob": t.prob, "entropy": t.entropy,
-                 "alternatives": [{"id": int(i), "token": x, "prob": float(p)} for i, x, p
-                                  in zip(t.top_ids, t.top_texts, t.top_probs, strict=True)]}
+                {
+                    "index": t.index,
+                    "id": t.token_id,
+                    "text": t.text,
+                    "token": t.token_text,
+                    "prob": t.prob,
+                    "entropy": t.entropy,
+                    "alternatives": [
+                        {"id": int(i), "token": x, "prob": float(p)}
+                        for i, x, p in zip(t.top_ids, t.top_texts, t.top_probs, strict=True)
+                    ],
+                }
                 for t in self.steps
             ],
         }
 
     def export_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.run_record(), indent=1, ensure_ascii=False),
-                              encoding="utf-8")
+        Path(path).write_text(json.dumps(self.run_record(), indent=1, ensure_ascii=False), encoding="utf-8")
 
     def _on_export_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export run", "run.json", "JSON (*.json)")
@@ -231,10 +247,19 @@ class PromptView(QWidget):
             self.splitter.restoreState(state)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        """Ctrl+Enter in the prompt generates (Enter alone types a newline)."""
-        if (watched is self.prompt and event.type() == QEvent.Type.KeyPress
-                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
-            self.generate()
-            return True
+        """Ctrl+Enter in the prompt generates (Enter alone types a newline); Esc stops.
+
+        Handled here as well as by shortcuts because a shortcut needs an active window,
+        while a key press reaches the focused editor either way.
+        """
+        if watched is self.prompt and event.type() == QEvent.Type.KeyPress:
+            if (
+                event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            ):
+                self.generate()
+                return True
+            if event.key() == Qt.Key.Key_Escape and self.running:
+                self.stop()
+                return True
         return super().eventFilter(watched, event)

@@ -11,13 +11,11 @@ from models.sampling import SamplingSettings
 class SamplingForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.temperature = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=5.0, singleStep=0.1,
-                                          value=0.8)
+        self.temperature = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=5.0, singleStep=0.1, value=0.8)
         self.temperature.setSpecialValueText("0 (greedy)")
         self.top_k = QSpinBox(minimum=0, maximum=100_000, value=0)
         self.top_k.setSpecialValueText("off")
-        self.top_p = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=1.0, singleStep=0.05,
-                                    value=1.0)
+        self.top_p = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=1.0, singleStep=0.05, value=1.0)
         self.max_tokens = QSpinBox(minimum=1, maximum=10_000, value=200)
         self.seed = QSpinBox(minimum=-1, maximum=2**31 - 1, value=-1)
         self.seed.setSpecialValueText("random")
@@ -30,9 +28,13 @@ class SamplingForm(QWidget):
         }
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
-        for label, box in (("Temperature", self.temperature), ("Top-k", self.top_k),
-                           ("Top-p", self.top_p), ("Max tokens", self.max_tokens),
-                           ("Seed", self.seed)):
+        for label, box in (
+            ("Temperature", self.temperature),
+            ("Top-k", self.top_k),
+            ("Top-p", self.top_p),
+            ("Max tokens", self.max_tokens),
+            ("Seed", self.seed),
+        ):
             box.setToolTip(tips[box])
             form.addRow(label, box)
 

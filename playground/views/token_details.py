@@ -37,15 +37,22 @@ class TokenDetails(QWidget):
         layout.addWidget(self.readout)
         self._keys: list[str] = []
 
-    def show_token(self, token_text: str, prob: float, entropy: float, top_texts, top_probs,
-                   attention: np.ndarray | None = None, keys=()) -> None:
+    def show_token(
+        self,
+        token_text: str,
+        prob: float,
+        entropy: float,
+        top_texts,
+        top_probs,
+        attention: np.ndarray | None = None,
+        keys=(),
+    ) -> None:
         """attention: float32 [layers, heads, keys] for this token's query, or None."""
-        self.header.setText(f"“{visible(token_text)}”   p = {prob:.3f}   "
-                            f"entropy = {entropy:.2f} nats")
+        self.header.setText(f"“{visible(token_text)}”   p = {prob:.3f}   entropy = {entropy:.2f} nats")
         self.chart.set_alternatives(top_texts, top_probs, chosen=token_text)
         if attention is not None and attention.size:
             rows = attention.mean(axis=1)  # [layers, keys]
-            self._keys = list(keys)[-rows.shape[1]:]
+            self._keys = list(keys)[-rows.shape[1] :]
             self.attention.set_matrix(rows, self._keys, [f"L{i}" for i in range(len(rows))])
 
     def _on_attention_hovered(self, row: int, col: int, value: float) -> None:

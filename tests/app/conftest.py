@@ -17,8 +17,7 @@ def tiny_gpt_dir(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     tok = models.Tokenizer.train([TEXT], "char")
-    cfg = models.GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=32, n_layer=2,
-                           n_head=2)
+    cfg = models.GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=32, n_layer=2, n_head=2)
     folder = tmp_path_factory.mktemp("tiny-gpt")
     models.save(models.GPT(cfg).eval(), tok, folder)
     return folder
@@ -32,9 +31,14 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     tok = models.Tokenizer.train([TEXT], "wordpiece", vocab_size=120)
-    cfg = models.BertConfig(vocab_size=tok.vocab_size, max_position_embeddings=64,
-                            hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
-                            intermediate_size=64)
+    cfg = models.BertConfig(
+        vocab_size=tok.vocab_size,
+        max_position_embeddings=64,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
     folder = tmp_path_factory.mktemp("tiny-bert")
     models.save(models.Bert(cfg).eval(), tok, folder)
     return folder
@@ -53,6 +57,39 @@ def corrupt_dir(tmp_path, tiny_gpt_dir) -> Path:
 
 
 @pytest.fixture
+def wait_signal(qtbot):
+    """wait_signal(signal, trigger) -> the signal's args, received on the GUI thread.
+
+    pytest-qt's waitSignal runs its callback on the emitting thread (the worker's), which
+    touches a GUI-thread timer from there; this receiver is a GUI-thread QObject, so the
+    connection is queued like the app's own.
+    """
+    from PySide6.QtCore import QObject, Qt
+
+    class Catcher(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.args = None
+
+        def catch(self, *args) -> None:
+            if self.args is None:
+                self.args = list(args)
+
+    def wait(signal, trigger=None, timeout: int = 30_000):
+        catcher = Catcher()
+        signal.connect(catcher.catch, Qt.ConnectionType.QueuedConnection)
+        try:
+            if trigger is not None:
+                trigger()
+            qtbot.waitUntil(lambda: catcher.args is not None, timeout=timeout)
+        finally:
+            signal.disconnect(catcher.catch)
+        return catcher.args
+
+    return wait
+
+
+@pytest.fixture
 def settings(tmp_path):
     """A QSettings in a temporary ini file, so tests never touch the user's settings."""
     from PySide6.QtCore import QSettings
@@ -64,21 +101,19 @@ def settings(tmp_path):
 def client(qapp, tmp_path):
     from playground.worker import Worker, WorkerClient
 
-    c = WorkerClient(Worker(assets=tmp_path / "no-assets", data_dir=tmp_path / "data",
-                            device="cpu"))
+    c = WorkerClient(Worker(assets=tmp_path / "no-assets", data_dir=tmp_path / "data", device="cpu"))
     yield c
     assert c.shutdown()
 
 
 @pytest.fixture
-def window(qtbot, client, settings, tiny_gpt_dir):
+def window(qtbot, client, settings, tiny_gpt_dir, wait_signal):
     """The main window on the tiny GPT, with error dialogs recorded instead of shown."""
     from playground.main_window import MainWindow
 
     w = MainWindow(client, settings, interactive=False)
     qtbot.addWidget(w)
     w.show()
-    with qtbot.waitSignal(client.worker.model_loaded, timeout=20_000):
-        w.open_model(str(tiny_gpt_dir))
+    wait_signal(client.worker.model_loaded, lambda: w.open_model(str(tiny_gpt_dir)))
     yield w
     w.close()

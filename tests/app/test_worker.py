@@ -1,0 +1,197 @@
+"""Worker tests without widgets: signal order, stop, coalescing, errors, jobs, and a soak."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+import models
+from playground.worker import Job, Worker
+
+
+class Recorder(QObject):
+    """Lives on the GUI thread, so the worker's signals reach it queued, in emission order."""
+
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self.events: list[str] = []
+        self.steps: list = []
+        self.reasons: list[str] = []
+        self.errors: list[str] = []
+        worker.model_loaded.connect(self._on_model_loaded)
+        worker.prompt_tokenized.connect(self._on_prompt_tokenized)
+        worker.started.connect(self._on_started)
+        worker.tokens_generated.connect(self._on_tokens_generated)
+        worker.generation_finished.connect(self._on_generation_finished)
+        worker.errored.connect(self._on_errored)
+
+    @Slot(object)
+    def _on_model_loaded(self, _info) -> None:
+        self.events.append("model_loaded")
+
+    @Slot(object)
+    def _on_prompt_tokenized(self, _tokens) -> None:
+        self.events.append("prompt_tokenized")
+
+    @Slot(str)
+    def _on_started(self, _name) -> None:
+        self.events.append("started")
+
+    @Slot(object)
+    def _on_tokens_generated(self, batch) -> None:
+        self.events.append("tokens_generated")
+        self.steps.extend(batch)
+
+    @Slot(str)
+    def _on_generation_finished(self, reason) -> None:
+        self.events.append("generation_finished")
+        self.reasons.append(reason)
+
+    @Slot(str, str)
+    def _on_errored(self, message, _details) -> None:
+        self.events.append("errored")
+        self.errors.append(message)
+
+
+def _load(wait_signal, client, folder) -> None:
+    wait_signal(client.worker.model_loaded, lambda: client.load(str(folder)))
+
+
+def test_generate_signals_arrive_in_order_and_none_is_dropped(wait_signal, client, tiny_gpt_dir):
+    rec = Recorder(client.worker)
+    _load(wait_signal, client, tiny_gpt_dir)
+    settings = models.SamplingSettings(max_new_tokens=150, attention=True)
+    wait_signal(client.worker.generation_finished, lambda: client.generate("the cat", settings))
+    events = [e for i, e in enumerate(rec.events) if i == 0 or e != rec.events[i - 1]]
+    assert events == [
+        "model_loaded",
+        "prompt_tokenized",
+        "started",
+        "tokens_generated",
+        "generation_finished",
+    ]
+    assert rec.reasons == ["done"]
+    assert [s.index for s in rec.steps] == list(range(150))
+    # coalesced: far fewer batches than tokens, yet every token arrived
+    assert rec.events.count("tokens_generated") < 150
+    assert rec.steps[-1].finish_reason == "length"
+    assert rec.steps[0].attention.shape[:2] == (2, 2)
+
+
+def test_stop_ends_generation_within_one_step(wait_signal, client, tiny_gpt_dir):
+    rec = Recorder(client.worker)
+    _load(wait_signal, client, tiny_gpt_dir)
+    settings = models.SamplingSettings(max_new_tokens=10_000)
+    wait_signal(client.worker.tokens_generated, lambda: client.generate("the", settings))
+    taken_at_stop = []
+
+    def stop() -> None:
+        client.stop()
+        taken_at_stop.append(client.worker.steps_taken)
+
+    assert wait_signal(client.worker.generation_finished, stop) == ["stopped"]
+    taken_at_stop = taken_at_stop[0]
+    assert client.worker.steps_taken - taken_at_stop <= 1
+    assert len(rec.steps) == client.worker.steps_taken < 10_000  # none of them lost
+
+
+def test_an_error_is_reported_and_the_worker_keeps_serving(wait_signal, client, tiny_gpt_dir, corrupt_dir):
+    rec = Recorder(client.worker)
+    _load(wait_signal, client, tiny_gpt_dir)
+    message, _ = wait_signal(client.worker.errored, lambda: client.load(str(corrupt_dir)))
+    assert "model.safetensors" in message
+    assert client.worker.info.source == str(tiny_gpt_dir)  # the old model stayed
+    message, _ = wait_signal(client.worker.errored, lambda: client.probe("t", "   "))
+    assert "empty" in message
+    _, probe = wait_signal(client.worker.probed, lambda: client.probe("t", "the cat"))
+    assert probe.attentions.shape[:2] == (2, 2)
+    assert rec.events.count("errored") == 2
+
+
+def test_probes_for_one_tag_coalesce_to_the_newest(qapp, qtbot, tiny_gpt_dir):
+    worker = Worker(device="cpu")  # on this thread: requests are served when events run
+    worker.load(str(tiny_gpt_dir))
+    got = []
+    worker.probed.connect(lambda tag, probe: got.append((tag, probe)))
+    for n in range(1, 51):
+        worker.probe("a", "the cat " * n)
+    worker.probe("b", "dog")
+    qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
+    qapp.processEvents()
+    assert [tag for tag, _ in got] == ["a", "b"]
+    assert len(got[0][1].tokens) == min(len("the cat " * 50), 64)
+
+
+def test_a_custom_job_delivers_every_item_batched_and_finishes(qapp, qtbot):
+    worker = Worker(device="cpu")
+    batches, finished = [], []
+    worker.start_job(Job("counting", iter(range(20_000)), batches.append, finished.append))
+    qtbot.waitUntil(lambda: bool(finished), timeout=20_000)
+    assert finished == ["done"]
+    assert [x for b in batches for x in b] == list(range(20_000))
+    assert len(batches) < 2_000
+
+
+def test_a_failing_job_reports_and_finishes_as_failed(qapp, qtbot):
+    worker = Worker(device="cpu")
+    errors, finished = [], []
+    worker.errored.connect(lambda message, details: errors.append((message, details)))
+
+    def broken():
+        yield 1
+        raise RuntimeError("boom")
+
+    worker.start_job(Job("breaking", broken(), lambda b: None, finished.append))
+    qtbot.waitUntil(lambda: bool(finished), timeout=20_000)
+    assert finished == ["failed"]
+    assert "boom" in errors[0][0] and "RuntimeError" in errors[0][1]
+
+
+def test_missing_builtin_model_makes_and_caches_a_starter(wait_signal, client, tmp_path, monkeypatch):
+    from playground import starter
+
+    real = starter.train_steps
+    monkeypatch.setattr(starter, "train_steps", lambda m, t: real(m, t, steps=2))
+    (info,) = wait_signal(client.worker.model_loaded, lambda: client.load("builtin:gpt"))
+    assert info.arch == "gpt" and "starter" in info.note
+    assert (tmp_path / "data" / "starter-gpt" / "config.json").is_file()
+
+
+class _Emitter(QObject):
+    emitted = Signal(object)
+
+    @Slot(int)
+    def run(self, n: int) -> None:
+        step = models.GenerationStep(
+            0, 1, "a", "a", 0.5, 1.0, np.zeros(3, np.int64), np.zeros(3, np.float32), ("a", "b", "c")
+        )
+        for _ in range(n):
+            self.emitted.emit([step])
+
+
+class _Counter(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    @Slot(object)
+    def _on_emitted(self, batch) -> None:
+        self.count += len(batch)
+
+
+@pytest.mark.timeout(120)
+def test_soak_100k_signals_across_threads(qtbot):
+    """PySide6 6.12.0 aborts after ~1000 of these (bool_dealloc); a sound release survives."""
+    n = 100_000
+    thread, emitter, counter = QThread(), _Emitter(), _Counter()
+    emitter.moveToThread(thread)
+    emitter.emitted.connect(counter._on_emitted)
+    thread.started.connect(lambda: emitter.run(n))
+    thread.start()
+    try:
+        qtbot.waitUntil(lambda: counter.count == n, timeout=100_000)
+    finally:
+        thread.quit()
+        thread.wait()
+    assert counter.count == n
