@@ -32,6 +32,12 @@ _LAZY = {
     "GPTConfig": "models.config",
     "BertConfig": "models.config",
     "Tokenizer": "models.tokenizer",
+    "Trainer": "models.training",
+    "TrainConfig": "models.presets",
+    "PRESETS": "models.presets",
+    "preset": "models.presets",
+    "load_corpus": "models.corpus",
+    "TASKS": "models.tasks",
 }
 
 __all__ = [
