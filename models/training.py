@@ -256,6 +256,11 @@ class Trainer:
             self._cond.notify_all()
 
     @property
+    def elapsed_s(self) -> float:
+        """Seconds spent training, across resumes; pauses do not count."""
+        return self._elapsed
+
+    @property
     def paused(self) -> bool:
         return self._paused
 
@@ -299,8 +304,11 @@ class Trainer:
         t0 = time.perf_counter()
         lr = self.optimizer.param_groups[0]["lr"]
         x, y = self._batch(self._gen)
-        with self._autocast():
-            loss = self._loss(self._net, x, y)
+        try:
+            with self._autocast():
+                loss = self._loss(self._net, x, y)
+        except torch.OutOfMemoryError:
+            return self._out_of_memory()
         value = loss.detach().float()
         if self.distributed:  # every rank must agree on the value and on a NaN stop
             dist.all_reduce(value, op=dist.ReduceOp.AVG)
@@ -310,7 +318,10 @@ class Trainer:
                 f"the loss became {value} at step {self.step + 1} (learning rate "
                 f"{lr:.3g}); lower the learning rate or check the corpus"
             )
-        loss.backward()
+        try:
+            loss.backward()
+        except torch.OutOfMemoryError:
+            return self._out_of_memory()
         if cfg.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             if not torch.isfinite(norm):
@@ -414,12 +425,15 @@ class Trainer:
         inner = min(len(tokens), self.config.context) - 2
         if inner < 1:
             return ""
-        position = 1 + inner // 2
+        texts = tokens.texts[: inner + 2]
+        # mask a whole word near the middle (a "##" piece is a poor question), else the middle
+        words = [i for i in range(1, inner + 1) if texts[i].isalpha() and not texts[i + 1].startswith("##")]
+        position = min(words or [1 + inner // 2], key=lambda i: abs(i - (1 + inner // 2)))
         result = fill_mask(self.model, self.tokenizer, self.probe_text, k=3, mask_positions=[position])
         fill = result.fills[0]
         shown = " ".join(result.tokens.texts[1 : inner + 1])
         guesses = ", ".join(f"{t} {p:.2f}" for t, p in zip(fill.top_texts, fill.top_probs, strict=True))
-        return f"{shown} → {guesses} (was '{tokens.texts[position]}')"
+        return f"{shown} → {guesses} (was '{texts[position]}')"
 
     def probe(self):
         """Attention and predictions of the fixed probe text (models.analysis.probe)."""
@@ -474,6 +488,16 @@ class Trainer:
                 events.append(f"could not write the checkpoint — {e}")
         self.status = "stopped"
         return self._report(events=tuple(events), status="stopped", checkpoint=path)
+
+    def _out_of_memory(self) -> TrainingReport:
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        cfg = self.config
+        return self._fail(
+            f"out of memory on {self.device} (batch {cfg.batch_size}, context "
+            f"{cfg.context}); try a smaller batch size or context"
+        )
 
     def _fail(self, message: str) -> TrainingReport:
         kept = (

@@ -220,3 +220,18 @@ def test_task_corpus_trains(tiny: TrainConfig) -> None:
     reports = _run(Trainer(tiny.replace(steps=40, sample_every=40), "task:reverse"))
     assert reports[-1].sample.startswith(Trainer(tiny, "reverse").sample_prompt)
     assert np.mean([r.loss for r in reports[-5:]]) < np.mean([r.loss for r in reports[:5]])
+
+
+def test_out_of_memory_stops_with_advice(
+    tiny: TrainConfig, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer = Trainer(tiny, small_corpus)
+    reports = [trainer.advance(), trainer.advance()]
+
+    def oom(*_args, **_kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(trainer, "_loss", oom)
+    last = trainer.advance()
+    assert last.status == "failed" and "try a smaller batch size or context" in last.events[0]
+    assert trainer.step == 2 and all(r.status == "running" for r in reports)
