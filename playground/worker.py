@@ -329,5 +329,8 @@ class WorkerClient(QObject):
         if not self.thread.isRunning():
             return True
         self.worker.stop()
+        if QThread.currentThread() is self.thread:  # called from a worker-thread callback:
+            self.thread.quit()  # waiting here would wait for ourselves forever
+            return False
         self.thread.quit()
         return self.thread.wait(timeout_ms)

@@ -1,0 +1,194 @@
+"""App benchmarks (not collected by pytest): event-loop gaps while generating, all-heads render, launch.
+
+    python tests/bench/bench_app.py [--model PATH] [--tokens N]
+
+Prints one line per number with its target. Offscreen unless a display is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QObject, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+LAUNCH = """
+import os, sys, time
+t0 = float(sys.argv[1])
+from PySide6.QtCore import QObject, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+from playground import theme
+from playground.main_window import MainWindow
+from playground.worker import Worker, WorkerClient
+app = QApplication([])
+theme.configure_pyqtgraph()
+client = WorkerClient(Worker(device="cpu"))
+w = MainWindow(client, QSettings(sys.argv[2], QSettings.Format.IniFormat), interactive=False)
+w.show()
+
+class Receiver(QObject):  # a GUI-thread receiver: a bare lambda would run on the worker thread
+    def shown(self):
+        print(f"shown {time.time() - t0:.3f}", flush=True)
+        w.open_model(sys.argv[3])
+    def loaded(self, info):
+        print(f"loaded {time.time() - t0:.3f}", flush=True)
+        w.close()
+        app.quit()
+    def errored(self, message, details):
+        print("error", message, flush=True)
+        app.quit()
+
+r = Receiver()
+client.worker.model_loaded.connect(r.loaded)
+client.worker.errored.connect(r.errored)
+QTimer.singleShot(0, r.shown)
+app.exec()
+"""
+
+
+def bench_launch(model: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            [sys.executable, "-c", LAUNCH, repr(time.time()), str(Path(tmp) / "s.ini"), model],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    times = dict(line.split()[:2] for line in out.stdout.splitlines() if line[:1] in "sl")
+    print(
+        f"launch to window shown: {float(times.get('shown', 'nan')) * 1000:.0f} ms "
+        f"(model ready after {float(times.get('loaded', 'nan')) * 1000:.0f} ms)"
+    )
+
+
+def make_model(folder: Path) -> str:
+    """A GPT-2-small-shaped stack, narrower: enough work per token to load the CPU."""
+    import models
+    from playground.starter import TEXT
+
+    tok = models.Tokenizer.train([TEXT], "char")
+    cfg = models.GPTConfig(vocab_size=tok.vocab_size, n_positions=512, n_embd=384, n_layer=6, n_head=6)
+    models.save(models.GPT(cfg).eval(), tok, folder)
+    return str(folder)
+
+
+class _Run(QObject):
+    """GUI-thread receiver (a bare lambda connected to a worker signal runs on the worker)."""
+
+    def __init__(self, app: QApplication) -> None:
+        super().__init__()
+        self.app, self.info, self.reason = app, None, None
+
+    def _on_model_loaded(self, info) -> None:
+        self.info = info
+        self.app.exit(0)  # exit, not quit: quit would close the window (and its worker)
+
+    def _on_generation_finished(self, reason: str) -> None:
+        self.reason = reason
+        QTimer.singleShot(500, self.app.exit)  # the run's probe and the views' refresh land now
+
+
+def bench_gaps(app: QApplication, model: str, tokens: int) -> None:
+    from playground.main_window import MainWindow
+    from playground.worker import WorkerClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        client = WorkerClient()
+        w = MainWindow(
+            client, QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat), interactive=False
+        )
+        w.show()
+        run = _Run(app)
+        client.worker.model_loaded.connect(run._on_model_loaded)
+        client.worker.generation_finished.connect(run._on_generation_finished)
+        w.open_model(model)
+        app.exec()
+        gaps, clock = [], QElapsedTimer()
+        tick = QTimer()
+        tick.setInterval(10)
+        tick.setTimerType(Qt.TimerType.PreciseTimer)
+        tick.timeout.connect(lambda: gaps.append(clock.restart()))
+        w.prompt_view.sampling.max_tokens.setValue(tokens)
+        w.prompt_view.prompt.setPlainText("To be, or not to be")
+        clock.start()
+        tick.start()
+        t0 = time.perf_counter()
+        w.prompt_view.generate()
+        app.exec()
+        elapsed = time.perf_counter() - t0 - 0.5
+        tick.stop()
+        n = len(w.prompt_view.steps)
+        g = np.array(gaps[1:], dtype=float)
+        print(
+            f"event-loop gap while generating ({run.info.summary}, {n} tokens, "
+            f"{n / elapsed:.0f} tokens/s in the app): max {g.max():.0f} ms, p99 "
+            f"{np.percentile(g, 99):.0f} ms, median {np.median(g):.0f} ms (target max < 50 ms)"
+        )
+        w.close()
+
+
+def bench_render(app: QApplication, repeats: int = 10) -> None:
+    from playground.views.attention_view import AttentionView
+    from playground.worker import WorkerClient
+
+    client = WorkerClient()
+    view = AttentionView(client)
+    view.resize(1400, 800)
+    view.show()
+    app.processEvents()
+    rng = np.random.default_rng(0)
+    L = H = 12
+    T = 128
+    tokens = [f"tok{i}" for i in range(T)]
+    logits = rng.standard_normal((repeats + 1, L, H, T, T)).astype(np.float32) * 3
+    mask = np.triu(np.ones((T, T), bool), 1)
+    logits[..., mask] = -np.inf
+    att = np.exp(logits - logits.max(-1, keepdims=True))
+    att /= att.sum(-1, keepdims=True)
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        view.set_attentions(tokens, att[i])
+        view.overview_widget.grab()  # forces the paint of all 144 heads
+        view.head_widget.grab()
+        times.append(time.perf_counter() - t0)
+    t = np.array(times[1:]) * 1000  # the first includes building axes and caches
+    print(
+        f"render all heads 12x12 on 128 tokens (mosaic + large head, painted): "
+        f"median {np.median(t):.0f} ms, max {t.max():.0f} ms (target < 100 ms)"
+    )
+    view.close()
+    client.shutdown()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", help="model folder; default: a random 6-layer 384-wide GPT")
+    p.add_argument("--tokens", type=int, default=300)
+    args = p.parse_args()
+    app = QApplication.instance() or QApplication([])
+    from playground import theme
+
+    theme.configure_pyqtgraph()
+    with tempfile.TemporaryDirectory() as tmp:
+        model = args.model or make_model(Path(tmp) / "bench-gpt")
+        bench_launch(model)
+        bench_render(app)
+        bench_gaps(app, model, args.tokens)
+
+
+if __name__ == "__main__":
+    main()
