@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -56,6 +57,10 @@ class Screenshot(QObject):
             pick = max(range(len(view.steps)), key=lambda i: view.steps[i].entropy)
             view.output.select(pick)
             view.output.token_clicked.emit(pick)
+            att = self.window.attention_view
+            if att.attentions.size:  # show the sharpest head: the one whose rows peak highest
+                peaks = att.attentions.max(axis=-1).mean(axis=-1)  # [layers, heads]
+                att.select(*np.unravel_index(int(peaks.argmax()), peaks.shape))
             self._shoot(self.view or "prompt")
 
     def _on_mask_filled(self, _result) -> None:

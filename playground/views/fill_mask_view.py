@@ -114,7 +114,7 @@ class FillMaskView(QWidget):
             return
         self.result = None
         self.token_texts = probe.tokens.texts
-        self.tokens.set_tokens(self.token_texts, [None] * len(self.token_texts))
+        self.tokens.set_tokens(self.token_texts, [None] * len(self.token_texts), offsets=probe.tokens.offsets)
         self.best.setText("")
         for chart in self.charts:
             chart.hide()
@@ -126,7 +126,12 @@ class FillMaskView(QWidget):
         colors = [
             tint(float(fills[i].top_probs[0])) if i in fills else None for i in range(len(self.token_texts))
         ]
-        self.tokens.set_tokens(self.token_texts, colors, [i in fills for i in range(len(self.token_texts))])
+        self.tokens.set_tokens(
+            self.token_texts,
+            colors,
+            [i in fills for i in range(len(self.token_texts))],
+            offsets=result.tokens.offsets,
+        )
         guess = [
             visible(fills[i].top_texts[0]).upper() if i in fills else t
             for i, t in enumerate(self.token_texts)

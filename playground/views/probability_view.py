@@ -86,7 +86,9 @@ class ProbabilityView(QWidget):
     def set_probe(self, probe) -> None:
         self.probe = probe
         texts, p, h = probe.tokens.texts, probe.target_prob, probe.entropy
-        self.tokens.set_tokens(texts, [tint(x) if np.isfinite(x) else None for x in p])
+        self.tokens.set_tokens(
+            texts, [tint(x) if np.isfinite(x) else None for x in p], offsets=probe.tokens.offsets
+        )
         n = len(texts)
         finite = np.nan_to_num(p, nan=0.0)
         self.prob_bars.setOpts(
@@ -95,7 +97,9 @@ class ProbabilityView(QWidget):
             height=finite,
             brushes=[pg.mkBrush(tint(x)) for x in finite],
         )
-        self.entropy_curve.setData(np.arange(n + 1), np.nan_to_num(h, nan=0.0))
+        h = np.nan_to_num(h, nan=0.0)
+        self.entropy_curve.setData(np.arange(n + 1), h)
+        self.entropy_plot.setYRange(0, max(float(h.max()) if n else 1.0, 0.1) * 1.08, padding=0)
         self.axis.set_labels(texts)
         self.entropy_plot.setXRange(0, max(n, 1), padding=0)
         what = "next token" if probe.arch == "gpt" else "token itself (unmasked)"
@@ -104,8 +108,11 @@ class ProbabilityView(QWidget):
             f"perplexity {probe.perplexity:.2f} over {scored} scored tokens · mean entropy "
             f"{float(np.nanmean(h)) if n else float('nan'):.2f} nats · tint = probability of the "
             f"{what} (green likely, red surprising)"
+            + "".join(f"\nNote: {note}" for note in probe.tokens.notes)
         )
-        self.chart.clear_bars("what the model expected here (click a token)")
+        if n:  # start on the last position: what the model expects after the text
+            self.tokens.select(n - 1)
+            self._on_tokens_token_clicked(n - 1)
 
     def _tooltip(self, i: int) -> str:
         pr = self.probe

@@ -73,10 +73,18 @@ class TokenText(QTextBrowser):
         self._colors.append(color)
         return index
 
-    def set_tokens(self, texts, colors, bold=None) -> None:
+    def set_tokens(self, texts, colors, bold=None, offsets=None) -> None:
+        """Replace the content. With offsets, the spaces the tokenizer dropped come back."""
         self.clear_tokens()
+        self.document().blockSignals(True)  # one layout pass at the end, not one per token
         for i, (t, c) in enumerate(zip(texts, colors, strict=True)):
+            if offsets is not None and i and offsets[i][0] > offsets[i - 1][1] > 0:
+                self.append_plain(" ", muted=False)
+            elif offsets is not None and i and offsets[i][1] == 0 and offsets[i - 1][1] > 0:
+                self.append_plain(" ", muted=False)  # before a trailing special token
             self.append_token(t, c, bool(bold and bold[i]))
+        self.document().blockSignals(False)
+        self.document().markContentsDirty(0, self.document().characterCount())
 
     def select(self, index: int | None) -> None:
         """Outline one token (underline + bold), un-marking the previous one."""

@@ -28,7 +28,7 @@ def test_screenshot_runs_the_prompt_and_writes_a_png(qapp, tmp_path, tiny_gpt_di
     )
     assert rc == 0
     image = QImage(str(out))
-    assert (image.width(), image.height()) == (900, 600)
+    assert (image.width(), image.height()) == (1400, 800)
 
 
 def test_screenshot_of_a_bad_folder_fails_cleanly(qapp, tmp_path):
