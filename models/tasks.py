@@ -37,8 +37,11 @@ def _letters(rng: random.Random, low: int, high: int, alphabet: str = string.asc
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(low, high)))
 
 
+COPY_LENGTH = 8  # fixed, so copying is one constant offset: a 2-layer model finds it in ~150 steps on CPU
+
+
 def _copy(rng: random.Random) -> tuple[str, str]:
-    s = _letters(rng, 3, 10)
+    s = _letters(rng, COPY_LENGTH, COPY_LENGTH)
     return f"{s}=", s
 
 
@@ -68,9 +71,9 @@ TASKS: dict[str, Task] = {
     for t in (
         Task(
             "copy",
-            "a random string, '=', the same string again (abc=abc)",
-            "answer characters attend to the same character in the input: a diagonal stripe "
-            "shifted left by the input's length",
+            "8 random letters, '=', the same letters again (abcdefgh=abcdefgh)",
+            "from '=' on, each character attends to the input character it is about to copy: "
+            "a diagonal stripe 8 places left of the main diagonal",
             _copy,
         ),
         Task(

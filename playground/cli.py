@@ -1,4 +1,4 @@
-"""The `playground` command: `playground [app options]` opens the app; `playground train ...` trains headless."""
+"""The `playground` command: the app, or `playground train ...` to train headless."""
 
 from __future__ import annotations
 

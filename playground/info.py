@@ -30,3 +30,21 @@ def format_count(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f}{unit}"
     return str(n)
+
+
+def model_info(model, name: str, source: str, device: str, note: str = "") -> ModelInfo:
+    """Describe a loaded or freshly trained model (reads only plain attributes: no torch import)."""
+    cfg = model.config
+    return ModelInfo(
+        name=name,
+        source=source,
+        arch=cfg.arch,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        context=cfg.context,
+        vocab_size=cfg.vocab_size,
+        n_params=sum(p.numel() for p in model.parameters()),
+        device=device.upper(),
+        can_fill_mask=cfg.arch == "bert" and getattr(cfg, "has_mlm_head", False),
+        note=note,
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import models
-from playground.info import ModelInfo
+from playground.info import model_info
 from playground.starter import ASSETS, builtin_folder
 
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "transformer-playground"
@@ -41,20 +41,7 @@ def open_model(
         folder = Path(source).expanduser()
         model, tok = models.load(folder, device)
         name = folder.name or str(folder)
-    cfg = model.config
-    info = ModelInfo(
-        name=name,
-        source=source,
-        arch=cfg.arch,
-        n_layer=cfg.n_layer,
-        n_head=cfg.n_head,
-        context=cfg.context,
-        vocab_size=cfg.vocab_size,
-        n_params=sum(p.numel() for p in model.parameters()),
-        device=device.upper(),
-        can_fill_mask=cfg.arch == "bert" and getattr(cfg, "has_mlm_head", False),
-        note=note,
-    )
+    info = model_info(model, name, source, device, note)
     return model, tok, info
 
 

@@ -24,11 +24,12 @@ from playground.views.attention_view import AttentionView
 from playground.views.fill_mask_view import FillMaskView
 from playground.views.probability_view import ProbabilityView
 from playground.views.prompt_view import PromptView
+from playground.views.training_view import TrainingView
 from playground.worker import WorkerClient
 
 MAX_RECENT = 8
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
-VIEW_NAMES = ("prompt", "attention", "probabilities", "fill-mask")
+VIEW_NAMES = ("prompt", "attention", "probabilities", "fill-mask", "training")
 
 
 class MainWindow(QMainWindow):
@@ -50,6 +51,7 @@ class MainWindow(QMainWindow):
         self.attention_view = AttentionView(client)
         self.probability_view = ProbabilityView(client)
         self.fill_mask_view = FillMaskView(client)
+        self.training_view = TrainingView(client)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.views: dict[str, QWidget] = {}
@@ -58,6 +60,7 @@ class MainWindow(QMainWindow):
             ("attention", "Attention", self.attention_view),
             ("probabilities", "Probabilities", self.probability_view),
             ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view),
+            ("training", "Training", self.training_view),
         ):
             self.add_view(name, title, view)
         self.setCentralWidget(self.tabs)
@@ -71,6 +74,8 @@ class MainWindow(QMainWindow):
         w.progress_changed.connect(self._on_progress_changed)
         self.prompt_view.run_finished.connect(self._on_run_finished)
         self.prompt_view.failed.connect(self._on_errored)
+        self.training_view.failed.connect(self._on_errored)
+        w.model_saved.connect(self._on_model_saved)
         self.attention_view.inspect_requested.connect(self._on_inspect_requested)
         self.fill_mask_view.attentions_ready.connect(self._on_attentions_ready)
         self._restore()
@@ -243,11 +248,38 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         """Stop the worker's job, end its thread and wait: nothing is left running."""
+        if self.training_view.running and not self._confirm_close_during_training():
+            event.ignore()
+            return
         self.save_settings()
         if self.errors.box is not None:
             self.errors.box.close()
         self.client.shutdown()
         event.accept()
+
+    def _confirm_close_during_training(self) -> bool:
+        """Ask whether to keep a checkpoint of the run; False means: do not close."""
+        if not self.errors.interactive:
+            return True  # tests and --screenshot: the stop writes its checkpoint
+        answer = QMessageBox.question(
+            self,
+            "Training is running",
+            "Training is still running. Save a checkpoint of the last step before closing?\n"
+            "(A saved run can be resumed from the Training tab.)",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Cancel:
+            return False
+        run = self.client.worker.training_run
+        if run is not None:
+            run.save_on_stop = answer == QMessageBox.StandardButton.Save
+        return True
+
+    def _on_model_saved(self, folder: str) -> None:
+        self.message.setText(f"Saved to {folder}")
 
 
 SHORTCUTS = """\
@@ -255,7 +287,8 @@ Ctrl+Enter  generate (in the prompt)
 Esc  stop generating
 Ctrl+O  open a model folder
 Ctrl+Shift+G / Ctrl+Shift+B  built-in GPT / BERT
-Ctrl+1 … Ctrl+4  prompt, attention, probabilities, fill-mask
+Ctrl+1 … Ctrl+5  prompt, attention, probabilities, fill-mask, training
+Training: F5 train / continue, F6 pause, F10 one step, Shift+F5 stop (writes a checkpoint)
 Ctrl+E  export the run as JSON
 Attention overview: arrow keys move between heads and layers, A averages the layer
 """

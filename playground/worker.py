@@ -6,7 +6,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,10 @@ class Worker(QObject):
     progress_changed = Signal(int, int)  # done, total (total 0 = unknown)
     busy_changed = Signal(str)  # what the worker is doing; "" when idle
     errored = Signal(str, str)  # message, details
+    training_started = Signal(object)  # TrainingStarted
+    training_updated = Signal(object)  # list[TrainingUpdate], in order, none dropped
+    training_finished = Signal(str, str)  # status (finished, stopped, failed), message
+    model_saved = Signal(str)  # folder
     _chunk_scheduled = Signal()  # queued to itself: the next chunk runs after pending requests
 
     def __init__(
@@ -64,6 +68,12 @@ class Worker(QObject):
         self.job: Job | None = None
         self.steps_taken = 0  # items pulled from jobs so far; read by tests across threads
         self._stop = threading.Event()
+        self._pause_lock = threading.Lock()
+        self._paused = False  # a paused job keeps its place but is not advanced
+        self._step_allowance = 0  # single steps granted while paused
+        self.job_paused = False  # the chunk chain is dormant (paused); read by tests
+        self.training_run: Any = None  # the current or last in-app TrainingRun
+        self.last_checkpoint = ""  # folder of the last training checkpoint
         self._probes: dict[str, str] = {}  # tag -> newest text (older requests are superseded)
         self._chunk_scheduled.connect(self._run_chunk, Qt.ConnectionType.QueuedConnection)
 
@@ -74,6 +84,29 @@ class Worker(QObject):
         job = self.job
         if job is not None and job.cancel is not None:
             job.cancel()
+        self._wake()  # a paused job must wake up to see the stop
+
+    def pause_job(self) -> None:
+        """Any thread: keep the running job but stop advancing it (training's pause)."""
+        with self._pause_lock:
+            self._paused = True
+
+    def resume_job(self) -> None:
+        with self._pause_lock:
+            self._paused, self._step_allowance = False, 0
+        self._wake()
+
+    def step_job(self) -> None:
+        """Any thread, while paused: advance the job by exactly one item."""
+        with self._pause_lock:
+            self._step_allowance += 1
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._pause_lock:
+            dormant, self.job_paused = self.job_paused, False
+        if dormant:  # restart the chunk chain (only one chain may run)
+            self._chunk_scheduled.emit()
 
     @Slot()
     def close(self) -> None:
@@ -100,6 +133,7 @@ class Worker(QObject):
     @Slot(str, object)
     def generate(self, prompt: str, settings: Any) -> None:
         with self._guard("generating"):
+            self._refuse_during_training("generating")
             self._end_job("stopped")
             self._need_model()
             import models
@@ -136,11 +170,87 @@ class Worker(QObject):
             )
             self.mask_filled.emit(result)
 
+    @Slot(object)
+    def train(self, request: Any) -> None:
+        """Start (or resume) a training run as a chunked job; its model becomes active at the end."""
+        self._end_job("stopped")
+        self._set_busy("preparing the corpus and tokenizer…")
+        try:
+            from playground.loading import DEFAULT_DATA_DIR
+            from playground.training_session import TrainingRun
+
+            if request.config is not None and request.config.device == "auto":
+                request = replace(request, config=request.config.replace(device=self._device()))
+            run = TrainingRun(request, (self._data_dir or DEFAULT_DATA_DIR) / "runs")
+        except Exception as e:  # noqa: BLE001 — bad corpus or settings: say so, keep serving
+            self._report(e, "preparing the training run")
+            self._set_busy("")
+            self.training_finished.emit("failed", str(e))
+            return
+        self.training_run = run
+        self.training_started.emit(run.started)
+        trainer = run.trainer
+        self.start_job(
+            Job(
+                "training…",
+                run.updates,
+                self.training_updated.emit,
+                self._on_training_done,
+                None,
+                trainer.config.steps - trainer.step,
+            )
+        )
+
+    def _on_training_done(self, reason: str) -> None:
+        run = self.training_run
+        status, message, last = run.finish(reason)
+        if last:
+            self.training_updated.emit(last)
+        self.last_checkpoint = str(run.trainer.last_checkpoint or "")
+        if status == "failed":
+            if reason != "failed":  # an exception was reported already
+                self.errored.emit(message, "")
+        else:  # the trained model is now the one to prompt and inspect, without reloading
+            from playground.info import model_info
+
+            trainer = run.trainer
+            self.model, self.tokenizer = trainer.model.eval(), trainer.tokenizer
+            name = f"trained {trainer.config.arch.upper()} ({trainer.corpus.name})"
+            self.info = model_info(self.model, name, self.last_checkpoint, trainer.device.type)
+            self.model_loaded.emit(self.info)
+        self.training_finished.emit(status, message)
+
+    @Slot(str)
+    def save_model(self, folder: str) -> None:
+        """Write the active model; a trained one keeps its training state, so it can resume."""
+        with self._guard(f"saving to {folder}"):
+            self._need_model()
+            self._set_busy("saving…")
+            run = self.training_run
+            if run is not None and run.trainer.model is self.model:
+                run.trainer.save(folder)
+            else:
+                import models
+
+                models.save(self.model, self.tokenizer, folder)
+            self._set_busy(self.job.name if self.job else "")
+            self.model_saved.emit(folder)
+
+    def _refuse_during_training(self, doing: str) -> None:
+        if self.job is not None and self.job.name.startswith("training"):
+            from models import ModelError
+
+            raise ModelError(
+                f"training is running: stop it before {doing} (the trained model then becomes active)"
+            )
+
     # ---- jobs --------------------------------------------------------------------------------
     def start_job(self, job: Job) -> None:
         """Worker thread: run `job` in chunks until it ends or `stop()` is called."""
         self._end_job("stopped")
         self._stop.clear()
+        with self._pause_lock:
+            self._paused, self._step_allowance, self.job_paused = False, 0, False
         self.job = job
         self.started.emit(job.name)
         self._set_busy(job.name)
@@ -155,10 +265,14 @@ class Worker(QObject):
             return
         deadline = time.perf_counter() + CHUNK_S
         reason = None
+        dormant = False
         try:
             while time.perf_counter() < deadline:
                 if self._stop.is_set():
                     reason = "stopped"
+                    break
+                if not self._may_advance():
+                    dormant = True
                     break
                 try:
                     item = next(job.steps)
@@ -172,15 +286,29 @@ class Worker(QObject):
             self._report(e, job.name)
             reason = "failed"
         now = time.perf_counter()
-        if job.pending and (reason or now - job.last_flush >= FLUSH_S):
+        if job.pending and (reason or dormant or now - job.last_flush >= FLUSH_S):
             batch, job.pending = job.pending, []
             job.last_flush = now
             job.deliver(batch)
             self.progress_changed.emit(job.done, job.total)
         if reason:
             self._end_job(reason)
+        elif dormant:
+            with self._pause_lock:  # sleep until resume, step or stop wakes the chain
+                self.job_paused = self._paused and not self._step_allowance and not self._stop.is_set()
+            if not self.job_paused:  # woken between the check and now: carry on
+                self._chunk_scheduled.emit()
         else:
             self._chunk_scheduled.emit()
+
+    def _may_advance(self) -> bool:
+        with self._pause_lock:
+            if not self._paused:
+                return True
+            if self._step_allowance:
+                self._step_allowance -= 1
+                return True
+            return False
 
     def _end_job(self, reason: str) -> None:
         job, self.job = self.job, None
@@ -292,6 +420,8 @@ class WorkerClient(QObject):
     _generate_requested = Signal(str, object)
     _probe_requested = Signal(str, str)
     _fill_mask_requested = Signal(str, object)
+    _train_requested = Signal(object)
+    _save_requested = Signal(str)
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -304,6 +434,8 @@ class WorkerClient(QObject):
         self._generate_requested.connect(self.worker.generate, queued)
         self._probe_requested.connect(self.worker.probe, queued)
         self._fill_mask_requested.connect(self.worker.fill_mask, queued)
+        self._train_requested.connect(self.worker.train, queued)
+        self._save_requested.connect(self.worker.save_model, queued)
         # runs on the worker thread as its loop ends: a job's generator is closed where it ran
         self.thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
         self.thread.start()
@@ -319,6 +451,21 @@ class WorkerClient(QObject):
 
     def fill_mask(self, text: str, positions: tuple[int, ...] = ()) -> None:
         self._fill_mask_requested.emit(text, tuple(positions))
+
+    def train(self, request: Any) -> None:
+        self._train_requested.emit(request)
+
+    def save_model(self, folder: str) -> None:
+        self._save_requested.emit(str(folder))
+
+    def pause_training(self) -> None:
+        self.worker.pause_job()  # flags, not queued requests: they must not wait behind steps
+
+    def resume_training(self) -> None:
+        self.worker.resume_job()
+
+    def step_training(self) -> None:
+        self.worker.step_job()
 
     def stop(self) -> None:
         """Stop the running job now (a flag, so it does not wait behind queued requests)."""

@@ -1,0 +1,130 @@
+"""Training inside the app, on the worker thread: builds the Trainer and turns its steps into updates."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.presets import TrainConfig
+from models.results import TrainingReport
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What the training view asks for (torch-free, so the GUI can build it)."""
+
+    config: TrainConfig | None  # None when resuming: the run keeps the settings it was saved with
+    corpus: str = ""  # a .txt file, a folder of them, or "task:NAME"
+    resume_from: str = ""  # a checkpoint folder with training state; "" = a new run
+    out_dir: str = ""  # where checkpoints go; "" = a new folder under the app's runs
+    steps: int = 0  # when resuming: the new total number of steps; 0 = as saved
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    """Sent once before the first step: what the view needs to lay itself out."""
+
+    config: TrainConfig
+    corpus: str
+    look_for: str  # the task's "what to look for" sentence, or ""
+    probe_text: str
+    out_dir: str
+    device: str
+    n_params: int
+    losses: np.ndarray  # float32 [steps so far]: the curve a resumed run continues
+    val_losses: np.ndarray  # float32 [n, 2]: (step, loss)
+
+
+@dataclass(frozen=True)
+class TrainingUpdate:
+    """One step's report plus the head scores of its probe, computed off the GUI thread."""
+
+    report: TrainingReport
+    scores: dict[str, np.ndarray] | None = None  # name -> float32 [layers, heads]
+
+
+def build_trainer(request: TrainRequest, runs_dir: Path):
+    """Make (or resume) the Trainer a request describes; may take seconds (tokenizer training)."""
+    from models.training import Trainer
+
+    if request.resume_from:
+        changes = {"steps": request.steps} if request.steps else {}
+        return Trainer.from_checkpoint(request.resume_from, request.out_dir or None, **changes)
+    if request.config is None:
+        raise ValueError("a new run needs its settings")
+    out = Path(request.out_dir) if request.out_dir else runs_dir / _run_name(request)
+    return Trainer(request.config, request.corpus, out)
+
+
+def started(trainer: Any) -> TrainingStarted:
+    from models.tasks import TASKS
+
+    task = TASKS.get(trainer.corpus.name.removeprefix("task:"))
+    return TrainingStarted(
+        config=trainer.config,
+        corpus=trainer.corpus.name,
+        look_for=task.look_for if task else "",
+        probe_text=trainer.probe_text,
+        out_dir=str(trainer.out_dir or ""),
+        device=trainer.device.type.upper(),
+        n_params=sum(p.numel() for p in trainer.model.parameters()),
+        losses=np.asarray(trainer.losses, np.float32),
+        val_losses=np.asarray(trainer.val_losses, np.float32).reshape(-1, 2),
+    )
+
+
+def updates(trainer: Any) -> Iterator[TrainingUpdate]:
+    """The trainer's reports, each with head scores when it carries a probe."""
+    from models.head_scores import head_scores
+
+    for report in trainer:
+        scores = None
+        if report.probe is not None:
+            scores = head_scores(report.probe.attentions, report.probe.tokens.ids)
+        yield TrainingUpdate(report, scores)
+
+
+def _run_name(request: TrainRequest) -> str:
+    corpus = Path(request.corpus.replace("task:", "task-")).stem or "corpus"
+    arch = request.config.arch if request.config else "run"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}-{corpus}"
+
+
+class TrainingRun:
+    """One in-app run on the worker thread: the Trainer, its stream of updates, and its ending."""
+
+    def __init__(self, request: TrainRequest, runs_dir: Path) -> None:
+        self.trainer = build_trainer(request, runs_dir)
+        self.started = started(self.trainer)
+        self.last_report: TrainingReport | None = None
+        self.updates = self._updates()
+        self.save_on_stop = True  # False when the user closes the window and discards the run
+
+    def finish(self, reason: str) -> tuple[str, str, list[TrainingUpdate]]:
+        """(status, message, last updates) once the worker ends the job for `reason`."""
+        trainer, last = self.trainer, []
+        if reason == "stopped" and not trainer.done:
+            if not self.save_on_stop:
+                trainer.out_dir = None  # no final checkpoint: the user chose to discard
+            trainer.stop()
+            last = list(self.updates)  # the trainer's stop report, with the checkpoint it wrote
+        if reason == "failed":
+            return "failed", "training failed (see the error message)", last
+        if trainer.status == "failed":
+            events = self.last_report.events if self.last_report else ()
+            return "failed", events[-1] if events else f"the run failed at step {trainer.step}", last
+        if trainer.status == "finished":
+            where = f"; saved in {trainer.last_checkpoint}" if trainer.last_checkpoint else ""
+            return "finished", f"finished {trainer.step} steps{where}", last
+        events = self.last_report.events if self.last_report else ()
+        return "stopped", "; ".join(events) or f"stopped at step {trainer.step}", last
+
+    def _updates(self) -> Iterator[TrainingUpdate]:
+        for update in updates(self.trainer):
+            self.last_report = update.report
+            yield update

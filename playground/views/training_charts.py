@@ -1,0 +1,137 @@
+"""Live training charts: train/validation loss (log toggle), learning rate, and per-head pattern scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from playground import theme
+
+VAL_COLOR = "#e8712b"
+SCORE_COLORS = {"previous-token": "#4e9af1", "first-token": "#9e9e9e", "induction": "#e8712b"}
+
+
+class Series:
+    """A growing (x, y) series in numpy arrays, doubled as needed (appends are cheap)."""
+
+    def __init__(self) -> None:
+        self.x = np.zeros(256, np.float64)
+        self.y = np.zeros(256, np.float64)
+        self.n = 0
+
+    def clear(self) -> None:
+        self.n = 0
+
+    def extend(self, xs, ys) -> None:
+        xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+        need = self.n + len(xs)
+        if need > len(self.x):
+            size = max(need, 2 * len(self.x))
+            self.x = np.resize(self.x, size)
+            self.y = np.resize(self.y, size)
+        self.x[self.n : need], self.y[self.n : need] = xs, ys
+        self.n = need
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[: self.n], self.y[: self.n]
+
+
+class LossChart(pg.PlotWidget):
+    """Train loss (every step, faint) with its moving average, and validation loss as points."""
+
+    def __init__(self) -> None:
+        super().__init__(title="loss")
+        self.setLabel("bottom", "step")
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.addLegend(offset=(-10, 10))
+        theme.apply_plot_palette(self)
+        self.train, self.smooth, self.val = Series(), Series(), Series()
+        self.average = float("nan")  # running exponential average of the train loss
+        accent = theme.accent()
+        faint = pg.mkColor(accent)
+        faint.setAlpha(70)
+        self.raw_curve = self.plot(pen=pg.mkPen(faint, width=1))
+        self.smooth_curve = self.plot(pen=pg.mkPen(accent, width=2), name="train")
+        self.val_curve = self.plot(
+            pen=pg.mkPen("#e8712b", width=2),
+            symbol="o",
+            symbolSize=6,
+            symbolBrush="#e8712b",
+            name="validation",
+        )
+
+    def set_log(self, on: bool) -> None:
+        self.setLogMode(y=on)
+
+    def reset(self, losses: np.ndarray, val: np.ndarray) -> None:
+        """Start over, optionally from the curve of a resumed run."""
+        for series in (self.train, self.smooth, self.val):
+            series.clear()
+        self.average = float("nan")
+        self.add(list(range(1, len(losses) + 1)), list(losses), list(val[:, 0]), list(val[:, 1]))
+
+    def add(self, steps: list[int], losses: list[float], val_steps: list[int], val: list[float]) -> None:
+        keep = [(s, v) for s, v in zip(steps, losses, strict=True) if np.isfinite(v)]
+        smooth = []
+        for _, v in keep:  # the average is kept incrementally: redraws stay O(new points)
+            self.average = v if not np.isfinite(self.average) else 0.9 * self.average + 0.1 * v
+            smooth.append(self.average)
+        self.train.extend([s for s, _ in keep], [v for _, v in keep])
+        self.smooth.extend([s for s, _ in keep], smooth)
+        self.val.extend(val_steps, val)
+        self.raw_curve.setData(*self.train.data())
+        self.smooth_curve.setData(*self.smooth.data())
+        self.val_curve.setData(*self.val.data())
+
+
+class LearningRateChart(pg.PlotWidget):
+    def __init__(self) -> None:
+        super().__init__(title="learning rate")
+        self.setLabel("bottom", "step")
+        theme.apply_plot_palette(self)
+        self.series = Series()
+        self.curve = self.plot(pen=pg.mkPen(theme.accent(), width=2))
+        self.getAxis("left").enableAutoSIPrefix(True)
+
+    def reset(self) -> None:
+        self.series.clear()
+        self.curve.setData([], [])
+
+    def add(self, steps: list[int], lrs: list[float]) -> None:
+        self.series.extend(steps, lrs)
+        self.curve.setData(*self.series.data())
+
+
+class HeadScoreChart(pg.PlotWidget):
+    """For each pattern, the best head's score against the step; the legend names that head."""
+
+    def __init__(self) -> None:
+        super().__init__(title="head scores (best head per pattern)")
+        self.setLabel("bottom", "step")
+        self.setYRange(0, 1)
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.legend = self.addLegend(offset=(10, 10))
+        theme.apply_plot_palette(self)
+        self.series = {name: Series() for name in SCORE_COLORS}
+        self.curves = {
+            name: self.plot(pen=pg.mkPen(color, width=2), name=name) for name, color in SCORE_COLORS.items()
+        }
+        self.best: dict[str, tuple[int, int]] = {}
+
+    def reset(self) -> None:
+        for name, s in self.series.items():
+            s.clear()
+            self.curves[name].setData([], [])
+        self.best = {}
+
+    def add(self, step: int, scores: dict[str, np.ndarray]) -> None:
+        for name, grid in scores.items():
+            if name not in self.series or not np.isfinite(grid).any():
+                continue
+            layer, head = np.unravel_index(np.nanargmax(grid), grid.shape)
+            self.best[name] = (int(layer), int(head))
+            self.series[name].extend([step], [float(grid[layer, head])])
+            self.curves[name].setData(*self.series[name].data())
+            label = self.legend.getLabel(self.curves[name])
+            if label is not None:
+                label.setText(f"{name} (L{layer} H{head})")

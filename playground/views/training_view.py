@@ -1,0 +1,335 @@
+"""Train in the app: settings, play/pause/step/stop, live loss, samples, and attention heads forming."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.errors import ModelError
+from playground import theme
+from playground.training_session import TrainingStarted, TrainingUpdate, TrainRequest
+from playground.views.heatmap import HeatmapPlot, colorbar
+from playground.views.mosaic import AttentionMosaic
+from playground.views.training_charts import HeadScoreChart, LearningRateChart, LossChart
+from playground.views.training_form import TrainingForm
+from playground.worker import WorkerClient
+
+MAX_SNAPSHOTS = 240  # attention snapshots kept for the timeline; older ones are thinned out
+
+
+class TrainingView(QWidget):
+    """Drives one training run at a time through the worker and draws what it reports."""
+
+    failed = Signal(str, str)  # message, details: invalid settings refused before the run
+
+    def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.state = "idle"  # idle, preparing, running, paused, stopping
+        self.snapshots: list[tuple[int, np.ndarray]] = []  # (step, [L, H, T, T])
+        self.probe_tokens: tuple[str, ...] = ()
+        self.selected = (0, 0)
+        self.last_step = 0
+
+        self.form = TrainingForm()
+        self.form.validity_changed.connect(self._on_form_validity_changed)
+        scroll = QScrollArea()
+        scroll.setWidget(self.form)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(330)
+
+        self.train_button = self._button(
+            "▶ Train", "Start a run with these settings (F5)", "F5", self._on_train_clicked
+        )
+        self.pause_button = self._button("⏸ Pause", "Pause or continue (F6)", "F6", self._on_pause_clicked)
+        self.step_button = self._button(
+            "Step", "One optimizer step while paused (F10)", "F10", self._on_step_clicked
+        )
+        self.stop_button = self._button(
+            "■ Stop",
+            "Stop after this step and write a checkpoint (Shift+F5)",
+            "Shift+F5",
+            self._on_stop_clicked,
+        )
+        self.save_button = self._button(
+            "Save as…", "Write the model as a checkpoint folder", None, self._on_save_clicked
+        )
+        self.resume_button = self._button(
+            "Resume…", "Continue a run from a checkpoint folder", None, self._on_resume_clicked
+        )
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m steps")
+        self.stats = QLabel("not started")
+        controls = QHBoxLayout()
+        for b in (self.train_button, self.pause_button, self.step_button, self.stop_button):
+            controls.addWidget(b)
+        controls.addWidget(self.progress, 1)
+        controls.addWidget(self.stats)
+        controls.addWidget(self.save_button)
+        controls.addWidget(self.resume_button)
+        self.look_for = QLabel(wordWrap=True)
+
+        self.loss_chart = LossChart()
+        self.lr_chart = LearningRateChart()
+        self.score_chart = HeadScoreChart()
+        self.log_box = QCheckBox("log scale")
+        self.log_box.toggled.connect(self.loss_chart.set_log)
+        charts = QSplitter(Qt.Orientation.Vertical)
+        charts.addWidget(self.loss_chart)
+        charts.addWidget(self.score_chart)
+        charts.addWidget(self.lr_chart)
+        charts.setStretchFactor(0, 3)
+        charts.setStretchFactor(1, 2)
+        charts.setStretchFactor(2, 1)
+
+        self.attention_widget = pg.GraphicsLayoutWidget()
+        self.mosaic = AttentionMosaic()
+        self.mosaic.setTitle("probe attention: all layers × heads")
+        self.mosaic.tile_clicked.connect(self._on_tile_clicked)
+        self.attention_widget.addItem(self.mosaic)
+        self.head_plot = HeatmapPlot()
+        self.attention_widget.addItem(self.head_plot, row=1, col=0)
+        colorbar(self.head_plot)
+        theme.apply_plot_palette(self.attention_widget)
+        self.timeline = QSlider(Qt.Orientation.Horizontal)
+        self.timeline.setToolTip("Scrub back through the attention snapshots taken so far")
+        self.timeline.setRange(0, 0)
+        self.timeline.valueChanged.connect(self._on_timeline_value_changed)
+        self.timeline_label = QLabel("no snapshot yet")
+        timeline = QHBoxLayout()
+        timeline.addWidget(QLabel("timeline"))
+        timeline.addWidget(self.timeline, 1)
+        timeline.addWidget(self.timeline_label)
+        attention = QWidget()
+        attention_layout = QVBoxLayout(attention)
+        attention_layout.setContentsMargins(0, 0, 0, 0)
+        attention_layout.addWidget(self.attention_widget, 1)
+        attention_layout.addLayout(timeline)
+
+        self.samples = QPlainTextEdit(
+            readOnly=True, placeholderText="Samples appear here as the model learns"
+        )
+        self.samples.setMaximumBlockCount(2000)
+        right = QSplitter(Qt.Orientation.Vertical)
+        top = QSplitter()
+        chart_box = QWidget()
+        chart_layout = QVBoxLayout(chart_box)
+        chart_layout.setContentsMargins(0, 0, 0, 0)
+        chart_layout.addWidget(charts, 1)
+        chart_layout.addWidget(self.log_box)
+        top.addWidget(chart_box)
+        top.addWidget(attention)
+        right.addWidget(top)
+        right.addWidget(self.samples)
+        right.setStretchFactor(0, 4)
+        right.setStretchFactor(1, 1)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(scroll)
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addLayout(controls)
+        body_layout.addWidget(self.look_for)
+        body_layout.addWidget(right, 1)
+        self.splitter.addWidget(body)
+        self.splitter.setStretchFactor(1, 1)
+        QVBoxLayout(self).addWidget(self.splitter)
+
+        w = client.worker
+        w.training_started.connect(self._on_training_started)
+        w.training_updated.connect(self._on_training_updated)
+        w.training_finished.connect(self._on_training_finished)
+        self._set_state("idle")
+
+    def _button(self, text: str, tip: str, key: str | None, slot) -> QPushButton:
+        b = QPushButton(text)
+        b.setToolTip(tip)
+        if key:
+            b.setShortcut(QKeySequence(key))
+        b.clicked.connect(slot)
+        return b
+
+    # ---- commands ---------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start a run with the form's settings; invalid settings are refused with a message."""
+        try:
+            config = self.form.config()
+        except ModelError as e:
+            self.failed.emit(f"These settings cannot train: {e}", "")
+            return False
+        self._reset()
+        self.client.train(TrainRequest(config, self.form.corpus_source()))
+        self._set_state("preparing")
+        return True
+
+    def resume_from(self, folder: str, steps: int = 0) -> None:
+        self._reset()
+        self.client.train(TrainRequest(None, resume_from=folder, steps=steps))
+        self._set_state("preparing")
+
+    def _on_train_clicked(self) -> None:
+        if self.state == "paused":
+            self._on_pause_clicked()
+        elif self.state == "idle":
+            self.start()
+
+    def _on_pause_clicked(self) -> None:
+        if self.state == "running":
+            self.client.pause_training()
+            self._set_state("paused")
+        elif self.state == "paused":
+            self.client.resume_training()
+            self._set_state("running")
+
+    def _on_step_clicked(self) -> None:
+        if self.state == "paused":
+            self.client.step_training()
+
+    def _on_stop_clicked(self) -> None:
+        if self.state in ("running", "paused", "preparing"):
+            self.client.stop()
+            self._set_state("stopping")
+
+    def _on_save_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save the trained model into a folder")
+        if folder:
+            self.client.save_model(folder)
+
+    def _on_resume_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Resume training from a checkpoint folder")
+        if folder:
+            self.resume_from(folder)
+
+    def _on_form_validity_changed(self, message: str) -> None:
+        self.train_button.setEnabled(self.state == "paused" or (self.state == "idle" and not message))
+
+    # ---- reports in -------------------------------------------------------------------------
+    def _on_training_started(self, info: TrainingStarted) -> None:
+        self.progress.setRange(0, info.config.steps)
+        self.progress.setValue(len(info.losses))
+        self.loss_chart.reset(info.losses, info.val_losses)
+        where = f" · checkpoints in {info.out_dir}" if info.out_dir else ""
+        self.look_for.setText(
+            f"<b>{info.corpus}</b> · {info.n_params:,} parameters · {info.device}{where}"
+            + (f"<br><i>Look for:</i> {info.look_for}" if info.look_for else "")
+        )
+        if self.state == "preparing":
+            self._set_state("running")
+
+    def _on_training_updated(self, updates: list[TrainingUpdate]) -> None:
+        steps, losses, lr, val_steps, val = [], [], [], [], []
+        for u in updates:
+            r = u.report
+            if r.events:
+                self.samples.appendPlainText("\n".join(f"[step {r.step}] {e}" for e in r.events))
+            if r.step > self.last_step and math.isfinite(r.loss):
+                steps.append(r.step)
+                losses.append(r.loss)
+                lr.append(r.lr)
+                self.last_step = r.step
+            if r.val_loss is not None:
+                val_steps.append(r.step)
+                val.append(r.val_loss)
+            if r.sample:
+                self.samples.appendPlainText(f"── step {r.step} ──\n{r.sample}")
+            if r.probe is not None:
+                self._add_snapshot(r.step, r.probe.tokens.texts, r.probe.attentions)
+            if u.scores is not None:
+                self.score_chart.add(r.step, u.scores)
+        self.loss_chart.add(steps, losses, val_steps, val)
+        self.lr_chart.add(steps, lr)
+        r = updates[-1].report
+        self.progress.setMaximum(r.max_steps)
+        self.progress.setValue(r.step)
+        eta = "—" if not math.isfinite(r.eta_s) else _clock(r.eta_s)
+        val_text = f" · val {val[-1]:.3f}" if val else ""
+        self.stats.setText(f"loss {r.loss:.3f}{val_text} · {r.tokens_per_s:,.0f} tok/s · ETA {eta}")
+
+    def _on_training_finished(self, status: str, message: str) -> None:
+        self.samples.appendPlainText(f"[{status}] {message}")
+        self._set_state("idle")
+
+    # ---- the attention timeline -------------------------------------------------------------
+    def _add_snapshot(self, step: int, tokens: tuple[str, ...], attentions: np.ndarray) -> None:
+        follow = self.timeline.value() == self.timeline.maximum()  # at the end: stay live
+        self.probe_tokens = tokens
+        self.snapshots.append((step, attentions))
+        if len(self.snapshots) > MAX_SNAPSHOTS:  # keep the first, thin the rest evenly
+            self.snapshots = self.snapshots[:1] + self.snapshots[2::2] + self.snapshots[-1:]
+        self.timeline.blockSignals(True)
+        self.timeline.setRange(0, len(self.snapshots) - 1)
+        if follow:
+            self.timeline.setValue(len(self.snapshots) - 1)
+        self.timeline.blockSignals(False)
+        self._show_snapshot(self.timeline.value())
+
+    def _on_timeline_value_changed(self, index: int) -> None:
+        self._show_snapshot(index)
+
+    def _show_snapshot(self, index: int) -> None:
+        if not self.snapshots:
+            return
+        step, att = self.snapshots[index]
+        self.mosaic.set_attentions(att)
+        layer = min(self.selected[0], att.shape[0] - 1)
+        head = min(self.selected[1], att.shape[1] - 1)
+        self.mosaic.select(layer, head)
+        self.head_plot.set_matrix(att[layer, head], self.probe_tokens, self.probe_tokens)
+        self.head_plot.setTitle(f"layer {layer}, head {head} at step {step}")
+        self.timeline_label.setText(f"step {step} ({index + 1}/{len(self.snapshots)})")
+
+    def _on_tile_clicked(self, layer: int, head: int) -> None:
+        self.selected = (layer, head)
+        self._show_snapshot(self.timeline.value())
+
+    # ---- state --------------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self.snapshots.clear()
+        self.last_step = 0
+        self.timeline.setRange(0, 0)
+        self.timeline_label.setText("no snapshot yet")
+        self.score_chart.reset()
+        self.lr_chart.reset()
+        self.samples.clear()
+        self.stats.setText("preparing the corpus and tokenizer…")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        active = state in ("running", "paused")
+        self.train_button.setText("▶ Continue" if state == "paused" else "▶ Train")
+        self.train_button.setEnabled(state == "paused" or (state == "idle" and not self.form.message))
+        self.pause_button.setEnabled(active)
+        self.pause_button.setText("▶ Continue" if state == "paused" else "⏸ Pause")
+        self.step_button.setEnabled(state == "paused")
+        self.stop_button.setEnabled(state in ("running", "paused", "preparing"))
+        self.resume_button.setEnabled(state == "idle")
+        self.save_button.setEnabled(state in ("idle", "paused"))
+        self.form.setEnabled(state == "idle")
+
+    @property
+    def running(self) -> bool:
+        return self.state != "idle"
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds + 0.5), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -1,0 +1,140 @@
+"""Training in the app: live loss, pause/step/resume, stop with a checkpoint, NaN, invalid settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import models
+
+# small enough that a step takes milliseconds on a laptop CPU
+TINY = dict(n_layer=2, n_head=2, n_embd=32, context=32, batch_size=8, warmup_steps=5, vocab_size=200)
+
+
+@pytest.fixture
+def view(window):
+    window.show_view("training")
+    return window.training_view
+
+
+def _configure(view, corpus: str = "task:copy", **values) -> None:
+    form = view.form
+    form.corpus.setCurrentIndex(form.corpus.findData(corpus))
+    form.preset.setCurrentIndex(form.preset.findData("task"))
+    form.apply(models.preset("task", **(TINY | values)))
+
+
+def _wait_finished(qtbot, view, timeout=60_000):
+    qtbot.waitUntil(lambda: view.state == "idle", timeout=timeout)
+
+
+def test_a_run_grows_the_loss_curve_and_snapshots_the_probe(qtbot, view):
+    _configure(view, steps=40, probe_every=10, eval_every=20, sample_every=20)
+    assert view.start()
+    qtbot.waitUntil(lambda: view.loss_chart.train.n >= 10, timeout=60_000)
+    _wait_finished(qtbot, view)
+    steps, losses = view.loss_chart.train.data()
+    assert list(steps) == list(range(1, 41))  # every step arrived, in order, none dropped
+    assert np.all(np.isfinite(losses))
+    assert view.loss_chart.val.n == 2 and view.lr_chart.series.n == 40
+    assert "step 20" in view.samples.toPlainText()
+    # a snapshot every 10 steps: the timeline scrubs back through them
+    assert [s for s, _ in view.snapshots] == [10, 20, 30, 40]
+    view.timeline.setValue(0)
+    first = view.snapshots[0][1]
+    expected_tiles = first.shape[0] * first.shape[1]
+    assert view.mosaic.layers * view.mosaic.heads == expected_tiles
+    from playground.views.mosaic import build_mosaic
+
+    np.testing.assert_array_equal(view.mosaic.data, build_mosaic(first)[0])
+    assert "step 10" in view.timeline_label.text()
+    assert view.score_chart.series["previous-token"].n == 4
+
+
+def test_trained_model_becomes_the_active_model(qtbot, view, window):
+    _configure(view, steps=15, probe_every=0, sample_every=0, eval_every=0)
+    view.start()
+    _wait_finished(qtbot, view)
+    qtbot.waitUntil(
+        lambda: window.info is not None and window.info.name.startswith("trained"), timeout=10_000
+    )
+    assert window.info.n_layer == 2 and window.info.context == 32
+
+
+def test_pause_stops_steps_step_runs_one_and_continue_resumes(qtbot, view):
+    _configure(view, steps=5000, probe_every=0, sample_every=0, eval_every=0)
+    view.start()
+    qtbot.waitUntil(lambda: view.last_step >= 3, timeout=60_000)
+    view.pause_button.click()
+    assert view.state == "paused"
+    qtbot.waitUntil(lambda: view.client.worker.job_paused, timeout=5_000)
+    qtbot.wait(200)  # let the last delivery land
+    paused_at = view.last_step
+    qtbot.wait(400)
+    assert view.last_step == paused_at  # no steps while paused
+    view.step_button.click()
+    qtbot.waitUntil(lambda: view.last_step == paused_at + 1, timeout=10_000)
+    qtbot.wait(300)
+    assert view.last_step == paused_at + 1  # exactly one
+    view.pause_button.click()  # continue
+    qtbot.waitUntil(lambda: view.last_step >= paused_at + 5, timeout=30_000)
+    view.stop_button.click()
+    _wait_finished(qtbot, view)
+
+
+def test_stop_writes_a_checkpoint_that_opens_and_resumes(qtbot, view, tmp_path):
+    _configure(view, steps=5000, probe_every=0, sample_every=0, eval_every=0)
+    view.start()
+    qtbot.waitUntil(lambda: view.last_step >= 5, timeout=60_000)
+    view.stop_button.click()
+    _wait_finished(qtbot, view)
+    folder = view.client.worker.last_checkpoint
+    assert folder, view.samples.toPlainText()
+    model, tok = models.load(folder)
+    assert model.config.n_layer == 2
+    stopped_at = view.last_step
+    view.resume_from(folder, steps=stopped_at + 5)
+    _wait_finished(qtbot, view)
+    steps, _ = view.loss_chart.train.data()
+    assert steps[-1] == stopped_at + 5 and len(steps) == stopped_at + 5  # the old curve continues
+
+
+def test_absurd_learning_rate_stops_the_run_with_a_message(qtbot, view, window):
+    _configure(
+        view, steps=300, lr=500.0, min_lr=50.0, warmup_steps=0, probe_every=0, sample_every=0
+    )
+    view.start()
+    _wait_finished(qtbot, view, timeout=60_000)
+    assert window.errors.last is not None and "became" in window.errors.last.message
+    assert "failed" in view.samples.toPlainText()
+
+
+def test_invalid_settings_are_refused_before_the_run(qtbot, view, window):
+    _configure(view)
+    view.form.ints["n_head"].setValue(3)  # 3 does not divide the width 32
+    assert "must divide the width" in view.form.error.text()
+    assert not view.train_button.isEnabled()
+    assert view.start() is False
+    assert view.state == "idle" and "must divide" in window.errors.last.message
+
+
+@pytest.mark.slow
+def test_the_copy_demo_really_forms_a_copying_head(qtbot, view):
+    """After a short run on the built-in copy task, some head puts most of its attention on the
+    shifted diagonal: the character it is about to copy."""
+    probe = "qwertyui=qwertyui"
+    _configure(view, steps=250, lr=3e-3, min_lr=3e-4, probe_every=250, eval_every=0, sample_every=0)
+    view.form.probe_text.setText(probe)
+    view.form.ints["n_embd"].setValue(64)
+    view.start()
+    _wait_finished(qtbot, view, timeout=240_000)
+    step, att = view.snapshots[-1]
+    n = probe.index("=")
+    queries = range(n, 2 * n)  # "=" and the answer: each predicts the character n places back
+    mass = np.array(
+        [
+            [np.mean([att[lay, h, q, q - n] for q in queries]) for h in range(att.shape[1])]
+            for lay in range(att.shape[0])
+        ]
+    )
+    assert step == 250 and mass.max() > 0.5, mass
