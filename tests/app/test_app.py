@@ -23,7 +23,7 @@ def test_screenshot_runs_the_prompt_and_writes_a_png(qapp, tmp_path, tiny_gpt_di
             "--view",
             "attention",
             "--size",
-            "900x600",
+            "1400x800",
         ]
     )
     assert rc == 0
