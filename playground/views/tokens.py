@@ -78,10 +78,8 @@ class TokenText(QTextBrowser):
         self.clear_tokens()
         self.document().blockSignals(True)  # one layout pass at the end, not one per token
         for i, (t, c) in enumerate(zip(texts, colors, strict=True)):
-            if offsets is not None and i and offsets[i][0] > offsets[i - 1][1] > 0:
+            if offsets is not None and i and _spaced(offsets[i - 1], offsets[i]):
                 self.append_plain(" ", muted=False)
-            elif offsets is not None and i and offsets[i][1] == 0 and offsets[i - 1][1] > 0:
-                self.append_plain(" ", muted=False)  # before a trailing special token
             self.append_token(t, c, bool(bold and bold[i]))
         self.document().blockSignals(False)
         self.document().markContentsDirty(0, self.document().characterCount())
@@ -150,6 +148,11 @@ class TokenText(QTextBrowser):
             QToolTip.hideText()
             return
         QToolTip.showText(QCursor.pos(), self.tooltip_for(index), self)
+
+
+def _spaced(before, after) -> bool:
+    """A space between two tokens: the input had one, or one side is a special ([CLS], [SEP])."""
+    return before[1] == 0 or after[1] == 0 or after[0] > before[1]
 
 
 def tint(p: float) -> QColor:
