@@ -91,7 +91,7 @@ class LearningRateChart(pg.PlotWidget):
         theme.apply_plot_palette(self)
         self.series = Series()
         self.curve = self.plot(pen=pg.mkPen(theme.accent(), width=2))
-        self.getAxis("left").enableAutoSIPrefix(True)
+        self.setMinimumHeight(140)  # room for three readable ticks
 
     def reset(self) -> None:
         self.series.clear()
