@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QPoint, QUrl, Signal
 from PySide6.QtGui import QColor, QCursor, QFont, QPalette, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QToolTip, QWidget
 
@@ -100,10 +100,15 @@ class TokenText(QTextBrowser):
 
     def token_rect_center(self, index: int):
         """Viewport point in the middle of a token (tests click there like a user would)."""
+        start, _end = self._spans[index]
         cursor = QTextCursor(self.document())
-        start, end = self._spans[index]
-        cursor.setPosition(start + max(0, min(1, end - start - 1)))
-        return self.cursorRect(cursor).center()
+        cursor.setPosition(start)
+        left = self.cursorRect(cursor)
+        cursor.setPosition(start + 1)
+        right = self.cursorRect(cursor)
+        if right.top() != left.top():  # the first character ends its line: stay on this one
+            right = left.translated(6, 0)
+        return QPoint((left.left() + right.left()) // 2, left.center().y())
 
     def scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()
