@@ -23,7 +23,14 @@ def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE) -> tuple[np.ndarray,
         s = math.ceil(T / f)
         padded = np.zeros((L, H, s * f, s * f), np.float32)
         padded[:, :, :T, :T] = att
-        att = padded.reshape(L, H, s, f, s, f).max(axis=(3, 5))  # max keeps sharp heads visible
+        # max-pool f × f cells (max keeps sharp heads visible); strided slices are ~10x faster
+        # than reducing over the middle axes of a 6-D reshape
+        rows = padded[:, :, 0::f, :]
+        for i in range(1, f):
+            rows = np.maximum(rows, padded[:, :, i::f, :])
+        att = rows[..., 0::f]
+        for j in range(1, f):
+            att = np.maximum(att, rows[..., j::f])
     s = att.shape[2]
     # [L, H, s, s] -> [L, s, H, s] -> [L*s, H*s]: tile (l, h) at rows l*s.., columns h*s..
     return np.ascontiguousarray(att.transpose(0, 2, 1, 3).reshape(L * s, H * s), dtype=np.float32), s
