@@ -55,14 +55,29 @@ def make_model(arch: str, seed: int = 0):
     return models.Bert(cfg).eval(), tok
 
 
+@torch.no_grad()
+def _adam(params, moments, step: int, lr: float, b1: float = 0.9, b2: float = 0.99) -> None:
+    for p, (m, v) in zip(params, moments, strict=True):
+        if p.grad is None:
+            continue
+        m.mul_(b1).add_(p.grad, alpha=1 - b1)
+        v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+        denom = (v / (1 - b2**step)).sqrt_().add_(1e-8)
+        p.addcdiv_(m, denom, value=-lr / (1 - b1**step))
+
+
 def train_steps(model, tok, steps: int = 300, seconds: float = 8.0) -> Iterator[float]:
     """Train briefly on TEXT, yielding the loss after each step (a chunkable job)."""
     ids = torch.tensor(tok.encode(TEXT, special_tokens=False).ids)
     ctx = min(64, model.config.context - 2)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    # a hand-written Adam: constructing torch.optim.AdamW on a worker thread imports
+    # torch._dynamo lazily, which was seen to hang there (tests/app, torch 2.13)
+    params = [p for p in model.parameters() if p.requires_grad]
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     gen = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     model.train()
+    step = 0
     try:
         for _ in range(steps):
             starts = torch.randint(0, len(ids) - ctx - 1, (16,), generator=gen)
@@ -75,9 +90,11 @@ def train_steps(model, tok, steps: int = 300, seconds: float = 8.0) -> Iterator[
                 y = torch.where(hide, x, torch.full_like(x, -100))
                 logits = model(torch.where(hide, torch.full_like(x, tok.mask_id), x)).logits
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
-            opt.zero_grad(set_to_none=True)
+            for p in params:
+                p.grad = None
             loss.backward()
-            opt.step()
+            step += 1
+            _adam(params, moments, step, lr=3e-3)
             yield float(loss.detach())
             if time.perf_counter() - start > seconds:
                 return

@@ -1,41 +1,62 @@
-"""`playground` itself: options, and --screenshot end to end on a tiny model."""
+"""`playground` itself: options, and --screenshot end to end on a tiny model (in a subprocess,
+like a user's run: the app owns its QApplication, worker thread and exit code)."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QImage
 
-from playground.app import main, parse_args
+from playground.app import parse_args
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_screenshot_runs_the_prompt_and_writes_a_png(qapp, tmp_path, tiny_gpt_dir):
-    out = tmp_path / "shot.png"
-    rc = main(
-        [
-            "--model",
-            str(tiny_gpt_dir),
-            "--device",
-            "cpu",
-            "--screenshot",
-            str(out),
-            "--prompt",
-            "the cat",
-            "--view",
-            "attention",
-            "--size",
-            "1400x800",
-        ]
+def _playground(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYQTGRAPH_QT_LIB": "PySide6"}
+    code = "import sys; from playground.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    assert rc == 0
+
+
+def test_screenshot_runs_the_prompt_and_writes_a_png(tmp_path, tiny_gpt_dir):
+    out = tmp_path / "shot.png"
+    run = _playground(
+        "--model",
+        str(tiny_gpt_dir),
+        "--device",
+        "cpu",
+        "--screenshot",
+        str(out),
+        "--prompt",
+        "the cat",
+        "--view",
+        "attention",
+        "--size",
+        "1400x800",
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1400, 800)
 
 
-def test_screenshot_of_a_bad_folder_fails_cleanly(qapp, tmp_path):
-    rc = main(
-        ["--model", str(tmp_path / "missing"), "--device", "cpu", "--screenshot", str(tmp_path / "x.png")]
+def test_screenshot_of_a_bad_folder_fails_cleanly(tmp_path):
+    run = _playground(
+        "--model", str(tmp_path / "missing"), "--device", "cpu", "--screenshot", str(tmp_path / "x.png")
     )
-    assert rc == 1
+    assert run.returncode == 1
+    assert "not a folder" in run.stderr
     assert not (tmp_path / "x.png").exists()
 
 
