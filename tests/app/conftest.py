@@ -117,3 +117,14 @@ def window(qtbot, client, settings, tiny_gpt_dir, wait_signal):
     wait_signal(client.worker.model_loaded, lambda: w.open_model(str(tiny_gpt_dir)))
     yield w
     w.close()
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A hung app test dumps every thread's stack and ends the run instead of blocking CI.
+
+    method="thread": the hang seen so far blocks the main thread inside Qt's event loop,
+    where the signal method never gets to run.
+    """
+    for item in items:
+        if "tests/app/" in str(item.fspath).replace("\\", "/") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(120, method="thread"))
