@@ -103,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if distributed:
             _init_distributed(args.device)
-        return _train(args)
+        code = _train(args)
+        if distributed:  # wait for rank 0's last validation and checkpoint: a rank that tore
+            import torch.distributed as dist  # gloo down while a peer still worked aborted at exit
+
+            dist.barrier()
+        return code
     except ModelError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -36,6 +36,12 @@ class Series:
         return self.x[: self.n], self.y[: self.n]
 
 
+def fix_steps(plot: pg.PlotWidget, max_steps: int) -> None:
+    """Pin the x range to the whole run: the axis is then not re-laid out on every new point."""
+    plot.enableAutoRange(x=False)
+    plot.setXRange(0, max(1, max_steps), padding=0.02)
+
+
 class LossChart(pg.PlotWidget):
     """Train loss (every step, faint) with its moving average, and validation loss as points."""
 
@@ -50,7 +56,9 @@ class LossChart(pg.PlotWidget):
         accent = theme.accent()
         faint = pg.mkColor(accent)
         faint.setAlpha(70)
-        self.raw_curve = self.plot(pen=pg.mkPen(faint, width=1))
+        self.raw_curve = self.plot(pen=pg.mkPen(faint, width=1), antialias=False)
+        self.setDownsampling(auto=True, mode="mean")  # thousands of steps stay cheap to draw
+        self.setClipToView(True)
         self.smooth_curve = self.plot(pen=pg.mkPen(accent, width=2), name="train")
         self.val_curve = self.plot(
             pen=pg.mkPen("#e8712b", width=2),
@@ -69,6 +77,7 @@ class LossChart(pg.PlotWidget):
             series.clear()
         self.average = float("nan")
         self.add(list(range(1, len(losses) + 1)), list(losses), list(val[:, 0]), list(val[:, 1]))
+        self.redraw()
 
     def add(self, steps: list[int], losses: list[float], val_steps: list[int], val: list[float]) -> None:
         keep = [(s, v) for s, v in zip(steps, losses, strict=True) if np.isfinite(v)]
@@ -79,6 +88,8 @@ class LossChart(pg.PlotWidget):
         self.train.extend([s for s, _ in keep], [v for _, v in keep])
         self.smooth.extend([s for s, _ in keep], smooth)
         self.val.extend(val_steps, val)
+
+    def redraw(self) -> None:
         self.raw_curve.setData(*self.train.data())
         self.smooth_curve.setData(*self.smooth.data())
         self.val_curve.setData(*self.val.data())
@@ -99,6 +110,8 @@ class LearningRateChart(pg.PlotWidget):
 
     def add(self, steps: list[int], lrs: list[float]) -> None:
         self.series.extend(steps, lrs)
+
+    def redraw(self) -> None:
         self.curve.setData(*self.series.data())
 
 
@@ -131,6 +144,9 @@ class HeadScoreChart(pg.PlotWidget):
             layer, head = np.unravel_index(np.nanargmax(grid), grid.shape)
             self.best[name] = (int(layer), int(head))
             self.series[name].extend([step], [float(grid[layer, head])])
+
+    def redraw(self) -> None:
+        for name, (layer, head) in self.best.items():
             self.curves[name].setData(*self.series[name].data())
             label = self.legend.getLabel(self.curves[name])
             if label is not None:

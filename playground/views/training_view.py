@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,10 +28,11 @@ from playground import theme
 from playground.training_session import TrainingStarted, TrainingUpdate, TrainRequest
 from playground.views.heatmap import HeatmapPlot, colorbar
 from playground.views.mosaic import AttentionMosaic
-from playground.views.training_charts import HeadScoreChart, LearningRateChart, LossChart
+from playground.views.training_charts import HeadScoreChart, LearningRateChart, LossChart, fix_steps
 from playground.views.training_form import TrainingForm
 from playground.worker import WorkerClient
 
+REDRAW_MS = 100  # one chart repaints per interval while training (each about 3 times a second)
 MAX_SNAPSHOTS = 240  # attention snapshots kept for the timeline; older ones are thinned out
 
 
@@ -90,6 +91,8 @@ class TrainingView(QWidget):
         self.loss_chart = LossChart()
         self.lr_chart = LearningRateChart()
         self.score_chart = HeadScoreChart()
+        self.charts = (self.loss_chart, self.score_chart, self.lr_chart)
+        self._next_chart = 0
         self.log_box = QCheckBox("log scale")
         self.log_box.toggled.connect(self.loss_chart.set_log)
         charts = QSplitter(Qt.Orientation.Vertical)
@@ -157,6 +160,8 @@ class TrainingView(QWidget):
         w.training_started.connect(self._on_training_started)
         w.training_updated.connect(self._on_training_updated)
         w.training_finished.connect(self._on_training_finished)
+        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._redraw_timer.timeout.connect(self._on_redraw_timer_timeout)
         self._set_state("idle")
 
     def _button(self, text: str, tip: str, key: str | None, slot) -> QPushButton:
@@ -223,6 +228,9 @@ class TrainingView(QWidget):
 
     # ---- reports in -------------------------------------------------------------------------
     def _on_training_started(self, info: TrainingStarted) -> None:
+        for chart in self.charts:
+            fix_steps(chart, info.config.steps)
+        self.lr_chart.setYRange(0, info.config.lr * 1.05)
         self.progress.setRange(0, info.config.steps)
         self.progress.setValue(len(info.losses))
         self.loss_chart.reset(info.losses, info.val_losses)
@@ -256,6 +264,8 @@ class TrainingView(QWidget):
                 self.score_chart.add(r.step, u.scores)
         self.loss_chart.add(steps, losses, val_steps, val)
         self.lr_chart.add(steps, lr)
+        if not self._redraw_timer.isActive():  # charts repaint at most 5 times a second
+            self._redraw_timer.start()
         r = updates[-1].report
         self.progress.setMaximum(r.max_steps)
         self.progress.setValue(r.step)
@@ -263,7 +273,20 @@ class TrainingView(QWidget):
         val_text = f" · val {val[-1]:.3f}" if val else ""
         self.stats.setText(f"loss {r.loss:.3f}{val_text} · {r.tokens_per_s:,.0f} tok/s · ETA {eta}")
 
+    def _on_redraw_timer_timeout(self) -> None:
+        # repainting plots costs the GUI thread (and the GIL the trainer needs) far more than
+        # storing points: points are stored on arrival, and one chart is drawn per tick, in turn,
+        # so no single tick blocks the event loop for long
+        self._next_chart = (self._next_chart + 1) % len(self.charts)
+        self.charts[self._next_chart].redraw()
+
+    def _redraw_all(self) -> None:
+        for chart in self.charts:
+            chart.redraw()
+
     def _on_training_finished(self, status: str, message: str) -> None:
+        self._redraw_timer.stop()
+        self._redraw_all()
         self.samples.appendPlainText(f"[{status}] {message}")
         self._set_state("idle")
 
@@ -308,6 +331,7 @@ class TrainingView(QWidget):
         self.timeline_label.setText("no snapshot yet")
         self.score_chart.reset()
         self.lr_chart.reset()
+        self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         self.samples.clear()
         self.stats.setText("preparing the corpus and tokenizer…")
 
