@@ -98,9 +98,7 @@ def fill_mask(
         att = None
         if attentions:
             att = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()
-    fills = tuple(
-        MaskFill(int(p), top_ids[j], top_probs[j], top_texts[j]) for j, p in enumerate(positions)
-    )
+    fills = tuple(MaskFill(int(p), top_ids[j], top_probs[j], top_texts[j]) for j, p in enumerate(positions))
     return FillMaskResult(masked, fills, att)
 
 
@@ -110,10 +108,7 @@ def _encode(model: GPT | Bert, tokenizer: Tokenizer, text: str) -> TokenizedText
     tokens = tokenizer.encode(text, special_tokens=model.config.arch == "bert")
     ctx = model.config.context
     if len(tokens) > ctx:  # keep the last window, and say so
-        note = (
-            f"the text has {len(tokens)} tokens, more than the context of {ctx}: "
-            f"showing its last {ctx}"
-        )
+        note = f"the text has {len(tokens)} tokens, more than the context of {ctx}: showing its last {ctx}"
         return TokenizedText(
             tokens.ids[-ctx:], tokens.texts[-ctx:], tokens.offsets[-ctx:], (*tokens.notes, note)
         )

@@ -39,9 +39,7 @@ class KVCache:
     def max_len(self) -> int:
         return self.k.shape[3]
 
-    def update(
-        self, layer: int, k: torch.Tensor, v: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store this layer's new keys/values; return all keys/values so far ([B, H, S, D])."""
         start, end = self.length, self.length + k.shape[2]
         self.k[layer, :, :, start:end] = k

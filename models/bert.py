@@ -23,17 +23,13 @@ class Embeddings(nn.Module):
         T = ids.shape[1]
         pos = torch.arange(T, device=ids.device)  # [T]
         types = torch.zeros_like(ids) if type_ids is None else type_ids
-        return self.drop(
-            self.ln(self.tok(ids) + self.pos(pos) + self.token_type(types))
-        )  # [B, T, C]
+        return self.drop(self.ln(self.tok(ids) + self.pos(pos) + self.token_type(types)))  # [B, T, C]
 
 
 class Layer(nn.Module):
     def __init__(self, cfg: BertConfig) -> None:
         super().__init__()
-        self.attn = SelfAttention(
-            cfg.hidden_size, cfg.num_attention_heads, cfg.dropout, causal=False
-        )
+        self.attn = SelfAttention(cfg.hidden_size, cfg.num_attention_heads, cfg.dropout, causal=False)
         self.attn_ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.ffn_up = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
         self.ffn_down = nn.Linear(cfg.intermediate_size, cfg.hidden_size)

@@ -103,9 +103,7 @@ def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
                 f"{bin_}: refused — this pickle is not plain weights (loading it would run "
                 f"code) or it is corrupt. Details: {str(e).splitlines()[0]}"
             ) from e
-    raise ModelError(
-        f"{folder}: no weights found (expected model.safetensors or pytorch_model.bin)"
-    )
+    raise ModelError(f"{folder}: no weights found (expected model.safetensors or pytorch_model.bin)")
 
 
 def _gpt_from_hf(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -176,9 +174,7 @@ def save(
     cfg = model.config
     state = _gpt_to_hf(model) if cfg.arch == "gpt" else _bert_to_hf(model)
     hf_config = cfg.to_hf()
-    atomic_write(
-        folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"})
-    )
+    atomic_write(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
     atomic_write(folder / "config.json", lambda p: p.write_text(json.dumps(hf_config, indent=2)))
     atomic_write(folder / "tokenizer.json", lambda p: tokenizer.hf.save(str(p)))
     atomic_write(

@@ -169,9 +169,7 @@ def config_from_hf(d: dict[str, Any]) -> ModelConfig:
         return GPTConfig.from_hf(d)
     if kind in ("bert",):
         return BertConfig.from_hf(d)
-    raise ModelError(
-        f"config.json: model_type '{kind}' is not supported (supported: 'gpt2', 'bert')"
-    )
+    raise ModelError(f"config.json: model_type '{kind}' is not supported (supported: 'gpt2', 'bert')")
 
 
 def _check_shape(width: int, heads: int, layers: int, context: int, vocab: int) -> None:

@@ -96,9 +96,7 @@ class Generation:
             else:
                 logits, attn = self._forward(ids[-1:], cache, device)
 
-    def _forward(
-        self, ids: list[int], cache: KVCache, device
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _forward(self, ids: list[int], cache: KVCache, device) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = torch.tensor([ids], dtype=torch.long, device=device)  # [1, T]
         out = self.model(x, cache=cache, output_attentions=self.settings.attention, last_only=True)
         attn = None
@@ -106,9 +104,7 @@ class Generation:
             attn = torch.stack([a[0, :, -1, :] for a in out.attentions])  # [layers, heads, keys]
         return out.logits[0, -1].float(), attn
 
-    def _choose(
-        self, logits: torch.Tensor, gen: torch.Generator | None
-    ) -> tuple[int, torch.Tensor]:
+    def _choose(self, logits: torch.Tensor, gen: torch.Generator | None) -> tuple[int, torch.Tensor]:
         """Pick the next token; return it and the distribution the views show."""
         s = self.settings
         if s.temperature == 0:

@@ -80,8 +80,7 @@ class Tokenizer:
         except Exception as e:  # tokenizers raises plain Exceptions for malformed files
             raise ModelError(f"{folder}: the tokenizer files could not be read ({e})") from e
         raise ModelError(
-            f"{folder}: no tokenizer found (expected tokenizer.json, vocab.json + merges.txt, "
-            "or vocab.txt)"
+            f"{folder}: no tokenizer found (expected tokenizer.json, vocab.json + merges.txt, or vocab.txt)"
         )
 
     def save(self, folder: str | Path) -> None:
@@ -97,9 +96,7 @@ class Tokenizer:
 
     @property
     def unk_id(self) -> int | None:
-        return next(
-            (i for t in (CHAR_UNK, "[UNK]", "<unk>") if (i := self.token_id(t)) is not None), None
-        )
+        return next((i for t in (CHAR_UNK, "[UNK]", "<unk>") if (i := self.token_id(t)) is not None), None)
 
     @property
     def mask_id(self) -> int | None:
@@ -120,19 +117,13 @@ class Tokenizer:
         # byte-level pieces read best as the input text they cover; WordPiece keeps its "##"
         texts = tuple(
             text[s:e] if e > s and self.kind != "wordpiece" and not special else tok
-            for tok, (s, e), special in zip(
-                enc.tokens, enc.offsets, enc.special_tokens_mask, strict=True
-            )
+            for tok, (s, e), special in zip(enc.tokens, enc.offsets, enc.special_tokens_mask, strict=True)
         )
         notes = ()
         unk = self.unk_id
         if unk is not None:
             unknown = sorted(
-                {
-                    text[s:e]
-                    for i, (s, e) in zip(enc.ids, enc.offsets, strict=True)
-                    if i == unk and e > s
-                }
+                {text[s:e] for i, (s, e) in zip(enc.ids, enc.offsets, strict=True) if i == unk and e > s}
             )
             if unknown:
                 notes = (

@@ -27,6 +27,7 @@ class Screenshot(QObject):
         w.errored.connect(self._on_errored)
         w.probed.connect(self._on_probed)
         w.mask_filled.connect(self._on_mask_filled)
+        w.training_finished.connect(self._on_training_finished)
         self._loaded = False
         QTimer.singleShot(TIMEOUT_MS, self._on_timed_out)
 
@@ -35,7 +36,9 @@ class Screenshot(QObject):
             return
         self._loaded, self.arch = True, info.arch
         win = self.window
-        if info.arch == "gpt":
+        if self.view == "training":
+            self._train()
+        elif info.arch == "gpt":
             if self.prompt:
                 win.prompt_view.prompt.setPlainText(self.prompt)
             win.prompt_view.sampling.seed.setValue(1)  # the same picture every time
@@ -50,6 +53,7 @@ class Screenshot(QObject):
         if (
             tag == PROBE_TAG
             and self.arch == "gpt"
+            and self.view != "training"
             and not self.window.prompt_view.running
             and self.window.prompt_view.steps
         ):
@@ -63,8 +67,34 @@ class Screenshot(QObject):
                 att.select(*np.unravel_index(int(peaks.argmax()), peaks.shape))
             self._shoot(self.view or "prompt")
 
+    def _train(self) -> None:
+        """The demo run: the copy task, whose copying head forms within a few hundred steps."""
+        import models
+
+        view = self.window.training_view
+        view.form.corpus.setCurrentIndex(view.form.corpus.findData("task:copy"))
+        view.form.apply(
+            models.preset(
+                "task",
+                steps=300,
+                context=32,
+                n_layer=2,
+                n_head=2,
+                probe_every=20,
+                eval_every=50,
+                sample_every=100,
+            )
+        )
+        view.form.probe_text.setText(self.prompt or "qwertyui=qwertyui")
+        self.window.show_view("training")
+        view.start()
+
+    def _on_training_finished(self, _status: str, _message: str) -> None:
+        if self.view == "training":
+            self._shoot("training")
+
     def _on_mask_filled(self, _result) -> None:
-        if self.arch == "bert":
+        if self.arch == "bert" and self.view != "training":
             self._shoot(self.view or "fill-mask")
 
     def _shoot(self, view: str) -> None:

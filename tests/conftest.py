@@ -32,9 +32,7 @@ def no_thread_left_behind():
     before = set(threading.enumerate())
     yield
     leaked = [
-        t
-        for t in threading.enumerate()
-        if t not in before and t.is_alive() and t.name not in LIBRARY_THREADS
+        t for t in threading.enumerate() if t not in before and t.is_alive() and t.name not in LIBRARY_THREADS
     ]
     for t in leaked:
         t.join(timeout=2.0)

@@ -100,9 +100,7 @@ def test_stop_writes_a_checkpoint_that_opens_and_resumes(qtbot, view, tmp_path):
 
 
 def test_absurd_learning_rate_stops_the_run_with_a_message(qtbot, view, window):
-    _configure(
-        view, steps=300, lr=500.0, min_lr=50.0, warmup_steps=0, probe_every=0, sample_every=0
-    )
+    _configure(view, steps=300, lr=500.0, min_lr=50.0, warmup_steps=0, probe_every=0, sample_every=0)
     view.start()
     _wait_finished(qtbot, view, timeout=60_000)
     assert window.errors.last is not None and "became" in window.errors.last.message

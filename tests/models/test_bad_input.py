@@ -16,9 +16,7 @@ from tests.models.helpers import char_tokenizer
 def folder(tmp_path):
     tok = char_tokenizer()
     torch.manual_seed(0)
-    model = GPT(
-        GPTConfig(vocab_size=tok.vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=4)
-    )
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=4))
     return models.save(model, tok, tmp_path / "ckpt")
 
 

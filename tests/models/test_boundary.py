@@ -22,8 +22,7 @@ def test_models_does_not_import_qt():
 
 def test_results_import_without_torch():
     loaded = _modules_after(
-        "import models; from models.results import Probe; "
-        "from models import SamplingSettings, ModelError"
+        "import models; from models.results import Probe; from models import SamplingSettings, ModelError"
     )
     assert "torch" not in loaded
 

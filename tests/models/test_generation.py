@@ -33,9 +33,7 @@ def test_same_seed_same_text_and_other_seed_differs():
 def test_greedy_steps_match_full_forward():
     tok = char_tokenizer()
     model = _model(tok)
-    steps = list(
-        models.generate(model, tok, "All: Speak", max_new_tokens=12, temperature=0, alternatives=5)
-    )
+    steps = list(models.generate(model, tok, "All: Speak", max_new_tokens=12, temperature=0, alternatives=5))
     ids = list(tok.encode("All: Speak").ids)
     for step in steps:  # each step is the argmax of a fresh full forward over the text so far
         with torch.no_grad():
@@ -54,9 +52,7 @@ def test_attention_rows_cover_everything_before_the_token():
     tok = char_tokenizer()
     model = _model(tok)
     prompt_len = len(tok.encode("First").ids)
-    steps = list(
-        models.generate(model, tok, "First", max_new_tokens=5, temperature=0, attention=True)
-    )
+    steps = list(models.generate(model, tok, "First", max_new_tokens=5, temperature=0, attention=True))
     for i, step in enumerate(steps):
         assert step.attention.shape == (2, 4, prompt_len + i)
         np.testing.assert_allclose(step.attention.sum(-1), 1.0, atol=1e-5)
@@ -70,15 +66,11 @@ def test_attention_rows_cover_everything_before_the_token():
 def test_top_k_one_is_greedy_and_top_p_tiny_is_greedy():
     tok = char_tokenizer()
     model = _model(tok)
-    greedy = [
-        s.token_id for s in models.generate(model, tok, "You", max_new_tokens=15, temperature=0)
-    ]
+    greedy = [s.token_id for s in models.generate(model, tok, "You", max_new_tokens=15, temperature=0)]
     for kw in ({"top_k": 1}, {"top_p": 1e-6}):
         sampled = [
             s.token_id
-            for s in models.generate(
-                model, tok, "You", max_new_tokens=15, temperature=1.5, seed=3, **kw
-            )
+            for s in models.generate(model, tok, "You", max_new_tokens=15, temperature=1.5, seed=3, **kw)
         ]
         assert sampled == greedy
 

@@ -9,9 +9,7 @@ from models.gpt import GPT
 
 def _gpt(**kw) -> GPT:
     torch.manual_seed(0)
-    return GPT(
-        GPTConfig(vocab_size=50, n_positions=32, n_embd=32, n_layer=2, n_head=4, **kw)
-    ).eval()
+    return GPT(GPTConfig(vocab_size=50, n_positions=32, n_embd=32, n_layer=2, n_head=4, **kw)).eval()
 
 
 def _ids(T=16, vocab=50):
