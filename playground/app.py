@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("TransformerPlayground")
     app.setApplicationName("Transformer Playground")
     theme.configure_pyqtgraph()
+    # Python's cyclic GC may run on any thread; if it runs on the worker and frees Qt objects
+    # there, it deadlocks with the GUI thread (seen: both in ~QObject, one waiting for the GIL).
+    # pyqtgraph's collector disables automatic GC and collects on a GUI-thread timer instead.
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=1.0)  # noqa: F841 (kept alive for the app's lifetime)
     if args.screenshot:  # a fresh settings file: the picture must not depend on the user's
         scratch = tempfile.TemporaryDirectory()
         settings = QSettings(str(Path(scratch.name) / "s.ini"), QSettings.Format.IniFormat)

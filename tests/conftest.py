@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
+import gc  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -26,11 +27,18 @@ def shakespeare() -> str:
 LIBRARY_THREADS = {"tqdm_monitor"}
 
 
+def pytest_configure(config) -> None:
+    # As in the app (playground/app.py): cyclic GC must never run on a worker thread, where
+    # freeing a test's Qt objects deadlocks with the GUI thread. Collect on the main thread only.
+    gc.disable()
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_behind():
     """Fail any test that leaves a Python or Qt thread running."""
     before = set(threading.enumerate())
     yield
+    gc.collect()  # this test's garbage goes here, on the main thread, with its workers stopped
     leaked = [
         t for t in threading.enumerate() if t not in before and t.is_alive() and t.name not in LIBRARY_THREADS
     ]
@@ -40,8 +48,6 @@ def no_thread_left_behind():
     assert not leaked, f"test left threads running: {leaked}"
     if "PySide6.QtCore" not in sys.modules:
         return
-    import gc
-
     from PySide6.QtCore import QThread
 
     running = [o for o in gc.get_objects() if issubclass(type(o), QThread) and _running(o)]
