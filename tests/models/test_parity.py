@@ -26,10 +26,7 @@ def _hf_gpt2(vocab: int) -> transformers.GPT2LMHeadModel:
     )
     torch.manual_seed(0)
     model = transformers.GPT2LMHeadModel(cfg).eval()
-    with torch.no_grad():  # random biases and norms, so a mix-up of any two tensors shows
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return model
+    return _perturbed(model)
 
 
 def _hf_bert(vocab: int, cls=transformers.BertForMaskedLM):
@@ -44,6 +41,11 @@ def _hf_bert(vocab: int, cls=transformers.BertForMaskedLM):
     )
     torch.manual_seed(0)
     model = cls(cfg).eval()
+    return _perturbed(model)
+
+
+def _perturbed(model):
+    """Random biases and norms too, so a mix-up of any two tensors shows in the outputs."""
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -122,9 +124,7 @@ def test_our_bert_folder_opens_in_transformers_with_same_outputs(tmp_path):
             intermediate_size=96,
         )
     )
-    with torch.no_grad():
-        for p in ours.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
+    _perturbed(ours)
     ours.eval()
     models.save(ours, tok, tmp_path)
     hf = transformers.BertForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager").eval()
