@@ -389,16 +389,21 @@ class Trainer:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def evaluate(self) -> float:
-        """Mean loss on the same held-out batches every time, so the curve is comparable."""
+    def evaluate(self, model: torch.nn.Module | None = None) -> float:
+        """Mean loss on the same held-out batches every time, so the curve is comparable.
+
+        `model` (default: the one being trained) may be any module whose output has `.logits`,
+        e.g. a reference model a benchmark compares on the very same batches.
+        """
+        model = self.model if model is None else model
         gen = torch.Generator().manual_seed(self.config.seed + 10_000)
-        self.model.eval()
+        model.eval()
         total = 0.0
         with torch.inference_mode(), self._autocast():
             for _ in range(self.config.eval_batches):
                 x, y = self._batch(gen, self.val_ids)
-                total += float(self._loss(self.model, x, y))
-        self.model.train()
+                total += float(self._loss(model, x, y))
+        model.train()
         return total / self.config.eval_batches
 
     def sample(self) -> str:
