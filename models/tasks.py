@@ -62,7 +62,7 @@ def _addition(rng: random.Random) -> tuple[str, str]:
 
 def _induction(rng: random.Random) -> tuple[str, str]:
     # random letters, then the same letters again: only copying from context predicts the repeat
-    s = _letters(rng, 8, 16)
+    s = _letters(rng, 6, 12)  # a whole line (at most 26 characters) fits the task preset's context
     return f"{s}|", s
 
 
