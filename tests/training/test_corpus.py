@@ -6,6 +6,7 @@ import pytest
 
 from models.corpus import check_size, load_corpus
 from models.errors import ModelError
+from models.presets import preset
 from models.tasks import TASKS, get_task
 
 
@@ -75,7 +76,9 @@ def test_tasks_are_seeded_and_correct() -> None:
         assert int(ans) == int(x) + int(y)
     for line in get_task("induction").corpus(50).splitlines():
         first, second = line.split("|")
-        assert first == second and len(first) >= 8
+        assert first == second and len(first) >= 6
+    context = preset("task").context  # a whole line and its newline fit one training window
+    assert max(len(line) + 1 for t in TASKS.values() for line in t.corpus(500).splitlines()) <= context
 
 
 def test_task_prompt_is_held_out_question() -> None:
