@@ -70,26 +70,32 @@ def timed(step, n: int | None = None) -> float:
     return (time.perf_counter() - t) / n
 
 
+def gpt2(layers: int, heads: int, width: int, context: int, vocab: int, activation: str = "gelu_new"):
+    """A randomly initialised transformers GPT-2 without dropout, in training mode."""
+    config = transformers.GPT2Config(
+        n_layer=layers,
+        n_head=heads,
+        n_embd=width,
+        n_positions=context,
+        vocab_size=vocab,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        activation_function=activation,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+    return transformers.GPT2LMHeadModel(config).train()
+
+
 def throughput(rounds: int) -> None:
     print(
         f"torch {torch.__version__}, transformers {transformers.__version__}, "
         f"{torch.get_num_threads()} threads"
     )
     for name, (L, H, C, T, B, V) in SHAPES.items():
-        hf_cfg = transformers.GPT2Config(
-            n_layer=L,
-            n_head=H,
-            n_embd=C,
-            n_positions=T,
-            vocab_size=V,
-            resid_pdrop=0.0,
-            embd_pdrop=0.0,
-            attn_pdrop=0.0,
-            bos_token_id=None,
-            eos_token_id=None,
-        )
         torch.manual_seed(0)
-        hf = transformers.GPT2LMHeadModel(hf_cfg).train()
+        hf = gpt2(L, H, C, T, V)
         with tempfile.TemporaryDirectory() as d:  # the very same weights in our model
             hf.save_pretrained(d)
             models.Tokenizer.train(["abc"], "char").save(d)
@@ -141,21 +147,7 @@ def nanogpt_reference(trainer: Trainer, seed: int) -> torch.nn.Module:
     nanoGPT's (bias=False: every bias zero and frozen; exact GELU), a plain loop, the same schedule."""
     cfg = trainer.config
     torch.manual_seed(seed)
-    model = transformers.GPT2LMHeadModel(
-        transformers.GPT2Config(
-            vocab_size=trainer.tokenizer.vocab_size,
-            n_positions=cfg.context,
-            n_embd=cfg.n_embd,
-            n_layer=cfg.n_layer,
-            n_head=cfg.n_head,
-            resid_pdrop=0.0,
-            embd_pdrop=0.0,
-            attn_pdrop=0.0,
-            activation_function="gelu",
-            bos_token_id=None,
-            eos_token_id=None,
-        )
-    ).train()
+    model = gpt2(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.context, trainer.tokenizer.vocab_size, "gelu")
     for name, p in model.named_parameters():
         if name.endswith(".bias"):
             p.data.zero_()
