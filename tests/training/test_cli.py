@@ -35,26 +35,14 @@ TINY = [
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def train(corpus: Path | str, out: Path, *args: str) -> int:
+    """Run `playground train` on `corpus` into `out` with the tiny settings; its exit code."""
+    return main(["--corpus", str(corpus), "--out", str(out), *args, *TINY])
+
+
 def test_gpt_folder_opens_in_models_and_transformers(small_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "gpt"
-    assert (
-        main(
-            [
-                "--corpus",
-                str(small_corpus),
-                "--out",
-                str(out),
-                "--steps",
-                "10",
-                "--tokenizer",
-                "bpe",
-                "--vocab-size",
-                "300",
-                *TINY,
-            ]
-        )
-        == 0
-    )
+    assert train(small_corpus, out, "--steps", "10", "--tokenizer", "bpe", "--vocab-size", "300") == 0
     ours, tok = models.load(out)
     from transformers import GPT2LMHeadModel
 
@@ -68,25 +56,8 @@ def test_gpt_folder_opens_in_models_and_transformers(small_corpus: Path, tmp_pat
 
 def test_bert_folder_opens_in_transformers(small_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "bert"
-    assert (
-        main(
-            [
-                "--corpus",
-                str(small_corpus),
-                "--out",
-                str(out),
-                "--arch",
-                "bert",
-                "--steps",
-                "6",
-                "--vocab-size",
-                "300",
-                "--no-training-state",
-                *TINY,
-            ]
-        )
-        == 0
-    )
+    args = ("--arch", "bert", "--steps", "6", "--vocab-size", "300", "--no-training-state")
+    assert train(small_corpus, out, *args) == 0
     assert not (out / "training_state.pt").exists()
     ours, tok = models.load(out)
     from transformers import BertForMaskedLM
@@ -99,7 +70,7 @@ def test_bert_folder_opens_in_transformers(small_corpus: Path, tmp_path: Path) -
 
 def test_resume_from_the_command_line(tmp_path: Path) -> None:
     out = tmp_path / "task"
-    assert main(["--corpus", "copy", "--out", str(out), "--steps", "4", *TINY]) == 0
+    assert train("copy", out, "--steps", "4") == 0
     assert main(["--resume", str(out), "--steps", "8", "--quiet"]) == 0
     state = torch.load(out / "training_state.pt", weights_only=True)
     assert state["step"] == 8 and state["corpus"]["name"] == "task:copy"
