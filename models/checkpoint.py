@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from models.atomic import Writer, recover, write_folder
 from models.bert import Bert
 from models.config import ModelConfig, config_from_hf
 from models.errors import ModelError
@@ -58,6 +56,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[Model, T
     Everything is checked before a model is returned, so a failure leaves nothing half-loaded.
     """
     folder = Path(path)
+    recover(folder)  # a save that died mid-swap left the old folder aside: put it back
     if not folder.is_dir():
         raise ModelError(f"{folder}: not a folder")
     config_path = folder / "config.json"
@@ -160,45 +159,38 @@ def save(
     model: Model,
     tokenizer: Tokenizer,
     path: str | Path,
-    extra_files: dict[str, Callable[[Path], None]] | None = None,
+    extra_files: dict[str, Writer] | None = None,
 ) -> Path:
-    """Write a folder that `transformers` and this app both open. Each file is written atomically.
+    """Write a folder that `transformers` and this app both open, atomically as a whole.
 
-    `extra_files` maps a file name to a function that writes it to a given temporary path.
+    `extra_files` maps a file name to a function that writes it to a given path. Any failure
+    (disk full, permissions, a library error) is a ModelError and leaves the old folder as it was.
     """
-    folder = Path(path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ModelError(f"{folder}: cannot create the folder ({e.strerror})") from e
     cfg = model.config
     state = _gpt_to_hf(model) if cfg.arch == "gpt" else _bert_to_hf(model)
     hf_config = cfg.to_hf()
-    atomic_write(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
-    atomic_write(folder / "config.json", lambda p: p.write_text(json.dumps(hf_config, indent=2)))
-    atomic_write(folder / "tokenizer.json", lambda p: tokenizer.hf.save(str(p)))
-    atomic_write(
-        folder / "tokenizer_config.json",
-        lambda p: p.write_text(json.dumps(_tokenizer_config(cfg, tokenizer), indent=2)),
-    )
-    for name, write in (extra_files or {}).items():
-        atomic_write(folder / name, write)
-    return folder
+    files: dict[str, Writer] = {
+        "model.safetensors": lambda p: save_file(state, str(p), metadata={"format": "pt"}),
+        "config.json": lambda p: p.write_text(json.dumps(hf_config, indent=2)),
+        "tokenizer.json": lambda p: tokenizer.hf.save(str(p)),
+        "tokenizer_config.json": lambda p: p.write_text(
+            json.dumps(_tokenizer_config(cfg, tokenizer), indent=2)
+        ),
+    }
+    return write_folder(Path(path), files | (extra_files or {}), replaces=REPLACED_FILES)
 
 
-def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename it over the target."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise ModelError(f"{target}: could not write ({e.strerror or e})") from e
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+# Files of an older checkpoint in the same folder that the new one supersedes: never carried over.
+REPLACED_FILES = (
+    "training_state.pt",
+    "train_config.json",
+    "pytorch_model.bin",
+    "model.safetensors.index.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+)
 
 
 def _gpt_to_hf(model: GPT) -> dict[str, torch.Tensor]:

@@ -6,8 +6,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from models import assets
 from models.errors import ModelError
 from models.tasks import TASKS, Task, get_task
+
+# Corpora shipped with the app, by the name a user types: `--corpus shakespeare`.
+BUILTIN_CORPORA = {"shakespeare": assets.SHAKESPEARE}
 
 _SNIFF = 8192  # bytes looked at for NULs: text files essentially never contain one
 
@@ -16,7 +20,7 @@ _SNIFF = 8192  # bytes looked at for NULs: text files essentially never contain 
 class Corpus:
     """The whole text of a corpus and where it came from."""
 
-    name: str  # the file or folder path, or "task:NAME"
+    name: str  # the file or folder path, a built-in corpus's name, or "task:NAME"
     text: str
     task: Task | None = None
 
@@ -44,12 +48,16 @@ class Corpus:
 
 
 def load_corpus(source: str | Path, examples: int = 20_000, seed: int = 0) -> Corpus:
-    """A file, a folder (every .txt below it, in name order) or a task ("task:copy" or "copy")."""
+    """A file, a folder (every .txt below it, in name order), a built-in corpus ("shakespeare")
+    or a task ("task:copy" or "copy")."""
     spec = str(source)
     path = Path(spec).expanduser()
     if spec.startswith("task:") or (not path.exists() and spec.strip().lower() in TASKS):
         task = get_task(spec)
         return Corpus(f"task:{task.name}", task.corpus(examples, seed), task)
+    if not path.exists() and spec.strip().lower() in BUILTIN_CORPORA:
+        name = spec.strip().lower()
+        return Corpus(name, read_text(assets.path(BUILTIN_CORPORA[name])))
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.txt") if p.is_file())
         if not files:
@@ -57,7 +65,10 @@ def load_corpus(source: str | Path, examples: int = 20_000, seed: int = 0) -> Co
         return Corpus(str(path), "\n".join(read_text(p) for p in files))
     if path.is_file():
         return Corpus(str(path), read_text(path))
-    raise ModelError(f"{path}: no such file or folder (built-in tasks: {', '.join(TASKS)})")
+    raise ModelError(
+        f"{path}: no such file or folder (built-in corpora: {', '.join(BUILTIN_CORPORA)}; "
+        f"tasks: {', '.join(TASKS)})"
+    )
 
 
 def read_text(path: Path) -> str:

@@ -117,6 +117,30 @@ class TrainConfig:
         if not 0.0 < self.val_fraction < 0.5:
             raise ModelError(f"validation fraction must be in (0, 0.5) (got {self.val_fraction})")
 
+    def warnings(self) -> list[str]:
+        """Legal settings that usually make a run diverge or learn nothing: said before the run."""
+        out = []
+        if self.lr > 0.05:
+            out.append(
+                f"learning rate {self.lr:g} is far above the usual 1e-4 to 1e-2: the loss will "
+                "likely explode (the run stops itself if it does)"
+            )
+        elif self.lr > 0.01 and self.warmup_steps < 10:
+            out.append(
+                f"learning rate {self.lr:g} with almost no warmup often diverges: try 50+ warmup steps"
+            )
+        if self.lr < 1e-6:
+            out.append(f"learning rate {self.lr:g} is so small that the model will barely change")
+        if self.grad_clip == 0 and self.lr > 0.01:
+            out.append("gradient clipping is off at a high learning rate: one bad batch can ruin the run")
+        if self.batch_size * self.context < 64:
+            out.append(
+                f"a batch of {self.batch_size} × {self.context} tokens is very small: the loss will be noisy"
+            )
+        if self.dropout > 0.5:
+            out.append(f"dropout {self.dropout:g} drops most of the signal: the model may not learn")
+        return out
+
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some settings changed; unknown names are refused by name."""
         unknown = set(changes) - {f.name for f in fields(self)}
@@ -169,7 +193,7 @@ _TASK = dict(  # measured: copy 100%, reverse 98%, sort 100%, addition 78%, indu
     eval_every=100,
     sample_every=250,
     probe_every=100,
-    checkpoint_every=0,
+    checkpoint_every=500,  # a crash costs at most ~5 s of a task run
     sample_tokens=40,
 )
 
@@ -192,7 +216,7 @@ PRESETS: dict[str, Preset] = {
                 eval_every=100,
                 sample_every=200,
                 probe_every=50,
-                checkpoint_every=0,
+                checkpoint_every=200,
             ),
         ),
         Preset(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import statistics
 import tempfile
 import threading
 import time
@@ -22,7 +24,7 @@ from models.analysis import fill_mask, probe
 from models.batches import Masker, encode_ids, gpt_batch
 from models.bert import Bert
 from models.config import BertConfig, GPTConfig
-from models.corpus import Corpus, check_size, load_corpus
+from models.corpus import BUILTIN_CORPORA, Corpus, check_size, load_corpus, read_text
 from models.errors import ModelError
 from models.generation import generate
 from models.gpt import GPT
@@ -31,7 +33,9 @@ from models.results import TrainingReport
 from models.tokenizer import Tokenizer
 
 STATE_FILE = "training_state.pt"
+EXPLODE_WINDOW = 10  # steps whose median loss decides that a run diverged
 CONFIG_FILE = "train_config.json"
+CORPUS_FILE = "corpus.txt"  # a user's corpus, kept with the run so resuming reads nothing else
 _FORMAT = 1
 
 
@@ -149,6 +153,7 @@ class Trainer:
         self._tok_rate = 0.0
         self.status = "running"
         self.last_checkpoint: Path | None = None
+        self.save_error = ""  # why the last checkpoint could not be written, if it could not
         self._cond = threading.Condition()
         self._paused = self._stop = False
         self._single = 0  # steps allowed while paused
@@ -202,7 +207,7 @@ class Trainer:
         config = TrainConfig.from_dict(state["config"]).replace(**changes)
         model, tokenizer = checkpoint.load(folder)
         if corpus is None:
-            corpus = load_corpus(state["corpus"]["name"], seed=config.seed)
+            corpus = _saved_corpus(folder, state["corpus"]["name"], config.seed)
         return cls(
             config,
             corpus,
@@ -322,6 +327,10 @@ class Trainer:
             loss.backward()
         except torch.OutOfMemoryError:
             return self._out_of_memory()
+        exploded = self._exploded(value)
+        if exploded:
+            self.optimizer.zero_grad(set_to_none=True)
+            return self._fail(exploded)
         if cfg.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             if not torch.isfinite(norm):
@@ -352,15 +361,18 @@ class Trainer:
             if cfg.probe_every and _due(self.step, cfg.probe_every, last):
                 extras["probe"] = self.probe()
         status = "finished" if last else "running"
-        if self.out_dir is not None and (last or _due(self.step, cfg.checkpoint_every, False)):
+        # a periodic checkpoint only of a sane model: a diverging run keeps the last good one
+        periodic = _due(self.step, cfg.checkpoint_every, False) and value <= self._explode_limit()
+        if self.out_dir is not None and (last or periodic):
             try:
                 extras["checkpoint"] = str(self.save(final=last))
             except ModelError as e:
                 status = "failed"
-                events.append(
+                self.save_error = (
                     f"stopped: could not write the checkpoint — {e}. The model is "
                     "still in memory; free space or choose another folder and save"
                 )
+                events.append(self.save_error)
         self.status = status
         if last and status == "finished":
             events.append(f"finished: {self.step} steps")
@@ -379,6 +391,22 @@ class Trainer:
         else:
             x, y = gpt_batch(data, cfg.batch_size, cfg.context, gen)
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def _explode_limit(self) -> float:
+        """A loss this far above the run's first one means it is diverging, not learning."""
+        start = self.losses[0] if self.losses else math.inf
+        return max(2.0 * start, start + 3.0)
+
+    def _exploded(self, value: float) -> str:
+        """Why the run is diverging (most of the last steps far above the first loss), or ""."""
+        recent = [*self.losses[-(EXPLODE_WINDOW - 1) :], value]
+        if len(recent) < EXPLODE_WINDOW or statistics.median(recent) <= self._explode_limit():
+            return ""
+        lr = self.optimizer.param_groups[0]["lr"]
+        return (
+            f"the loss exploded from {self.losses[0]:.3g} to {value:.3g} by step {self.step + 1} "
+            f"(learning rate {lr:.3g}); lower the learning rate or add warmup"
+        )
 
     def _loss(self, net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits = net(x).logits  # [B, T, vocab]
@@ -450,7 +478,10 @@ class Trainer:
 
     # ---- checkpoints --------------------------------------------------------------------------
     def save(self, folder: str | Path | None = None, final: bool = False) -> Path:
-        """Write a checkpoint folder (model, tokenizer, training state) atomically, file by file."""
+        """Write a checkpoint folder (model, tokenizer, training state), atomically as a whole.
+
+        A final folder without training state drops an older state file (it would not match).
+        """
         target = Path(folder) if folder is not None else self.out_dir
         if target is None:
             raise ModelError("no output folder was given for the checkpoint")
@@ -459,11 +490,23 @@ class Trainer:
         if keep_state:
             state = self.training_state()
             extra[STATE_FILE] = lambda p: torch.save(state, p)
+            if self._corpus_to_store(target):
+                extra[CORPUS_FILE] = lambda p: p.write_text(self.corpus.text, encoding="utf-8")
         checkpoint.save(self.model, self.tokenizer, target, extra_files=extra)
-        if not keep_state:  # a final, small folder: an older resume state would not match it
-            (target / STATE_FILE).unlink(missing_ok=True)
+        if not keep_state:  # a final, small folder is not resumed: it needs no corpus
+            (target / CORPUS_FILE).unlink(missing_ok=True)
         self.last_checkpoint = target
         return target
+
+    def _corpus_to_store(self, target: Path) -> bool:
+        """A user's corpus is stored once per folder; later saves carry the same file over."""
+        if self.corpus.task is not None or self.corpus.name in BUILTIN_CORPORA:
+            return False  # made again from its name
+        stored = target / CORPUS_FILE
+        try:
+            return hashlib.sha256(stored.read_bytes()).hexdigest() != self.corpus.sha256
+        except OSError:
+            return True
 
     def training_state(self) -> dict[str, Any]:
         """Only tensors and plain values, so it loads with torch.load(weights_only=True)."""
@@ -490,7 +533,8 @@ class Trainer:
                 path = str(self.save())
                 events.append(f"checkpoint written to {path}; resume it to continue")
             except ModelError as e:
-                events.append(f"could not write the checkpoint — {e}")
+                self.save_error = f"could not write the checkpoint — {e}"
+                events.append(self.save_error)
         self.status = "stopped"
         return self._report(events=tuple(events), status="stopped", checkpoint=path)
 
@@ -546,6 +590,17 @@ def load_state(folder: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != _FORMAT:
         raise ModelError(f"{path}: not a training state this version understands")
     return state
+
+
+def _saved_corpus(folder: Path, name: str, seed: int) -> Corpus:
+    """The corpus a run was saved with, from the checkpoint alone (or a built-in one by name)."""
+    if (folder / CORPUS_FILE).is_file():
+        return Corpus(name, read_text(folder / CORPUS_FILE))
+    if name.startswith("task:") or name in BUILTIN_CORPORA:
+        return load_corpus(name, seed=seed)
+    raise ModelError(
+        f"{folder}: this checkpoint does not carry its corpus ({name}); name the corpus to resume"
+    )
 
 
 def _due(step: int, every: int, last: bool) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 
@@ -14,19 +15,30 @@ class Report:
     details: str
 
 
-class ErrorReporter:
-    """Shows errors without blocking the event loop; `interactive=False` only records them."""
+class ErrorReporter(QObject):
+    """Shows errors without blocking the event loop; `interactive=False` only records them.
 
-    def __init__(self, parent: QWidget, interactive: bool = True) -> None:
-        self.parent, self.interactive = parent, interactive
+    `report` may be called from any thread (an uncaught exception on the worker reaches it):
+    a message box is only ever built on the GUI thread.
+    """
+
+    _posted = Signal(str, str)  # queued to the GUI thread
+
+    def __init__(self, window: QWidget, interactive: bool = True) -> None:
+        super().__init__(window)
+        self.window, self.interactive = window, interactive
         self.history: list[Report] = []
         self.box: QMessageBox | None = None
+        self._posted.connect(self.report, Qt.ConnectionType.QueuedConnection)
 
     @property
     def last(self) -> Report | None:
         return self.history[-1] if self.history else None
 
     def report(self, message: str, details: str = "") -> None:
+        if QThread.currentThread() is not self.thread():
+            self._posted.emit(message, details)
+            return
         self.history.append(Report(message, details))
         print(f"playground: {message}", file=sys.stderr)
         if not self.interactive:
@@ -38,7 +50,7 @@ class ErrorReporter:
             "Transformer Playground",
             message,
             QMessageBox.StandardButton.Ok,
-            self.parent,
+            self.window,
         )
         if details:
             box.setDetailedText(details)

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import models
-from playground.info import model_info
-from playground.starter import ASSETS, builtin_folder
+from models import assets
+from playground.info import ModelInfo, model_info
+from playground.starter import train_starter
 
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "transformer-playground"
 STARTER_NOTE = "built-in model not found: using a small starter model made at first start"
@@ -17,39 +18,52 @@ STARTER_NOTE = "built-in model not found: using a small starter model made at fi
 def open_model(
     source: str,
     device: str,
-    assets: Path | None,
+    assets_dir: Path | None,
     data_dir: Path | None,
-    make_starter: Callable[[str, Path, str], tuple[Any, Any]],
-):
-    """(model, tokenizer, ModelInfo) for a folder or "builtin:gpt"/"builtin:bert"; raises ModelError."""
+    should_stop: Callable[[], bool],
+    say: Callable[[str], None],
+) -> tuple[Any, Any, ModelInfo]:
+    """(model, tokenizer, ModelInfo) for a folder or "builtin:gpt"/"builtin:bert"; raises ModelError.
+
+    `assets_dir` replaces the installed assets (tests use it to make the built-in model absent);
+    `say` tells the status bar about slow steps; `should_stop` cuts the starter's training short.
+    """
     note = ""
     if source.startswith("builtin:"):
         arch = source.split(":", 1)[1]
         if arch not in ("gpt", "bert"):
             raise models.ModelError(f"unknown built-in model '{arch}' (gpt or bert)")
         name = f"built-in {arch.upper()}"
-        folder = builtin_folder(arch, assets or ASSETS)
+        folder = _builtin_folder(arch, assets_dir)
         if folder is not None:
             model, tok = models.load(folder, device)
         else:
-            note = STARTER_NOTE
             name = f"starter {arch.upper()}"
-            model, tok = _starter(
-                arch, (data_dir or DEFAULT_DATA_DIR) / f"starter-{arch}", device, make_starter
-            )
+            starter = (data_dir or DEFAULT_DATA_DIR) / f"starter-{arch}"
+            model, tok, why = _starter(arch, starter, device, should_stop, say)
+            note = f"{STARTER_NOTE}; {why}" if why else STARTER_NOTE
     else:
         folder = Path(source).expanduser()
         model, tok = models.load(folder, device)
         name = folder.name or str(folder)
-    info = model_info(model, name, source, device, note)
-    return model, tok, info
+    return model, tok, model_info(model, name, source, device, note)
 
 
-def _starter(arch: str, folder: Path, device: str, make: Callable) -> tuple[Any, Any]:
+def _builtin_folder(arch: str, assets_dir: Path | None) -> Path | None:
+    if assets_dir is None:
+        return assets.builtin_model(arch)
+    folder = assets_dir / f"default-{arch}"
+    return folder if (folder / "config.json").is_file() else None
+
+
+def _starter(
+    arch: str, folder: Path, device: str, should_stop: Callable[[], bool], say: Callable[[str], None]
+) -> tuple[Any, Any, str]:
     if (folder / "config.json").is_file():
         try:
-            return models.load(folder, device)
+            model, tok = models.load(folder, device)
+            return model, tok, ""
         except models.ModelError:
             pass  # a damaged cache is simply made again
-    model, tok = make(arch, folder, STARTER_NOTE)
-    return model.to(device), tok
+    say(f"training a small starter {arch.upper()} (first start only)…")
+    return train_starter(arch, folder, device, should_stop)

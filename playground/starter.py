@@ -1,13 +1,11 @@
-"""Small starter models made at first start when the built-in checkpoints are missing (torch)."""
+"""A small starter model, trained in seconds when the built-in checkpoints are missing (torch)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import torch
-import torch.nn.functional as F
+from typing import Any
 
 import models
 
@@ -27,76 +25,47 @@ The quick brown fox jumps over the lazy dog.
 The cat sat on the mat. The dog sat on the log.
 """
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+STARTER_CONFIG = dict(  # a minute's worth of the tiny preset, cut to seconds
+    n_layer=4,
+    n_head=4,
+    n_embd=64,
+    context=48,
+    batch_size=16,
+    steps=300,
+    lr=3e-3,
+    min_lr=3e-4,
+    warmup_steps=20,
+    eval_every=0,
+    eval_batches=1,
+    sample_every=0,
+    probe_every=0,
+    checkpoint_every=0,
+    keep_training_state=False,
+)
 
 
-def builtin_folder(arch: str, assets: Path = ASSETS) -> Path | None:
-    """The shipped checkpoint for `arch` ("gpt" or "bert"), if it exists."""
-    folder = assets / f"default-{arch}"
-    return folder if (folder / "config.json").is_file() else None
+def train_starter(
+    arch: str, folder: Path, device: str, should_stop: Callable[[], bool], seconds: float = 8.0
+) -> tuple[Any, Any, str]:
+    """(model, tokenizer, note): a small model trained briefly on TEXT with the Trainer.
 
+    Saved in `folder` so the next start is instant; kept in memory only when that fails.
+    """
+    from models.corpus import Corpus
+    from models.presets import preset
+    from models.training import Trainer
 
-def make_model(arch: str, seed: int = 0):
-    """A fresh small model and tokenizer for `arch`, untrained."""
-    torch.manual_seed(seed)
-    if arch == "gpt":
-        tok = models.Tokenizer.train([TEXT], "char")
-        cfg = models.GPTConfig(vocab_size=tok.vocab_size, n_positions=128, n_embd=64, n_layer=4, n_head=4)
-        return models.GPT(cfg).eval(), tok
-    tok = models.Tokenizer.train([TEXT], "wordpiece", vocab_size=300)
-    cfg = models.BertConfig(
-        vocab_size=tok.vocab_size,
-        max_position_embeddings=64,
-        hidden_size=64,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=256,
-    )
-    return models.Bert(cfg).eval(), tok
-
-
-@torch.no_grad()
-def _adam(params, moments, step: int, lr: float, b1: float = 0.9, b2: float = 0.99) -> None:
-    for p, (m, v) in zip(params, moments, strict=True):
-        if p.grad is None:
-            continue
-        m.mul_(b1).add_(p.grad, alpha=1 - b1)
-        v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-        denom = (v / (1 - b2**step)).sqrt_().add_(1e-8)
-        p.addcdiv_(m, denom, value=-lr / (1 - b1**step))
-
-
-def train_steps(model, tok, steps: int = 300, seconds: float = 8.0) -> Iterator[float]:
-    """Train briefly on TEXT, yielding the loss after each step (a chunkable job)."""
-    ids = torch.tensor(tok.encode(TEXT, special_tokens=False).ids)
-    ctx = min(64, model.config.context - 2)
-    # a hand-written Adam: constructing torch.optim.AdamW on a worker thread imports
-    # torch._dynamo lazily, which was seen to hang there (tests/app, torch 2.13)
-    params = [p for p in model.parameters() if p.requires_grad]
-    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
-    gen = torch.Generator().manual_seed(0)
+    tokenizer = {"gpt": {"tokenizer": "char"}, "bert": {"tokenizer": "wordpiece", "vocab_size": 300}}[arch]
+    config = preset("tiny", arch=arch, device=device, **tokenizer, **STARTER_CONFIG)
+    # repeated so the held-out tenth still holds a training window of BERT's word pieces
+    trainer = Trainer(config, Corpus("starter text", TEXT * 10))
     start = time.perf_counter()
-    model.train()
-    step = 0
+    for _ in trainer:
+        if should_stop() or time.perf_counter() - start > seconds:
+            break
+    model = trainer.model.eval()
     try:
-        for _ in range(steps):
-            starts = torch.randint(0, len(ids) - ctx - 1, (16,), generator=gen)
-            x = torch.stack([ids[s : s + ctx] for s in starts])  # [B, ctx]
-            if model.config.arch == "gpt":
-                y = torch.stack([ids[s + 1 : s + ctx + 1] for s in starts])
-                logits = model(x).logits
-            else:  # masked LM: hide 15% of the tokens and predict them
-                hide = torch.rand(x.shape, generator=gen) < 0.15
-                y = torch.where(hide, x, torch.full_like(x, -100))
-                logits = model(torch.where(hide, torch.full_like(x, tok.mask_id), x)).logits
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
-            for p in params:
-                p.grad = None
-            loss.backward()
-            step += 1
-            _adam(params, moments, step, lr=3e-3)
-            yield float(loss.detach())
-            if time.perf_counter() - start > seconds:
-                return
-    finally:
-        model.eval()
+        trainer.save(folder, final=True)
+        return model, trainer.tokenizer, ""
+    except models.ModelError as e:
+        return model, trainer.tokenizer, f"it could not be saved, so it is made again next time ({e})"

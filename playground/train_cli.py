@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import Any
 
+from models.corpus import BUILTIN_CORPORA
 from models.errors import ModelError
 from models.presets import PRESETS, TrainConfig, preset
 from models.tasks import TASKS
@@ -53,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--corpus",
-        help="a UTF-8 text file, a folder of .txt files, or a built-in "
-        f"task ({', '.join(TASKS)}; also written task:NAME)",
+        help="a UTF-8 text file, a folder of .txt files, a built-in corpus "
+        f"({', '.join(BUILTIN_CORPORA)}) or a built-in task ({', '.join(TASKS)}; also written task:NAME)",
     )
     p.add_argument("--out", help="checkpoint folder to write (default: the --resume folder)")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
@@ -161,6 +162,9 @@ def _train(args: argparse.Namespace) -> int:
             f"{len(trainer.train_ids)} training tokens, device {trainer.device}"
             + (f" x{trainer.world} processes" if trainer.world > 1 else "")
         )
+    if main_rank:
+        for warning in cfg.warnings():
+            print(f"warning: {warning}", file=sys.stderr)
     last = None
     try:
         for report in trainer:

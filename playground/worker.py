@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from playground.info import ModelInfo
 
+FALLBACK_MODEL = "builtin:gpt"  # opened when a launch's --model cannot be
 FLUSH_S = 0.05  # deliver batched results at most ~20 times a second
 CHUNK_S = 0.03  # work this long, then go back to the event loop to serve probes and stops
 
@@ -117,18 +118,37 @@ class Worker(QObject):
     # ---- requests ----------------------------------------------------------------------------
     @Slot(str)
     def load(self, source: str) -> None:
-        """Open a folder or "builtin:gpt"/"builtin:bert"; on failure the old model stays."""
+        """Open a folder or "builtin:gpt"/"builtin:bert"; on failure the old model stays.
+
+        With no model yet (a bad --model at launch), the built-in GPT opens instead, and says why.
+        """
         with self._guard(f"opening {source}"):
             self._end_job("stopped")
             self._set_busy(f"opening {_short(source)}…")
-            from playground import loading  # torch is imported here, off the GUI thread
+            from models import ModelError  # torch is imported below, off the GUI thread
 
-            model, tok, info = loading.open_model(
-                source, self._device(), self._assets, self._data_dir, self._make_starter
-            )
+            try:
+                model, tok, info = self._open(source)
+            except ModelError as e:
+                if self.model is not None or source == FALLBACK_MODEL:
+                    raise
+                self._report(e, f"opening {source}")
+                self._set_busy(f"opening {_short(FALLBACK_MODEL)}…")
+                model, tok, info = self._open(FALLBACK_MODEL)
+                info = replace(
+                    info, note=f"{source} could not be opened ({e}); the built-in GPT opened instead"
+                )
             self.model, self.tokenizer, self.info = model, tok, info
             self.model_loaded.emit(info)
             self._set_busy("")
+
+    def _open(self, source: str):
+        from playground import loading
+
+        self._stop.clear()
+        return loading.open_model(
+            source, self._device(), self._assets, self._data_dir, self._stop.is_set, self._set_busy
+        )
 
     @Slot(str, object)
     def generate(self, prompt: str, settings: Any) -> None:
@@ -203,9 +223,16 @@ class Worker(QObject):
 
     def _on_training_done(self, reason: str) -> None:
         run = self.training_run
-        status, message, last = run.finish(reason)
+        try:
+            status, message, last = run.finish(reason)
+        except Exception as e:  # noqa: BLE001 — the view must hear that the run ended, whatever broke
+            self._report(e, "ending the training run")
+            self.training_finished.emit("failed", f"the run ended with an error: {e}")
+            return
         if last:
             self.training_updated.emit(last)
+        if run.trainer.save_error and status != "failed":  # a failed run reports it below
+            self.errored.emit(f"Training stopped, but {run.trainer.save_error}", "")
         self.last_checkpoint = str(run.trainer.last_checkpoint or "")
         if status == "failed":
             if reason != "failed":  # an exception was reported already
@@ -316,10 +343,12 @@ class Worker(QObject):
             return
         if job.cancel is not None and reason != "done":
             job.cancel()
-        if job.pending:  # never lose what was computed
-            job.deliver(job.pending)
-            job.pending = []
-        job.finish(reason)
+        with self._guard(job.name):
+            if job.pending:  # never lose what was computed
+                job.deliver(job.pending)
+                job.pending = []
+        with self._guard(job.name):
+            job.finish(reason)
         self._set_busy("")
 
     def _on_generation_done(self, reason: str) -> None:
@@ -336,24 +365,6 @@ class Worker(QObject):
 
                 self.probed.emit(tag, models.probe(self.model, self.tokenizer, text, k=10))
             self._set_busy(self.job.name if self.job else "")
-
-    # ---- starter model (a chunked job too: it can be stopped and reports progress) ---------
-    def _make_starter(self, arch: str, folder: Path, note: str):
-        from playground import starter
-
-        model, tok = starter.make_model(arch)
-        self._set_busy(f"training a small starter {arch.upper()} (first start only)…")
-        for _ in starter.train_steps(model, tok):
-            if self._stop.is_set():
-                break
-        self._stop.clear()
-        import models
-
-        try:
-            models.save(model, tok, folder)
-        except OSError:
-            pass  # a read-only home only costs the retraining next time
-        return model, tok
 
     # ---- helpers -----------------------------------------------------------------------------
     def _device(self) -> str:

@@ -1,4 +1,4 @@
-"""Test set-up: headless Qt, the right pyqtgraph binding, the shared corpus, and a thread-leak guard."""
+"""Test set-up: headless Qt, the right pyqtgraph binding, the shipped corpus, and a thread-leak guard."""
 
 import os
 
@@ -13,13 +13,12 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+SHAKESPEARE = Path(__file__).resolve().parents[1] / "assets" / "tinyshakespeare.txt"
 
 
 @pytest.fixture
 def shakespeare() -> str:
-    if not SHAKESPEARE.is_file():
-        pytest.fail(f"the shared corpus is missing: {SHAKESPEARE}")
+    """The corpus the repository ships (assets/), so a fresh clone's tests need nothing else."""
     return SHAKESPEARE.read_text(encoding="utf-8")
 
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.corpus import BUILTIN_CORPORA
 from models.errors import ModelError
 from models.presets import PRESETS, TrainConfig
 from models.tasks import TASKS
@@ -57,6 +58,9 @@ class TrainingForm(QWidget):
         for task in TASKS.values():
             self.corpus.addItem(f"Task: {task.name}", f"task:{task.name}")
             self.corpus.setItemData(self.corpus.count() - 1, task.description, TOOLTIP)
+        for name in BUILTIN_CORPORA:
+            self.corpus.addItem(f"{name.capitalize()} (built-in)", name)
+        self.corpus.setItemData(self.corpus.count() - 1, "Tiny Shakespeare, 1.1 MB, public domain", TOOLTIP)
         self.corpus.addItem(FILE_ITEM, FILE_ITEM)
         self.corpus.addItem(FOLDER_ITEM, FOLDER_ITEM)
         self.corpus.setCurrentIndex(list(TASKS).index("reverse"))
@@ -114,6 +118,9 @@ class TrainingForm(QWidget):
         self.error = QLabel(wordWrap=True)
         self.error.setStyleSheet("color: #d9534f")
         form.addRow(self.error)
+        self.warning = QLabel(wordWrap=True)  # legal but risky settings: said, not refused
+        self.warning.setStyleSheet("color: #e0a030")
+        form.addRow(self.warning)
         self.message = ""
         self.apply(PRESETS["task"].config)
 
@@ -187,10 +194,11 @@ class TrainingForm(QWidget):
         self.look_for.setText(f"Look for: {task.look_for}" if task else f"Corpus: {source}")
         self.preset_note.setText(PRESETS[self.preset.currentData()].description)
         try:
-            self.config()
+            warnings = self.config().warnings()
             message = ""
         except ModelError as e:
-            message = str(e)
+            message, warnings = str(e), []
         self.message = message
         self.error.setText(message)
+        self.warning.setText("\n".join(f"Warning: {w}" for w in warnings))
         self.validity_changed.emit(message)

@@ -136,3 +136,30 @@ def test_the_copy_demo_really_forms_a_copying_head(qtbot, view):
         ]
     )
     assert step == 250 and mass.max() > 0.5, mass
+
+
+def test_a_failed_checkpoint_write_ends_the_run_cleanly(qtbot, view, window):
+    """A full disk at stop: safetensors raises its own error; the view still returns to idle,
+    the message arrives on the GUI thread, and every control works afterwards."""
+    import resource
+    import signal
+
+    _configure(view, steps=5000, probe_every=0, sample_every=0, eval_every=0, checkpoint_every=0)
+    view.start()
+    qtbot.waitUntil(lambda: view.last_step >= 3, timeout=60_000)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, old_limit[1]))  # every checkpoint is larger
+    try:
+        view.stop_button.click()
+        _wait_finished(qtbot, view, timeout=30_000)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert "could not write" in view.samples.toPlainText()
+    assert "could not write" in window.errors.last.message
+    assert view.train_button.isEnabled()
+    _configure(view, steps=5, probe_every=0, sample_every=0, eval_every=0)
+    assert view.start()  # the view is not stuck: a new run starts and ends
+    _wait_finished(qtbot, view)
+    assert view.client.worker.last_checkpoint

@@ -148,14 +148,40 @@ def test_a_failing_job_reports_and_finishes_as_failed(qapp, qtbot):
     assert "boom" in errors[0][0] and "RuntimeError" in errors[0][1]
 
 
-def test_missing_builtin_model_makes_and_caches_a_starter(wait_signal, client, tmp_path, monkeypatch):
+@pytest.fixture
+def quick_starter(monkeypatch):
     from playground import starter
 
-    real = starter.train_steps
-    monkeypatch.setattr(starter, "train_steps", lambda m, t: real(m, t, steps=2))
+    monkeypatch.setitem(starter.STARTER_CONFIG, "steps", 3)
+    monkeypatch.setitem(starter.STARTER_CONFIG, "warmup_steps", 1)
+
+
+def test_missing_builtin_model_makes_and_caches_a_starter(wait_signal, client, tmp_path, quick_starter):
     (info,) = wait_signal(client.worker.model_loaded, lambda: client.load("builtin:gpt"))
     assert info.arch == "gpt" and "starter" in info.note
     assert (tmp_path / "data" / "starter-gpt" / "config.json").is_file()
+    reopened, _ = models.load(tmp_path / "data" / "starter-gpt")
+    assert reopened.config.n_layer == 4
+
+
+def test_a_starter_that_cannot_be_saved_stays_in_memory(wait_signal, qapp, tmp_path, quick_starter):
+    from playground.worker import Worker, WorkerClient
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    c = WorkerClient(Worker(assets=tmp_path / "no-assets", data_dir=blocker, device="cpu"))
+    try:
+        (info,) = wait_signal(c.worker.model_loaded, lambda: c.load("builtin:bert"))
+        assert info.arch == "bert" and "could not be saved" in info.note
+    finally:
+        assert c.shutdown()
+
+
+def test_a_bad_model_at_launch_falls_back_to_the_builtin_one(wait_signal, client, tmp_path, quick_starter):
+    recorder = Recorder(client.worker)
+    (info,) = wait_signal(client.worker.model_loaded, lambda: client.load(str(tmp_path / "nowhere")))
+    assert info.arch == "gpt" and "could not be opened" in info.note and "nowhere" in info.note
+    assert recorder.errors and "nowhere" in recorder.errors[0]
 
 
 class _Emitter(QObject):

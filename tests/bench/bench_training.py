@@ -27,11 +27,12 @@ import transformers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import models  # noqa: E402
+from models import assets
 from models.batches import gpt_batch  # noqa: E402
 from models.presets import TrainConfig, preset  # noqa: E402
 from models.training import Trainer, lr_factor, make_optimizer  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "tinyshakespeare.txt"
+CORPUS = assets.path(assets.SHAKESPEARE)  # shipped in the repository and the wheel
 PEAK_FLOPS = 245e9  # fp32 peak of this CPU, as measured for the project
 SHAPES = {  # name: (layers, heads, width, context, batch, vocab)
     "nanogpt-cpu": (4, 4, 128, 64, 12, 65),

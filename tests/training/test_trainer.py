@@ -12,7 +12,7 @@ import torch
 from models.batches import Masker
 from models.checkpoint import load
 from models.errors import ModelError
-from models.presets import TrainConfig
+from models.presets import PRESETS, TrainConfig, preset
 from models.tokenizer import Tokenizer
 from models.training import STATE_FILE, Trainer, lr_factor
 
@@ -92,7 +92,7 @@ def test_resume_continues_the_same_curve(tiny: TrainConfig, small_corpus: Path, 
 def test_nan_stops_and_keeps_last_good_checkpoint(
     tiny: TrainConfig, small_corpus: Path, tmp_path: Path
 ) -> None:
-    cfg = tiny.replace(lr=1e3, min_lr=0.0, warmup_steps=0, grad_clip=0.0, checkpoint_every=2, eval_every=0)
+    cfg = tiny.replace(lr=1e3, min_lr=0.0, warmup_steps=0, grad_clip=0.0, checkpoint_every=1, eval_every=0)
     trainer = Trainer(cfg, small_corpus, tmp_path / "run")
     reports = _run(trainer)
     last = reports[-1]
@@ -102,7 +102,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(
     model, _ = load(tmp_path / "run")
     assert all(torch.isfinite(p).all() for p in model.parameters())
     saved = torch.load(tmp_path / "run" / STATE_FILE, weights_only=True)
-    assert saved["step"] % 2 == 0 and saved["step"] <= last.step
+    assert 1 <= saved["step"] < last.step
     with pytest.raises(ModelError, match="the run is failed"):
         trainer.advance()
 
@@ -235,3 +235,57 @@ def test_out_of_memory_stops_with_advice(
     last = trainer.advance()
     assert last.status == "failed" and "try a smaller batch size or context" in last.events[0]
     assert trainer.step == 2 and all(r.status == "running" for r in reports)
+
+
+def test_an_exploding_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
+    tiny: TrainConfig, small_corpus: Path, tmp_path: Path
+) -> None:
+    """lr 10 keeps the loss finite but far above where it started: no NaN guard would fire."""
+    cfg = tiny.replace(steps=200, lr=10.0, min_lr=1.0, warmup_steps=0, checkpoint_every=1, eval_every=0)
+    assert any("learning rate 10" in w for w in cfg.warnings())
+    trainer = Trainer(cfg, small_corpus, tmp_path / "run")
+    reports = _run(trainer)
+    last = reports[-1]
+    assert last.status == "failed" and last.step < 50, [r.loss for r in reports]
+    assert "exploded" in last.events[0] and "last good checkpoint is kept" in last.events[0]
+    saved = torch.load(tmp_path / "run" / STATE_FILE, weights_only=True)
+    first = saved["losses"][0]
+    assert 1 <= saved["step"] < last.step
+    assert saved["losses"][-1] <= max(2 * first, first + 3)  # saved before the loss ran away
+
+
+def test_sane_settings_have_no_warnings() -> None:
+    for name in PRESETS:
+        assert preset(name).warnings() == [], name
+
+
+def test_resume_reads_nothing_outside_the_checkpoint(
+    tiny: TrainConfig, small_corpus: Path, tmp_path: Path
+) -> None:
+    """The corpus file is gone after the stop: the run continues from the copy in its folder."""
+    cfg = tiny.replace(steps=12, checkpoint_every=3, eval_every=0)
+    full = [r.loss for r in Trainer(cfg, small_corpus)]
+    first = Trainer(cfg, small_corpus, tmp_path / "run")
+    losses, inode = [], None
+    for r in first:
+        losses.append(r.loss)
+        if r.step == 3:
+            inode = (tmp_path / "run" / "corpus.txt").stat().st_ino
+        if r.step == 7:
+            first.stop()
+    stored = tmp_path / "run" / "corpus.txt"
+    assert stored.read_text(encoding="utf-8") == small_corpus.read_text(encoding="utf-8")
+    assert stored.stat().st_ino == inode  # written once, carried over by later checkpoints
+    small_corpus.unlink()
+    second = Trainer.from_checkpoint(tmp_path / "run")
+    assert second.corpus.name == str(small_corpus)
+    np.testing.assert_allclose(losses[:7] + [r.loss for r in second], full, rtol=1e-5)
+
+
+def test_the_builtin_corpus_resumes_by_name(tiny: TrainConfig, tmp_path: Path) -> None:
+    cfg = tiny.replace(steps=3, warmup_steps=1, eval_every=0)
+    trainer = Trainer(cfg, "shakespeare", tmp_path / "run")
+    _run(trainer)
+    assert not (tmp_path / "run" / "corpus.txt").exists()  # the app ships it: nothing to copy
+    again = Trainer.from_checkpoint(tmp_path / "run", steps=4)
+    assert again.corpus.name == "shakespeare" and "ROMEO" in again.corpus.text
