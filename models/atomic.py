@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -21,7 +22,8 @@ def write_file(target: Path, write: Writer) -> None:
     target = Path(target)
     tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     try:
-        write(tmp)  # the writer creates the file, so the user's umask applies (mkstemp gave 0600)
+        write(tmp)
+        _user_mode(tmp)
         _fsync(tmp)
         os.replace(tmp, target)
         _fsync(target.parent)
@@ -50,6 +52,7 @@ def write_folder(target: Path, files: dict[str, Writer], replaces: Collection[st
         os.mkdir(staging)  # mode 0777 less the umask, as any folder the user makes
         for name, write in files.items():
             write(staging / name)
+            _user_mode(staging / name)
             _fsync(staging / name)
         if target.exists():
             _carry_over(target, staging, set(files) | set(replaces))
@@ -128,6 +131,29 @@ def _carry_over(old: Path, new: Path, owned: set[str]) -> None:
                 os.link(entry, new / entry.name, follow_symlinks=False)
             except OSError:
                 shutil.copy2(entry, new / entry.name, follow_symlinks=False)
+
+
+def _user_mode(path: Path) -> None:
+    """Give a written file the mode a plain `open` would: some writers (safetensors) make 0600."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask sets it: racy with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
 
 
 def _sibling(target: Path, kind: str) -> Path:

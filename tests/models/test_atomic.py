@@ -115,14 +115,17 @@ def test_checkpoint_killed_mid_save_matches_its_training_state(tmp_path: Path) -
 
 
 def test_files_and_folders_follow_the_umask(tmp_path: Path) -> None:
+    """safetensors writes its files 0600 and mkstemp did too: a checkpoint gets the user's modes."""
+    model, tok = _big_gpt()
     old = os.umask(0o027)
     try:
-        folder = write_folder(tmp_path / "ckpt", {"a.json": lambda p: p.write_text("{}")})
+        folder = models.save(model, tok, tmp_path / "ckpt")
         write_file(tmp_path / "export.csv", lambda p: p.write_text("x"))
     finally:
         os.umask(old)
     assert (folder.stat().st_mode & 0o777) == 0o750
-    assert ((folder / "a.json").stat().st_mode & 0o777) == 0o640
+    for name in ("model.safetensors", "config.json", "tokenizer.json"):
+        assert ((folder / name).stat().st_mode & 0o777) == 0o640, name
     assert ((tmp_path / "export.csv").stat().st_mode & 0o777) == 0o640
 
 
