@@ -6,10 +6,18 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 
-from playground.main_window import VIEW_NAMES
+from playground import platform_check
+from playground.views import VIEW_NAMES
+
+SLOW_START_S = 3.0
+SLOW_START_NOTE = (
+    "playground: starting… (the first start after installing reads Qt and PyTorch from disk "
+    "and can take a minute)"
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,6 +44,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    if args.screenshot:  # a picture needs no screen: render offscreen (also on a headless server)
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    problem = platform_check.check()
+    if problem:  # Qt would abort with a cryptic message: say what to install instead
+        print(f"playground: {problem}", file=sys.stderr)
+        return platform_check.EXIT_CODE
+    # A first start after installing reads Qt and PyTorch from a cold disk: say so if it is slow.
+    slow = threading.Timer(SLOW_START_S, print, [SLOW_START_NOTE], {"file": sys.stderr, "flush": True})
+    slow.daemon = True
+    slow.start()
     from PySide6.QtCore import QSettings, QStandardPaths
     from PySide6.QtWidgets import QApplication
 
@@ -63,12 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(client, settings, interactive=not args.screenshot)
 
     def report_uncaught(kind, value, tb) -> None:  # a bug in a slot: report it, keep running
+        # any thread: the reporter builds its message box on the GUI thread
         window.errors.report(
             f"Unexpected error: {kind.__name__}: {value}",
             "".join(traceback.format_exception(kind, value, tb)),
         )
 
     sys.excepthook = report_uncaught
+    threading.excepthook = lambda a: report_uncaught(a.exc_type, a.exc_value, a.exc_traceback)
     source = args.model or str(settings.value("models/last", "") or "") or "builtin:gpt"
     if args.screenshot:
         from playground.screenshot import Screenshot
@@ -77,9 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(w, h)
         Screenshot(window, args.screenshot, args.prompt, args.view)
     window.show()
+    slow.cancel()
     window.open_model(source)
     try:
-        return app.exec()
+        code = app.exec()
     finally:
-        client.shutdown()
-        sys.excepthook = sys.__excepthook__
+        sys.excepthook, threading.excepthook = sys.__excepthook__, threading.__excepthook__
+    if not client.shutdown():  # the window waited for it; only a stuck native call gets here
+        print("playground: the worker did not stop; exiting without waiting for it", file=sys.stderr)
+        os._exit(code)  # a running QThread must not be destroyed: Qt would abort
+    return code

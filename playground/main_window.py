@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -29,7 +29,6 @@ from playground.worker import WorkerClient
 
 MAX_RECENT = 8
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
-VIEW_NAMES = ("prompt", "attention", "probabilities", "fill-mask", "training")
 
 
 class MainWindow(QMainWindow):
@@ -102,6 +101,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.client.stop)
         self.cancel_button.hide()
         self.message = QLabel()
+        self._close_poll = QTimer(self, interval=100)  # waits for a busy worker before closing
+        self._close_poll.timeout.connect(self._on_close_poll)
         bar.addWidget(self.model_label)
         bar.addWidget(self.activity)
         bar.addWidget(self.message, 1)
@@ -247,15 +248,33 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        """Stop the worker's job, end its thread and wait: nothing is left running."""
+        """Stop the worker's job, end its thread and wait: nothing is left running.
+
+        A worker busy in one long step (a big model's forward pass) is not abandoned: the window
+        says so, stays open and closes itself once the thread has ended.
+        """
+        if self._close_poll.isActive():
+            event.ignore()  # already waiting for the worker
+            return
         if self.training_view.running and not self._confirm_close_during_training():
             event.ignore()
             return
         self.save_settings()
         if self.errors.box is not None:
             self.errors.box.close()
-        self.client.shutdown()
+        if not self.client.shutdown(SHUTDOWN_WAIT_MS):
+            event.ignore()
+            self.message.setText(
+                "Closing: the model is still finishing its current step; the window closes as soon as it has."
+            )
+            self._close_poll.start()
+            return
         event.accept()
+
+    def _on_close_poll(self) -> None:
+        if self.client.worker_thread.isFinished():
+            self._close_poll.stop()
+            self.close()
 
     def _confirm_close_during_training(self) -> bool:
         """Ask whether to keep a checkpoint of the run; False means: do not close."""
@@ -281,6 +300,8 @@ class MainWindow(QMainWindow):
     def _on_model_saved(self, folder: str) -> None:
         self.message.setText(f"Saved to {folder}")
 
+
+SHUTDOWN_WAIT_MS = 3000  # how long closing blocks before it says why and waits in the background
 
 SHORTCUTS = """\
 Ctrl+Enter  generate (in the prompt)

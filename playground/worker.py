@@ -143,6 +143,10 @@ class Worker(QObject):
             self._set_busy("")
 
     def _open(self, source: str):
+        import sys
+
+        if "torch" not in sys.modules:  # seconds on a warm disk, a minute on a cold one
+            self._set_busy("loading PyTorch…")
         from playground import loading
 
         self._stop.clear()
@@ -437,9 +441,9 @@ class WorkerClient(QObject):
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker or Worker()
-        self.thread = QThread()
-        self.thread.setObjectName("playground-worker")
-        self.worker.moveToThread(self.thread)
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName("playground-worker")
+        self.worker.moveToThread(self.worker_thread)
         queued = Qt.ConnectionType.QueuedConnection
         self._load_requested.connect(self.worker.load, queued)
         self._generate_requested.connect(self.worker.generate, queued)
@@ -448,8 +452,8 @@ class WorkerClient(QObject):
         self._train_requested.connect(self.worker.train, queued)
         self._save_requested.connect(self.worker.save_model, queued)
         # runs on the worker thread as its loop ends: a job's generator is closed where it ran
-        self.thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
-        self.thread.start()
+        self.worker_thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
+        self.worker_thread.start()
 
     def load(self, source: str) -> None:
         self._load_requested.emit(str(source))
@@ -484,11 +488,11 @@ class WorkerClient(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the job, end the thread's event loop and wait for it. True if it ended."""
-        if not self.thread.isRunning():
+        if not self.worker_thread.isRunning():
             return True
         self.worker.stop()
-        if QThread.currentThread() is self.thread:  # called from a worker-thread callback:
-            self.thread.quit()  # waiting here would wait for ourselves forever
+        if QThread.currentThread() is self.worker_thread:  # called from a worker-thread callback:
+            self.worker_thread.quit()  # waiting here would wait for ourselves forever
             return False
-        self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        self.worker_thread.quit()
+        return self.worker_thread.wait(timeout_ms)

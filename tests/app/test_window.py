@@ -196,7 +196,7 @@ def test_closing_during_generation_stops_the_thread(qtbot, window, wait_signal):
     wait_signal(window.client.worker.tokens_generated, view.generate)
     assert view.running
     window.close()
-    assert not window.client.thread.isRunning()
+    assert not window.client.worker_thread.isRunning()
 
 
 def test_settings_and_recent_models_persist(qtbot, window, client, settings, tiny_gpt_dir):
@@ -231,3 +231,34 @@ def pg_point(x: float, y: float):
     from PySide6.QtCore import QPointF
 
     return QPointF(x, y)
+
+
+def test_closing_while_the_worker_is_stuck_in_a_long_step_waits_and_says_so(
+    qtbot, window, monkeypatch
+) -> None:
+    """The worker cannot be interrupted inside one step: the window must not destroy the running
+    thread (Qt aborts), but say why it waits and close once the step has ended."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from playground import main_window
+    from playground.worker import Job
+
+    monkeypatch.setattr(main_window, "SHUTDOWN_WAIT_MS", 100)
+    worker = window.client.worker
+    started = []
+
+    def slow_steps():
+        while True:
+            started.append(1)
+            time.sleep(1.5)  # one long forward pass
+            yield 0
+
+    job = Job("slow…", slow_steps(), lambda batch: None, lambda reason: None)
+    QTimer.singleShot(0, worker, lambda: worker.start_job(job))
+    qtbot.waitUntil(lambda: bool(started), timeout=10_000)
+    window.close()
+    assert window.isVisible() and "still finishing" in window.message.text()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    assert window.client.worker_thread.isFinished()
