@@ -35,6 +35,7 @@ class Screenshot(QObject):
         if self._loaded:
             return
         self._loaded, self.arch = True, info.arch
+        print(f"model: {info.summary}" + (f" ({info.note})" if info.note else ""), flush=True)
         win = self.window
         if self.view == "training":
             self._train()

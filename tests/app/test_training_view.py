@@ -163,3 +163,11 @@ def test_a_failed_checkpoint_write_ends_the_run_cleanly(qtbot, view, window):
     assert view.start()  # the view is not stuck: a new run starts and ends
     _wait_finished(qtbot, view)
     assert view.client.worker.last_checkpoint
+
+
+def test_risky_settings_are_warned_about_but_not_refused(qtbot, view) -> None:
+    _configure(view)
+    assert view.form.warning.text() == ""
+    view.form.floats["lr"].setValue(10.0)
+    assert "learning rate 10 is far above" in view.form.warning.text()
+    assert view.form.error.text() == "" and view.train_button.isEnabled()

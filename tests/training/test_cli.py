@@ -132,3 +132,13 @@ def test_torchrun_two_processes_on_cpu(small_corpus: Path, tmp_path: Path) -> No
     state = torch.load(out / "training_state.pt", weights_only=True)
     assert state["step"] == 6
     assert json.loads((out / "config.json").read_text())["model_type"] == "gpt2"
+
+
+def test_the_builtin_shakespeare_corpus_and_a_warning_for_a_wild_learning_rate(
+    tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    assert train("shakespeare", out, "--steps", "3", "--warmup", "1", "--lr", "0.5") in (0, 1)
+    assert "warning: learning rate 0.5 is far above" in capsys.readouterr().err
+    state = torch.load(out / "training_state.pt", weights_only=True)
+    assert state["corpus"]["name"] == "shakespeare"

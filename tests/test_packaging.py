@@ -1,0 +1,93 @@
+"""A normal (non-editable) install works: the wheel carries every package and the built-in assets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _declared_packages() -> list[str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+
+
+def test_every_package_folder_is_declared() -> None:
+    """`packages` is an explicit list (assets/ is mapped in): a new subpackage must be added to it."""
+    on_disk = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for top in ("models", "playground")
+        for p in (ROOT / top).rglob("__init__.py")
+    }
+    assert on_disk | {"models.assets"} == set(_declared_packages())
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (whl,) = out.glob("*.whl")
+    return whl
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_packages_and_assets(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for package in _declared_packages():
+        assert f"{package.replace('.', '/')}/__init__.py" in names, package
+    for asset in ("tinyshakespeare.txt", "default-gpt/model.safetensors", "default-bert/tokenizer.json"):
+        assert f"models/assets/{asset}" in names, asset
+    assert not [n for n in names if "screenshots" in n]  # the README's pictures stay out
+
+
+@pytest.mark.slow
+def test_the_installed_wheel_opens_the_builtin_model(wheel: Path, tmp_path: Path) -> None:
+    """Installed into a new virtual environment (its dependencies borrowed from this one), run
+    from elsewhere: `playground --screenshot` opens the built-in GPT, not a starter model."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, str(wheel)], check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"HOME": str(tmp_path)}
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import models.assets as a; print(a.path())"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert where.startswith(str(venv)), where  # the wheel's copy, not this checkout
+    shot = tmp_path / "shot.png"
+    run = subprocess.run(
+        [str(venv / "bin" / "playground"), "--screenshot", str(shot), "--prompt", "ROMEO:"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "model: built-in GPT" in run.stdout and "starter" not in run.stdout, run.stdout
+    assert shot.stat().st_size > 10_000
