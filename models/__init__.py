@@ -1,6 +1,6 @@
 """The engine: GPT and BERT, tokenizers, checkpoints, generation, probes — pure PyTorch, no Qt.
 
-Torch-free parts (`models.results`, `models.sampling`, `models.errors`) import without torch;
+Torch-free parts (`models.results`, `models.inspect.sampling`, `models.errors`) import without torch;
 everything else is loaded on first use, so the GUI can import results cheaply.
 """
 
@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from models.errors import ModelError
+from models.inspect.sampling import SamplingSettings
 from models.results import (
     FillMaskResult,
     GenerationStep,
@@ -18,26 +19,26 @@ from models.results import (
     TokenizedText,
     TrainingReport,
 )
-from models.sampling import SamplingSettings
 
 _LAZY = {
-    "load": "models.checkpoint",
-    "save": "models.checkpoint",
-    "generate": "models.generation",
-    "Generation": "models.generation",
-    "probe": "models.analysis",
-    "fill_mask": "models.analysis",
-    "GPT": "models.gpt",
-    "Bert": "models.bert",
-    "GPTConfig": "models.config",
-    "BertConfig": "models.config",
-    "Tokenizer": "models.tokenizer",
-    "Trainer": "models.training",
-    "TrainConfig": "models.presets",
-    "PRESETS": "models.presets",
-    "preset": "models.presets",
-    "load_corpus": "models.corpus",
-    "TASKS": "models.tasks",
+    "load": "models.hf.checkpoint",
+    "save": "models.hf.checkpoint",
+    "generate": "models.inspect.generation",
+    "Generation": "models.inspect.generation",
+    "probe": "models.inspect.analysis",
+    "fill_mask": "models.inspect.analysis",
+    "GPT": "models.nn",
+    "Bert": "models.nn",
+    "GPTConfig": "models.nn",
+    "BertConfig": "models.nn",
+    "Tokenizer": "models.text.tokenizer",
+    "Trainer": "models.training.trainer",
+    "TrainConfig": "models.training.settings",
+    "PRESETS": "models.training.settings",
+    "preset": "models.training.settings",
+    "load_corpus": "models.text.corpus",
+    "TASKS": "models.text.tasks",
+    "pick_device": "models.device",
 }
 
 __all__ = [

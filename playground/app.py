@@ -10,6 +10,7 @@ import threading
 import traceback
 from pathlib import Path
 
+from models.device import DEVICES
 from playground import platform_check
 from playground.views import VIEW_NAMES
 
@@ -33,7 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="PATH",
         help="model folder to open (ours or Hugging Face GPT-2/BERT), or builtin:gpt / builtin:bert",
     )
-    p.add_argument("--device", choices=("cpu", "cuda", "mps"), help="default: the fastest found")
+    p.add_argument("--device", choices=DEVICES, help="default (auto): cuda, then mps, then cpu")
     p.add_argument("--screenshot", metavar="FILE", help="render the window to FILE (PNG) and exit")
     p.add_argument("--prompt", metavar="TEXT", help="with --screenshot: the prompt to run")
     p.add_argument("--view", choices=VIEW_NAMES, help="with --screenshot: the tab to show")

@@ -66,7 +66,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
 
-        w = client.worker
+        w = client  # the facade relays every answer of the worker
         w.model_loaded.connect(self._on_model_loaded)
         w.errored.connect(self._on_errored)
         w.busy_changed.connect(self._on_busy_changed)
@@ -115,8 +115,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
         file.addSeparator()
-        self._action(file, "&Export run JSON…", self.prompt_view._on_export_clicked, "Ctrl+E")
-        self._action(file, "Export attention &PNG…", self.attention_view._on_export_png_clicked)
+        self._action(file, "&Export run JSON…", self.prompt_view.export_dialog, "Ctrl+E")
+        self._action(file, "Export attention &PNG…", self.attention_view.export_png_dialog)
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.Quit)
         model = self.menuBar().addMenu("&Model")
@@ -181,21 +181,18 @@ class MainWindow(QMainWindow):
         self.settings.setValue("models/recent", recent[:MAX_RECENT])
         self.settings.setValue("models/last", info.source)
         if info.arch == "gpt":
-            text = self.prompt_view.prompt.toPlainText().strip() or "To be, or not to be"
+            text = self.prompt_view.typed_prompt() or "To be, or not to be"
             self.attention_view.inspect(text)
-            self.probability_view.text.setText(text)
+            self.probability_view.set_text(text)
             if self.tabs.currentWidget() is self.fill_mask_view:
                 self.show_view("prompt")
         else:
             if self.tabs.currentWidget() is self.prompt_view:
                 self.show_view("fill-mask")
             if info.can_fill_mask:
-                fm = self.fill_mask_view
-                if not fm.text.text().strip():
-                    fm.text.setText("the cat sat on the [MASK].")
-                fm.fill()
+                self.fill_mask_view.fill_or_start("the cat sat on the [MASK].")
             else:
-                self.attention_view.inspect(self.fill_mask_view.text.text() or "hello world")
+                self.attention_view.inspect(self.fill_mask_view.current_text() or "hello world")
 
     # ---- worker state -------------------------------------------------------------------------
     def _on_errored(self, message: str, details: str) -> None:
@@ -215,10 +212,10 @@ class MainWindow(QMainWindow):
 
     def _on_run_finished(self, text: str) -> None:
         self.attention_view.inspect(text)
-        self.probability_view.text.setText(text)
+        self.probability_view.set_text(text)
 
     def _on_inspect_requested(self, text: str) -> None:
-        self.probability_view.text.setText(text)
+        self.probability_view.set_text(text)
 
     def _on_attentions_ready(self, tokens, attentions, text: str) -> None:
         self.attention_view.set_attentions(tokens, attentions, text)
@@ -233,8 +230,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if (state := s.value("window/state")) is not None:
             self.restoreState(state)
-        if (splitter := s.value("attention/splitter")) is not None:
-            self.attention_view.splitter.restoreState(splitter)
+        self.attention_view.restore_state(s)
         self.prompt_view.restore_state(s)
         self.tabs.setCurrentIndex(int(s.value("window/tab", 0) or 0))
 
@@ -243,7 +239,7 @@ class MainWindow(QMainWindow):
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
         s.setValue("window/tab", self.tabs.currentIndex())
-        s.setValue("attention/splitter", self.attention_view.splitter.saveState())
+        self.attention_view.save_state(s)
         self.prompt_view.save_state(s)
         s.sync()
 
@@ -292,9 +288,7 @@ class MainWindow(QMainWindow):
         )
         if answer == QMessageBox.StandardButton.Cancel:
             return False
-        run = self.client.worker.training_run
-        if run is not None:
-            run.save_on_stop = answer == QMessageBox.StandardButton.Save
+        self.client.keep_checkpoint_on_stop(answer == QMessageBox.StandardButton.Save)
         return True
 
     def _on_model_saved(self, folder: str) -> None:

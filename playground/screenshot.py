@@ -22,7 +22,7 @@ class Screenshot(QObject):
         super().__init__(window)
         self.window, self.path, self.prompt, self.view = window, path, prompt, view
         self.arch = ""
-        w = window.client.worker
+        w = window.client
         w.model_loaded.connect(self._on_model_loaded)
         w.errored.connect(self._on_errored)
         w.probed.connect(self._on_probed)

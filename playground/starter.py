@@ -51,9 +51,9 @@ def train_starter(
 
     Saved in `folder` so the next start is instant; kept in memory only when that fails.
     """
-    from models.corpus import Corpus
-    from models.presets import preset
-    from models.training import Trainer
+    from models.text.corpus import Corpus
+    from models.training.settings import preset
+    from models.training.trainer import Trainer
 
     tokenizer = {"gpt": {"tokenizer": "char"}, "bert": {"tokenizer": "wordpiece", "vocab_size": 300}}[arch]
     config = preset("tiny", arch=arch, device=device, **tokenizer, **STARTER_CONFIG)

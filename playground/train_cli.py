@@ -9,10 +9,10 @@ import sys
 import threading
 from typing import Any
 
-from models.corpus import BUILTIN_CORPORA
 from models.errors import ModelError
-from models.presets import PRESETS, TrainConfig, preset
-from models.tasks import TASKS
+from models.text.corpus import BUILTIN_CORPORA
+from models.text.tasks import TASKS
+from models.training.settings import ARCHS, PRESETS, TOKENIZERS, TrainConfig, preset
 
 # command-line flag -> TrainConfig field, for the settings a person usually changes
 _FLAGS = {
@@ -64,10 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"one of {', '.join(PRESETS)} (default: tiny; task for a built-in task)",
     )
-    p.add_argument("--arch", choices=["gpt", "bert"])
-    p.add_argument(
-        "--tokenizer", choices=["char", "bpe", "wordpiece"], help="default: char for GPT, wordpiece for BERT"
-    )
+    p.add_argument("--arch", choices=ARCHS)
+    p.add_argument("--tokenizer", choices=TOKENIZERS, help="default: char for GPT, wordpiece for BERT")
     p.add_argument(
         "--no-training-state",
         action="store_true",
@@ -86,8 +84,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     }
     if args.no_training_state:
         changes["keep_training_state"] = False
-    if changes.get("arch") == "bert" and "tokenizer" not in changes:
-        changes["tokenizer"] = "wordpiece"
     name = args.preset or ("task" if _is_task(args.corpus) else "tiny")
     return preset(name, **changes)
 
@@ -134,7 +130,7 @@ def _init_distributed(device: str | None) -> None:
 def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from models.training import Trainer
+    from models.training.trainer import Trainer
 
     if args.resume:
         changes = {

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from models.presets import TrainConfig
 from models.results import TrainingReport
+from models.training.settings import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class TrainingUpdate:
 
 def build_trainer(request: TrainRequest, runs_dir: Path):
     """Make (or resume) the Trainer a request describes; may take seconds (tokenizer training)."""
-    from models.training import Trainer
+    from models.training.trainer import Trainer
 
     if request.resume_from:
         changes = {"steps": request.steps} if request.steps else {}
@@ -62,7 +62,7 @@ def build_trainer(request: TrainRequest, runs_dir: Path):
 
 
 def started(trainer: Any) -> TrainingStarted:
-    from models.tasks import TASKS
+    from models.text.tasks import TASKS
 
     task = TASKS.get(trainer.corpus.name.removeprefix("task:"))
     return TrainingStarted(
@@ -80,7 +80,7 @@ def started(trainer: Any) -> TrainingStarted:
 
 def updates(trainer: Any) -> Iterator[TrainingUpdate]:
     """The trainer's reports, each with head scores when it carries a probe."""
-    from models.head_scores import head_scores
+    from models.inspect.head_scores import head_scores
 
     for report in trainer:
         scores = None

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _declared_packages() -> list[str]:
     # (tomllib would need Python 3.11; the package supports 3.10)
-    found = re.search(r"^packages = (\[.*\])$", (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    text = (ROOT / "pyproject.toml").read_text()
+    found = re.search(r"^packages = (\[.*?\])", text, re.MULTILINE | re.DOTALL)
     return ast.literal_eval(found.group(1))
 
 

@@ -79,7 +79,7 @@ class AttentionView(QWidget):
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         exports = QHBoxLayout()
         for label, slot in (
-            ("Export PNG…", self._on_export_png_clicked),
+            ("Export PNG…", self.export_png_dialog),
             ("Export .npy…", self._on_export_npy_clicked),
             ("Export CSV…", self._on_export_csv_clicked),
         ):
@@ -104,7 +104,7 @@ class AttentionView(QWidget):
         layout.addWidget(self.readout)
         self.empty_note = QLabel("Generate or inspect a text to see its attention.")
         layout.addWidget(self.empty_note)
-        client.worker.probed.connect(self._on_probed)
+        client.probed.connect(self._on_probed)
 
     # ---- data in --------------------------------------------------------------------------
     def set_attentions(self, tokens, attentions: np.ndarray, text: str | None = None) -> None:
@@ -120,6 +120,13 @@ class AttentionView(QWidget):
         self.overview.set_attentions(attentions)
         self.empty_note.hide()
         self._show_selected()
+
+    def save_state(self, store) -> None:
+        store.setValue("attention/splitter", self.splitter.saveState())
+
+    def restore_state(self, store) -> None:
+        if (splitter := store.value("attention/splitter")) is not None:
+            self.splitter.restoreState(splitter)
 
     def inspect(self, text: str) -> None:
         self.text.setText(text)
@@ -223,7 +230,8 @@ class AttentionView(QWidget):
             return ""
         return QFileDialog.getSaveFileName(self, title, "", filt)[0]
 
-    def _on_export_png_clicked(self) -> None:
+    def export_png_dialog(self) -> None:
+        """Ask where to save the shown heatmap as PNG, then write it."""
         if path := self._ask_path("Export heatmap", "PNG image (*.png)"):
             self.export_png(path)
 

@@ -59,7 +59,7 @@ class FillMaskView(QWidget):
         layout.addWidget(self.tokens)
         layout.addWidget(self.best)
         layout.addLayout(charts, 1)
-        w = client.worker
+        w = client  # the facade relays every answer of the worker
         w.model_loaded.connect(self._on_model_loaded)
         w.mask_filled.connect(self._on_mask_filled)
         w.probed.connect(self._on_probed)
@@ -78,6 +78,15 @@ class FillMaskView(QWidget):
             )
 
     # ---- requests ---------------------------------------------------------------------------
+    def current_text(self) -> str:
+        return self.text.text().strip()
+
+    def fill_or_start(self, example: str) -> None:
+        """Fill the masks of the current text, or of `example` when the box is empty."""
+        if not self.current_text():
+            self.text.setText(example)
+        self.fill()
+
     def fill(self) -> None:
         text = self.text.text()
         if not text.strip() or self.info is None or not self.info.can_fill_mask:

@@ -73,7 +73,11 @@ class ProbabilityView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(vertical, 1)
-        client.worker.probed.connect(self._on_probed)
+        client.probed.connect(self._on_probed)
+
+    def set_text(self, text: str) -> None:
+        """Put a run's text in the box (its probe arrives with the attention view's)."""
+        self.text.setText(text)
 
     def _on_text_return_pressed(self) -> None:
         if self.text.text().strip():

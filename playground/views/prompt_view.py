@@ -52,7 +52,7 @@ class PromptView(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.stop_button.setEnabled(False)
         self.export_button = QPushButton("Export run JSON…")
-        self.export_button.clicked.connect(self._on_export_clicked)
+        self.export_button.clicked.connect(self.export_dialog)
         self.export_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
@@ -89,7 +89,7 @@ class PromptView(QWidget):
 
         stop = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
         stop.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        w = client.worker
+        w = client  # the facade relays every answer of the worker
         w.prompt_tokenized.connect(self._on_prompt_tokenized)
         w.tokens_generated.connect(self._on_tokens_generated)
         w.generation_finished.connect(self._on_generation_finished)
@@ -227,13 +227,18 @@ class PromptView(QWidget):
     def export_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.run_record(), indent=1, ensure_ascii=False), encoding="utf-8")
 
-    def _on_export_clicked(self) -> None:
+    def export_dialog(self) -> None:
+        """Ask where to save the run as JSON, then write it (File ▸ Export run JSON, Ctrl+E)."""
         path, _ = QFileDialog.getSaveFileName(self, "Export run", "run.json", "JSON (*.json)")
         if path:
             try:
                 self.export_json(path)
             except OSError as e:
                 self.failed.emit(f"Could not write {path}: {e}", "")
+
+    def typed_prompt(self) -> str:
+        """What is in the prompt box now (the run's own prompt is `prompt_text`)."""
+        return self.prompt.toPlainText().strip()
 
     def save_state(self, store: QSettings) -> None:
         self.sampling.save(store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
-from models.sampling import SamplingSettings
+from models.inspect.sampling import SamplingSettings
 
 
 class SamplingForm(QWidget):

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.corpus import BUILTIN_CORPORA
 from models.errors import ModelError
-from models.presets import PRESETS, TrainConfig
-from models.tasks import TASKS
+from models.text.corpus import BUILTIN_CORPORA
+from models.text.tasks import TASKS
+from models.training.settings import DEVICES, PRESETS, TOKENIZERS, TrainConfig, tokenizer_for
 
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
 FILE_ITEM, FOLDER_ITEM = "Text file…", "Folder of .txt files…"
@@ -87,7 +87,7 @@ class TrainingForm(QWidget):
         self.arch.currentIndexChanged.connect(self._on_arch_changed)
         form.addRow("Architecture", self.arch)
         self.tokenizer = QComboBox()
-        for kind in ("char", "bpe", "wordpiece"):
+        for kind in TOKENIZERS:
             self.tokenizer.addItem(kind, kind)
         self.tokenizer.currentIndexChanged.connect(self._on_edited)
         form.addRow("Tokenizer", self.tokenizer)
@@ -106,7 +106,7 @@ class TrainingForm(QWidget):
             form.addRow(label, box)
             self.floats[name] = box
         self.device = QComboBox()
-        for d in ("auto", "cpu", "cuda", "mps"):
+        for d in DEVICES:
             self.device.addItem(d, d)
         self.device.setToolTip("auto: CUDA, then Apple MPS, then CPU")
         self.device.currentIndexChanged.connect(self._on_edited)
@@ -170,9 +170,8 @@ class TrainingForm(QWidget):
 
     def _on_arch_changed(self, _index: int) -> None:
         # BERT only works with WordPiece and GPT not with it: follow the architecture
-        want = "wordpiece" if self.arch.currentData() == "bert" else "char"
-        if (self.tokenizer.currentData() == "wordpiece") != (want == "wordpiece"):
-            self.tokenizer.setCurrentIndex(self.tokenizer.findData(want))
+        want = tokenizer_for(self.arch.currentData(), self.tokenizer.currentData())
+        self.tokenizer.setCurrentIndex(self.tokenizer.findData(want))
         self._on_edited()
 
     def _on_corpus_activated(self, _index: int) -> None:

@@ -156,7 +156,7 @@ class TrainingView(QWidget):
         self.splitter.setStretchFactor(1, 1)
         QVBoxLayout(self).addWidget(self.splitter)
 
-        w = client.worker
+        w = client  # the facade relays every answer of the worker
         w.training_started.connect(self._on_training_started)
         w.training_updated.connect(self._on_training_updated)
         w.training_finished.connect(self._on_training_finished)

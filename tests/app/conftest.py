@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.models.helpers import tiny_bert_config
+
 TEXT = "the cat sat on the mat. the dog sat on the log. a cat and a dog.\n" * 4
 
 
@@ -31,13 +33,8 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     tok = models.Tokenizer.train([TEXT], "wordpiece", vocab_size=120)
-    cfg = models.BertConfig(
-        vocab_size=tok.vocab_size,
-        max_position_embeddings=64,
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=64,
+    cfg = tiny_bert_config(
+        tok.vocab_size, max_position_embeddings=64, num_hidden_layers=3, num_attention_heads=2
     )
     folder = tmp_path_factory.mktemp("tiny-bert")
     models.save(models.Bert(cfg).eval(), tok, folder)

@@ -42,7 +42,7 @@ def headless(steps: int) -> float:
 
 
 def _headless_child(steps: int) -> None:
-    from models.training import Trainer
+    from models.training.trainer import Trainer
 
     trainer = Trainer(config(steps), "task:copy", None)
     t0 = time.perf_counter()

@@ -20,7 +20,7 @@ import transformers
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import models  # noqa: E402
 from models import assets
-from models.tokenizer import Tokenizer  # noqa: E402
+from models.text.tokenizer import Tokenizer  # noqa: E402
 
 CORPUS = assets.path(assets.SHAKESPEARE)  # shipped in the repository and the wheel
 PROMPT_TOKENS, NEW_TOKENS = 64, 128

@@ -28,9 +28,9 @@ import transformers
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import models  # noqa: E402
 from models import assets
-from models.batches import gpt_batch  # noqa: E402
-from models.presets import TrainConfig, preset  # noqa: E402
-from models.training import Trainer, lr_factor, make_optimizer  # noqa: E402
+from models.training.batches import gpt_batch  # noqa: E402
+from models.training.settings import TrainConfig, preset  # noqa: E402
+from models.training.trainer import Trainer, lr_factor, make_optimizer  # noqa: E402
 
 CORPUS = assets.path(assets.SHAKESPEARE)  # shipped in the repository and the wheel
 PEAK_FLOPS = 245e9  # fp32 peak of this CPU, as measured for the project

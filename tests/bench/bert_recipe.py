@@ -137,10 +137,10 @@ def evaluate(
     import torch
     import torch.nn.functional as F
 
-    from models.analysis import fill_mask
-    from models.batches import Masker, encode_ids
-    from models.checkpoint import load
-    from models.corpus import load_corpus
+    from models.hf.checkpoint import load
+    from models.inspect.analysis import fill_mask
+    from models.text.corpus import load_corpus
+    from models.training.batches import Masker, encode_ids
 
     folder = Path(folder)
     t0 = time.perf_counter()
@@ -151,7 +151,7 @@ def evaluate(
         tc = json.loads((folder / "train_config.json").read_text())
     val_fraction, train_seed = tc.get("val_fraction", 0.1), tc.get("seed", 1337)
     text = load_corpus(corpus or corpus_path()).text
-    cut = int(len(text) * (1.0 - val_fraction))  # as models.corpus.Corpus.split
+    cut = int(len(text) * (1.0 - val_fraction))  # as models.text.corpus.Corpus.split
     val_ids = encode_ids(tok, text[cut:])
     context = model.config.context
     inner = context - 2
@@ -414,7 +414,7 @@ def search(args: argparse.Namespace) -> int:
         if row.get("step") == p["steps"]:
             row["end"] = "finished" if ended.get(n) == "exited" else "finished (exit interrupted)"
         try:  # a process killed in the middle of a folder swap: put the complete folder back
-            from models.atomic import recover
+            from models.hf.atomic import recover
 
             recover(folder)
         except Exception:

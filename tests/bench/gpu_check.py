@@ -66,9 +66,9 @@ ensure_assets_package()
 from bench_training import flops_per_token, gpt2  # noqa: E402
 
 import models  # noqa: E402
-from models.presets import preset  # noqa: E402
-from models.tokenizer import Tokenizer  # noqa: E402
-from models.training import Trainer, make_optimizer  # noqa: E402
+from models.text.tokenizer import Tokenizer  # noqa: E402
+from models.training.settings import preset  # noqa: E402
+from models.training.trainer import Trainer, make_optimizer  # noqa: E402
 
 PROMPT_TOKENS, NEW_TOKENS = 64, 128
 transformers.utils.logging.disable_progress_bar()  # save_pretrained's shard bar

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.tokenizer import Tokenizer
+from models.text.tokenizer import Tokenizer
 
 TEXT = (
     "First Citizen: Before we proceed any further, hear me speak.\n"
@@ -20,3 +20,18 @@ def bpe_tokenizer(vocab_size: int = 300) -> Tokenizer:
 
 def wordpiece_tokenizer(vocab_size: int = 200) -> Tokenizer:
     return Tokenizer.train([TEXT], "wordpiece", vocab_size=vocab_size)
+
+
+def tiny_bert_config(vocab_size: int, **changes):
+    """A 2-layer, width-32 BERT: milliseconds per forward pass; `changes` override any field."""
+    from models.nn import BertConfig
+
+    fields = dict(
+        vocab_size=vocab_size,
+        max_position_embeddings=32,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
+    return BertConfig(**(fields | changes))

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import models
-from models.bert import Bert
-from models.config import BertConfig, GPTConfig
-from models.gpt import GPT
-from tests.models.helpers import char_tokenizer, wordpiece_tokenizer
+from models.nn import GPTConfig
+from models.nn.bert import Bert
+from models.nn.gpt import GPT
+from tests.models.helpers import char_tokenizer, tiny_bert_config, wordpiece_tokenizer
 
 
 def test_gpt_probe_scores_each_next_token():
@@ -43,15 +43,7 @@ def test_probe_crops_to_the_context_and_says_so():
 
 def _bert(tok):
     torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=tok.vocab_size,
-        max_position_embeddings=32,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-    )
-    return Bert(cfg).eval()
+    return Bert(tiny_bert_config(tok.vocab_size)).eval()
 
 
 def test_fill_mask_by_position_equals_writing_mask():

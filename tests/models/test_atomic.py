@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import models
-from models.atomic import recover, write_file, write_folder
+from models.hf.atomic import recover, write_file, write_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ PLAIN_SAVER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from models.atomic import write_folder
+    from models.hf.atomic import write_folder
     target = Path(sys.argv[1])
     v = int(sys.argv[2])
     print("ready", flush=True)
@@ -79,7 +79,7 @@ def test_folder_killed_mid_save_is_old_or_new_complete(tmp_path: Path) -> None:
 SAVER = textwrap.dedent(
     """
     import sys, torch, models
-    from models.training import Trainer
+    from models.training.trainer import Trainer
     target = sys.argv[1]
     tok = models.Tokenizer.train(["abcdefgh " * 20], "char")
     cfg = models.GPTConfig(vocab_size=tok.vocab_size, n_positions=32, n_embd=64, n_layer=2, n_head=2)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import models
-from models.config import GPTConfig
-from models.gpt import GPT
+from models.nn import GPTConfig
+from models.nn.gpt import GPT
 from tests.models.helpers import char_tokenizer
 
 
@@ -39,46 +39,35 @@ def test_not_a_folder(tmp_path):
         models.load(tmp_path / "nope")
 
 
-def test_truncated_safetensors(folder):
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda data: data[:-100], "corrupt or truncated"),
+        (lambda data: b"\x00" * 64, "model.safetensors"),
+    ],
+    ids=["truncated", "garbage"],
+)
+def test_damaged_safetensors(folder, damage, message):
     path = folder / "model.safetensors"
-    path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(models.ModelError, match="corrupt or truncated"):
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(models.ModelError, match=message):
         models.load(folder)
 
 
-def test_garbage_safetensors(folder):
-    (folder / "model.safetensors").write_bytes(b"\x00" * 64)
-    with pytest.raises(models.ModelError, match="model.safetensors"):
-        models.load(folder)
-
-
-def test_shape_mismatch_names_the_tensor(folder):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"n_embd": 64}, r"tensor 'transformer\.wte\.weight' has shape"),
+        ({"n_layer": 3}, r"missing tensor 'transformer\.h\.2\."),
+        ({"n_head": 5}, "heads .5. must divide the width .32."),
+        ({"model_type": "llama"}, "model_type 'llama' is not supported"),
+    ],
+    ids=["shape-mismatch", "missing-tensor", "invalid-heads", "unsupported-type"],
+)
+def test_config_that_does_not_match_the_weights_is_named(folder, change, message):
     cfg = json.loads((folder / "config.json").read_text())
-    cfg["n_embd"] = 64
-    (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(models.ModelError, match=r"tensor 'transformer\.wte\.weight' has shape"):
-        models.load(folder)
-
-
-def test_missing_tensor_is_named(folder):
-    cfg = json.loads((folder / "config.json").read_text())
-    cfg["n_layer"] = 3
-    (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(models.ModelError, match=r"missing tensor 'transformer\.h\.2\."):
-        models.load(folder)
-
-
-def test_unsupported_model_type(folder):
-    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    with pytest.raises(models.ModelError, match="model_type 'llama' is not supported"):
-        models.load(folder)
-
-
-def test_invalid_config_values(folder):
-    cfg = json.loads((folder / "config.json").read_text())
-    cfg["n_head"] = 5
-    (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(models.ModelError, match="heads .5. must divide the width .32."):
+    (folder / "config.json").write_text(json.dumps(cfg | change))
+    with pytest.raises(models.ModelError, match=message):
         models.load(folder)
 
 
@@ -131,7 +120,7 @@ def test_failed_save_keeps_the_previous_files(folder, monkeypatch):
     def broken(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("models.checkpoint.save_file", broken)
+    monkeypatch.setattr("models.hf.checkpoint.save_file", broken)
     with pytest.raises(models.ModelError, match="No space left"):
         models.save(model, tok, folder)
     assert (folder / "model.safetensors").read_bytes() == before

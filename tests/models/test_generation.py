@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import models
-from models.config import GPTConfig
-from models.gpt import GPT
+from models.nn import GPTConfig
+from models.nn.gpt import GPT
 from tests.models.helpers import bpe_tokenizer, char_tokenizer
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from models.head_scores import head_scores
+from models.inspect.head_scores import head_scores
 
 
 def _pattern(T: int, key_of) -> np.ndarray:

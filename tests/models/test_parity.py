@@ -5,10 +5,10 @@ import torch
 import transformers
 
 import models
-from models.bert import Bert
-from models.config import BertConfig, GPTConfig
-from models.gpt import GPT
-from tests.models.helpers import bpe_tokenizer, wordpiece_tokenizer
+from models.nn import GPTConfig
+from models.nn.bert import Bert
+from models.nn.gpt import GPT
+from tests.models.helpers import bpe_tokenizer, tiny_bert_config, wordpiece_tokenizer
 
 TOL = 1e-4
 
@@ -115,12 +115,11 @@ def test_our_bert_folder_opens_in_transformers_with_same_outputs(tmp_path):
     tok = wordpiece_tokenizer()
     torch.manual_seed(0)
     ours = Bert(
-        BertConfig(
-            vocab_size=tok.vocab_size,
+        tiny_bert_config(
+            tok.vocab_size,
             max_position_embeddings=64,
             hidden_size=48,
             num_hidden_layers=3,
-            num_attention_heads=4,
             intermediate_size=96,
         )
     )

@@ -2,9 +2,10 @@
 
 import torch
 
-from models.bert import Bert
-from models.config import BertConfig, GPTConfig
-from models.gpt import GPT
+from models.nn import GPTConfig
+from models.nn.bert import Bert
+from models.nn.gpt import GPT
+from tests.models.helpers import tiny_bert_config
 
 
 def _gpt(**kw) -> GPT:
@@ -88,12 +89,4 @@ def test_embeddings_are_tied():
 
 def _bert() -> Bert:
     torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=60,
-        max_position_embeddings=32,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-    )
-    return Bert(cfg).eval()
+    return Bert(tiny_bert_config(60)).eval()

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import models
-from models.tokenizer import Tokenizer
+from models.text.tokenizer import Tokenizer
 from tests.models.helpers import TEXT, bpe_tokenizer, char_tokenizer, wordpiece_tokenizer
 
 

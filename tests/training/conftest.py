@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from models.presets import TrainConfig
+from models.training.settings import TrainConfig
 
 
 @pytest.fixture

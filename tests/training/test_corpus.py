@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from models.corpus import check_size, load_corpus
 from models.errors import ModelError
-from models.presets import preset
-from models.tasks import TASKS, get_task
+from models.text.corpus import check_size, load_corpus
+from models.text.tasks import TASKS, get_task
+from models.training.settings import preset
 
 
 def test_file_and_folder(tmp_path: Path) -> None:

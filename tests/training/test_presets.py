@@ -3,7 +3,7 @@
 import pytest
 
 from models.errors import ModelError
-from models.presets import PRESETS, TrainConfig, preset
+from models.training.settings import PRESETS, TrainConfig, preset
 
 
 def test_presets_are_valid_and_described() -> None:

@@ -4,11 +4,11 @@ import random
 
 import pytest
 
-from models.generation import generate
-from models.presets import preset
-from models.sampling import SamplingSettings
-from models.tasks import get_task
-from models.training import Trainer
+from models.inspect.generation import generate
+from models.inspect.sampling import SamplingSettings
+from models.text.tasks import get_task
+from models.training.settings import preset
+from models.training.trainer import Trainer
 
 
 def exact_answers(trainer: Trainer, task_name: str, n: int = 50) -> float:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from models.batches import Masker
-from models.checkpoint import load
 from models.errors import ModelError
-from models.presets import PRESETS, TrainConfig, preset
-from models.tokenizer import Tokenizer
-from models.training import STATE_FILE, Trainer, lr_factor
+from models.hf.checkpoint import load
+from models.text.tokenizer import Tokenizer
+from models.training.batches import Masker
+from models.training.settings import PRESETS, TrainConfig, preset
+from models.training.trainer import STATE_FILE, Trainer, lr_factor
 
 
 def _run(trainer: Trainer) -> list:

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.errors import ModelError
+
 
 @dataclass
 class ModelOutput:
@@ -110,3 +112,22 @@ class SelfAttention(nn.Module):
             keep = key_keep.bool()[:, None, None, :]  # [B, 1, 1, S]
             mask = keep if mask is None else mask & keep
         return mask
+
+
+def check_shape(width: int, heads: int, layers: int, context: int, vocab: int) -> None:
+    for name, value in (
+        ("width", width),
+        ("heads", heads),
+        ("layers", layers),
+        ("context", context),
+        ("vocab size", vocab),
+    ):
+        if int(value) < 1:
+            raise ModelError(f"{name} must be at least 1 (got {value})")
+    if width % heads:
+        raise ModelError(f"heads ({heads}) must divide the width ({width})")
+
+
+def check_rate(rate: float) -> None:
+    if not 0.0 <= rate < 1.0:
+        raise ModelError(f"dropout must be in [0, 1) (got {rate})")

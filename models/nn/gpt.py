@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.attention import KVCache, ModelOutput, SelfAttention
-from models.config import GPTConfig
+from models.errors import ModelError
+from models.nn.attention import KVCache, ModelOutput, SelfAttention, check_rate, check_shape
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """A GPT-2 shaped decoder."""
+
+    vocab_size: int = 65  # tokens in the tokenizer
+    n_positions: int = 256  # context length: size of the learned position table
+    n_embd: int = 128  # width of the residual stream
+    n_layer: int = 4  # transformer blocks
+    n_head: int = 4  # attention heads per block; must divide n_embd
+    dropout: float = 0.0  # one rate for embeddings, attention and residuals (GPT-2 uses 0.1)
+    layer_norm_epsilon: float = 1e-5  # GPT-2's LayerNorm epsilon
+    bos_token_id: int | None = None  # token that starts a text, if the tokenizer has one
+    eos_token_id: int | None = None  # token that ends a text; generation stops on it
+
+    arch = "gpt"
+
+    def __post_init__(self) -> None:
+        check_shape(self.n_embd, self.n_head, self.n_layer, self.n_positions, self.vocab_size)
+        check_rate(self.dropout)
+
+    @property
+    def context(self) -> int:
+        return self.n_positions
 
 
 class MLP(nn.Module):
@@ -95,7 +121,7 @@ class GPT(nn.Module):
         past = cache.length if cache is not None else 0
         limit = cache.max_len if cache is not None else self.config.n_positions
         if past + T > min(limit, self.config.n_positions):
-            raise ValueError(f"sequence of {past + T} tokens exceeds the context ({limit})")
+            raise ModelError(f"sequence of {past + T} tokens exceeds the context ({limit})")
         pos = torch.arange(past, past + T, device=input_ids.device)  # [T]
         tr = self.transformer
         x = tr.drop(tr.wte(input_ids) + tr.wpe(pos))  # [B, T, C]

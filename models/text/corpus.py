@@ -8,7 +8,7 @@ from pathlib import Path
 
 from models import assets
 from models.errors import ModelError
-from models.tasks import TASKS, Task, get_task
+from models.text.tasks import TASKS, Task, get_task
 
 # Corpora shipped with the app, by the name a user types: `--corpus shakespeare`.
 BUILTIN_CORPORA = {"shakespeare": assets.SHAKESPEARE}

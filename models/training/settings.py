@@ -5,12 +5,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from models.device import DEVICES
 from models.errors import ModelError
+from models.text.tokenizer import KINDS as TOKENIZERS
 
 ARCHS = ("gpt", "bert")
-TOKENIZERS = ("char", "bpe", "wordpiece")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def tokenizer_for(arch: str, wanted: str | None = None) -> str:
+    """The tokenizer a run of `arch` uses: BERT needs WordPiece (it provides [MASK], [CLS] and
+    [SEP]); GPT needs one that keeps spaces and newlines (char unless BPE is wanted)."""
+    if arch == "bert":
+        return "wordpiece"
+    return wanted if wanted in ("char", "bpe") else "char"
 
 
 @dataclass(frozen=True)
@@ -57,14 +65,12 @@ class TrainConfig:
         _choice("tokenizer", self.tokenizer, TOKENIZERS)
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
-        if self.arch == "bert" and self.tokenizer != "wordpiece":
+        if tokenizer_for(self.arch, self.tokenizer) != self.tokenizer:
             raise ModelError(
                 "BERT needs the WordPiece tokenizer (it provides [MASK], [CLS] and "
                 f"[SEP]); got '{self.tokenizer}'"
-            )
-        if self.arch == "gpt" and self.tokenizer == "wordpiece":
-            raise ModelError(
-                "GPT needs a tokenizer that keeps spaces and newlines: "
+                if self.arch == "bert"
+                else "GPT needs a tokenizer that keeps spaces and newlines: "
                 "choose 'char' or 'bpe', not 'wordpiece'"
             )
         for name in (
@@ -260,8 +266,8 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     key = name.split(":")[0].strip().lower()
     if key not in PRESETS:
         raise ModelError(f"unknown preset '{name}' (choose from {', '.join(PRESETS)})")
-    if overrides.get("arch") == "bert" and "tokenizer" not in overrides:
-        overrides["tokenizer"] = "wordpiece"  # the only tokenizer BERT can use
+    if "arch" in overrides and "tokenizer" not in overrides:
+        overrides["tokenizer"] = tokenizer_for(overrides["arch"])
     base = PRESETS[key].config
     if "steps" in overrides and "warmup_steps" not in overrides:  # a short run, a short warmup
         overrides["warmup_steps"] = min(base.warmup_steps, int(overrides["steps"]) // 10)

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import torch
 
-from models.tokenizer import BERT_SPECIALS, Tokenizer
+from models.text.tokenizer import BERT_SPECIALS, Tokenizer
 
 _CHUNK = 1 << 16  # characters per encode_batch item: lets the Rust side use every core
 

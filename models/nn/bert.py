@@ -2,12 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.attention import ModelOutput, SelfAttention
-from models.config import BertConfig
+from models.errors import ModelError
+from models.nn.attention import ModelOutput, SelfAttention, check_rate, check_shape
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    """A BERT encoder with its masked-LM head."""
+
+    vocab_size: int = 1000  # tokens in the tokenizer
+    max_position_embeddings: int = 128  # context length: size of the learned position table
+    hidden_size: int = 128  # width of the residual stream
+    num_hidden_layers: int = 4  # transformer blocks
+    num_attention_heads: int = 4  # heads per block; must divide hidden_size
+    intermediate_size: int = 512  # width of the feed-forward layer (BERT uses 4 × hidden)
+    type_vocab_size: int = 2  # segment (token type) embeddings
+    dropout: float = 0.0  # one rate for embeddings, attention and residuals (BERT uses 0.1)
+    layer_norm_eps: float = 1e-12  # BERT's LayerNorm epsilon
+    pad_token_id: int = 0  # padding token, masked out of attention
+    has_mlm_head: bool = True  # False for encoder-only checkpoints: fill-mask is unavailable
+
+    arch = "bert"
+
+    def __post_init__(self) -> None:
+        check_shape(
+            self.hidden_size,
+            self.num_attention_heads,
+            self.num_hidden_layers,
+            self.max_position_embeddings,
+            self.vocab_size,
+        )
+        check_rate(self.dropout)
+
+    @property
+    def context(self) -> int:
+        return self.max_position_embeddings
+
+    @property
+    def n_layer(self) -> int:
+        return self.num_hidden_layers
+
+    @property
+    def n_head(self) -> int:
+        return self.num_attention_heads
+
+    @property
+    def n_embd(self) -> int:
+        return self.hidden_size
 
 
 class Embeddings(nn.Module):
@@ -81,7 +128,7 @@ class Bert(nn.Module):
         output_hidden_states: bool = False,
     ) -> ModelOutput:
         if input_ids.shape[1] > self.config.max_position_embeddings:
-            raise ValueError(
+            raise ModelError(
                 f"sequence of {input_ids.shape[1]} tokens exceeds the context "
                 f"({self.config.max_position_embeddings})"
             )

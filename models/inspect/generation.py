@@ -7,13 +7,12 @@ from collections.abc import Iterator
 
 import torch
 
-from models.attention import KVCache
 from models.errors import ModelError
-from models.gpt import GPT
+from models.inspect.sampling import SamplingSettings, choose, entropy, top_k
+from models.nn.attention import KVCache
+from models.nn.gpt import GPT
 from models.results import GenerationStep, TokenizedText
-from models.sampling import SamplingSettings
-from models.stats import entropy, top_k
-from models.tokenizer import Tokenizer
+from models.text.tokenizer import Tokenizer
 
 
 class Generation:
@@ -76,7 +75,7 @@ class Generation:
         for index in range(s.max_new_tokens):
             if self._cancel.is_set():
                 return
-            token, shown = self._choose(logits, gen)
+            token, shown = choose(logits, s, gen)
             piece = stream.step(token)
             text_so_far += piece
             finish = None
@@ -103,24 +102,6 @@ class Generation:
         if out.attentions is not None:
             attn = torch.stack([a[0, :, -1, :] for a in out.attentions])  # [layers, heads, keys]
         return out.logits[0, -1].float(), attn
-
-    def _choose(self, logits: torch.Tensor, gen: torch.Generator | None) -> tuple[int, torch.Tensor]:
-        """Pick the next token; return it and the distribution the views show."""
-        s = self.settings
-        if s.temperature == 0:
-            return int(torch.argmax(logits)), torch.softmax(logits, -1)
-        scaled = logits / s.temperature
-        shown = torch.softmax(scaled, -1)
-        if s.top_k:
-            kth = torch.topk(scaled, min(s.top_k, scaled.numel())).values[-1]
-            scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-        if s.top_p < 1.0:
-            sorted_logits, order = torch.sort(scaled, descending=True)
-            cum = torch.softmax(sorted_logits, -1).cumsum(-1)
-            drop = cum - torch.softmax(sorted_logits, -1) >= s.top_p  # keep the token crossing p
-            scaled = scaled.scatter(0, order[drop], float("-inf"))
-        token = torch.multinomial(torch.softmax(scaled, -1), 1, generator=gen)
-        return int(token), shown
 
     def _step(
         self,

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from models.bert import Bert
 from models.errors import ModelError
-from models.gpt import GPT
+from models.inspect.sampling import entropy, top_k
+from models.nn.bert import Bert
+from models.nn.gpt import GPT
 from models.results import FillMaskResult, MaskFill, Probe, TokenizedText
-from models.stats import entropy, top_k
-from models.tokenizer import Tokenizer
+from models.text.tokenizer import Tokenizer
 
 
 def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10) -> Probe:

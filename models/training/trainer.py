@@ -19,46 +19,25 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from models import checkpoint
-from models.analysis import fill_mask, probe
-from models.batches import Masker, encode_ids, gpt_batch
-from models.bert import Bert
-from models.config import BertConfig, GPTConfig
-from models.corpus import BUILTIN_CORPORA, Corpus, check_size, load_corpus, read_text
+from models.device import autocast_dtype, pick_device
 from models.errors import ModelError
-from models.generation import generate
-from models.gpt import GPT
-from models.presets import TrainConfig
+from models.hf import checkpoint
+from models.inspect.analysis import fill_mask, probe
+from models.inspect.generation import generate
+from models.nn import BertConfig, GPTConfig
+from models.nn.bert import Bert
+from models.nn.gpt import GPT
 from models.results import TrainingReport
-from models.tokenizer import Tokenizer
+from models.text.corpus import BUILTIN_CORPORA, Corpus, check_size, load_corpus, read_text
+from models.text.tokenizer import Tokenizer
+from models.training.batches import Masker, encode_ids, gpt_batch
+from models.training.settings import TrainConfig
 
 STATE_FILE = "training_state.pt"
 EXPLODE_WINDOW = 10  # steps whose median loss decides that a run diverged
 CONFIG_FILE = "train_config.json"
 CORPUS_FILE = "corpus.txt"  # a user's corpus, kept with the run so resuming reads nothing else
 _FORMAT = 1
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """auto: cuda, then mps, then cpu; a named device that is absent is a clear error."""
-    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if name == "cuda" and not cuda:
-        raise ModelError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU")
-    if name == "mps" and not mps:
-        raise ModelError("device 'mps' was asked for, but this PyTorch has no Apple GPU support")
-    return torch.device(name)
-
-
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """bf16 autocast on GPUs that have it. On CPU, fp32 unless asked: bf16 measured slower there
-    (tests/bench/bench_training.py), because this CPU has no bf16 matrix units."""
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return None
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -469,7 +448,7 @@ class Trainer:
         return f"{shown} → {guesses} (was '{texts[position]}')"
 
     def probe(self):
-        """Attention and predictions of the fixed probe text (models.analysis.probe)."""
+        """Attention and predictions of the fixed probe text (models.inspect.analysis.probe)."""
         self.model.eval()
         try:
             return probe(self.model, self.tokenizer, self.probe_text)

@@ -1,0 +1,1 @@
+"""Hugging Face folders: config mapping, weight-name tables, and crash-safe load/save."""

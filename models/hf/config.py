@@ -1,0 +1,115 @@
+"""Our model configurations to and from Hugging Face `config.json` dictionaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.errors import ModelError
+from models.nn import BertConfig, GPTConfig, ModelConfig
+
+SUPPORTED = {"gpt2": "GPT-2", "bert": "BERT"}  # model_type -> family
+
+
+def config_to_hf(cfg: ModelConfig) -> dict[str, Any]:
+    """The `config.json` that `transformers` reads for this model."""
+    return _gpt_to_hf(cfg) if cfg.arch == "gpt" else _bert_to_hf(cfg)
+
+
+def config_from_hf(d: dict[str, Any]) -> ModelConfig:
+    """Read a Hugging Face config dict; refuse model types we do not implement."""
+    kind = d.get("model_type")
+    if kind == "gpt2":
+        return _gpt_from_hf(d)
+    if kind == "bert":
+        return _bert_from_hf(d)
+    supported = ", ".join(f"'{k}'" for k in SUPPORTED)
+    raise ModelError(f"config.json: model_type '{kind}' is not supported (supported: {supported})")
+
+
+def _gpt_to_hf(cfg: GPTConfig) -> dict[str, Any]:
+    return {
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": cfg.vocab_size,
+        "n_positions": cfg.n_positions,
+        "n_ctx": cfg.n_positions,
+        "n_embd": cfg.n_embd,
+        "n_layer": cfg.n_layer,
+        "n_head": cfg.n_head,
+        "n_inner": None,
+        "activation_function": "gelu_new",
+        "resid_pdrop": cfg.dropout,
+        "embd_pdrop": cfg.dropout,
+        "attn_pdrop": cfg.dropout,
+        "layer_norm_epsilon": cfg.layer_norm_epsilon,
+        "tie_word_embeddings": True,
+        "bos_token_id": cfg.bos_token_id,
+        "eos_token_id": cfg.eos_token_id,
+    }
+
+
+def _gpt_from_hf(d: dict[str, Any]) -> GPTConfig:
+    n_embd = int(d.get("n_embd", 768))
+    if d.get("n_inner") not in (None, 4 * n_embd):
+        raise ModelError(f"config.json: n_inner={d['n_inner']} is not 4 × n_embd; unsupported")
+    act = d.get("activation_function", "gelu_new")
+    if act not in ("gelu_new", "gelu_pytorch_tanh"):
+        raise ModelError(f"config.json: activation_function '{act}' is not GPT-2's tanh GELU")
+    return GPTConfig(
+        vocab_size=int(d.get("vocab_size", 50257)),
+        n_positions=int(d.get("n_positions", d.get("n_ctx", 1024))),
+        n_embd=n_embd,
+        n_layer=int(d.get("n_layer", 12)),
+        n_head=int(d.get("n_head", 12)),
+        dropout=float(d.get("resid_pdrop", 0.1)),
+        layer_norm_epsilon=float(d.get("layer_norm_epsilon", 1e-5)),
+        bos_token_id=_opt_int(d.get("bos_token_id")),
+        eos_token_id=_opt_int(d.get("eos_token_id")),
+    )
+
+
+def _bert_to_hf(cfg: BertConfig) -> dict[str, Any]:
+    return {
+        "model_type": "bert",
+        "architectures": ["BertForMaskedLM"],
+        "vocab_size": cfg.vocab_size,
+        "max_position_embeddings": cfg.max_position_embeddings,
+        "hidden_size": cfg.hidden_size,
+        "num_hidden_layers": cfg.num_hidden_layers,
+        "num_attention_heads": cfg.num_attention_heads,
+        "intermediate_size": cfg.intermediate_size,
+        "type_vocab_size": cfg.type_vocab_size,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": cfg.dropout,
+        "attention_probs_dropout_prob": cfg.dropout,
+        "layer_norm_eps": cfg.layer_norm_eps,
+        "pad_token_id": cfg.pad_token_id,
+        "position_embedding_type": "absolute",
+        "tie_word_embeddings": True,
+    }
+
+
+def _bert_from_hf(d: dict[str, Any]) -> BertConfig:
+    act = d.get("hidden_act", "gelu")
+    if act != "gelu":
+        raise ModelError(f"config.json: hidden_act '{act}' is not supported (BERT uses 'gelu')")
+    if d.get("position_embedding_type", "absolute") != "absolute":
+        raise ModelError("config.json: only absolute position embeddings are supported")
+    return BertConfig(
+        vocab_size=int(d.get("vocab_size", 30522)),
+        max_position_embeddings=int(d.get("max_position_embeddings", 512)),
+        hidden_size=int(d.get("hidden_size", 768)),
+        num_hidden_layers=int(d.get("num_hidden_layers", 12)),
+        num_attention_heads=int(d.get("num_attention_heads", 12)),
+        intermediate_size=int(d.get("intermediate_size", 3072)),
+        type_vocab_size=int(d.get("type_vocab_size", 2)),
+        dropout=float(d.get("hidden_dropout_prob", 0.1)),
+        layer_norm_eps=float(d.get("layer_norm_eps", 1e-12)),
+        pad_token_id=int(d.get("pad_token_id") or 0),
+    )
+
+
+def _opt_int(v: Any) -> int | None:
+    if isinstance(v, list):  # some configs list several ids; the first is the main one
+        v = v[0] if v else None
+    return None if v is None else int(v)

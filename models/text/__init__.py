@@ -1,0 +1,1 @@
+"""Text in: tokenizers, corpora (files, folders, the built-in Shakespeare) and the built-in tasks."""
