@@ -40,6 +40,8 @@ def write_folder(target: Path, files: dict[str, Writer], replaces: Collection[st
     (hard links), so saving into a folder never deletes what else the user keeps there.
     """
     target = Path(target)
+    if target.is_symlink():  # swap the folder the link points to, and keep the user's link
+        target = target.resolve()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -112,7 +114,7 @@ def _libc():
     if _LIBC is None:
         try:
             _LIBC = ctypes.CDLL(None, use_errno=True)
-        except OSError:  # Windows: no C library by that name; the fallback swap is used
+        except (OSError, TypeError):  # Windows has no such C library: the fallback swap is used
             _LIBC = False
     return _LIBC
 

@@ -179,3 +179,13 @@ def test_torch_save_failure_is_a_model_error(tmp_path: Path) -> None:
         write_folder(tmp_path / "ckpt", {"training_state.pt": lambda p: torch.save(big, p)})
     assert isinstance(info.value.__cause__, RuntimeError)
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_saving_through_a_link_keeps_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    write_folder(real, {"a.txt": lambda p: p.write_text("old")})
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    write_folder(link, {"a.txt": lambda p: p.write_text("new")})
+    assert link.is_symlink() and (link / "a.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
