@@ -49,6 +49,8 @@ def write_folder(target: Path, files: dict[str, Writer], replaces: Collection[st
     if target.exists() and not target.is_dir():
         raise ModelError(f"{target}: a file of that name exists; choose a folder")
     recover(target)
+    for stale in _leftovers(target):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = _sibling(target, "new")
     try:
         os.mkdir(staging)  # mode 0777 less the umask, as any folder the user makes
@@ -67,19 +69,22 @@ def write_folder(target: Path, files: dict[str, Writer], replaces: Collection[st
 
 
 def recover(target: Path) -> None:
-    """Finish what a process that died mid-swap left: restore the old folder, drop stale copies."""
+    """Put back the old folder if a process died between the two renames of the fallback swap.
+
+    Read-only otherwise, so opening a folder never disturbs a save in progress beside it.
+    """
     target = Path(target)
-    if not target.parent.is_dir():
+    if target.exists() or not target.parent.is_dir():
         return
+    olds = [p for p in _leftovers(target) if p.name.endswith(".old")]
+    if olds:  # the old folder is complete: it was the target until the first rename
+        os.rename(olds[0], target)
+
+
+def _leftovers(target: Path) -> list[Path]:
+    """Sibling folders of earlier saves of `target` that died before they finished."""
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.[0-9a-f]{{8}}\.(new|old)$")
-    leftovers = [p for p in target.parent.iterdir() if pattern.match(p.name)]
-    if not target.exists():
-        olds = [p for p in leftovers if p.name.endswith(".old")]
-        if olds:  # died between the two renames of the fallback swap: the old one is complete
-            os.rename(olds[0], target)
-            leftovers.remove(olds[0])
-    for p in leftovers:
-        shutil.rmtree(p, ignore_errors=True)
+    return [p for p in target.parent.iterdir() if pattern.match(p.name)]
 
 
 def _swap_in(staging: Path, target: Path) -> None:

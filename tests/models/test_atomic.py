@@ -72,8 +72,19 @@ def test_folder_killed_mid_save_is_old_or_new_complete(tmp_path: Path) -> None:
         _kill_at_random(PLAIN_SAVER, [str(target), "0"], rng, 0.25)
         recover(target)  # what the next save or load does first
         assert len(_versions(target)) == 1, "a mix of two versions"
+    write_folder(target, {"part0.bin": lambda p: p.write_bytes(b"\1")})  # drops what the kills left
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "ckpt"]
     assert leftovers == []
+
+
+def test_opening_a_folder_leaves_a_save_in_progress_alone(tmp_path: Path) -> None:
+    """Another process may be writing the next checkpoint beside the folder the app opens."""
+    target = tmp_path / "ckpt"
+    write_folder(target, {"a.txt": lambda p: p.write_text("old")})
+    in_progress = tmp_path / ".ckpt.0123abcd.new"
+    in_progress.mkdir()
+    recover(target)
+    assert in_progress.is_dir()
 
 
 SAVER = textwrap.dedent(
