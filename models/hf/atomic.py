@@ -134,10 +134,15 @@ def _carry_over(old: Path, new: Path, owned: set[str]) -> None:
         if entry.is_dir() and not entry.is_symlink():
             shutil.copytree(entry, new / entry.name, symlinks=True)
         else:
-            try:
-                os.link(entry, new / entry.name, follow_symlinks=False)
-            except OSError:
-                shutil.copy2(entry, new / entry.name, follow_symlinks=False)
+            link_or_copy(entry, new / entry.name)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link (instant, no extra space), or a copy where the file system has none."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
 
 
 def _user_mode(path: Path) -> None:

@@ -39,12 +39,9 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[Model, T
     config = config_from_hf(hf_config)
     weights = _read_weights(folder)
     tokenizer = Tokenizer.load(folder)
-    if config.arch == "gpt":
-        state = state_from_hf("gpt", weights)
-    else:
-        state = state_from_hf("bert", weights)
-        if not any(k.startswith("head.") for k in state):
-            config = replace(config, has_mlm_head=False)  # encoder only: inspect, no fill-mask
+    state = state_from_hf(config.arch, weights)
+    if config.arch == "bert" and not any(k.startswith("head.") for k in state):
+        config = replace(config, has_mlm_head=False)  # encoder only: inspect, no fill-mask
     model = GPT(config) if config.arch == "gpt" else Bert(config)
     _check_state(model, state, folder)
     model.load_state_dict(state, strict=False)  # tied weights are absent from `state` on purpose
@@ -121,6 +118,7 @@ def save(
 REPLACED_FILES = (
     "training_state.pt",
     "train_config.json",
+    "corpus.txt",
     "pytorch_model.bin",
     "model.safetensors.index.json",
     "vocab.txt",

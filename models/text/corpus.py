@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from models import assets
@@ -24,7 +25,7 @@ class Corpus:
     text: str
     task: Task | None = None
 
-    @property
+    @cached_property  # a checkpoint's state records it; hashing a large corpus takes a while
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 

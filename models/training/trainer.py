@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from models.device import autocast_dtype, pick_device
 from models.errors import ModelError
 from models.hf import checkpoint
+from models.hf.atomic import Writer, link_or_copy
 from models.inspect.analysis import fill_mask, probe
 from models.inspect.generation import generate
 from models.nn import BertConfig, GPTConfig
@@ -459,7 +460,7 @@ class Trainer:
     def save(self, folder: str | Path | None = None, final: bool = False) -> Path:
         """Write a checkpoint folder (model, tokenizer, training state), atomically as a whole.
 
-        A final folder without training state drops an older state file (it would not match).
+        A final folder without training state drops an older state file and corpus copy.
         """
         target = Path(folder) if folder is not None else self.out_dir
         if target is None:
@@ -469,23 +470,22 @@ class Trainer:
         if keep_state:
             state = self.training_state()
             extra[STATE_FILE] = lambda p: torch.save(state, p)
-            if self._corpus_to_store(target):
-                extra[CORPUS_FILE] = lambda p: p.write_text(self.corpus.text, encoding="utf-8")
+            if self.corpus.task is None and self.corpus.name not in BUILTIN_CORPORA:
+                extra[CORPUS_FILE] = self._corpus_writer(target)  # built-in ones are made by name
         checkpoint.save(self.model, self.tokenizer, target, extra_files=extra)
-        if not keep_state:  # a final, small folder is not resumed: it needs no corpus
-            (target / CORPUS_FILE).unlink(missing_ok=True)
         self.last_checkpoint = target
         return target
 
-    def _corpus_to_store(self, target: Path) -> bool:
-        """A user's corpus is stored once per folder; later saves carry the same file over."""
-        if self.corpus.task is not None or self.corpus.name in BUILTIN_CORPORA:
-            return False  # made again from its name
+    def _corpus_writer(self, target: Path) -> Writer:
+        """A user's corpus is written once per folder; later checkpoints link the same file."""
         stored = target / CORPUS_FILE
         try:
-            return hashlib.sha256(stored.read_bytes()).hexdigest() != self.corpus.sha256
+            unchanged = hashlib.sha256(stored.read_bytes()).hexdigest() == self.corpus.sha256
         except OSError:
-            return True
+            unchanged = False
+        if unchanged:
+            return lambda p: link_or_copy(stored, p)
+        return lambda p: p.write_text(self.corpus.text, encoding="utf-8")
 
     def training_state(self) -> dict[str, Any]:
         """Only tensors and plain values, so it loads with torch.load(weights_only=True)."""
