@@ -11,7 +11,10 @@ def path(name: str = "") -> Path:
     return Path(str(files(__name__).joinpath(name))) if name else Path(str(files(__name__)))
 
 
-def builtin_model(arch: str) -> Path | None:
-    """The shipped checkpoint folder for `arch` ("gpt" or "bert"), if this install has it."""
-    folder = path(f"default-{arch}")
+def builtin_model(arch: str, root: Path | None = None) -> Path | None:
+    """The shipped checkpoint folder for `arch` ("gpt" or "bert"), if this install has it.
+
+    `root` replaces the installed assets (tests use it to make the built-in model absent).
+    """
+    folder = (root or path()) / f"default-{arch}"
     return folder if (folder / "config.json").is_file() else None

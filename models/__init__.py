@@ -1,6 +1,9 @@
 """The engine: GPT and BERT, tokenizers, checkpoints, generation, probes — pure PyTorch, no Qt.
 
-Torch-free parts (`models.results`, `models.inspect.sampling`, `models.errors`) import without torch;
+Layout: `nn/` the architectures, `hf/` Hugging Face folders (config, weight names, crash-safe
+load/save), `text/` tokenizers, corpora and tasks, `inspect/` generation, sampling, probes and head
+scores, `training/` settings, batches and the Trainer. Torch-free parts (`models.results`,
+`models.inspect.sampling`, `models.training.settings`, `models.errors`) import without torch;
 everything else is loaded on first use, so the GUI can import results cheaply.
 """
 

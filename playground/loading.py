@@ -25,7 +25,7 @@ def open_model(
 ) -> tuple[Any, Any, ModelInfo]:
     """(model, tokenizer, ModelInfo) for a folder or "builtin:gpt"/"builtin:bert"; raises ModelError.
 
-    `assets_dir` replaces the installed assets (tests use it to make the built-in model absent);
+    `assets_dir` replaces the installed assets (see `models.assets.builtin_model`);
     `say` tells the status bar about slow steps; `should_stop` cuts the starter's training short.
     """
     note = ""
@@ -34,7 +34,7 @@ def open_model(
         if arch not in ("gpt", "bert"):
             raise models.ModelError(f"unknown built-in model '{arch}' (gpt or bert)")
         name = f"built-in {arch.upper()}"
-        folder = _builtin_folder(arch, assets_dir)
+        folder = assets.builtin_model(arch, assets_dir)
         if folder is not None:
             model, tok = models.load(folder, device)
         else:
@@ -47,13 +47,6 @@ def open_model(
         model, tok = models.load(folder, device)
         name = folder.name or str(folder)
     return model, tok, model_info(model, name, source, device, note)
-
-
-def _builtin_folder(arch: str, assets_dir: Path | None) -> Path | None:
-    if assets_dir is None:
-        return assets.builtin_model(arch)
-    folder = assets_dir / f"default-{arch}"
-    return folder if (folder / "config.json").is_file() else None
 
 
 def _starter(

@@ -7,7 +7,7 @@ from typing import Any
 from models.errors import ModelError
 from models.nn import BertConfig, GPTConfig, ModelConfig
 
-SUPPORTED = {"gpt2": "GPT-2", "bert": "BERT"}  # model_type -> family
+SUPPORTED = ("gpt2", "bert")  # the model_type values this engine opens
 
 
 def config_to_hf(cfg: ModelConfig) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,6 @@ class Worker(JobRunner):
             self._set_busy("")
 
     def _open(self, source: str):
-        import sys
-
         if "torch" not in sys.modules:  # seconds on a warm disk, a minute on a cold one
             self._set_busy("loading PyTorch…")
         from playground import loading
