@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
+import checkout  # noqa: F401  (the repository on sys.path, as from any folder)
 import torch
 import transformers
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import models  # noqa: E402
 from models import assets
 from models.text.tokenizer import Tokenizer  # noqa: E402

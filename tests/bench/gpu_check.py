@@ -32,38 +32,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 import transformers
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-
-def ensure_assets_package() -> None:
-    """`models.assets` is the repository's assets/ folder, mapped there by the pip install
-    (pyproject's package-dir). With PYTHONPATH=. alone (no install) nothing maps it and
-    models/corpus.py (`from models import assets`) fails, so map it here; a no-op when it imports."""
-    import importlib.util
-
-    try:
-        import models.assets  # noqa: F401
-
-        return
-    except ImportError:
-        pass
-    import models
-
-    folder = ROOT / "assets"
-    spec = importlib.util.spec_from_file_location(
-        "models.assets", folder / "__init__.py", submodule_search_locations=[str(folder)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["models.assets"] = module
-    spec.loader.exec_module(module)
-    models.assets = module
-
-
-ensure_assets_package()
 from bench_training import flops_per_token, gpt2  # noqa: E402
+from checkout import ROOT  # noqa: E402  (the repository on sys.path, models.assets mapped)
 
 import models  # noqa: E402
 from models.text.tokenizer import Tokenizer  # noqa: E402
@@ -76,13 +46,9 @@ RESULTS: dict = {}
 
 
 def corpus_path() -> Path:
-    for p in (
-        ROOT / "assets" / "tinyshakespeare.txt",
-        ROOT.parent / "shared" / "data" / "tinyshakespeare.txt",
-    ):
-        if p.is_file():
-            return p
-    raise SystemExit("tinyshakespeare.txt not found in assets/ or ../shared/data/")
+    from models import assets
+
+    return assets.path(assets.SHAKESPEARE)
 
 
 def sync(device: torch.device) -> None:
