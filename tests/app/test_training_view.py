@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 import models
 
@@ -168,6 +169,10 @@ def test_a_failed_checkpoint_write_ends_the_run_cleanly(qtbot, view, window):
 def test_risky_settings_are_warned_about_but_not_refused(qtbot, view) -> None:
     _configure(view)
     assert view.form.warning.text() == ""
-    view.form.floats["lr"].setValue(10.0)
+    lr = view.form.floats["lr"]
+    lr.setFocus()
+    qtbot.keyClick(lr, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # select, then type over
+    qtbot.keyClicks(lr, "10")
+    assert lr.value() == 10.0
     assert "learning rate 10 is far above" in view.form.warning.text()
     assert view.form.error.text() == "" and view.train_button.isEnabled()
