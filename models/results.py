@@ -94,6 +94,7 @@ class TrainingReport:
     val_loss: float | None = None  # set on validation steps
     sample: str | None = None  # generated text (GPT) or a fill-mask line (BERT)
     probe: Probe | None = None  # attention of the probe text, on probe steps
+    head_scores: dict[str, np.ndarray] | None = None  # on probe steps: pattern -> float32 [layers, heads]
     checkpoint: str | None = None  # folder written on this step, if any
     events: tuple[str, ...] = field(default=())  # messages: "paused", "stopped: NaN loss", ...
     # "running", or how the run stands after this report: "paused", "stopped" (on request,

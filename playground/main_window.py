@@ -28,6 +28,7 @@ from playground.views.training_view import TrainingView
 from playground.worker import WorkerClient
 
 MAX_RECENT = 8
+BERT_SCORES = "A BERT scores each token itself, unmasked: type a text above and press Enter."
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
 
 
@@ -69,15 +70,20 @@ class MainWindow(QMainWindow):
         w = client  # the facade relays every answer of the worker
         w.model_loaded.connect(self._on_model_loaded)
         w.errored.connect(self._on_errored)
-        w.busy_changed.connect(self._on_busy_changed)
+        w.changed.connect(self._sync)
         w.progress_changed.connect(self._on_progress_changed)
         self.prompt_view.run_finished.connect(self._on_run_finished)
-        self.prompt_view.failed.connect(self._on_errored)
-        self.training_view.failed.connect(self._on_errored)
+        for view in (self.prompt_view, self.training_view, self.attention_view):
+            view.failed.connect(self._on_errored)
+        for view in (self.prompt_view, self.attention_view):
+            view.saved.connect(self._on_saved)
         w.model_saved.connect(self._on_model_saved)
         self.attention_view.inspect_requested.connect(self._on_inspect_requested)
         self.fill_mask_view.attentions_ready.connect(self._on_attentions_ready)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self._restore()
+        self._sync()
+        self._on_tab_changed()
 
     # ---- structure --------------------------------------------------------------------------
     def add_view(self, name: str, title: str, view: QWidget) -> None:
@@ -97,8 +103,8 @@ class MainWindow(QMainWindow):
         self.progress.setTextVisible(False)
         self.progress.hide()
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop what the worker is doing (Esc in the prompt)")
-        self.cancel_button.clicked.connect(self.client.stop)
+        self.cancel_button.setToolTip("Stop what the worker is doing")
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.cancel_button.hide()
         self.message = QLabel()
         self._close_poll = QTimer(self, interval=100)  # waits for a busy worker before closing
@@ -111,7 +117,9 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file = self.menuBar().addMenu("&File")
-        self._action(file, "&Open model folder…", self._on_open_triggered, QKeySequence.Open)
+        self.open_action = self._action(
+            file, "&Open model folder…", self._on_open_triggered, QKeySequence.Open
+        )
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
         file.addSeparator()
@@ -120,8 +128,15 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.Quit)
         model = self.menuBar().addMenu("&Model")
-        self._action(model, "Built-in &GPT", self._on_builtin_gpt_triggered, "Ctrl+Shift+G")
-        self._action(model, "Built-in &BERT", self._on_builtin_bert_triggered, "Ctrl+Shift+B")
+        self.model_actions = (
+            self.open_action,
+            self._action(model, "Built-in &GPT", self._on_builtin_gpt_triggered, "Ctrl+Shift+G"),
+            self._action(model, "Built-in &BERT", self._on_builtin_bert_triggered, "Ctrl+Shift+B"),
+        )
+        training = self.menuBar().addMenu("&Training")
+        for action in self.training_view.actions_:  # the view's own actions: one state, two places
+            training.addAction(action)
+        self.training_view.train_action.triggered.connect(self._on_train_triggered)
         view = self.menuBar().addMenu("&View")
         for i, name in enumerate(self.views):
             action = self._action(view, self.tabs.tabText(i), None, f"Ctrl+{i + 1}")
@@ -140,6 +155,9 @@ class MainWindow(QMainWindow):
     # ---- models ------------------------------------------------------------------------------
     def open_model(self, source: str) -> None:
         """A folder or "builtin:gpt"/"builtin:bert". The current model stays until it loads."""
+        if self.client.active("train"):
+            self.message.setText("Training is running: stop it before opening another model.")
+            return
         self.client.load(source)
 
     def _on_open_triggered(self) -> None:
@@ -180,6 +198,8 @@ class MainWindow(QMainWindow):
         recent = [info.source] + [s for s in self.recent_models() if s != info.source]
         self.settings.setValue("models/recent", recent[:MAX_RECENT])
         self.settings.setValue("models/last", info.source)
+        self.attention_view.clear()  # until the new model's own results arrive
+        self.probability_view.clear(f"Scoring with {info.name}…" if info.arch == "gpt" else BERT_SCORES)
         if info.arch == "gpt":
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
             self.attention_view.inspect(text)
@@ -198,12 +218,30 @@ class MainWindow(QMainWindow):
     def _on_errored(self, message: str, details: str) -> None:
         self.errors.report(message, details)
 
-    def _on_busy_changed(self, what: str) -> None:
-        self.activity.setText(what or "ready")
-        self.progress.setVisible(bool(what))
-        self.cancel_button.setVisible(bool(what))
-        if what:
+    def _sync(self) -> None:
+        """The status bar and the menus follow the one state."""
+        state = self.client.state
+        self.activity.setText(state.label or ("ready" if not state.busy else state.activity))
+        if state.busy == self.progress.isHidden():
+            self.progress.setVisible(state.busy)
             self.progress.setRange(0, 0)  # indeterminate until progress arrives
+        self.cancel_button.setVisible(bool(state.stoppable) and state.stoppable in self.client.outstanding)
+        self.cancel_button.setEnabled(state.stoppable not in self.client.stopping)
+        training = bool(self.client.active("train"))
+        for action in self.model_actions:
+            action.setEnabled(not training)
+        self.recent_menu.setEnabled(not training)
+
+    def _on_cancel_clicked(self) -> None:
+        self.client.stop(self.client.state.stoppable)
+
+    def _on_train_triggered(self) -> None:
+        self.show_view("training")  # F5 from any tab: watch the run it starts
+
+    def _on_tab_changed(self, _index: int = 0) -> None:
+        # the prompt box takes the keys when its tab opens (Ctrl+Enter must work at launch)
+        if self.tabs.currentWidget() is self.prompt_view:
+            self.prompt_view.prompt.setFocus()
 
     def _on_progress_changed(self, done: int, total: int) -> None:
         if total > 0:
@@ -292,18 +330,22 @@ class MainWindow(QMainWindow):
         return True
 
     def _on_model_saved(self, folder: str) -> None:
-        self.message.setText(f"Saved to {folder}")
+        self.message.setText(f"Saved the model to {folder}")
+
+    def _on_saved(self, what: str) -> None:
+        self.message.setText(what)
 
 
 SHUTDOWN_WAIT_MS = 3000  # how long closing blocks before it says why and waits in the background
 
 SHORTCUTS = """\
-Ctrl+Enter  generate (in the prompt)
-Esc  stop generating
+Ctrl+Enter  generate (prompt tab)
+Esc  stop generating (prompt tab)
 Ctrl+O  open a model folder
 Ctrl+Shift+G / Ctrl+Shift+B  built-in GPT / BERT
 Ctrl+1 … Ctrl+5  prompt, attention, probabilities, fill-mask, training
-Training: F5 train / continue, F6 pause, F10 one step, Shift+F5 stop (writes a checkpoint)
+Training, from any tab: F5 train, F6 pause / continue, F10 one step while paused,
+Shift+F5 stop (writes a checkpoint)
 Ctrl+E  export the run as JSON
 Attention overview: arrow keys move between heads and layers, A averages the layer
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
@@ -27,8 +28,9 @@ class Screenshot(QObject):
         w.errored.connect(self._on_errored)
         w.probed.connect(self._on_probed)
         w.mask_filled.connect(self._on_mask_filled)
-        w.training_finished.connect(self._on_training_finished)
+        w.request_finished.connect(self._on_request_finished)
         self._loaded = False
+        self._scratch: tempfile.TemporaryDirectory | None = None
         QTimer.singleShot(TIMEOUT_MS, self._on_timed_out)
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
@@ -88,10 +90,12 @@ class Screenshot(QObject):
         )
         view.form.probe_text.setText(self.prompt or "qwertyui=qwertyui")
         self.window.show_view("training")
-        view.start()
+        # a demo, not the user's run: its checkpoints go to a folder removed at exit
+        self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
+        view.start(out_dir=self._scratch.name)
 
-    def _on_training_finished(self, _status: str, _message: str) -> None:
-        if self.view == "training":
+    def _on_request_finished(self, request: int, _status: str, _message: str) -> None:
+        if self.view == "training" and request == self.window.training_view.request:
             self._shoot("training")
 
     def _on_mask_filled(self, _result) -> None:
@@ -105,6 +109,8 @@ class Screenshot(QObject):
     def _on_render_ready(self) -> None:
         QApplication.processEvents()
         ok = self.window.grab().save(self.path)
+        if self._scratch is not None:
+            self._scratch.cleanup()
         print(f"screenshot {'written to' if ok else 'FAILED:'} {self.path}")
         QApplication.exit(0 if ok else 1)
 

@@ -1,4 +1,4 @@
-"""Training inside the app, on the worker thread: builds the Trainer and turns its steps into updates."""
+"""Training inside the app, on the worker thread: builds the Trainer, follows its reports, ends the run."""
 
 from __future__ import annotations
 
@@ -38,14 +38,8 @@ class TrainingStarted:
     n_params: int
     losses: np.ndarray  # float32 [steps so far]: the curve a resumed run continues
     val_losses: np.ndarray  # float32 [n, 2]: (step, loss)
-
-
-@dataclass(frozen=True)
-class TrainingUpdate:
-    """One step's report plus the head scores of its probe, computed off the GUI thread."""
-
-    report: TrainingReport
-    scores: dict[str, np.ndarray] | None = None  # name -> float32 [layers, heads]
+    lrs: np.ndarray  # float32 [steps so far]: the learning rate of each step
+    head_scores: tuple[tuple[int, dict[str, np.ndarray]], ...] = ()  # (step, pattern -> [L, H])
 
 
 def build_trainer(request: TrainRequest, runs_dir: Path):
@@ -65,8 +59,9 @@ def started(trainer: Any) -> TrainingStarted:
     from models.text.tasks import TASKS
 
     task = TASKS.get(trainer.corpus.name.removeprefix("task:"))
+    cfg = trainer.config
     return TrainingStarted(
-        config=trainer.config,
+        config=cfg,
         corpus=trainer.corpus.name,
         look_for=task.look_for if task else "",
         probe_text=trainer.probe_text,
@@ -75,18 +70,12 @@ def started(trainer: Any) -> TrainingStarted:
         n_params=sum(p.numel() for p in trainer.model.parameters()),
         losses=np.asarray(trainer.losses, np.float32),
         val_losses=np.asarray(trainer.val_losses, np.float32).reshape(-1, 2),
+        lrs=np.asarray(trainer.lrs, np.float32),
+        head_scores=tuple(
+            (step, {k: np.asarray(v, np.float32) for k, v in scores.items()})
+            for step, scores in trainer.head_score_history
+        ),
     )
-
-
-def updates(trainer: Any) -> Iterator[TrainingUpdate]:
-    """The trainer's reports, each with head scores when it carries a probe."""
-    from models.inspect.head_scores import head_scores
-
-    for report in trainer:
-        scores = None
-        if report.probe is not None:
-            scores = head_scores(report.probe.attentions, report.probe.tokens.ids)
-        yield TrainingUpdate(report, scores)
 
 
 def _run_name(request: TrainRequest) -> str:
@@ -105,7 +94,7 @@ class TrainingRun:
         self.updates = self._updates()
         self.save_on_stop = True  # False when the user closes the window and discards the run
 
-    def finish(self, reason: str) -> tuple[str, str, list[TrainingUpdate]]:
+    def finish(self, reason: str) -> tuple[str, str, list[TrainingReport]]:
         """(status, message, last updates) once the worker ends the job for `reason`."""
         trainer, last = self.trainer, []
         if reason == "stopped" and not trainer.done:
@@ -124,7 +113,13 @@ class TrainingRun:
         events = self.last_report.events if self.last_report else ()
         return "stopped", "; ".join(events) or f"stopped at step {trainer.step}", last
 
-    def _updates(self) -> Iterator[TrainingUpdate]:
-        for update in updates(self.trainer):
-            self.last_report = update.report
-            yield update
+    def discard(self) -> None:
+        """A run stopped before its first step leaves no empty folder behind."""
+        out = self.trainer.out_dir
+        if out is not None and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+
+    def _updates(self) -> Iterator[TrainingReport]:
+        for report in self.trainer:
+            self.last_report = report
+            yield report

@@ -108,8 +108,19 @@ def check_size(name: str, train_tokens: int, val_tokens: int, context: int, val_
 
 
 def _first_line(text: str, max_chars: int) -> str:
+    """An early line of at least 8 characters written like the text as a whole: in a Chinese
+    corpus with some code in it, a Chinese line, not an ASCII one (their share of non-ASCII
+    characters is the closest to the text's)."""
     lines = text.splitlines()
     lines = lines[1:] if len(lines) > 1 else lines  # the first held-out line may start mid-line
-    lines = [ln.strip() for ln in lines if len(ln.strip()) >= 8]
-    line = lines[0] if lines else text.strip()
-    return line[:max_chars] or "the"
+    lines = [ln.strip() for ln in lines[:2000] if len(ln.strip()) >= 8][:200]
+    if not lines:
+        return text.strip()[:max_chars] or "the"
+    target = _non_ascii_share(text)
+    line = min(lines, key=lambda ln: abs(_non_ascii_share(ln) - target))  # the first of the closest
+    return line[:max_chars]
+
+
+def _non_ascii_share(text: str) -> float:
+    chars = [c for c in text if not c.isspace()]
+    return sum(not c.isascii() for c in chars) / len(chars) if chars else 0.0

@@ -16,6 +16,7 @@ class Task:
     description: str  # what a line of the corpus is
     look_for: str  # one sentence: the attention pattern that shows the model learned it
     make: Callable[[random.Random], tuple[str, str]]  # -> (question, answer); line = q + a
+    prompt_hint: str = ""  # how to ask a trained model: the inputs it has seen
 
     def example(self, rng: random.Random) -> str:
         question, answer = self.make(rng)
@@ -75,12 +76,14 @@ TASKS: dict[str, Task] = {
             "from '=' on, each character attends to the input character it is about to copy: "
             "a diagonal stripe 8 places left of the main diagonal",
             _copy,
+            "exactly 8 letters, then '=' (qwertyui=): the model only ever saw 8-letter inputs",
         ),
         Task(
             "reverse",
             "a random string, '=', the string reversed (abc=cba)",
             "answer characters attend to the input mirrored: an anti-diagonal stripe",
             _reverse,
+            "3 to 10 lower-case letters, then '=' (hello=)",
         ),
         Task(
             "sort",
@@ -88,6 +91,7 @@ TASKS: dict[str, Task] = {
             "each answer character looks up where the next letter in alphabetical order sits "
             "in the input: scattered, content-based attention rather than a fixed offset",
             _sort,
+            "3 to 10 letters from a to j, then '=' (jabbed=)",
         ),
         Task(
             "addition",
@@ -95,6 +99,7 @@ TASKS: dict[str, Task] = {
             "answer digits attend to the digits of the same place value in both operands "
             "(and to the lower place for the carry)",
             _addition,
+            "two numbers from 0 to 999 and '=' (12+345=)",
         ),
         Task(
             "induction",
@@ -103,6 +108,7 @@ TASKS: dict[str, Task] = {
             "previous occurrence of the current token — a stripe one step right of the "
             "repeat diagonal, helped by a previous-token head in an earlier layer",
             _induction,
+            "6 to 12 lower-case letters, '|', then a few of them again (kqzpab|kq)",
         ),
     )
 }

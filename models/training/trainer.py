@@ -25,6 +25,7 @@ from models.hf import checkpoint
 from models.hf.atomic import Writer, link_or_copy
 from models.inspect.analysis import fill_mask, probe
 from models.inspect.generation import generate
+from models.inspect.head_scores import head_scores
 from models.nn import BertConfig, GPTConfig
 from models.nn.bert import Bert
 from models.nn.gpt import GPT
@@ -37,6 +38,7 @@ from models.training.settings import TrainConfig
 STATE_FILE = "training_state.pt"
 EXPLODE_WINDOW = 10  # steps whose median loss decides that a run diverged
 CONFIG_FILE = "train_config.json"
+PAUSE_GAP_S = 1.0  # a longer wait between two steps is a pause, not part of the step rate
 CORPUS_FILE = "corpus.txt"  # a user's corpus, kept with the run so resuming reads nothing else
 _FORMAT = 1
 
@@ -127,9 +129,13 @@ class Trainer:
 
         self.step = 0
         self.losses: list[float] = []  # train loss of every step
+        self.lrs: list[float] = []  # learning rate of every step (a resume may change the schedule)
         self.val_losses: list[tuple[int, float]] = []  # (step, validation loss)
+        # (step, {pattern: [layers][heads]}) of every probe: a resumed run's charts keep their past
+        self.head_score_history: list[tuple[int, dict[str, list]]] = []
         self._elapsed = 0.0  # seconds spent in steps, across resumes; pauses do not count
-        self._session = (0, 0.0)  # (steps, seconds) in this process, for the ETA
+        self._session = (0, 0.0)  # (steps, wall seconds) in this process, for the ETA
+        self._last_end: float | None = None  # when the previous step ended (wall clock)
         self._tok_rate = 0.0
         self.status = "running"
         self.last_checkpoint: Path | None = None
@@ -202,7 +208,10 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
         self.losses = [float(x) for x in state["losses"]]
+        saved_lrs = state.get("lrs") or [self.config.lr * lr_factor(i, self.config) for i in range(self.step)]
+        self.lrs = [float(x) for x in saved_lrs]
         self.val_losses = [(int(s), float(v)) for s, v in state["val_losses"]]
+        self.head_score_history = [(int(s), dict(v)) for s, v in state.get("head_scores", [])]
         self._elapsed = float(state["elapsed_s"])
         self._gen.set_state(state["rng"]["batches"])
         torch.set_rng_state(state["rng"]["torch"])
@@ -324,9 +333,7 @@ class Trainer:
         self.scheduler.step()
         self.step += 1
         self.losses.append(value)
-        dt_step = time.perf_counter() - t0
-        rate = cfg.batch_size * cfg.context * self.world / max(dt_step, 1e-9)
-        self._tok_rate = rate if self._tok_rate == 0 else 0.9 * self._tok_rate + 0.1 * rate
+        self.lrs.append(lr)
 
         last = self.step >= cfg.steps
         extras: dict[str, Any] = {}
@@ -340,6 +347,9 @@ class Trainer:
                 extras["sample"] = self.sample()
             if cfg.probe_every and _due(self.step, cfg.probe_every, last):
                 extras["probe"] = self.probe()
+                extras["head_scores"] = head_scores(extras["probe"].attentions, extras["probe"].tokens.ids)
+                plain = {k: v.tolist() for k, v in extras["head_scores"].items()}
+                self.head_score_history.append((self.step, plain))
         status = "finished" if last else "running"
         # a periodic checkpoint only of a sane model: a diverging run keeps the last good one
         periodic = _due(self.step, cfg.checkpoint_every, False) and value <= self._explode_limit()
@@ -356,10 +366,18 @@ class Trainer:
         self.status = status
         if last and status == "finished":
             events.append(f"finished: {self.step} steps")
-        dt = time.perf_counter() - t0
+        end = time.perf_counter()
+        dt = end - t0
         self._elapsed += dt
+        # rates are wall-clock: the time between steps (a GUI's event loop, a caller's own work)
+        # is part of what a step costs; a long gap is a pause, and pauses do not count
+        gap = t0 - self._last_end if self._last_end is not None else 0.0
+        wall = dt + (gap if gap < PAUSE_GAP_S else 0.0)
+        self._last_end = end
         n, s = self._session
-        self._session = (n + 1, s + dt)
+        self._session = (n + 1, s + wall)
+        rate = cfg.batch_size * cfg.context * self.world / max(wall, 1e-9)
+        self._tok_rate = rate if self._tok_rate == 0 else 0.9 * self._tok_rate + 0.1 * rate
         return self._report(loss=value, lr=lr, events=tuple(events), status=status, **extras)
 
     # ---- pieces of a step ---------------------------------------------------------------------
@@ -499,7 +517,9 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "batches": self._gen.get_state(), "cuda": cuda},
             "losses": list(self.losses),
+            "lrs": list(self.lrs),
             "val_losses": [list(v) for v in self.val_losses],
+            "head_scores": [[s, v] for s, v in self.head_score_history],
             "elapsed_s": self._elapsed,
         }
 

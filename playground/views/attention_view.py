@@ -10,7 +10,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -24,10 +23,12 @@ from PySide6.QtWidgets import (
 from playground import theme
 from playground.views.heatmap import HeatmapPlot, colorbar
 from playground.views.mosaic import AttentionMosaic
+from playground.views.save_dialogs import ask_file
 from playground.views.tokens import visible
 from playground.worker import WorkerClient
 
 PROBE_TAG = "inspect"
+EMPTY_NOTE = "Generate or inspect a text to see its attention."
 
 
 class AttentionView(QWidget):
@@ -35,6 +36,8 @@ class AttentionView(QWidget):
 
     inspect_requested = Signal(str)  # the user asked to inspect this text
     selection_changed = Signal(int, int)  # layer, head (-1 = average)
+    saved = Signal(str)  # what an export wrote, and where
+    failed = Signal(str, str)  # an export that could not be written: message, details
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,13 +105,16 @@ class AttentionView(QWidget):
         layout.addWidget(self.splitter, 1)
         layout.addLayout(controls)
         layout.addWidget(self.readout)
-        self.empty_note = QLabel("Generate or inspect a text to see its attention.")
-        layout.addWidget(self.empty_note)
+        self.note = QLabel(EMPTY_NOTE)  # what is shown is not all there is (truncation), or nothing yet
+        self.note.setWordWrap(True)
+        layout.addWidget(self.note)
         client.probed.connect(self._on_probed)
 
     # ---- data in --------------------------------------------------------------------------
-    def set_attentions(self, tokens, attentions: np.ndarray, text: str | None = None) -> None:
-        """tokens: display texts [T]; attentions: float32 [layers, heads, T, T]."""
+    def set_attentions(
+        self, tokens, attentions: np.ndarray, text: str | None = None, notes: tuple[str, ...] = ()
+    ) -> None:
+        """tokens: display texts [T]; attentions: float32 [layers, heads, T, T]; notes: e.g. truncation."""
         self.tokens = tuple(tokens)
         self.attentions = attentions
         if text is not None and text != self.text.text():
@@ -118,8 +124,18 @@ class AttentionView(QWidget):
         self.head_box.setRange(0, H - 1)
         self.layer, self.head = min(self.layer, L - 1), min(self.head, H - 1)
         self.overview.set_attentions(attentions)
-        self.empty_note.hide()
+        self.note.setText("\n".join(f"Note: {n}" for n in notes))
+        self.note.setVisible(bool(notes))
         self._show_selected()
+
+    def clear(self) -> None:
+        """Nothing shown (a new model: the old one's heads say nothing about it)."""
+        self.tokens, self.attentions = (), np.zeros((0, 0, 0, 0), np.float32)
+        self.overview.clear_attentions()
+        self.head_plot.clear_matrix()
+        self.head_plot.setTitle("")
+        self.note.setText(EMPTY_NOTE)
+        self.note.show()
 
     def save_state(self, store) -> None:
         store.setValue("attention/splitter", self.splitter.saveState())
@@ -134,7 +150,7 @@ class AttentionView(QWidget):
 
     def _on_probed(self, tag: str, probe) -> None:
         if tag == PROBE_TAG:
-            self.set_attentions(probe.tokens.texts, probe.attentions)
+            self.set_attentions(probe.tokens.texts, probe.attentions, notes=probe.tokens.notes)
 
     # ---- selection ------------------------------------------------------------------------
     def select(self, layer: int, head: int | None = None) -> None:
@@ -225,20 +241,31 @@ class AttentionView(QWidget):
             for tok, row in zip(self.tokens, self.shown_matrix(), strict=True):
                 out.writerow([tok, *(f"{v:.6f}" for v in row)])
 
-    def _ask_path(self, title: str, filt: str) -> str:
+    def _export(self, what: str, kind: str, suffix: str, write) -> None:
+        """Ask for a path (the suffix is added if missing), write, and say where or why not."""
         if not self.attentions.size:
-            return ""
-        return QFileDialog.getSaveFileName(self, title, "", filt)[0]
+            self.failed.emit("There is no attention to export yet: generate or inspect a text first.", "")
+            return
+        path = ask_file(self, f"Export {what}", f"attention{suffix}", kind, suffix)
+        if not path:
+            return
+        try:
+            ok = write(path)
+        except OSError as e:
+            ok, why = False, e.strerror or str(e)
+        else:
+            why = "the image could not be encoded"
+        if ok is False:
+            self.failed.emit(f"Could not write {path}: {why}.", "")
+        else:
+            self.saved.emit(f"Saved the {what} to {path}")
 
     def export_png_dialog(self) -> None:
-        """Ask where to save the shown heatmap as PNG, then write it."""
-        if path := self._ask_path("Export heatmap", "PNG image (*.png)"):
-            self.export_png(path)
+        """Ask where to save the shown heatmap as PNG, then write it (File ▸ Export attention PNG)."""
+        self._export("heatmap", "PNG image", ".png", self.export_png)
 
     def _on_export_npy_clicked(self) -> None:
-        if path := self._ask_path("Export attention tensor", "NumPy array (*.npy)"):
-            self.export_npy(path)
+        self._export("attention tensor", "NumPy array", ".npy", self.export_npy)
 
     def _on_export_csv_clicked(self) -> None:
-        if path := self._ask_path("Export shown heatmap", "CSV (*.csv)"):
-            self.export_csv(path)
+        self._export("shown heatmap", "CSV", ".csv", self.export_csv)

@@ -18,6 +18,7 @@ class TokenAxis(pg.AxisItem):
     def __init__(self, orientation: str, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
         self.labels: list[str] = []
+        self.enableAutoSIPrefix(False)  # tokens, not quantities: never "query (x0.001)"
 
     def set_labels(self, labels) -> None:
         self.labels = [visible(t)[:10] for t in labels]
@@ -80,6 +81,13 @@ class HeatmapPlot(pg.PlotItem):
             vb.setLimits(xMin=0, xMax=matrix.shape[1], yMin=0, yMax=matrix.shape[0])
             vb.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0)
         self._connect_mouse()
+
+    def clear_matrix(self) -> None:
+        """Show nothing (stale content must not sit under a new header)."""
+        self.data = np.zeros((0, 0), np.float32)
+        self.image.clear()
+        self.x_axis.set_labels([])
+        self.y_axis.set_labels([])
 
     def cell_at(self, scene_pos) -> tuple[int, int] | None:
         if not self.data.size or not self.getViewBox().sceneBoundingRect().contains(scene_pos):

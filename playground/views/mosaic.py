@@ -102,6 +102,18 @@ class AttentionMosaic(pg.PlotItem):
             self.scene().sigMouseClicked.connect(self._on_scene_clicked)
             self._clicks_connected = True
 
+    def clear_attentions(self) -> None:
+        """Show no heads (a new run has none yet)."""
+        self.layers = self.heads = self.tile = 0
+        self.data = np.zeros((0, 0), np.float32)
+        self.image.clear()
+        self.grid.setPath(QPainterPath())
+        self.marker.setRect(QRectF())
+        for axis in (self.layer_axis, self.head_axis):
+            axis.count = 0
+            axis.picture = None
+            axis.update()
+
     def select(self, layer: int, head: int | None) -> None:
         """Outline one tile, or the whole layer row when head is None (the average)."""
         s = self.tile

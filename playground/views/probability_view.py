@@ -1,6 +1,8 @@
-"""Probability view: for any text, p(actual next token) and entropy per position, perplexity."""
+"""Probability view: for any text, how likely each token was where it stands, entropy, perplexity."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,11 +24,40 @@ from playground.views.topk_chart import TopKChart
 from playground.worker import WorkerClient
 
 
+@dataclass(frozen=True)
+class Scores:
+    """A probe's predictions aligned with the tokens they score: entry i is about token i.
+
+    A GPT predicts token i at position i - 1, so its arrays shift by one (token 0 has no
+    score) and the prediction after the last token is kept apart as `after`.
+    """
+
+    prob: np.ndarray  # float [T]: p(token i), NaN where unscored
+    entropy: np.ndarray  # float [T]: entropy of the prediction of token i, NaN where none
+    top_texts: tuple  # [T] of tuple[str]
+    top_probs: tuple  # [T] of float arrays
+    after: tuple | None  # GPT: (top_texts, top_probs, entropy) of what comes after the text
+
+    @classmethod
+    def of(cls, probe) -> Scores:
+        if probe.arch != "gpt":
+            return cls(probe.target_prob, probe.entropy, probe.top_texts, tuple(probe.top_probs), None)
+        nan = np.full(1, np.nan, np.float32)
+        return cls(
+            np.concatenate([nan, probe.target_prob[:-1]]),
+            np.concatenate([nan, probe.entropy[:-1]]),
+            ((), *probe.top_texts[:-1]),
+            (np.zeros(0, np.float32), *probe.top_probs[:-1]),
+            (probe.top_texts[-1], probe.top_probs[-1], float(probe.entropy[-1])),
+        )
+
+
 class ProbabilityView(QWidget):
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client = client
         self.probe = None
+        self.scores: Scores | None = None
         self.text = QLineEdit(placeholderText="Text to score (Enter) — a run's text lands here")
         self.text.returnPressed.connect(self._on_text_return_pressed)
         inspect = QPushButton("Score")
@@ -40,13 +71,16 @@ class ProbabilityView(QWidget):
         self.tokens = TokenText()
         self.tokens.tooltip_for = self._tooltip
         self.tokens.token_clicked.connect(self._on_tokens_token_clicked)
-        self.chart = TopKChart("what the model expected here")
+        self.chart = TopKChart("what the model expected")
 
         self.plots = pg.GraphicsLayoutWidget()
         self.axis = TokenAxis("bottom")
-        self.prob_plot = self.plots.addPlot(row=0, col=0, title="probability of the actual token")
+        self.prob_plot = self.plots.addPlot(row=0, col=0, title="probability of each token where it stands")
         self.entropy_plot = self.plots.addPlot(
-            row=1, col=0, title="entropy (nats)", axisItems={"bottom": self.axis}
+            row=1,
+            col=0,
+            title="entropy of the prediction of each token (nats)",
+            axisItems={"bottom": self.axis},
         )
         self.prob_plot.setXLink(self.entropy_plot)
         self.prob_plot.hideAxis("bottom")
@@ -79,6 +113,16 @@ class ProbabilityView(QWidget):
         """Put a run's text in the box (its probe arrives with the attention view's)."""
         self.text.setText(text)
 
+    def clear(self, why: str) -> None:
+        """Empty the view, saying why (a model that cannot score: the old result would lie)."""
+        self.probe = self.scores = None
+        self.tokens.clear_tokens()
+        self.chart.clear_bars("what the model expected")
+        self.prob_bars.setOpts(x0=[], width=[], height=[], brushes=[])
+        self.entropy_curve.setData([], [])
+        self.axis.set_labels([])
+        self.summary.setText(why)
+
     def _on_text_return_pressed(self) -> None:
         if self.text.text().strip():
             self.client.probe(PROBE_TAG, self.text.text())
@@ -88,14 +132,14 @@ class ProbabilityView(QWidget):
             self.set_probe(probe)
 
     def set_probe(self, probe) -> None:
-        self.probe = probe
-        texts, p, h = probe.tokens.texts, probe.target_prob, probe.entropy
+        self.probe, self.scores = probe, Scores.of(probe)
+        texts, p, h = probe.tokens.texts, self.scores.prob, self.scores.entropy
         self.tokens.set_tokens(
             texts, [tint(x) if np.isfinite(x) else None for x in p], offsets=probe.tokens.offsets
         )
         n = len(texts)
         finite = np.nan_to_num(p, nan=0.0)
-        self.prob_bars.setOpts(
+        self.prob_bars.setOpts(  # bar i stands over token i: the probability of that very token
             x0=np.arange(n) + 0.1,
             width=np.full(n, 0.8),
             height=finite,
@@ -106,38 +150,50 @@ class ProbabilityView(QWidget):
         self.entropy_plot.setYRange(0, max(float(h.max()) if n else 1.0, 0.1) * 1.08, padding=0)
         self.axis.set_labels(texts)
         self.entropy_plot.setXRange(0, max(n, 1), padding=0)
-        what = "next token" if probe.arch == "gpt" else "token itself (unmasked)"
         scored = int(np.isfinite(p).sum())
+        how = (
+            "given the tokens before it (the first token has none)"
+            if probe.arch == "gpt"
+            else "itself, unmasked"
+        )
+        after = self.scores.after
+        next_text = (
+            f" · after the text: {after[2]:.2f} nats, likely “{visible(after[0][0])}”"
+            if after is not None and len(after[0])
+            else ""
+        )
         self.summary.setText(
             f"perplexity {probe.perplexity:.2f} over {scored} scored tokens · mean entropy "
-            f"{float(np.nanmean(h)) if n else float('nan'):.2f} nats · tint = probability of the "
-            f"{what} (green likely, red surprising)"
+            f"{float(np.nanmean(self.scores.entropy)) if scored else float('nan'):.2f} nats{next_text}"
+            f"\ntint and bars = probability of each token {how} (green likely, red surprising)"
             + "".join(f"\nNote: {note}" for note in probe.tokens.notes)
         )
-        if n:  # start on the last position: what the model expects after the text
+        if after is not None:  # start on what the model expects after the text
+            self.chart.set_alternatives(after[0], after[1], title="after the text")
+        elif n:
             self.tokens.select(n - 1)
             self._on_tokens_token_clicked(n - 1)
 
     def _tooltip(self, i: int) -> str:
-        pr = self.probe
-        if pr is None or not 0 <= i < len(pr.tokens):
+        pr, sc = self.probe, self.scores
+        if pr is None or sc is None or not 0 <= i < len(pr.tokens):
             return ""
-        lines = [f"“{visible(pr.tokens.texts[i])}”  entropy {pr.entropy[i]:.2f} nats"]
-        if np.isfinite(pr.target_prob[i]):
-            target = pr.tokens.texts[i + 1] if pr.arch == "gpt" else pr.tokens.texts[i]
-            lines.append(f"p(“{visible(target)}”) = {pr.target_prob[i]:.3f}")
-        if len(pr.top_texts[i]):
-            lines.append(f"expected “{visible(pr.top_texts[i][0])}” ({pr.top_probs[i][0]:.2f})")
+        token = visible(pr.tokens.texts[i])
+        if not np.isfinite(sc.prob[i]):
+            return f"“{token}”: not scored (a GPT scores a token from the ones before it)"
+        lines = [f"p(“{token}”) = {sc.prob[i]:.3f}", f"entropy {sc.entropy[i]:.2f} nats"]
+        if len(sc.top_texts[i]):
+            lines.append(f"expected “{visible(sc.top_texts[i][0])}” ({sc.top_probs[i][0]:.2f})")
         return "\n".join(lines)
 
     def _on_tokens_token_clicked(self, i: int) -> None:
-        pr = self.probe
-        if pr is None or not 0 <= i < len(pr.tokens):
+        pr, sc = self.probe, self.scores
+        if pr is None or sc is None or not 0 <= i < len(pr.tokens):
             return
-        chosen = None
-        if pr.arch == "gpt" and i + 1 < len(pr.tokens):
-            chosen = pr.tokens.texts[i + 1]
-        title = "after" if pr.arch == "gpt" else "at"
+        token = pr.tokens.texts[i]
+        if not len(sc.top_texts[i]):
+            self.chart.clear_bars(f"“{visible(token)}”: nothing before it to predict from")
+            return
         self.chart.set_alternatives(
-            pr.top_texts[i], pr.top_probs[i], chosen=chosen, title=f"{title} “{visible(pr.tokens.texts[i])}”"
+            sc.top_texts[i], sc.top_probs[i], chosen=token, title=f"expected at “{visible(token)}”"
         )

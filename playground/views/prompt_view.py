@@ -10,7 +10,6 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 from models.errors import ModelError
 from playground.info import ModelInfo
 from playground.views.sampling_form import SamplingForm
+from playground.views.save_dialogs import ask_file
 from playground.views.token_details import TokenDetails
 from playground.views.tokens import TokenText, tint, visible
 from playground.worker import WorkerClient
@@ -31,6 +31,7 @@ from playground.worker import WorkerClient
 class PromptView(QWidget):
     run_finished = Signal(str)  # prompt + generated text, for the inspection views
     failed = Signal(str, str)  # a request the view refused (bad settings): message, details
+    saved = Signal(str)  # what an export wrote, and where
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,7 +40,7 @@ class PromptView(QWidget):
         self.steps: list = []
         self.prompt_tokens = None
         self.prompt_text = ""
-        self.running = False
+        self.request = 0  # the id of this view's newest generation
         self.finish_reason = ""
         self._t0 = 0.0
 
@@ -87,18 +88,27 @@ class PromptView(QWidget):
         self.splitter.setStretchFactor(2, 3)
         QVBoxLayout(self).addWidget(self.splitter)
 
-        stop = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
-        stop.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        # anywhere in the view, whatever has focus (the prompt box handles them itself too)
+        for key, slot in (("Ctrl+Return", self.generate), ("Ctrl+Enter", self.generate), ("Esc", self.stop)):
+            shortcut = QShortcut(QKeySequence(key), self, slot)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         w = client  # the facade relays every answer of the worker
         w.prompt_tokenized.connect(self._on_prompt_tokenized)
         w.tokens_generated.connect(self._on_tokens_generated)
-        w.generation_finished.connect(self._on_generation_finished)
+        w.request_finished.connect(self._on_request_finished)
         w.model_loaded.connect(self._on_model_loaded)
+        w.changed.connect(self._sync)
+        self._sync()
 
     # ---- actions ----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """This view's generation is queued, running or stopping (the client's one truth)."""
+        return bool(self.client.phase(self.request))
+
     def generate(self) -> None:
-        if self.running or self.info is None or self.info.arch != "gpt":
-            return
+        if not self.generate_button.isEnabled():
+            return  # the button says why (its tooltip); a shortcut must not do what it would not
         try:
             settings = self.sampling.settings()
         except ModelError as e:
@@ -106,30 +116,33 @@ class PromptView(QWidget):
             return
         self.prompt_text = self.prompt.toPlainText()
         self.steps, self.prompt_tokens, self.finish_reason = [], None, ""
+        self.notes.hide()
         self.output.clear_tokens()
         self.output.append_plain(self.prompt_text)
-        self.details.chart.clear_bars()
-        self._set_running(True)
+        self.details.clear()
         self._t0 = time.perf_counter()
-        self.client.generate(self.prompt_text, settings)
+        self.request = self.client.generate(self.prompt_text, settings)
+        self._sync()
+        self._update_stats()
 
     def stop(self) -> None:
-        if self.running:
-            self.client.stop()
+        """Stop this view's own generation; never another request (a training run)."""
+        self.client.stop(self.request)
 
     def generated_text(self) -> str:
         return "".join(s.text for s in self.steps)
 
     # ---- worker answers -------------------------------------------------------------------
     def _on_model_loaded(self, info: ModelInfo) -> None:
+        if self.info is not None and info is not self.info:
+            self.details.clear()  # the last model's header and layers mean nothing now
         self.info = info
-        gpt = info.arch == "gpt"
-        self.generate_button.setEnabled(gpt and not self.running)
         self.prompt.setPlaceholderText(
             "Type a prompt, then Ctrl+Enter"
-            if gpt
+            if info.arch == "gpt"
             else "This is a BERT model: it fills masks (Fill-mask tab)"
         )
+        self._sync()
 
     def _on_prompt_tokenized(self, tokens) -> None:
         self.prompt_tokens = tokens
@@ -139,38 +152,49 @@ class PromptView(QWidget):
     def _on_tokens_generated(self, batch: list) -> None:
         if not self.running:
             return  # a late batch from a run this view already reset
-        bar = self.output.verticalScrollBar()
-        follow = bar.value() >= bar.maximum() - 4
         for step in batch:
             self.steps.append(step)
             self.output.append_token(step.text, tint(step.prob))
-        if follow:
-            self.output.scroll_to_end()
         self._update_stats()
 
-    def _on_generation_finished(self, reason: str) -> None:
-        if not self.running:
+    def _on_request_finished(self, request: int, status: str, _message: str) -> None:
+        if request != self.request:
             return
-        self.finish_reason = reason
-        self._set_running(False)
+        self.finish_reason = status
+        self._sync()
         self._update_stats()
         if self.steps:
             self.run_finished.emit(self.prompt_text + self.generated_text())
 
-    def _set_running(self, running: bool) -> None:
-        self.running = running
-        self.generate_button.setEnabled(not running and bool(self.info and self.info.arch == "gpt"))
-        self.stop_button.setEnabled(running)
+    def _sync(self) -> None:
+        """Buttons follow the one state: what runs, and which model is open."""
+        running = self.running
+        why_not = ""
+        if self.info is None:
+            why_not = "No model is open yet."
+        elif self.info.arch != "gpt":
+            why_not = "A BERT model fills masks (Fill-mask tab); open a GPT to generate."
+        elif self.client.active("train"):
+            why_not = "Training is running: stop it first (the trained model then becomes active)."
+        self.generate_button.setEnabled(not running and not why_not)
+        self.generate_button.setToolTip(why_not or "Generate from the prompt (Ctrl+Enter)")
+        self.stop_button.setEnabled(running and self.client.phase(self.request) != "stopping")
         self.export_button.setEnabled(not running and bool(self.steps))
 
     def _update_stats(self) -> None:
         n = len(self.steps)
         if not n:
-            self.stats.setText("generating…" if self.running else "No tokens.")
+            self.stats.setText("generating…" if self.running else f"No tokens ({self.finish_reason}).")
             return
         rate = n / max(time.perf_counter() - self._t0, 1e-6)
         mean_p = float(np.mean([s.prob for s in self.steps]))
-        state = "generating…" if self.running else f"finished: {self.finish_reason}"
+        if self.running:
+            state = "generating…"
+        else:
+            last = self.steps[-1].finish_reason
+            state = f"finished: {self.finish_reason}" + (
+                f" ({last})" if last and self.finish_reason == "done" else ""
+            )
         self.stats.setText(f"{n} tokens · {rate:.0f} tokens/s · mean p {mean_p:.2f} · {state}")
 
     # ---- token inspection -----------------------------------------------------------------
@@ -229,12 +253,18 @@ class PromptView(QWidget):
 
     def export_dialog(self) -> None:
         """Ask where to save the run as JSON, then write it (File ▸ Export run JSON, Ctrl+E)."""
-        path, _ = QFileDialog.getSaveFileName(self, "Export run", "run.json", "JSON (*.json)")
-        if path:
-            try:
-                self.export_json(path)
-            except OSError as e:
-                self.failed.emit(f"Could not write {path}: {e}", "")
+        if not self.steps:
+            self.failed.emit("There is no run to export yet: generate first.", "")
+            return
+        path = ask_file(self, "Export run", "run.json", "JSON", ".json")
+        if not path:
+            return
+        try:
+            self.export_json(path)
+        except OSError as e:
+            self.failed.emit(f"Could not write {path}: {e.strerror or e}.", "")
+        else:
+            self.saved.emit(f"Saved the run to {path}")
 
     def typed_prompt(self) -> str:
         """What is in the prompt box now (the run's own prompt is `prompt_text`)."""

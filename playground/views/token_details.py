@@ -12,11 +12,13 @@ from playground.views.heatmap import HeatmapPlot
 from playground.views.tokens import visible
 from playground.views.topk_chart import TopKChart
 
+EMPTY_HEADER = "Click a generated token to see its alternatives and attention."
+
 
 class TokenDetails(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.header = QLabel("Click a generated token to see its alternatives and attention.")
+        self.header = QLabel(EMPTY_HEADER)
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chart = TopKChart()
@@ -54,6 +56,14 @@ class TokenDetails(QWidget):
             rows = attention.mean(axis=1)  # [layers, keys]
             self._keys = list(keys)[-rows.shape[1] :]
             self.attention.set_matrix(rows, self._keys, [f"L{i}" for i in range(len(rows))])
+
+    def clear(self) -> None:
+        """Back to empty (a new model: the last one's tokens and layers mean nothing now)."""
+        self.header.setText(EMPTY_HEADER)
+        self.chart.clear_bars()
+        self.attention.clear_matrix()
+        self.readout.setText(" ")
+        self._keys = []
 
     def _on_attention_hovered(self, row: int, col: int, value: float) -> None:
         if 0 <= row and 0 <= col < len(self._keys):

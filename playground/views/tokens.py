@@ -44,6 +44,10 @@ class TokenText(QTextBrowser):
         self._spans: list[tuple[int, int]] = []  # document positions of each token
         self._colors: list[QColor | None] = []
         self.selected: int | None = None
+        self.following = True  # keep the newest text in view until the user scrolls away
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_scroll_range_changed)
+        bar.valueChanged.connect(self._on_scroll_value_changed)
         self.anchorClicked.connect(self._on_anchor_clicked)
         self.highlighted.connect(self._on_highlighted)
 
@@ -51,6 +55,7 @@ class TokenText(QTextBrowser):
     def clear_tokens(self) -> None:
         self.clear()
         self._spans, self._colors, self.selected = [], [], None
+        self.following = True
 
     @property
     def token_count(self) -> int:
@@ -113,6 +118,14 @@ class TokenText(QTextBrowser):
     def scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+    def _on_scroll_range_changed(self, _low: int, high: int) -> None:
+        # the layout grows the range after text is appended (lazily, in chunks): follow it there
+        if self.following:
+            self.verticalScrollBar().setValue(high)
+
+    def _on_scroll_value_changed(self, value: int) -> None:
+        self.following = value >= self.verticalScrollBar().maximum() - 4
 
     # ---- internals ----------------------------------------------------------------------------
     def _end(self) -> QTextCursor:

@@ -24,6 +24,7 @@ from models.training.settings import DEVICES, PRESETS, TOKENIZERS, TrainConfig, 
 
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
 FILE_ITEM, FOLDER_ITEM = "Text file…", "Folder of .txt files…"
+CORPUS_PRESET = {"task": "task", "shakespeare": "shakespeare"}  # picking a corpus picks its preset
 # (field, label, minimum, maximum, tooltip); floats get a QDoubleSpinBox
 INT_FIELDS = (
     ("n_layer", "Layers", 1, 48, "Transformer blocks"),
@@ -64,11 +65,13 @@ class TrainingForm(QWidget):
         self.corpus.addItem(FILE_ITEM, FILE_ITEM)
         self.corpus.addItem(FOLDER_ITEM, FOLDER_ITEM)
         self.corpus.setCurrentIndex(list(TASKS).index("reverse"))
+        # long file names must not widen the whole panel: the box elides, its tooltip has the path
+        self.corpus.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.corpus.setMinimumContentsLength(18)
         self.corpus.activated.connect(self._on_corpus_activated)
         self.corpus.currentIndexChanged.connect(self._on_edited)
         form.addRow("Corpus", self.corpus)
-        self.look_for = QLabel(wordWrap=True)
-        self.look_for.setStyleSheet("color: palette(mid); font-style: italic")
+        self.look_for = QLabel(wordWrap=True)  # ordinary text colour: a hint, not a disabled label
         form.addRow(self.look_for)
 
         self.preset = QComboBox()
@@ -176,6 +179,10 @@ class TrainingForm(QWidget):
 
     def _on_corpus_activated(self, _index: int) -> None:
         choice = self.corpus.currentData()
+        preset = CORPUS_PRESET.get(choice.split(":")[0] if isinstance(choice, str) else "")
+        if preset is not None and preset != self.preset.currentData():  # the settings it needs
+            self.preset.setCurrentIndex(self.preset.findData(preset))
+            self.apply(PRESETS[preset].config)
         if choice == FILE_ITEM:
             path, _ = QFileDialog.getOpenFileName(self, "Train on a text file", "", "Text (*.txt);;All (*)")
         elif choice == FOLDER_ITEM:
@@ -190,7 +197,11 @@ class TrainingForm(QWidget):
     def _on_edited(self, *_args) -> None:
         source = self.corpus_source()
         task = TASKS.get(source.removeprefix("task:")) if source.startswith("task:") else None
-        self.look_for.setText(f"Look for: {task.look_for}" if task else f"Corpus: {source}")
+        self.look_for.setText(
+            f"<b>Look for:</b> {task.look_for}<br><b>Prompt it with:</b> {task.prompt_hint}"
+            if task
+            else f"<b>Corpus:</b> {source}"
+        )
         self.preset_note.setText(PRESETS[self.preset.currentData()].description)
         try:
             warnings = self.config().warnings()

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -19,15 +19,19 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSplitter,
+    QStyle,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from models.errors import ModelError
+from models.results import TrainingReport
 from playground import theme
-from playground.training_session import TrainingStarted, TrainingUpdate, TrainRequest
+from playground.training_session import TrainingStarted, TrainRequest
 from playground.views.heatmap import HeatmapPlot, colorbar
 from playground.views.mosaic import AttentionMosaic
+from playground.views.save_dialogs import ask_new_folder
 from playground.views.training_charts import HeadScoreChart, LearningRateChart, LossChart, fix_steps
 from playground.views.training_form import TrainingForm
 from playground.worker import WorkerClient
@@ -44,7 +48,7 @@ class TrainingView(QWidget):
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client = client
-        self.state = "idle"  # idle, preparing, running, paused, stopping
+        self.request = 0  # the id of this view's newest training request
         self.snapshots: list[tuple[int, np.ndarray]] = []  # (step, [L, H, T, T])
         self.probe_tokens: tuple[str, ...] = ()
         self.selected = (0, 0)
@@ -57,24 +61,31 @@ class TrainingView(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(330)
 
-        self.train_button = self._button(
-            "▶ Train", "Start a run with these settings (F5)", "F5", self._on_train_clicked
+        # One action per command: the buttons show them, the main window's Training menu lists
+        # them, and their shortcuts work from every tab (the state decides what is enabled).
+        icon = self.style().standardIcon
+        self.icons = {
+            "play": icon(QStyle.StandardPixmap.SP_MediaPlay),
+            "pause": icon(QStyle.StandardPixmap.SP_MediaPause),
+        }
+        self.train_action = self._action("Train", "F5", self._on_train_triggered, self.icons["play"])
+        self.pause_action = self._action("Pause", "F6", self._on_pause_triggered, self.icons["pause"])
+        self.step_action = self._action(
+            "Step", "F10", self._on_step_triggered, icon(QStyle.StandardPixmap.SP_MediaSkipForward)
         )
-        self.pause_button = self._button("⏸ Pause", "Pause or continue (F6)", "F6", self._on_pause_clicked)
-        self.step_button = self._button(
-            "Step", "One optimizer step while paused (F10)", "F10", self._on_step_clicked
+        self.stop_action = self._action(
+            "Stop", "Shift+F5", self._on_stop_triggered, icon(QStyle.StandardPixmap.SP_MediaStop)
         )
-        self.stop_button = self._button(
-            "■ Stop",
-            "Stop after this step and write a checkpoint (Shift+F5)",
-            "Shift+F5",
-            self._on_stop_clicked,
+        self.actions_ = (self.train_action, self.pause_action, self.step_action, self.stop_action)
+        self.train_button, self.pause_button, self.step_button, self.stop_button = (
+            self._tool_button(a) for a in self.actions_
         )
         self.save_button = self._button(
-            "Save as…", "Write the model as a checkpoint folder", None, self._on_save_clicked
-        )
+            "Save as…", "Write the model (with its training state) as a new checkpoint folder",
+            self._on_save_clicked,
+        )  # fmt: skip
         self.resume_button = self._button(
-            "Resume…", "Continue a run from a checkpoint folder", None, self._on_resume_clicked
+            "Resume…", "Continue a run from a checkpoint folder", self._on_resume_clicked
         )
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
@@ -159,62 +170,80 @@ class TrainingView(QWidget):
         w = client  # the facade relays every answer of the worker
         w.training_started.connect(self._on_training_started)
         w.training_updated.connect(self._on_training_updated)
-        w.training_finished.connect(self._on_training_finished)
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw_timer.timeout.connect(self._on_redraw_timer_timeout)
-        self._set_state("idle")
+        w.request_finished.connect(self._on_request_finished)
+        w.changed.connect(self._sync)
+        self._sync()
 
-    def _button(self, text: str, tip: str, key: str | None, slot) -> QPushButton:
+    def _action(self, text: str, key: str, slot, icon) -> QAction:
+        action = QAction(icon, text, self)
+        action.setShortcut(QKeySequence(key))
+        action.triggered.connect(slot)
+        return action
+
+    def _tool_button(self, action: QAction) -> QToolButton:
+        b = QToolButton()
+        b.setDefaultAction(action)  # text, icon, tooltip and enabled state follow the action
+        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        return b
+
+    def _button(self, text: str, tip: str, slot) -> QPushButton:
         b = QPushButton(text)
         b.setToolTip(tip)
-        if key:
-            b.setShortcut(QKeySequence(key))
         b.clicked.connect(slot)
         return b
 
     # ---- commands ---------------------------------------------------------------------------
-    def start(self) -> bool:
-        """Start a run with the form's settings; invalid settings are refused with a message."""
+    @property
+    def state(self) -> str:
+        """idle, preparing, running, paused or stopping: this view's run as the client knows it."""
+        phase = self.client.phase(self.request)
+        return {"": "idle", "queued": "preparing"}.get(phase, phase)
+
+    @property
+    def running(self) -> bool:
+        return self.state != "idle"
+
+    def start(self, out_dir: str = "") -> bool:
+        """Start a run with the form's settings; invalid settings are refused with a message.
+
+        Checkpoints go to `out_dir`, or to a new folder under the app's runs when it is "".
+        """
         try:
             config = self.form.config()
         except ModelError as e:
             self.failed.emit(f"These settings cannot train: {e}", "")
             return False
         self._reset()
-        self.client.train(TrainRequest(config, self.form.corpus_source()))
-        self._set_state("preparing")
+        self.request = self.client.train(TrainRequest(config, self.form.corpus_source(), out_dir=out_dir))
+        self._sync()
         return True
 
     def resume_from(self, folder: str, steps: int = 0) -> None:
         self._reset()
-        self.client.train(TrainRequest(None, resume_from=folder, steps=steps))
-        self._set_state("preparing")
+        self.request = self.client.train(TrainRequest(None, resume_from=folder, steps=steps))
+        self._sync()
 
-    def _on_train_clicked(self) -> None:
-        if self.state == "paused":
-            self._on_pause_clicked()
-        elif self.state == "idle":
+    def _on_train_triggered(self) -> None:
+        if self.state == "idle" and not self.form.message:
             self.start()
 
-    def _on_pause_clicked(self) -> None:
+    def _on_pause_triggered(self) -> None:
         if self.state == "running":
-            self.client.pause_training()
-            self._set_state("paused")
+            self.client.pause(self.request)
         elif self.state == "paused":
-            self.client.resume_training()
-            self._set_state("running")
+            self.client.resume(self.request)
 
-    def _on_step_clicked(self) -> None:
+    def _on_step_triggered(self) -> None:
         if self.state == "paused":
-            self.client.step_training()
+            self.client.step(self.request)
 
-    def _on_stop_clicked(self) -> None:
-        if self.state in ("running", "paused", "preparing"):
-            self.client.stop()
-            self._set_state("stopping")
+    def _on_stop_triggered(self) -> None:
+        self.client.stop(self.request)  # its own run only; a finished one stops nothing
 
     def _on_save_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save the trained model into a folder")
+        folder = ask_new_folder(self, "Save the model as a checkpoint folder", "model")
         if folder:
             self.client.save_model(folder)
 
@@ -223,8 +252,8 @@ class TrainingView(QWidget):
         if folder:
             self.resume_from(folder)
 
-    def _on_form_validity_changed(self, message: str) -> None:
-        self.train_button.setEnabled(self.state == "paused" or (self.state == "idle" and not message))
+    def _on_form_validity_changed(self, _message: str) -> None:
+        self._sync()
 
     # ---- reports in -------------------------------------------------------------------------
     def _on_training_started(self, info: TrainingStarted) -> None:
@@ -234,18 +263,21 @@ class TrainingView(QWidget):
         self.progress.setRange(0, info.config.steps)
         self.progress.setValue(len(info.losses))
         self.loss_chart.reset(info.losses, info.val_losses)
+        done = np.arange(1, len(info.lrs) + 1)
+        self.lr_chart.add(list(done), list(info.lrs))  # a resumed run keeps its past
+        for step, scores in info.head_scores:
+            self.score_chart.add(step, scores)
+        self.last_step = len(info.losses)
+        self._redraw_all()
         where = f" · checkpoints in {info.out_dir}" if info.out_dir else ""
         self.look_for.setText(
             f"<b>{info.corpus}</b> · {info.n_params:,} parameters · {info.device}{where}"
-            + (f"<br><i>Look for:</i> {info.look_for}" if info.look_for else "")
+            + (f"<br><b>Look for:</b> {info.look_for}" if info.look_for else "")
         )
-        if self.state == "preparing":
-            self._set_state("running")
 
-    def _on_training_updated(self, updates: list[TrainingUpdate]) -> None:
+    def _on_training_updated(self, reports: list[TrainingReport]) -> None:
         steps, losses, lr, val_steps, val = [], [], [], [], []
-        for u in updates:
-            r = u.report
+        for r in reports:
             if r.events:
                 self.samples.appendPlainText("\n".join(f"[step {r.step}] {e}" for e in r.events))
             if r.step > self.last_step and math.isfinite(r.loss):
@@ -260,13 +292,13 @@ class TrainingView(QWidget):
                 self.samples.appendPlainText(f"── step {r.step} ──\n{r.sample}")
             if r.probe is not None:
                 self._add_snapshot(r.step, r.probe.tokens.texts, r.probe.attentions)
-            if u.scores is not None:
-                self.score_chart.add(r.step, u.scores)
+            if r.head_scores is not None:
+                self.score_chart.add(r.step, r.head_scores)
         self.loss_chart.add(steps, losses, val_steps, val)
         self.lr_chart.add(steps, lr)
         if not self._redraw_timer.isActive():  # charts repaint at most 5 times a second
             self._redraw_timer.start()
-        r = updates[-1].report
+        r = reports[-1]
         self.progress.setMaximum(r.max_steps)
         self.progress.setValue(r.step)
         eta = "—" if not math.isfinite(r.eta_s) else _clock(r.eta_s)
@@ -284,11 +316,14 @@ class TrainingView(QWidget):
         for chart in self.charts:
             chart.redraw()
 
-    def _on_training_finished(self, status: str, message: str) -> None:
+    def _on_request_finished(self, request: int, status: str, message: str) -> None:
+        if request != self.request:
+            return
         self._redraw_timer.stop()
         self._redraw_all()
-        self.samples.appendPlainText(f"[{status}] {message}")
-        self._set_state("idle")
+        self.samples.appendPlainText(f"[{status}] {message}" if message else f"[{status}]")
+        if self.last_step == 0:
+            self.stats.setText(f"{status}: {message}" if message else status)
 
     # ---- the attention timeline -------------------------------------------------------------
     def _add_snapshot(self, step: int, tokens: tuple[str, ...], attentions: np.ndarray) -> None:
@@ -329,28 +364,38 @@ class TrainingView(QWidget):
         self.last_step = 0
         self.timeline.setRange(0, 0)
         self.timeline_label.setText("no snapshot yet")
+        self.mosaic.clear_attentions()  # the last run's heads must not sit under the new header
+        self.head_plot.clear_matrix()
+        self.head_plot.setTitle("")
+        self.look_for.setText("")
         self.score_chart.reset()
         self.lr_chart.reset()
         self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         self.samples.clear()
-        self.stats.setText("preparing the corpus and tokenizer…")
+        self.stats.setText("waiting to start…")
 
-    def _set_state(self, state: str) -> None:
-        self.state = state
-        active = state in ("running", "paused")
-        self.train_button.setText("▶ Continue" if state == "paused" else "▶ Train")
-        self.train_button.setEnabled(state == "paused" or (state == "idle" and not self.form.message))
-        self.pause_button.setEnabled(active)
-        self.pause_button.setText("▶ Continue" if state == "paused" else "⏸ Pause")
-        self.step_button.setEnabled(state == "paused")
-        self.stop_button.setEnabled(state in ("running", "paused", "preparing"))
+    def _sync(self) -> None:
+        """Every control follows the one state (the client's), so none can get stuck."""
+        state = self.state
+        paused = state == "paused"
+        self.train_action.setEnabled(state == "idle" and not self.form.message)
+        self.train_action.setToolTip(self.form.message or "Start a run with these settings (F5)")
+        self.pause_action.setEnabled(state in ("running", "paused"))
+        self.pause_action.setText("Continue" if paused else "Pause")
+        self.pause_action.setIcon(self.icons["play" if paused else "pause"])
+        self.pause_action.setToolTip("Continue (F6)" if paused else "Pause after this step (F6)")
+        self.step_action.setEnabled(paused)
+        self.step_action.setToolTip("One optimizer step while paused (F10)")
+        self.stop_action.setEnabled(state in ("running", "paused", "preparing"))
+        self.stop_action.setToolTip("Stop after this step and write a checkpoint (Shift+F5)")
         self.resume_button.setEnabled(state == "idle")
         self.save_button.setEnabled(state in ("idle", "paused"))
         self.form.setEnabled(state == "idle")
-
-    @property
-    def running(self) -> bool:
-        return self.state != "idle"
+        worker = self.client.state
+        if state == "preparing" and worker.request == self.request and worker.label:
+            self.stats.setText(worker.label)
+        elif state == "stopping":
+            self.stats.setText("stopping after this step…")
 
 
 def _clock(seconds: float) -> str:

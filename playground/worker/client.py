@@ -1,32 +1,45 @@
-"""The GUI side of the worker: starts its thread, sends requests, relays its answers to the views."""
+"""The GUI side of the worker: starts its thread, sends requests with ids, keeps the app's one state."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from playground.worker.signals import ANSWERS, Answers
+from playground.worker.state import WorkerState
 from playground.worker.worker import Worker
 
 
 class WorkerClient(Answers):
     """GUI side: starts the thread, sends requests as queued signals, stops it on close.
 
-    Views connect to the client's own signals: each of the worker's answers is relayed here,
-    on the GUI thread, in the order the worker sent them.
+    Every request gets an id; `outstanding` holds those sent and not yet finished, `state` the
+    worker's newest `WorkerState`. Together they are the one truth views, buttons and menu actions
+    bind to: `changed` fires whenever either moves. Each of the worker's answers is relayed on
+    the client's own signals, on the GUI thread, in the order the worker sent them.
     """
 
-    _load_requested = Signal(str)
-    _generate_requested = Signal(str, object)
+    changed = Signal()  # `state` or `outstanding` moved: re-read them
+
+    _load_requested = Signal(int, str)
+    _generate_requested = Signal(int, str, object)
     _probe_requested = Signal(str, str)
-    _fill_mask_requested = Signal(str, object)
-    _train_requested = Signal(object)
-    _save_requested = Signal(str)
+    _fill_mask_requested = Signal(int, str, object)
+    _train_requested = Signal(int, object)
+    _save_requested = Signal(int, str)
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker or Worker()
+        self.state = WorkerState()
+        self.outstanding: dict[int, str] = {}  # request id -> kind, sent and not yet finished
+        self.stopping: set[int] = set()  # outstanding requests the user asked to stop
+        self._ids = itertools.count(1)
+        # the client's own bookkeeping first: views relayed the same answers see it up to date
+        self.state_changed.connect(self._on_state_changed)
+        self.request_finished.connect(self._on_request_finished)
         self.worker_thread = QThread()
         self.worker_thread.setObjectName("playground-worker")
         self.worker.moveToThread(self.worker_thread)
@@ -43,32 +56,55 @@ class WorkerClient(Answers):
         self.worker_thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
         self.worker_thread.start()
 
-    def load(self, source: str) -> None:
-        self._load_requested.emit(str(source))
+    # ---- requests: each returns its id --------------------------------------------------------
+    def load(self, source: str) -> int:
+        return self._send("load", self._load_requested, str(source))
 
-    def generate(self, prompt: str, settings: Any) -> None:
-        self._generate_requested.emit(prompt, settings)
+    def generate(self, prompt: str, settings: Any) -> int:
+        return self._send("generate", self._generate_requested, prompt, settings)
+
+    def fill_mask(self, text: str, positions: tuple[int, ...] = ()) -> int:
+        return self._send("fill", self._fill_mask_requested, text, tuple(positions))
+
+    def train(self, request: Any) -> int:
+        return self._send("train", self._train_requested, request)
+
+    def save_model(self, folder: str) -> int:
+        return self._send("save", self._save_requested, str(folder))
 
     def probe(self, tag: str, text: str) -> None:
+        """No id: probes are superseded by newer ones for the same tag, never stopped."""
         self._probe_requested.emit(tag, text)
 
-    def fill_mask(self, text: str, positions: tuple[int, ...] = ()) -> None:
-        self._fill_mask_requested.emit(text, tuple(positions))
+    def _send(self, kind: str, signal: Signal, *args: Any) -> int:
+        request = next(self._ids)
+        self.outstanding[request] = kind
+        signal.emit(request, *args)
+        self.changed.emit()
+        return request
 
-    def train(self, request: Any) -> None:
-        self._train_requested.emit(request)
+    # ---- control: flags aimed at one request, never queued behind other work ------------------
+    def stop(self, request: int) -> None:
+        """Stop `request`, running or still queued; a finished or unknown id stops nothing."""
+        if request in self.outstanding and request not in self.stopping:
+            self.stopping.add(request)
+            self.worker.stop(request)
+            self._on_state_changed(self.worker.state)
 
-    def save_model(self, folder: str) -> None:
-        self._save_requested.emit(str(folder))
+    def stop_all(self) -> None:
+        for request in list(self.outstanding):
+            self.stop(request)
 
-    def pause_training(self) -> None:
-        self.worker.pause_job()  # flags, not queued requests: they must not wait behind steps
+    def pause(self, request: int) -> None:
+        self.worker.pause_job(request)
+        self._on_state_changed(self.worker.state)  # shown at once, not after the queued echo
 
-    def resume_training(self) -> None:
-        self.worker.resume_job()
+    def resume(self, request: int) -> None:
+        self.worker.resume_job(request)
+        self._on_state_changed(self.worker.state)
 
-    def step_training(self) -> None:
-        self.worker.step_job()
+    def step(self, request: int) -> None:
+        self.worker.step_job(request)
 
     def keep_checkpoint_on_stop(self, keep: bool) -> None:
         """Whether stopping the running training writes a checkpoint (closing may discard it)."""
@@ -76,15 +112,37 @@ class WorkerClient(Answers):
         if run is not None:
             run.save_on_stop = keep
 
-    def stop(self) -> None:
-        """Stop the running job now (a flag, so it does not wait behind queued requests)."""
-        self.worker.stop()
+    # ---- the one state ------------------------------------------------------------------------
+    def active(self, kind: str) -> int:
+        """The newest outstanding request of `kind` ("load", "generate", "train"…), 0 if none."""
+        return max((r for r, k in self.outstanding.items() if k == kind), default=0)
+
+    def phase(self, request: int) -> str:
+        """ "" (ended or unknown), "queued" (sent, not started), "running", "paused" or "stopping"."""
+        if request not in self.outstanding:
+            return ""
+        if request in self.stopping:
+            return "stopping"
+        if self.state.job_request == request:
+            return self.state.job_phase
+        return "queued"
+
+    def _on_state_changed(self, state: WorkerState) -> None:
+        if state.version < self.state.version:
+            return  # older than one read directly from the worker after a pause or a stop
+        self.state = state
+        self.changed.emit()
+
+    def _on_request_finished(self, request: int, _status: str, _message: str) -> None:
+        self.outstanding.pop(request, None)
+        self.stopping.discard(request)
+        self.changed.emit()
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the job, end the thread's event loop and wait for it. True if it ended."""
         if not self.worker_thread.isRunning():
             return True
-        self.worker.stop()
+        self.worker.stop_all()
         if QThread.currentThread() is self.worker_thread:  # called from a worker-thread callback:
             self.worker_thread.quit()  # waiting here would wait for ourselves forever
             return False

@@ -1,4 +1,4 @@
-"""The chunked-job scheduler: one chain of chunks at a time, with stop, pause and single steps."""
+"""The chunked-job scheduler: one chain of chunks, ever; stop, pause and step aimed at a request."""
 
 from __future__ import annotations
 
@@ -6,39 +6,47 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 
 from playground.worker.signals import Answers
+from playground.worker.state import JOB_ACTIVITY, WorkerState
 
 FLUSH_S = 0.05  # deliver batched results at most ~20 times a second
 CHUNK_S = 0.03  # work this long, then go back to the event loop to serve probes and stops
+PHASE_LABEL = {"paused": "paused", "stopping": "stopping…"}
 
 
 @dataclass
 class Job:
-    """A long-running task advanced in chunks: generation now, training next.
+    """A long-running task advanced in chunks: a generation or a training run.
 
     `steps` yields items; `deliver` gets every item, batched (never dropped) at ~20 Hz;
-    `finish` gets "done", "stopped" or "failed" once; `cancel` is called (any thread) on stop.
+    `finish` gets "done", "stopped" or "failed" once and may return (status, message) for the
+    request's end; `cancel` is called (any thread) on stop.
     """
 
-    name: str  # what the status bar says while it runs, e.g. "generating"
+    kind: str  # "generate" or "train": what views and refusals go by
     steps: Iterator[Any]
     deliver: Callable[[list[Any]], None]
-    finish: Callable[[str], None]
+    finish: Callable[[str], tuple[str, str] | None] | None = None
     cancel: Callable[[], None] | None = None
     total: int = 0  # for a determinate progress bar; 0 = unknown
+    request: int = 0  # the request it serves (0: none, e.g. a test's job)
     done: int = 0
     pending: list[Any] = field(default_factory=list)
     last_flush: float = 0.0
 
+    @property
+    def activity(self) -> str:
+        return JOB_ACTIVITY.get(self.kind, self.kind)
+
 
 class JobRunner(Answers):
     """Runs one `Job` at a time on its thread in short chunks, so requests and stops get served
-    between them. Stop, pause and step are flags (any thread), never queued requests."""
+    between them. Stop, pause and step are flags set from any thread for one request id."""
 
     _chunk_scheduled = Signal()  # queued to itself: the next chunk runs after pending requests
 
@@ -46,59 +54,131 @@ class JobRunner(Answers):
         super().__init__()
         self.job: Job | None = None
         self.steps_taken = 0  # items pulled from jobs so far; read by tests across threads
-        self._stop = threading.Event()
-        self._pause_lock = threading.Lock()
-        self._paused = False  # a paused job keeps its place but is not advanced
+        self.chunks_run = 0  # chunk events served so far; read by tests
+        self._lock = threading.RLock()  # guards the fields below; RLock: a direct slot may call back
+        self._cancelled: set[int] = set()  # requests stopped, whether or not they started yet
+        self._paused = False  # the job keeps its place but is not advanced
         self._step_allowance = 0  # single steps granted while paused
-        self.job_paused = False  # the chunk chain is dormant (paused); read by tests
+        self._chunk_queued = False  # one chunk event in the queue at most: one chain, always
+        self._activity = ("", 0, "")  # work outside a job: (activity, request, label)
+        self.state = WorkerState()
         self._chunk_scheduled.connect(self._run_chunk, Qt.ConnectionType.QueuedConnection)
 
     # ---- thread-safe control ---------------------------------------------------------------
-    def stop(self) -> None:
-        """Any thread: stop the running job before its next step (not a queued request)."""
-        self._stop.set()
-        job = self.job
+    def stop(self, request: int) -> None:
+        """Any thread: stop `request`, now if it runs, at once when it starts if it is queued."""
+        with self._lock:
+            self._cancelled.add(request)
+            job = self.job if self.job is not None and self.job.request == request else None
+            self._publish()
         if job is not None and job.cancel is not None:
             job.cancel()
-        self._wake()  # a paused job must wake up to see the stop
+        if job is not None:
+            self._schedule()  # a paused job must wake up to see the stop
 
-    def pause_job(self) -> None:
-        """Any thread: keep the running job but stop advancing it (training's pause)."""
-        with self._pause_lock:
-            self._paused = True
+    def stop_all(self) -> None:
+        """Any thread: stop whatever runs now (closing the window)."""
+        with self._lock:
+            running = [self._activity[1]] + ([self.job.request] if self.job is not None else [])
+        for request in running:
+            self.stop(request)
 
-    def resume_job(self) -> None:
-        with self._pause_lock:
+    def is_cancelled(self, request: int) -> bool:
+        with self._lock:
+            return request in self._cancelled
+
+    def pause_job(self, request: int) -> None:
+        """Any thread: keep the job serving `request` but stop advancing it (training's pause)."""
+        with self._lock:
+            if self._serves(request):
+                self._paused = True
+                self._publish()
+
+    def resume_job(self, request: int) -> None:
+        with self._lock:
+            if not self._serves(request):
+                return
             self._paused, self._step_allowance = False, 0
-        self._wake()
+            self._publish()
+        self._schedule()
 
-    def step_job(self) -> None:
+    def step_job(self, request: int) -> None:
         """Any thread, while paused: advance the job by exactly one item."""
-        with self._pause_lock:
+        with self._lock:
+            if not (self._serves(request) and self._paused):
+                return
             self._step_allowance += 1
-        self._wake()
+        self._schedule()
 
-    def _wake(self) -> None:
-        with self._pause_lock:
-            dormant, self.job_paused = self.job_paused, False
-        if dormant:  # restart the chunk chain (only one chain may run)
-            self._chunk_scheduled.emit()
+    def _serves(self, request: int) -> bool:
+        return self.job is not None and self.job.request == request
+
+    def _schedule(self) -> None:
+        """Any thread: make sure one chunk event is queued (never a second chain)."""
+        with self._lock:
+            if self._chunk_queued:
+                return
+            self._chunk_queued = True
+        self._chunk_scheduled.emit()
+
+    # ---- state ----------------------------------------------------------------------------
+    def _publish(self) -> None:
+        """Emit the state if it changed; computed and emitted under the lock, so the newest wins."""
+        with self._lock:
+            state = self._current_state()
+            if state != replace(self.state, version=0):
+                self.state = replace(state, version=self.state.version + 1)
+                self.state_changed.emit(self.state)
+
+    def _current_state(self) -> WorkerState:
+        activity, request, label = self._activity
+        job = self.job
+        if job is None:
+            return WorkerState(activity or "idle", request, label)
+        if job.request in self._cancelled:
+            phase = "stopping"
+        else:
+            phase = "paused" if self._paused else "running"
+        if not activity:
+            activity = job.activity if phase == "running" else phase
+            request, label = job.request, PHASE_LABEL.get(phase, f"{job.activity}…")
+        return WorkerState(activity, request, label, job.kind, job.request, phase)
+
+    def _set_activity(self, activity: str = "", request: int = 0, label: str = "") -> None:
+        """Worker thread: work outside the job (loading, probing…); "" when it ends."""
+        with self._lock:
+            self._activity = (activity, request, label)
+            self._publish()
+
+    def _say(self, label: str) -> None:
+        """Worker thread: new status-bar words for the current activity (slow steps of a load)."""
+        with self._lock:
+            activity, request, _ = self._activity
+            self._activity = (activity, request, label)
+            self._publish()
+
+    def _finish_request(self, request: int, status: str, message: str = "") -> None:
+        with self._lock:
+            self._cancelled.discard(request)
+        if request:
+            self.request_finished.emit(request, status, message)
 
     # ---- jobs --------------------------------------------------------------------------------
     def start_job(self, job: Job) -> None:
-        """Worker thread: run `job` in chunks until it ends or `stop()` is called."""
+        """Worker thread: run `job` in chunks until it ends or its request is stopped."""
         self._end_job("stopped")
-        self._stop.clear()
-        with self._pause_lock:
-            self._paused, self._step_allowance, self.job_paused = False, 0, False
-        self.job = job
-        self.started.emit(job.name)
-        self._set_busy(job.name)
+        with self._lock:
+            self.job = job
+            self._paused, self._step_allowance = False, 0
+            self._publish()
         self.progress_changed.emit(0, job.total)
-        self._chunk_scheduled.emit()
+        self._schedule()
 
     @Slot()
     def _run_chunk(self) -> None:
+        with self._lock:
+            self._chunk_queued = False
+        self.chunks_run += 1
         self._between_chunks()
         job = self.job
         if job is None:
@@ -108,22 +188,22 @@ class JobRunner(Answers):
         dormant = False
         try:
             while time.perf_counter() < deadline:
-                if self._stop.is_set():
+                if self.is_cancelled(job.request):
                     reason = "stopped"
                     break
                 if not self._may_advance():
-                    dormant = True
+                    dormant = True  # resume, step and stop schedule the next chunk
                     break
                 try:
                     item = next(job.steps)
                 except StopIteration:  # a job that saw the cancel ends early: still a stop
-                    reason = "stopped" if self._stop.is_set() else "done"
+                    reason = "stopped" if self.is_cancelled(job.request) else "done"
                     break
                 self.steps_taken += 1
                 job.done += 1
                 job.pending.append(item)
         except Exception as e:  # noqa: BLE001 — a failing job must not take the worker down
-            self._report(e, job.name)
+            self._report(e, job.activity)
             reason = "failed"
         now = time.perf_counter()
         if job.pending and (reason or dormant or now - job.last_flush >= FLUSH_S):
@@ -133,16 +213,11 @@ class JobRunner(Answers):
             self.progress_changed.emit(job.done, job.total)
         if reason:
             self._end_job(reason)
-        elif dormant:
-            with self._pause_lock:  # sleep until resume, step or stop wakes the chain
-                self.job_paused = self._paused and not self._step_allowance and not self._stop.is_set()
-            if not self.job_paused:  # woken between the check and now: carry on
-                self._chunk_scheduled.emit()
-        else:
-            self._chunk_scheduled.emit()
+        elif not dormant:
+            self._schedule()
 
     def _may_advance(self) -> bool:
-        with self._pause_lock:
+        with self._lock:
             if not self._paused:
                 return True
             if self._step_allowance:
@@ -151,39 +226,51 @@ class JobRunner(Answers):
             return False
 
     def _end_job(self, reason: str) -> None:
-        job, self.job = self.job, None
+        job = self.job
         if job is None:
             return
         if job.cancel is not None and reason != "done":
             job.cancel()
-        with self._guard(job.name):
+        status, message = reason, ""
+        with self._guard(job.activity):
             if job.pending:  # never lose what was computed
                 job.deliver(job.pending)
                 job.pending = []
-        with self._guard(job.name):
-            job.finish(reason)
-        self._set_busy("")
+        with self._guard(job.activity):
+            if job.finish is not None:
+                status, message = job.finish(reason) or (reason, "")
+        with self._lock:
+            self.job = None
+            self._paused = False
+            self._publish()
+        self._finish_request(job.request, status, message)
 
     def _between_chunks(self) -> None:
         """Work that must not wait for the job to end (the worker serves probes here)."""
 
     # ---- reporting ------------------------------------------------------------------------------
-    def _set_busy(self, what: str) -> None:
-        self.busy_changed.emit(what)
-
-    def _report(self, e: BaseException, doing: str) -> None:
+    def _report(self, e: BaseException, doing: str) -> str:
+        """Say what went wrong (a ModelError is the user's to fix: no traceback); returns the message."""
         from models import ModelError
 
         if isinstance(e, ModelError):
-            message = str(e)
+            message, details = _sentence(str(e)), ""
         elif "out of memory" in str(e).lower():
             message = f"Out of memory while {doing}. Try a shorter text, fewer tokens, or a smaller model."
+            details = "".join(traceback.format_exception(e))
         else:
             message = f"Something went wrong while {doing}: {type(e).__name__}: {e}"
-        self.errored.emit(message, "".join(traceback.format_exception(e)))
+            details = "".join(traceback.format_exception(e))
+        self.errored.emit(message, details)
+        return message
 
     def _guard(self, doing: str) -> _Guard:
         return _Guard(self, doing)
+
+
+def _sentence(text: str) -> str:
+    """Messages start with a capital letter, whatever library or check wrote them."""
+    return text[:1].upper() + text[1:]
 
 
 class _Guard:
@@ -198,7 +285,5 @@ class _Guard:
     def __exit__(self, kind, e, tb) -> bool:
         if e is not None and isinstance(e, Exception):
             self.runner._report(e, self.doing)
-            if self.runner.job is None:
-                self.runner._set_busy("")
             return True
         return False

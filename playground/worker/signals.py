@@ -9,18 +9,16 @@ class Answers(QObject):
     """Emitted on the worker thread; a GUI-thread receiver gets them queued, in order."""
 
     model_loaded = Signal(object)  # ModelInfo
-    started = Signal(str)  # a job began: its name
+    state_changed = Signal(object)  # WorkerState: the one truth about what runs
+    request_finished = Signal(int, str, str)  # request id, status (done, stopped, failed), message
     prompt_tokenized = Signal(object)  # TokenizedText of the prompt actually used (with notes)
     tokens_generated = Signal(object)  # list[GenerationStep], in order, none dropped
-    generation_finished = Signal(str)  # finish reason: length, eos, stop, context, stopped, failed
     probed = Signal(str, object)  # tag, Probe
     mask_filled = Signal(object)  # FillMaskResult (with attentions)
     progress_changed = Signal(int, int)  # done, total (total 0 = unknown)
-    busy_changed = Signal(str)  # what the worker is doing; "" when idle
     errored = Signal(str, str)  # message, details
     training_started = Signal(object)  # TrainingStarted
     training_updated = Signal(object)  # list[TrainingUpdate], in order, none dropped
-    training_finished = Signal(str, str)  # status (finished, stopped, failed), message
     model_saved = Signal(str)  # folder
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ FALLBACK_MODEL = "builtin:gpt"  # opened when a launch's --model cannot be
 
 
 class Worker(JobRunner):
-    """Lives on the worker thread. Requests are slots reached through queued signals."""
+    """Lives on the worker thread. Requests are slots reached through queued signals; each carries
+    the id the client gave it, and each ends with exactly one `request_finished` for that id."""
 
     def __init__(
         self, assets: Path | None = None, data_dir: Path | None = None, device: str | None = None
@@ -33,125 +35,145 @@ class Worker(JobRunner):
     @Slot()
     def close(self) -> None:
         """Worker thread, as it ends: finish the running job so nothing is left open."""
-        self._stop.set()
-        self._end_job("stopped")
+        if self.job is not None:
+            self.stop(self.job.request)
+            self._end_job("stopped")
+
+    # ---- serving a request -----------------------------------------------------------------
+    def _serve(self, request: int, activity: str, label: str, work: Callable[[], Job | None]) -> None:
+        """Run one request: refused if stopped before it began; ended once, however it ends."""
+        if self.is_cancelled(request):
+            self._finish_request(request, "stopped", "Stopped before it started.")
+            return
+        self._set_activity(activity, request, label)
+        try:
+            job = work()
+        except Exception as e:  # noqa: BLE001 — refused or broken: say so, keep serving
+            message = self._report(e, label.rstrip("…"))
+            self._set_activity()
+            self._finish_request(request, "failed", message)
+            return
+        if job is None:
+            self._set_activity()
+            self._finish_request(request, "done")
+        elif self.is_cancelled(request):  # stopped while it was being prepared
+            self._set_activity()
+            if job.finish is not None:
+                job.finish("unstarted")
+            self._finish_request(request, "stopped", "Stopped before the first step.")
+        else:
+            job.request = request
+            with self._lock:  # the job's state replaces the request's in one step: no idle between
+                self._activity = ("", 0, "")
+                self.start_job(job)
 
     # ---- requests ----------------------------------------------------------------------------
-    @Slot(str)
-    def load(self, source: str) -> None:
+    @Slot(int, str)
+    def load(self, request: int, source: str) -> None:
         """Open a folder or "builtin:gpt"/"builtin:bert"; on failure the old model stays.
 
         With no model yet (a bad --model at launch), the built-in GPT opens instead, and says why.
         """
-        with self._guard(f"opening {source}"):
-            self._end_job("stopped")
-            self._set_busy(f"opening {_short(source)}…")
-            from models import ModelError  # torch is imported below, off the GUI thread
+        self._serve(request, "loading", f"opening {_short(source)}…", lambda: self._load(request, source))
 
-            try:
-                model, tok, info = self._open(source)
-            except ModelError as e:
-                if self.model is not None or source == FALLBACK_MODEL:
-                    raise
-                self._report(e, f"opening {source}")
-                self._set_busy(f"opening {_short(FALLBACK_MODEL)}…")
-                model, tok, info = self._open(FALLBACK_MODEL)
-                info = replace(
-                    info, note=f"{source} could not be opened ({e}); the built-in GPT opened instead"
-                )
-            self.model, self.tokenizer, self.info = model, tok, info
-            self.model_loaded.emit(info)
-            self._set_busy("")
+    def _load(self, request: int, source: str) -> None:
+        self._refuse_during("train", "opening another model")
+        self._end_job("stopped")
+        from models import ModelError  # torch is imported below, off the GUI thread
 
-    def _open(self, source: str):
+        try:
+            model, tok, info = self._open(request, source)
+        except ModelError as e:
+            if self.model is not None or source == FALLBACK_MODEL:
+                raise
+            self._report(e, f"opening {source}")
+            self._say(f"opening {_short(FALLBACK_MODEL)}…")
+            model, tok, info = self._open(request, FALLBACK_MODEL)
+            info = replace(info, note=f"{source} could not be opened ({e}); the built-in GPT opened instead")
+        self.model, self.tokenizer, self.info = model, tok, info
+        self.model_loaded.emit(info)
+
+    def _open(self, request: int, source: str):
         if "torch" not in sys.modules:  # seconds on a warm disk, a minute on a cold one
-            self._set_busy("loading PyTorch…")
+            self._say("loading PyTorch…")
         from playground import loading
 
-        self._stop.clear()
         return loading.open_model(
-            source, self._device(), self._assets, self._data_dir, self._stop.is_set, self._set_busy
+            source,
+            self._device(),
+            self._assets,
+            self._data_dir,
+            lambda: self.is_cancelled(request),
+            self._say,
         )
 
-    @Slot(str, object)
-    def generate(self, prompt: str, settings: Any) -> None:
-        with self._guard("generating"):
-            self._refuse_during_training("generating")
-            self._end_job("stopped")
-            self._need_model()
-            import models
+    @Slot(int, str, object)
+    def generate(self, request: int, prompt: str, settings: Any) -> None:
+        self._serve(request, "generating", "generating…", lambda: self._generation(prompt, settings))
 
-            gen = models.generate(self.model, self.tokenizer, prompt, settings)
-            self.prompt_tokenized.emit(gen.prompt)
-            self.start_job(
-                Job(
-                    "generating…",
-                    iter(gen),
-                    self.tokens_generated.emit,
-                    self._on_generation_done,
-                    gen.cancel,
-                    settings.max_new_tokens,
-                )
-            )
+    def _generation(self, prompt: str, settings: Any) -> Job:
+        self._refuse_during("train", "generating")
+        self._end_job("stopped")
+        self._need_model()
+        import models
+
+        gen = models.generate(self.model, self.tokenizer, prompt, settings)
+        self.prompt_tokenized.emit(gen.prompt)
+        return Job(
+            "generate", iter(gen), self.tokens_generated.emit, None, gen.cancel, settings.max_new_tokens
+        )
 
     @Slot(str, str)
     def probe(self, tag: str, text: str) -> None:
-        """Run later, newest text per tag wins: typing fast queues one probe, not fifty."""
-        fresh = tag not in self._probes
+        """Served between chunks, newest text per tag wins: typing fast queues one probe, not fifty."""
         self._probes[tag] = text
-        if fresh:
-            self._chunk_scheduled.emit()
+        self._schedule()
 
-    @Slot(str, object)
-    def fill_mask(self, text: str, positions: Any) -> None:
-        with self._guard("filling masks"):
-            self._need_model()
-            import models
+    @Slot(int, str, object)
+    def fill_mask(self, request: int, text: str, positions: Any) -> None:
+        self._serve(request, "filling", "filling masks…", lambda: self._fill_mask(text, positions))
 
-            result = models.fill_mask(
-                self.model, self.tokenizer, text, k=10, mask_positions=tuple(positions), attentions=True
-            )
-            self.mask_filled.emit(result)
+    def _fill_mask(self, text: str, positions: Any) -> None:
+        self._need_model()
+        import models
 
-    @Slot(object)
-    def train(self, request: Any) -> None:
+        result = models.fill_mask(
+            self.model, self.tokenizer, text, k=10, mask_positions=tuple(positions), attentions=True
+        )
+        self.mask_filled.emit(result)
+
+    @Slot(int, object)
+    def train(self, request: int, train_request: Any) -> None:
         """Start (or resume) a training run as a chunked job; its model becomes active at the end."""
-        self._end_job("stopped")
-        self._set_busy("preparing the corpus and tokenizer…")
-        try:
-            from playground.loading import DEFAULT_DATA_DIR
-            from playground.training_session import TrainingRun
+        self._serve(
+            request, "preparing", "preparing the corpus and tokenizer…", lambda: self._training(train_request)
+        )
 
-            if request.config is not None and request.config.device == "auto":
-                request = replace(request, config=request.config.replace(device=self._device()))
-            run = TrainingRun(request, (self._data_dir or DEFAULT_DATA_DIR) / "runs")
-        except Exception as e:  # noqa: BLE001 — bad corpus or settings: say so, keep serving
-            self._report(e, "preparing the training run")
-            self._set_busy("")
-            self.training_finished.emit("failed", str(e))
-            return
+    def _training(self, request: Any) -> Job:
+        self._end_job("stopped")
+        from playground.loading import DEFAULT_DATA_DIR
+        from playground.training_session import TrainingRun
+
+        if request.config is not None and request.config.device == "auto":
+            request = replace(request, config=request.config.replace(device=self._device()))
+        run = TrainingRun(request, (self._data_dir or DEFAULT_DATA_DIR) / "runs")
         self.training_run = run
         self.training_started.emit(run.started)
         trainer = run.trainer
-        self.start_job(
-            Job(
-                "training…",
-                run.updates,
-                self.training_updated.emit,
-                self._on_training_done,
-                None,
-                trainer.config.steps - trainer.step,
-            )
-        )
+        return Job(
+            "train", run.updates, self.training_updated.emit, self._on_training_done, None,
+            trainer.config.steps - trainer.step,
+        )  # fmt: skip
 
-    def _on_training_done(self, reason: str) -> None:
+    def _on_training_done(self, reason: str) -> tuple[str, str]:
         run = self.training_run
+        if reason == "unstarted":  # stopped before its first step: nothing to keep or show
+            run.discard()
+            return "stopped", ""
         try:
             status, message, last = run.finish(reason)
         except Exception as e:  # noqa: BLE001 — the view must hear that the run ended, whatever broke
-            self._report(e, "ending the training run")
-            self.training_finished.emit("failed", f"the run ended with an error: {e}")
-            return
+            return "failed", self._report(e, "ending the training run")
         if last:
             self.training_updated.emit(last)
         if run.trainer.save_error and status != "failed":  # a failed run reports it below
@@ -166,48 +188,48 @@ class Worker(JobRunner):
             trainer = run.trainer
             self.model, self.tokenizer = trainer.model.eval(), trainer.tokenizer
             name = f"trained {trainer.config.arch.upper()} ({trainer.corpus.name})"
-            self.info = model_info(self.model, name, self.last_checkpoint, trainer.device.type)
+            task = trainer.corpus.task
+            hint = f"prompt it with {task.prompt_hint}" if task is not None else ""
+            self.info = model_info(self.model, name, self.last_checkpoint, trainer.device.type, hint)
             self.model_loaded.emit(self.info)
-        self.training_finished.emit(status, message)
+        return ("done" if status == "finished" else status), message
 
-    @Slot(str)
-    def save_model(self, folder: str) -> None:
-        """Write the active model; a trained one keeps its training state, so it can resume."""
-        with self._guard(f"saving to {folder}"):
+    @Slot(int, str)
+    def save_model(self, request: int, folder: str) -> None:
+        """Write the active model; a training run (live or just ended) keeps its training state."""
+        self._serve(request, "saving", "saving…", lambda: self._save(folder))
+
+    def _save(self, folder: str) -> None:
+        run = self.training_run
+        live = self.job is not None and self.job.kind == "train"
+        if run is not None and (live or run.trainer.model is self.model):
+            run.trainer.save(folder)
+        else:
             self._need_model()
-            self._set_busy("saving…")
-            run = self.training_run
-            if run is not None and run.trainer.model is self.model:
-                run.trainer.save(folder)
-            else:
-                import models
+            import models
 
-                models.save(self.model, self.tokenizer, folder)
-            self._set_busy(self.job.name if self.job else "")
-            self.model_saved.emit(folder)
+            models.save(self.model, self.tokenizer, folder)
+        self.model_saved.emit(folder)
 
-    def _refuse_during_training(self, doing: str) -> None:
-        if self.job is not None and self.job.name.startswith("training"):
+    def _refuse_during(self, kind: str, doing: str) -> None:
+        if self.job is not None and self.job.kind == kind:
             from models import ModelError
 
             raise ModelError(
-                f"training is running: stop it before {doing} (the trained model then becomes active)"
+                f"Training is running: stop it before {doing} (the trained model then becomes active)."
             )
-
-    def _on_generation_done(self, reason: str) -> None:
-        self.generation_finished.emit(reason if reason in ("stopped", "failed") else "done")
 
     def _between_chunks(self) -> None:  # probes are served between chunks of a job
         while self._probes:
             tag = next(iter(self._probes))
             text = self._probes.pop(tag)
-            self._set_busy("inspecting…")
+            self._set_activity("probing", 0, "inspecting…")
             with self._guard("inspecting"):
                 self._need_model()
                 import models
 
                 self.probed.emit(tag, models.probe(self.model, self.tokenizer, text, k=10))
-            self._set_busy(self.job.name if self.job else "")
+            self._set_activity()
 
     # ---- helpers -----------------------------------------------------------------------------
     def _device(self) -> str:
@@ -219,7 +241,7 @@ class Worker(JobRunner):
         if self.model is None:
             from models import ModelError
 
-            raise ModelError("no model is loaded yet")
+            raise ModelError("No model is loaded yet.")
 
 
 def _short(source: str) -> str:

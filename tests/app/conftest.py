@@ -125,3 +125,22 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if "tests/app/" in str(item.fspath).replace("\\", "/") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(120, method="thread"))
+
+
+@pytest.fixture
+def finish(qtbot, client):
+    """finish(send) -> (status, message) of the request `send()` returns the id of, once it ends."""
+    ends: dict[int, tuple[str, str]] = {}
+
+    def record(request: int, status: str, message: str) -> None:  # the client emits on the GUI thread
+        ends[request] = (status, message)
+
+    client.request_finished.connect(record)
+
+    def run(send, timeout: int = 30_000) -> tuple[str, str]:
+        request = send()
+        qtbot.waitUntil(lambda: request in ends, timeout=timeout)
+        return ends[request]
+
+    yield run
+    client.request_finished.disconnect(record)

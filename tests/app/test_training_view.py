@@ -67,9 +67,9 @@ def test_pause_stops_steps_step_runs_one_and_continue_resumes(qtbot, view):
     view.start()
     qtbot.waitUntil(lambda: view.last_step >= 3, timeout=60_000)
     view.pause_button.click()
-    assert view.state == "paused"
-    qtbot.waitUntil(lambda: view.client.worker.job_paused, timeout=5_000)
-    qtbot.wait(200)  # let the last delivery land
+    assert view.state == "paused" and view.pause_button.text() == "Continue"
+    assert not view.train_button.isEnabled()  # one button continues, not two
+    qtbot.wait(300)  # the step under way ends, and its delivery lands
     paused_at = view.last_step
     qtbot.wait(400)
     assert view.last_step == paused_at  # no steps while paused

@@ -21,9 +21,9 @@ class Recorder(QObject):
         self.errors: list[str] = []
         worker.model_loaded.connect(self._on_model_loaded)
         worker.prompt_tokenized.connect(self._on_prompt_tokenized)
-        worker.started.connect(self._on_started)
+        worker.state_changed.connect(self._on_state_changed)
         worker.tokens_generated.connect(self._on_tokens_generated)
-        worker.generation_finished.connect(self._on_generation_finished)
+        worker.request_finished.connect(self._on_request_finished)
         worker.errored.connect(self._on_errored)
 
     @Slot(object)
@@ -34,19 +34,20 @@ class Recorder(QObject):
     def _on_prompt_tokenized(self, _tokens) -> None:
         self.events.append("prompt_tokenized")
 
-    @Slot(str)
-    def _on_started(self, _name) -> None:
-        self.events.append("started")
+    @Slot(object)
+    def _on_state_changed(self, state) -> None:
+        if state.job:
+            self.events.append(f"{state.job_phase} {state.job}")
 
     @Slot(object)
     def _on_tokens_generated(self, batch) -> None:
         self.events.append("tokens_generated")
         self.steps.extend(batch)
 
-    @Slot(str)
-    def _on_generation_finished(self, reason) -> None:
-        self.events.append("generation_finished")
-        self.reasons.append(reason)
+    @Slot(int, str, str)
+    def _on_request_finished(self, _request, status, _message) -> None:
+        self.events.append("finished")
+        self.reasons.append(status)
 
     @Slot(str, str)
     def _on_errored(self, message, _details) -> None:
@@ -58,20 +59,21 @@ def _load(wait_signal, client, folder) -> None:
     wait_signal(client.worker.model_loaded, lambda: client.load(str(folder)))
 
 
-def test_generate_signals_arrive_in_order_and_none_is_dropped(wait_signal, client, tiny_gpt_dir):
+def test_generate_signals_arrive_in_order_and_none_is_dropped(finish, client, tiny_gpt_dir):
     rec = Recorder(client.worker)
-    _load(wait_signal, client, tiny_gpt_dir)
+    finish(lambda: client.load(str(tiny_gpt_dir)))
     settings = models.SamplingSettings(max_new_tokens=150, attention=True)
-    wait_signal(client.worker.generation_finished, lambda: client.generate("the cat", settings))
+    assert finish(lambda: client.generate("the cat", settings)) == ("done", "")
     events = [e for i, e in enumerate(rec.events) if i == 0 or e != rec.events[i - 1]]
     assert events == [
         "model_loaded",
+        "finished",  # the load
         "prompt_tokenized",
-        "started",
+        "running generate",
         "tokens_generated",
-        "generation_finished",
+        "finished",
     ]
-    assert rec.reasons == ["done"]
+    assert rec.reasons == ["done", "done"]
     assert [s.index for s in rec.steps] == list(range(150))
     # coalesced: far fewer batches than tokens, yet every token arrived
     assert rec.events.count("tokens_generated") < 150
@@ -79,28 +81,31 @@ def test_generate_signals_arrive_in_order_and_none_is_dropped(wait_signal, clien
     assert rec.steps[0].attention.shape[:2] == (2, 2)
 
 
-def test_stop_ends_generation_within_one_step(wait_signal, client, tiny_gpt_dir):
+def test_stop_ends_generation_within_one_step(wait_signal, finish, client, tiny_gpt_dir):
     rec = Recorder(client.worker)
-    _load(wait_signal, client, tiny_gpt_dir)
+    finish(lambda: client.load(str(tiny_gpt_dir)))
     settings = models.SamplingSettings(max_new_tokens=10_000)
-    wait_signal(client.worker.tokens_generated, lambda: client.generate("the", settings))
+    ids = []
+    wait_signal(client.worker.tokens_generated, lambda: ids.append(client.generate("the", settings)))
     taken_at_stop = []
 
-    def stop() -> None:
-        client.stop()
+    def stop() -> int:
+        client.stop(ids[0])
         taken_at_stop.append(client.worker.steps_taken)
+        return ids[0]
 
-    assert wait_signal(client.worker.generation_finished, stop) == ["stopped"]
-    taken_at_stop = taken_at_stop[0]
-    assert client.worker.steps_taken - taken_at_stop <= 1
+    assert finish(stop) == ("stopped", "")
+    assert client.worker.steps_taken - taken_at_stop[0] <= 1
     assert len(rec.steps) == client.worker.steps_taken < 10_000  # none of them lost
+    assert client.state.activity == "idle" and not client.outstanding
 
 
 def test_an_error_is_reported_and_the_worker_keeps_serving(wait_signal, client, tiny_gpt_dir, corrupt_dir):
     rec = Recorder(client.worker)
     _load(wait_signal, client, tiny_gpt_dir)
-    message, _ = wait_signal(client.worker.errored, lambda: client.load(str(corrupt_dir)))
-    assert "model.safetensors" in message
+    message, details = wait_signal(client.worker.errored, lambda: client.load(str(corrupt_dir)))
+    assert "model.safetensors" in message and not message[0].islower()
+    assert details == ""  # the user's to fix, not a bug: no traceback
     assert client.worker.info.source == str(tiny_gpt_dir)  # the old model stayed
     message, _ = wait_signal(client.worker.errored, lambda: client.probe("t", "   "))
     assert "empty" in message
@@ -111,7 +116,7 @@ def test_an_error_is_reported_and_the_worker_keeps_serving(wait_signal, client, 
 
 def test_probes_for_one_tag_coalesce_to_the_newest(qapp, qtbot, tiny_gpt_dir):
     worker = Worker(device="cpu")  # on this thread: requests are served when events run
-    worker.load(str(tiny_gpt_dir))
+    worker.load(1, str(tiny_gpt_dir))
     got = []
     worker.probed.connect(lambda tag, probe: got.append((tag, probe)))
     for n in range(1, 51):

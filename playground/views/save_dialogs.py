@@ -1,0 +1,55 @@
+"""Save dialogs that say what they do: a new folder for a checkpoint, files with their extension."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+
+def ask_new_folder(parent: QWidget, title: str, suggested: str) -> str:
+    """A folder to write a model into, "" if cancelled. A new name is fine (it is created); an
+    existing folder with files in it is used only after the user agrees to replace its model."""
+    path, _ = QFileDialog.getSaveFileName(
+        parent, title, suggested, "Checkpoint folder (a new name)", "", QFileDialog.Option.ShowDirsOnly
+    )
+    if not path:
+        return ""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        QMessageBox.warning(parent, title, f"{folder} is a file; choose a name for a new folder.")
+        return ""
+    if folder.is_dir() and any(folder.iterdir()):
+        count = sum(1 for _ in folder.iterdir())
+        answer = QMessageBox.question(
+            parent,
+            title,
+            f"“{folder.name}” already exists and holds {count} item(s).\n"
+            "Replace the model files in it? (Other files are kept.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return ""
+    return str(folder)
+
+
+def ask_file(parent: QWidget, title: str, suggested: str, kind: str, suffix: str) -> str:
+    """A file path ending in `suffix` ("" if cancelled); asks before replacing a file whose name
+    gained the suffix here (the dialog itself only asked about the name as typed)."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, f"{kind} (*{suffix})")
+    if not path:
+        return ""
+    if not path.lower().endswith(suffix):
+        path += suffix
+        if Path(path).exists():
+            answer = QMessageBox.question(
+                parent,
+                title,
+                f"{Path(path).name} already exists. Replace it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return ""
+    return path
