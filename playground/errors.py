@@ -15,6 +15,11 @@ class Report:
     details: str
 
 
+def sentence(text: str) -> str:
+    """Messages start with a capital letter, whichever check or library wrote them."""
+    return text[:1].upper() + text[1:]
+
+
 class ErrorReporter(QObject):
     """Shows errors without blocking the event loop; `interactive=False` only records them.
 
@@ -39,6 +44,7 @@ class ErrorReporter(QObject):
         if QThread.currentThread() is not self.thread():
             self._posted.emit(message, details)
             return
+        message = sentence(message)
         self.history.append(Report(message, details))
         print(f"playground: {message}", file=sys.stderr)
         if not self.interactive:

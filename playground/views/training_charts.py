@@ -116,26 +116,27 @@ class LearningRateChart(pg.PlotWidget):
 
 
 class HeadScoreChart(pg.PlotWidget):
-    """For each pattern, the best head's score against the step; the legend names that head."""
+    """For each pattern, the best head's score against the step. The title is the legend (colour,
+    pattern, which head), so no legend box ever sits on the curves."""
 
     def __init__(self) -> None:
-        super().__init__(title="head scores (best head per pattern)")
+        super().__init__()
         self.setLabel("bottom", "step")
-        self.setYRange(0, 1)
+        self.setYRange(0, 1.02, padding=0)
+        self.setMouseEnabled(y=False)
         self.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.addLegend(offset=(10, 10))
         theme.apply_plot_palette(self)
         self.series = {name: Series() for name in SCORE_COLORS}
-        self.curves = {
-            name: self.plot(pen=pg.mkPen(color, width=2), name=name) for name, color in SCORE_COLORS.items()
-        }
+        self.curves = {name: self.plot(pen=pg.mkPen(color, width=2)) for name, color in SCORE_COLORS.items()}
         self.best: dict[str, tuple[int, int]] = {}
+        self._set_title()
 
     def reset(self) -> None:
         for name, s in self.series.items():
             s.clear()
             self.curves[name].setData([], [])
         self.best = {}
+        self._set_title()
 
     def add(self, step: int, scores: dict[str, np.ndarray]) -> None:
         for name, grid in scores.items():
@@ -146,8 +147,13 @@ class HeadScoreChart(pg.PlotWidget):
             self.series[name].extend([step], [float(grid[layer, head])])
 
     def redraw(self) -> None:
-        for name, (layer, head) in self.best.items():
+        for name in self.best:
             self.curves[name].setData(*self.series[name].data())
-            label = self.legend.getLabel(self.curves[name])
-            if label is not None:
-                label.setText(f"{name} (L{layer} H{head})")
+        self._set_title()
+
+    def _set_title(self) -> None:
+        keys = []
+        for name, color in SCORE_COLORS.items():
+            where = f" L{self.best[name][0]} H{self.best[name][1]}" if name in self.best else ""
+            keys.append(f'<span style="color:{color}">━</span> {name}{where}')
+        self.setTitle("head scores, best head per pattern: " + " &nbsp; ".join(keys))

@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 
+from playground.errors import sentence
 from playground.worker.signals import Answers
 from playground.worker.state import JOB_ACTIVITY, WorkerState
 
@@ -254,7 +255,7 @@ class JobRunner(Answers):
         from models import ModelError
 
         if isinstance(e, ModelError):
-            message, details = _sentence(str(e)), ""
+            message, details = sentence(str(e)), ""
         elif "out of memory" in str(e).lower():
             message = f"Out of memory while {doing}. Try a shorter text, fewer tokens, or a smaller model."
             details = "".join(traceback.format_exception(e))
@@ -266,11 +267,6 @@ class JobRunner(Answers):
 
     def _guard(self, doing: str) -> _Guard:
         return _Guard(self, doing)
-
-
-def _sentence(text: str) -> str:
-    """Messages start with a capital letter, whatever library or check wrote them."""
-    return text[:1].upper() + text[1:]
 
 
 class _Guard:
