@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QSettings, QStandardPaths
     from PySide6.QtWidgets import QApplication
 
-    from playground import theme
+    from playground import gc_policy, theme
     from playground.main_window import MainWindow
     from playground.worker import Worker, WorkerClient
 
@@ -66,12 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("TransformerPlayground")
     app.setApplicationName("Transformer Playground")
     theme.configure_pyqtgraph()
-    # Python's cyclic GC may run on any thread; if it runs on the worker and frees Qt objects
-    # there, it deadlocks with the GUI thread (seen: both in ~QObject, one waiting for the GIL).
-    # pyqtgraph's collector disables automatic GC and collects on a GUI-thread timer instead.
-    from pyqtgraph.util.garbage_collector import GarbageCollector
-
-    collector = GarbageCollector(interval=1.0)  # noqa: F841 (kept alive for the app's lifetime)
+    collector = gc_policy.start_collector()  # noqa: F841 (kept alive for the app's lifetime)
     if args.screenshot:  # a fresh settings file: the picture must not depend on the user's
         scratch = tempfile.TemporaryDirectory()
         settings = QSettings(str(Path(scratch.name) / "s.ini"), QSettings.Format.IniFormat)
@@ -80,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
     client = WorkerClient(Worker(data_dir=data, device=args.device))
     window = MainWindow(client, settings, interactive=not args.screenshot)
+    gc_policy.settle_after_loads(client)
 
     def report_uncaught(kind, value, tb) -> None:  # a bug in a slot: report it, keep running
         # any thread: the reporter builds its message box on the GUI thread

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 HEATMAP = "inferno"  # perceptually uniform, readable on light and dark backgrounds
 
@@ -27,6 +27,9 @@ def apply_plot_palette(widget: pg.GraphicsView) -> None:
         if isinstance(item, pg.AxisItem):
             item.setPen(fg)
             item.setTextPen(fg)
+            # a repaint near an axis then blits its pixels instead of re-rendering every label
+            # (live charts repaint often; the cache is dropped when the ticks change)
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def configure_pyqtgraph() -> None:

@@ -53,6 +53,8 @@ class LossChart(pg.PlotWidget):
         theme.apply_plot_palette(self)
         self.train, self.smooth, self.val = Series(), Series(), Series()
         self.average = float("nan")  # running exponential average of the train loss
+        self.dirty = False  # points stored that are not drawn yet
+        self.enableAutoRange(y=False)  # set by `_fit_y`, which changes it rarely (see there)
         accent = theme.accent()
         faint = pg.mkColor(accent)
         faint.setAlpha(70)
@@ -70,6 +72,8 @@ class LossChart(pg.PlotWidget):
 
     def set_log(self, on: bool) -> None:
         self.setLogMode(y=on)
+        self.getViewBox().setYRange(0, 1, padding=0)  # in the new units: the next fit replaces it
+        self._fit_y()
 
     def reset(self, losses: np.ndarray, val: np.ndarray) -> None:
         """Start over, optionally from the curve of a resumed run."""
@@ -88,11 +92,29 @@ class LossChart(pg.PlotWidget):
         self.train.extend([s for s, _ in keep], [v for _, v in keep])
         self.smooth.extend([s for s, _ in keep], smooth)
         self.val.extend(val_steps, val)
+        self.dirty = self.dirty or bool(keep or val)
 
     def redraw(self) -> None:
         self.raw_curve.setData(*self.train.data())
         self.smooth_curve.setData(*self.smooth.data())
         self.val_curve.setData(*self.val.data())
+        self._fit_y()
+        self.dirty = False
+
+    def _fit_y(self) -> None:
+        """Show all points, but move the y range only when they leave it or fill a third of it:
+        a new range re-lays out the axis, the costliest part of a repaint."""
+        ys = [y for y in (self.train.data()[1], self.val.data()[1]) if y.size]
+        if not ys:
+            return
+        low = min(float(y.min()) for y in ys)
+        high = max(float(y.max()) for y in ys)
+        if self.getPlotItem().ctrl.logYCheck.isChecked():
+            low, high = np.log10(max(low, 1e-6)), np.log10(max(high, 1e-6))
+        (shown_low, shown_high) = self.getViewBox().viewRange()[1]
+        span = max(high - low, 1e-3)
+        if low < shown_low or high > shown_high or (shown_high - shown_low) > 3 * span:
+            self.setYRange(low - 0.05 * span, high + 0.05 * span, padding=0)
 
 
 class LearningRateChart(pg.PlotWidget):
@@ -103,6 +125,7 @@ class LearningRateChart(pg.PlotWidget):
         self.series = Series()
         self.curve = self.plot(pen=pg.mkPen(theme.accent(), width=2))
         self.setMinimumHeight(140)  # room for three readable ticks
+        self.dirty = False
 
     def reset(self) -> None:
         self.series.clear()
@@ -110,9 +133,11 @@ class LearningRateChart(pg.PlotWidget):
 
     def add(self, steps: list[int], lrs: list[float]) -> None:
         self.series.extend(steps, lrs)
+        self.dirty = self.dirty or bool(steps)
 
     def redraw(self) -> None:
         self.curve.setData(*self.series.data())
+        self.dirty = False
 
 
 class HeadScoreChart(pg.PlotWidget):
@@ -129,6 +154,7 @@ class HeadScoreChart(pg.PlotWidget):
         self.series = {name: Series() for name in SCORE_COLORS}
         self.curves = {name: self.plot(pen=pg.mkPen(color, width=2)) for name, color in SCORE_COLORS.items()}
         self.best: dict[str, tuple[int, int]] = {}
+        self.dirty = False
         self._set_title()
 
     def reset(self) -> None:
@@ -145,11 +171,13 @@ class HeadScoreChart(pg.PlotWidget):
             layer, head = np.unravel_index(np.nanargmax(grid), grid.shape)
             self.best[name] = (int(layer), int(head))
             self.series[name].extend([step], [float(grid[layer, head])])
+            self.dirty = True
 
     def redraw(self) -> None:
         for name in self.best:
             self.curves[name].setData(*self.series[name].data())
         self._set_title()
+        self.dirty = False
 
     def _set_title(self) -> None:
         keys = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -36,7 +37,8 @@ from playground.views.training_charts import HeadScoreChart, LearningRateChart, 
 from playground.views.training_form import TrainingForm
 from playground.worker import WorkerClient
 
-REDRAW_MS = 100  # one chart repaints per interval while training (each about 3 times a second)
+REDRAW_MS = 150  # at most one chart repaints per interval while training, and only one with news
+REDRAW_BUDGET = 0.03  # live drawing takes at most this share of the time (the trainer wants the CPU)
 MAX_SNAPSHOTS = 240  # attention snapshots kept for the timeline; older ones are thinned out
 
 
@@ -53,6 +55,7 @@ class TrainingView(QWidget):
         self.probe_tokens: tuple[str, ...] = ()
         self.selected = (0, 0)
         self.last_step = 0
+        self._snapshot_due = False  # the newest snapshot is not drawn yet
 
         self.form = TrainingForm()
         self.form.validity_changed.connect(self._on_form_validity_changed)
@@ -98,6 +101,8 @@ class TrainingView(QWidget):
         controls.addWidget(self.save_button)
         controls.addWidget(self.resume_button)
         self.look_for = QLabel(wordWrap=True)
+        # two lines reserved: text arriving at the start must not re-lay out (and repaint) the charts
+        self.look_for.setMinimumHeight(2 * self.look_for.fontMetrics().lineSpacing() + 4)
 
         self.loss_chart = LossChart()
         self.lr_chart = LearningRateChart()
@@ -296,7 +301,7 @@ class TrainingView(QWidget):
                 self.score_chart.add(r.step, r.head_scores)
         self.loss_chart.add(steps, losses, val_steps, val)
         self.lr_chart.add(steps, lr)
-        if not self._redraw_timer.isActive():  # charts repaint at most 5 times a second
+        if not self._redraw_timer.isActive():  # drawing happens on the timer, within its budget
             self._redraw_timer.start()
         r = reports[-1]
         self.progress.setMaximum(r.max_steps)
@@ -306,15 +311,38 @@ class TrainingView(QWidget):
         self.stats.setText(f"loss {r.loss:.3f}{val_text} · {r.tokens_per_s:,.0f} tok/s · ETA {eta}")
 
     def _on_redraw_timer_timeout(self) -> None:
-        # repainting plots costs the GUI thread (and the GIL the trainer needs) far more than
-        # storing points: points are stored on arrival, and one chart is drawn per tick, in turn,
-        # so no single tick blocks the event loop for long
-        self._next_chart = (self._next_chart + 1) % len(self.charts)
-        self.charts[self._next_chart].redraw()
+        # Repainting costs the GUI thread (and the CPU and GIL the trainer needs) far more than
+        # storing points: points are stored on arrival; per tick one drawing with news (a chart,
+        # the newest attention snapshot) is made and painted at once, in turn, and the next tick
+        # waits long enough that drawing takes at most REDRAW_BUDGET of the time.
+        drawings = self._drawings()
+        for i in range(1, len(drawings) + 1):
+            index = (self._next_chart + i) % len(drawings)
+            due, draw, widget = drawings[index]
+            if due:
+                self._next_chart = index
+                t0 = time.perf_counter()
+                draw()
+                widget.viewport().repaint()  # paint now, inside the measured time
+                cost_ms = 1000 * (time.perf_counter() - t0)
+                self._redraw_timer.setInterval(max(REDRAW_MS, int(cost_ms / REDRAW_BUDGET)))
+                break
+        if any(due for due, _, _ in self._drawings()):
+            self._redraw_timer.start()
+
+    def _drawings(self) -> list[tuple[bool, object, pg.GraphicsView]]:
+        """(has news, draw it, the widget it paints in) for each live drawing."""
+        charts = [(chart.dirty, chart.redraw, chart) for chart in self.charts]
+        return [*charts, (self._snapshot_due, self._draw_newest_snapshot, self.attention_widget)]
+
+    def _draw_newest_snapshot(self) -> None:
+        self._snapshot_due = False
+        self._show_snapshot(self.timeline.value())
 
     def _redraw_all(self) -> None:
-        for chart in self.charts:
-            chart.redraw()
+        for due, draw, _ in self._drawings():
+            if due:
+                draw()
 
     def _on_request_finished(self, request: int, status: str, message: str) -> None:
         if request != self.request:
@@ -337,7 +365,13 @@ class TrainingView(QWidget):
         if follow:
             self.timeline.setValue(len(self.snapshots) - 1)
         self.timeline.blockSignals(False)
-        self._show_snapshot(self.timeline.value())
+        if follow:  # drawn by the redraw timer, within its budget
+            self._snapshot_due = True
+        else:  # the user looks at an older one: only the count changes
+            index = self.timeline.value()
+            self.timeline_label.setText(
+                f"step {self.snapshots[index][0]} ({index + 1}/{len(self.snapshots)})"
+            )
 
     def _on_timeline_value_changed(self, index: int) -> None:
         self._show_snapshot(index)
@@ -361,6 +395,7 @@ class TrainingView(QWidget):
     # ---- state --------------------------------------------------------------------------------
     def _reset(self) -> None:
         self.snapshots.clear()
+        self._snapshot_due = False
         self.last_step = 0
         self.timeline.setRange(0, 0)
         self.timeline_label.setText("no snapshot yet")

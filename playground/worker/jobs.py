@@ -15,7 +15,7 @@ from playground.errors import sentence
 from playground.worker.signals import Answers
 from playground.worker.state import JOB_ACTIVITY, WorkerState
 
-FLUSH_S = 0.05  # deliver batched results at most ~20 times a second
+FLUSH_S = 0.05  # deliver batched results at most ~20 times a second (a job may ask for less)
 CHUNK_S = 0.03  # work this long, then go back to the event loop to serve probes and stops
 PHASE_LABEL = {"paused": "paused", "stopping": "stopping…"}
 
@@ -35,6 +35,7 @@ class Job:
     finish: Callable[[str], tuple[str, str] | None] | None = None
     cancel: Callable[[], None] | None = None
     total: int = 0  # for a determinate progress bar; 0 = unknown
+    flush_s: float = FLUSH_S  # deliver at most this often
     request: int = 0  # the request it serves (0: none, e.g. a test's job)
     done: int = 0
     pending: list[Any] = field(default_factory=list)
@@ -207,7 +208,7 @@ class JobRunner(Answers):
             self._report(e, job.activity)
             reason = "failed"
         now = time.perf_counter()
-        if job.pending and (reason or dormant or now - job.last_flush >= FLUSH_S):
+        if job.pending and (reason or dormant or now - job.last_flush >= job.flush_s):
             batch, job.pending = job.pending, []
             job.last_flush = now
             job.deliver(batch)

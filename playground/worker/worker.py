@@ -14,6 +14,8 @@ from playground.info import ModelInfo
 from playground.worker.jobs import Job, JobRunner
 
 FALLBACK_MODEL = "builtin:gpt"  # opened when a launch's --model cannot be
+TRAINING_FLUSH_S = 0.2  # training reports reach the view 5 times a second: the GUI thread's CPU
+# is the trainer's (streamed text keeps the smoother default)
 
 
 class Worker(JobRunner):
@@ -162,7 +164,7 @@ class Worker(JobRunner):
         trainer = run.trainer
         return Job(
             "train", run.updates, self.training_updated.emit, self._on_training_done, None,
-            trainer.config.steps - trainer.step,
+            trainer.config.steps - trainer.step, flush_s=TRAINING_FLUSH_S,
         )  # fmt: skip
 
     def _on_training_done(self, reason: str) -> tuple[str, str]:

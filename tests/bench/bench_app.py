@@ -92,13 +92,16 @@ class _Run(QObject):
     def __init__(self, app: QApplication) -> None:
         super().__init__()
         self.app, self.info, self.reason = app, None, None
+        self.watch = 0  # the generation whose end this run waits for
 
     def _on_model_loaded(self, info) -> None:
         self.info = info
         self.app.exit(0)  # exit, not quit: quit would close the window (and its worker)
 
-    def _on_generation_finished(self, reason: str) -> None:
-        self.reason = reason
+    def _on_request_finished(self, request: int, status: str, _message: str) -> None:
+        if request != self.watch:
+            return  # the load's own end
+        self.reason = status
         QTimer.singleShot(500, self.app.exit)  # the run's probe and the views' refresh land now
 
 
@@ -114,7 +117,7 @@ def bench_gaps(app: QApplication, model: str, tokens: int) -> None:
         w.show()
         run = _Run(app)
         client.worker.model_loaded.connect(run._on_model_loaded)
-        client.worker.generation_finished.connect(run._on_generation_finished)
+        client.worker.request_finished.connect(run._on_request_finished)
         w.open_model(model)
         app.exec()
         gaps, clock = [], QElapsedTimer()
@@ -128,6 +131,7 @@ def bench_gaps(app: QApplication, model: str, tokens: int) -> None:
         tick.start()
         t0 = time.perf_counter()
         w.prompt_view.generate()
+        run.watch = w.prompt_view.request
         app.exec()
         elapsed = time.perf_counter() - t0 - 0.5
         tick.stop()
