@@ -1,4 +1,4 @@
-"""Garbage collection for a GUI with a worker thread: on the GUI thread only, never through the long-lived heap."""
+"""Garbage collection with a worker thread: on the GUI thread only, never through the long-lived heap."""
 
 from __future__ import annotations
 

@@ -149,12 +149,9 @@ def main() -> None:
         f"copy task, GPT {cfg.n_layer}x{cfg.n_head}x{cfg.n_embd}, batch {cfg.batch_size} x {cfg.context}, "
         f"{args.steps} steps (validation, sample every 100, probe every 25), {args.repeats} interleaved pairs"
     )
-    print(
-        f"  headless trainer  {np.median(heads):7.1f} steps/s  ({np.median(heads) * tokens:,.0f} tok/s), median"
-    )
-    print(
-        f"  in the app        {np.median(apps):7.1f} steps/s  ({np.median(apps) * tokens:,.0f} tok/s), median"
-    )
+    for name, rates in (("headless trainer", heads), ("in the app", apps)):
+        rate = np.median(rates)
+        print(f"  {name:16s}  {rate:7.1f} steps/s  ({rate * tokens:,.0f} tok/s), median")
     print(
         f"ratio app/headless: {np.median(ratios):.2f}x median of pairs "
         f"(pairs {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.95)"
@@ -163,9 +160,8 @@ def main() -> None:
         f"longest GUI event-loop gap while training: {worst_gap:.0f} ms  (target < 50 ms); "
         f"after the first step: {steady_gap:.0f} ms"
     )
-    print(
-        f"GUI thread on the CPU: {100 * np.median(busy):.0f}% of the run, median (the trainer wants both cores)"
-    )
+    busy_share = 100 * np.median(busy)
+    print(f"GUI thread on the CPU: {busy_share:.0f}% of the run, median (the trainer wants both cores)")
 
 
 if __name__ == "__main__":
