@@ -16,8 +16,8 @@ from playground.app import parse_args
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _playground(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYQTGRAPH_QT_LIB": "PySide6"}
+def _playground(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYQTGRAPH_QT_LIB": "PySide6", **(env or {})}
     code = "import sys; from playground.cli import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
@@ -63,3 +63,18 @@ def test_screenshot_of_a_bad_folder_fails_cleanly(tmp_path):
 def test_unknown_view_is_refused():
     with pytest.raises(SystemExit):
         parse_args(["--view", "nonsense"])
+
+
+@pytest.mark.slow
+def test_the_training_screenshot_leaves_no_run_behind(tmp_path):
+    """The demo run behind `--view training` is not the user's: no run folder stays."""
+    data, scratch = tmp_path / "data", tmp_path / "tmp"
+    scratch.mkdir()
+    out = tmp_path / "training.png"
+    run = _playground(
+        "--device", "cpu", "--screenshot", str(out), "--view", "training",
+        env={"XDG_DATA_HOME": str(data), "HOME": str(tmp_path), "TMPDIR": str(scratch)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert QImage(str(out)).width() > 0
+    assert not list(data.rglob("runs")) and not list(scratch.glob("playground-*"))

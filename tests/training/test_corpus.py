@@ -85,3 +85,18 @@ def test_task_prompt_is_held_out_question() -> None:
     corpus = load_corpus("addition")
     assert corpus.task is not None and corpus.sample_prompt().endswith("=")
     assert corpus.probe_text().startswith(corpus.sample_prompt())
+
+
+def test_the_probe_line_is_written_like_the_corpus(tmp_path: Path) -> None:
+    """A Chinese corpus with a little code in it probes a Chinese line, even where the held-out
+    part starts with code (the first held-out line was picked before)."""
+    poem = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n"
+    code = "for (int i = 0; i < n; i++) { total += i; }\n"
+    text = poem * 300 + code * 40 + poem * 20
+    held_out = text[int(len(text) * 0.9) :].splitlines()[1]
+    assert held_out == code.strip()  # the case that went wrong
+    path = tmp_path / "mixed.txt"
+    path.write_text(text, encoding="utf-8")
+    assert load_corpus(path).probe_text() in poem
+    english = load_corpus("shakespeare").probe_text()
+    assert english.isascii() and len(english) >= 8

@@ -289,3 +289,24 @@ def test_the_builtin_corpus_resumes_by_name(tiny: TrainConfig, tmp_path: Path) -
     assert not (tmp_path / "run" / "corpus.txt").exists()  # the app ships it: nothing to copy
     again = Trainer.from_checkpoint(tmp_path / "run", steps=4)
     assert again.corpus.name == "shakespeare" and "ROMEO" in again.corpus.text
+
+
+def test_rates_and_eta_follow_the_wall_clock_and_skip_pauses(tiny: TrainConfig, small_corpus: Path) -> None:
+    """A caller that works between steps (a GUI) slows the run: tokens/s and the ETA say so.
+    A long wait between two steps is a pause and does not count."""
+    import time
+
+    cfg = tiny.replace(steps=40, eval_every=0, sample_every=0, probe_every=0)
+    trainer = Trainer(cfg, small_corpus)
+    reports = []
+    for _ in range(20):
+        reports.append(trainer.advance())
+        time.sleep(0.03)
+    busy = reports[-1]
+    tokens = cfg.batch_size * cfg.context
+    assert busy.tokens_per_s < tokens / 0.03
+    assert busy.eta_s >= (cfg.steps - busy.step) * 0.03
+    time.sleep(1.5)  # paused
+    after = trainer.advance()
+    assert after.tokens_per_s > 0.5 * busy.tokens_per_s
+    assert after.eta_s < 2 * busy.eta_s
