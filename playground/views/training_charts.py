@@ -81,7 +81,7 @@ class LossChart(pg.PlotWidget):
             series.clear()
         self.average = float("nan")
         self.add(list(range(1, len(losses) + 1)), list(losses), list(val[:, 0]), list(val[:, 1]))
-        self.redraw()
+        self.dirty = True  # drawn by the view when it has time
 
     def add(self, steps: list[int], losses: list[float], val_steps: list[int], val: list[float]) -> None:
         keep = [(s, v) for s, v in zip(steps, losses, strict=True) if np.isfinite(v)]
@@ -114,7 +114,8 @@ class LossChart(pg.PlotWidget):
         (shown_low, shown_high) = self.getViewBox().viewRange()[1]
         span = max(high - low, 1e-3)
         if low < shown_low or high > shown_high or (shown_high - shown_low) > 3 * span:
-            self.setYRange(low - 0.05 * span, high + 0.05 * span, padding=0)
+            # a loss falls: room below for it, so the next few hundred steps need no new range
+            self.setYRange(low - 0.3 * span, high + 0.05 * span, padding=0)
 
 
 class LearningRateChart(pg.PlotWidget):
@@ -129,7 +130,7 @@ class LearningRateChart(pg.PlotWidget):
 
     def reset(self) -> None:
         self.series.clear()
-        self.curve.setData([], [])
+        self.dirty = True
 
     def add(self, steps: list[int], lrs: list[float]) -> None:
         self.series.extend(steps, lrs)
@@ -147,6 +148,7 @@ class HeadScoreChart(pg.PlotWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setLabel("bottom", "step")
+        self.setLabel("left", "best head's score")
         self.setYRange(0, 1.02, padding=0)
         self.setMouseEnabled(y=False)
         self.showGrid(x=True, y=True, alpha=0.2)
@@ -158,11 +160,10 @@ class HeadScoreChart(pg.PlotWidget):
         self._set_title()
 
     def reset(self) -> None:
-        for name, s in self.series.items():
+        for s in self.series.values():
             s.clear()
-            self.curves[name].setData([], [])
         self.best = {}
-        self._set_title()
+        self.dirty = True
 
     def add(self, step: int, scores: dict[str, np.ndarray]) -> None:
         for name, grid in scores.items():
@@ -174,14 +175,14 @@ class HeadScoreChart(pg.PlotWidget):
             self.dirty = True
 
     def redraw(self) -> None:
-        for name in self.best:
-            self.curves[name].setData(*self.series[name].data())
+        for name, curve in self.curves.items():
+            curve.setData(*self.series[name].data())
         self._set_title()
         self.dirty = False
 
     def _set_title(self) -> None:
         keys = []
         for name, color in SCORE_COLORS.items():
-            where = f" L{self.best[name][0]} H{self.best[name][1]}" if name in self.best else ""
+            where = f" L{self.best[name][0]}H{self.best[name][1]}" if name in self.best else ""
             keys.append(f'<span style="color:{color}">━</span> {name}{where}')
-        self.setTitle("head scores, best head per pattern: " + " &nbsp; ".join(keys))
+        self.setTitle(" &nbsp; ".join(keys))  # short: a long title widens the plot past its widget

@@ -273,7 +273,7 @@ class TrainingView(QWidget):
         for step, scores in info.head_scores:
             self.score_chart.add(step, scores)
         self.last_step = len(info.losses)
-        self._redraw_all()
+        self._redraw_timer.start()  # drawn within the budget: the first steps are not held up
         where = f" · checkpoints in {info.out_dir}" if info.out_dir else ""
         self.look_for.setText(
             f"<b>{info.corpus}</b> · {info.n_params:,} parameters · {info.device}{where}"
@@ -408,6 +408,7 @@ class TrainingView(QWidget):
         self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         self.samples.clear()
         self.stats.setText("waiting to start…")
+        self._redraw_all()  # empty at once: the run has not started yet
 
     def _sync(self) -> None:
         """Every control follows the one state (the client's), so none can get stuck."""

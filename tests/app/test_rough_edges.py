@@ -200,7 +200,7 @@ def test_the_score_key_is_in_the_title_not_over_the_curves(qtbot, window):
     chart.add(10, scores)
     chart.redraw()
     title = chart.getPlotItem().titleLabel.text
-    assert "induction L1 H2" in title and "previous-token L0 H0" in title and "first-token" in title
+    assert "induction L1H2" in title and "previous-token L0H0" in title and "first-token" in title
 
 
 def test_a_long_corpus_path_does_not_widen_the_settings_panel(qtbot, window, tmp_path):
