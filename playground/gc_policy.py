@@ -19,21 +19,43 @@ def start_collector():
 
 
 def settle_after_loads(client) -> None:
-    """Keep collections small once the worker has built a big object graph.
+    """Keep collections small once the worker has built a big object graph, and let a finished
+    run's memory go.
 
-    After a model load: a full settle, deferred until the answers already queued are handled
-    (a finished run's end is not held up). When a training run starts: only a freeze, which
-    costs nothing (a collection then would stall the run's first steps for a quarter second).
-    The client relays on the GUI thread, so both happen there.
+    After a model load and after a training run ends (however it ends): a full settle, deferred
+    until the answers already queued are handled. When a run starts: only a freeze, which costs
+    nothing (a collection then would stall the run's first steps for a quarter second); the
+    settle at its end unfreezes it again, so cycles inside the run (PyTorch's optimizer and
+    scheduler have some) are collected once it is over. The client relays on the GUI thread, so
+    all of this happens there.
     """
+    training = [False]
+
+    def on_changed() -> None:
+        now = bool(client.active("train"))
+        if training[0] and not now:
+            _settle_soon()
+        training[0] = now
+
     client.model_loaded.connect(_settle_soon)
     client.training_started.connect(_freeze)
+    client.changed.connect(on_changed)
+
+
+_pending = [False]  # one deferred settle at a time: a run's end and its model load share it
 
 
 def _settle_soon(*_args) -> None:
     from PySide6.QtCore import QTimer
 
-    QTimer.singleShot(0, settle)
+    if not _pending[0]:
+        _pending[0] = True
+        QTimer.singleShot(0, _settle_pending)
+
+
+def _settle_pending() -> None:
+    _pending[0] = False
+    settle()
 
 
 def _freeze(*_args) -> None:

@@ -115,9 +115,19 @@ class TrainingRun:
 
     def discard(self) -> None:
         """A run stopped before its first step leaves no empty folder behind."""
+        self.close()
         out = self.trainer.out_dir
-        if out is not None and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+        try:
+            if out is not None and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+        except OSError:
+            pass  # an empty folder left behind is harmless; the request must still end
+
+    def close(self) -> None:
+        """The run has ended: drop its report stream (which refers back to the run), so the
+        run's memory goes with the last reference, not at some later full collection."""
+        self.updates.close()
+        self.updates = iter(())
 
     def _updates(self) -> Iterator[TrainingReport]:
         for report in self.trainer:

@@ -208,7 +208,9 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
         self.losses = [float(x) for x in state["losses"]]
-        saved_lrs = state.get("lrs") or [self.config.lr * lr_factor(i, self.config) for i in range(self.step)]
+        # a checkpoint from before the history was kept: rebuild it from the settings it ran with
+        ran = TrainConfig.from_dict(state["config"])
+        saved_lrs = state.get("lrs") or [ran.lr * lr_factor(i, ran) for i in range(self.step)]
         self.lrs = [float(x) for x in saved_lrs]
         self.val_losses = [(int(s), float(v)) for s, v in state["val_losses"]]
         self.head_score_history = [(int(s), dict(v)) for s, v in state.get("head_scores", [])]

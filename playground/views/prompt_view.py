@@ -41,6 +41,7 @@ class PromptView(QWidget):
         self.prompt_tokens = None
         self.prompt_text = ""
         self.request = 0  # the id of this view's newest generation
+        self.run_settings = None  # the SamplingSettings the newest generation ran with
         self.finish_reason = ""
         self._t0 = 0.0
 
@@ -114,7 +115,7 @@ class PromptView(QWidget):
         except ModelError as e:
             self.failed.emit(str(e), "")
             return
-        self.prompt_text = self.prompt.toPlainText()
+        self.prompt_text, self.run_settings = self.prompt.toPlainText(), settings
         self.steps, self.prompt_tokens, self.finish_reason = [], None, ""
         self.notes.hide()
         self.output.clear_tokens()
@@ -217,7 +218,7 @@ class PromptView(QWidget):
 
     # ---- export and persistence -----------------------------------------------------------
     def run_record(self) -> dict:
-        s = self.sampling.settings()
+        s = self.run_settings  # the run's own, not what the form says now
         return {
             "model": self.info.name if self.info else None,
             "prompt": self.prompt_text,
@@ -253,6 +254,9 @@ class PromptView(QWidget):
 
     def export_dialog(self) -> None:
         """Ask where to save the run as JSON, then write it (File ▸ Export run JSON, Ctrl+E)."""
+        if self.running:
+            self.failed.emit("The generation is still running: stop it or let it finish, then export.", "")
+            return
         if not self.steps:
             self.failed.emit("There is no run to export yet: generate first.", "")
             return

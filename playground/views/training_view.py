@@ -231,7 +231,7 @@ class TrainingView(QWidget):
         self._sync()
 
     def _on_train_triggered(self) -> None:
-        if self.state == "idle" and not self.form.message:
+        if self.train_action.isEnabled():
             self.start()
 
     def _on_pause_triggered(self) -> None:
@@ -359,7 +359,7 @@ class TrainingView(QWidget):
         self.probe_tokens = tokens
         self.snapshots.append((step, attentions))
         if len(self.snapshots) > MAX_SNAPSHOTS:  # keep the first, thin the rest evenly
-            self.snapshots = self.snapshots[:1] + self.snapshots[2::2] + self.snapshots[-1:]
+            self.snapshots = self.snapshots[:1] + self.snapshots[2:-1:2] + self.snapshots[-1:]
         self.timeline.blockSignals(True)
         self.timeline.setRange(0, len(self.snapshots) - 1)
         if follow:
@@ -414,8 +414,13 @@ class TrainingView(QWidget):
         """Every control follows the one state (the client's), so none can get stuck."""
         state = self.state
         paused = state == "paused"
-        self.train_action.setEnabled(state == "idle" and not self.form.message)
-        self.train_action.setToolTip(self.form.message or "Start a run with these settings (F5)")
+        generating = bool(self.client.active("generate"))
+        self.train_action.setEnabled(state == "idle" and not self.form.message and not generating)
+        self.train_action.setToolTip(
+            self.form.message
+            or ("A generation is running: stop it first (Esc in the Prompt tab)." if generating else "")
+            or "Start a run with these settings (F5)"
+        )
         self.pause_action.setEnabled(state in ("running", "paused"))
         self.pause_action.setText("Continue" if paused else "Pause")
         self.pause_action.setIcon(self.icons["play" if paused else "pause"])

@@ -36,6 +36,7 @@ class WorkerClient(Answers):
         self.state = WorkerState()
         self.outstanding: dict[int, str] = {}  # request id -> kind, sent and not yet finished
         self.stopping: set[int] = set()  # outstanding requests the user asked to stop
+        self.closing = False  # set by shutdown(): new requests are refused (id 0)
         self._ids = itertools.count(1)
         # the client's own bookkeeping first: views relayed the same answers see it up to date
         self.state_changed.connect(self._on_state_changed)
@@ -77,6 +78,8 @@ class WorkerClient(Answers):
         self._probe_requested.emit(tag, text)
 
     def _send(self, kind: str, signal: Signal, *args: Any) -> int:
+        if self.closing:  # the worker's loop is ending: nothing sent now would be served
+            return 0
         request = next(self._ids)
         self.outstanding[request] = kind
         signal.emit(request, *args)
@@ -140,6 +143,7 @@ class WorkerClient(Answers):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the job, end the thread's event loop and wait for it. True if it ended."""
+        self.closing = True
         if not self.worker_thread.isRunning():
             return True
         self.worker.stop_all()

@@ -37,5 +37,13 @@ class WorkerState:
 
     @property
     def stoppable(self) -> int:
-        """The request a Cancel button stops: the live job, else the current request (0: none)."""
-        return self.job_request or self.request
+        """The request a Cancel button stops: what the status bar names, if it can stop (0: none).
+
+        A probe, a save or a fill between chunks of a job is not stoppable, and Cancel must not
+        then stop the job behind it.
+        """
+        if self.activity in ("loading", "preparing"):
+            return self.request
+        if self.activity in (*JOB_ACTIVITY.values(), "paused", "stopping"):
+            return self.job_request
+        return 0

@@ -61,10 +61,12 @@ class Worker(JobRunner):
         elif self.is_cancelled(request):  # stopped while it was being prepared
             self._set_activity()
             if job.finish is not None:
-                job.finish("unstarted")
+                with self._guard("ending the training run"):  # whatever breaks, the request ends
+                    job.finish("unstarted")
             self._finish_request(request, "stopped", "Stopped before the first step.")
         else:
             job.request = request
+            self._end_job("stopped")  # (the request's work ended any older job already)
             with self._lock:  # the job's state replaces the request's in one step: no idle between
                 self._activity = ("", 0, "")
                 self.start_job(job)
@@ -176,6 +178,8 @@ class Worker(JobRunner):
             status, message, last = run.finish(reason)
         except Exception as e:  # noqa: BLE001 — the view must hear that the run ended, whatever broke
             return "failed", self._report(e, "ending the training run")
+        finally:
+            run.close()
         if last:
             self.training_updated.emit(last)
         if run.trainer.save_error and status != "failed":  # a failed run reports it below
@@ -214,6 +218,7 @@ class Worker(JobRunner):
         self.model_saved.emit(folder)
 
     def _refuse_during(self, kind: str, doing: str) -> None:
+        """A request that cannot share the worker with a running job of `kind` is refused."""
         if self.job is not None and self.job.kind == kind:
             from models import ModelError
 

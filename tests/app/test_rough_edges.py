@@ -215,3 +215,39 @@ def test_a_long_corpus_path_does_not_widen_the_settings_panel(qtbot, window, tmp
     view.form.set_corpus_path(str(corpus))
     qtbot.wait(50)
     assert view.splitter.sizes()[0] == width
+
+
+def test_export_during_a_run_is_refused_and_records_the_runs_own_settings(
+    qtbot, window, monkeypatch, tmp_path
+):
+    view = window.prompt_view
+    asked = []
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: asked.append(1) or ("", ""))
+    )
+    view.sampling.temperature.setValue(0.5)
+    view.sampling.max_tokens.setValue(100_000)
+    view.prompt.setPlainText("the cat")
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, CTRL)
+    qtbot.waitUntil(lambda: len(view.steps) > 0, timeout=10_000)
+    qtbot.keyClick(window, Qt.Key.Key_E, CTRL)
+    assert asked == [] and "still running" in window.errors.last.message
+    view.stop_button.click()
+    qtbot.waitUntil(lambda: not view.running, timeout=10_000)
+    view.sampling.temperature.setValue(1.7)  # changed after the run: not what it ran with
+    view.export_json(tmp_path / "run.json")
+    import json
+
+    record = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    assert record["settings"]["temperature"] == 0.5 and record["finish_reason"] == "stopped"
+
+
+def test_thinning_snapshots_keeps_each_step_once(window):
+    from playground.views.training_view import MAX_SNAPSHOTS
+
+    view = window.training_view
+    att = np.zeros((1, 1, 2, 2), np.float32)
+    for step in range(1, MAX_SNAPSHOTS + 2):
+        view._add_snapshot(step, ("a", "b"), att)
+    steps = [s for s, _ in view.snapshots]
+    assert len(steps) == len(set(steps)) and steps[0] == 1 and steps[-1] == MAX_SNAPSHOTS + 1

@@ -174,6 +174,7 @@ def test_probes_during_a_job_share_its_one_chunk_chain(qtbot, window):
     assert max(waits) <= 3, waits
     window.prompt_view.stop_button.click()
     qtbot.waitUntil(lambda: not window.prompt_view.running, timeout=10_000)
+    qtbot.wait(100)  # a chunk the stop itself queued may still run once
     idle = worker.chunks_run
     qtbot.wait(300)
     assert worker.chunks_run == idle  # no chain is left spinning once the job has ended
@@ -227,3 +228,68 @@ def test_switching_to_bert_clears_the_gpt_results(qtbot, window, tiny_bert_dir, 
     assert view.details.attention.data.size == 0
     assert window.probability_view.probe is None and window.probability_view.tokens.token_count == 0
     assert "BERT" in window.probability_view.summary.text()
+
+
+def test_a_stopped_run_whose_clean_up_fails_still_ends(qtbot, window, monkeypatch):
+    from playground.training_session import TrainingRun
+
+    def broken(self) -> None:
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(TrainingRun, "discard", broken)
+    view = window.training_view
+    _configure(view, steps=400)
+    _block_worker(window.client.worker, 1.0)
+    view.train_button.click()
+    view.stop_button.click()
+    qtbot.waitUntil(lambda: view.state == "idle", timeout=30_000)
+    assert view.train_button.isEnabled() and not window.client.outstanding
+
+
+def test_cancel_never_stops_a_job_behind_a_probe_or_a_save():
+    from playground.worker.state import WorkerState
+
+    job = dict(job="train", job_request=5, job_phase="running")
+    assert WorkerState("training", 5, **job).stoppable == 5
+    assert WorkerState("preparing", 7).stoppable == 7
+    for activity, request in (("probing", 0), ("saving", 9), ("filling", 8)):
+        assert WorkerState(activity, request, **job).stoppable == 0
+
+
+def test_train_waits_for_a_running_generation(qtbot, window):
+    view = window.training_view
+    _configure(view)
+    _generate_keys(qtbot, window, 100_000)
+    assert window.prompt_view.running
+    assert not view.train_button.isEnabled() and "generation is running" in view.train_button.toolTip()
+    qtbot.keyClick(window, Qt.Key.Key_F5)
+    assert view.request == 0 and window.prompt_view.running
+    window.prompt_view.stop_button.click()
+    qtbot.waitUntil(lambda: not window.prompt_view.running, timeout=10_000)
+    assert view.train_button.isEnabled()
+
+
+def test_a_finished_run_is_freed_once_it_has_ended(qtbot, window):
+    """With the app's collection policy (GUI thread only, frozen heap during runs), the memory
+    of a run that ended (its optimizer, data, cycles inside PyTorch's objects included) goes
+    once the next one has replaced it."""
+    import weakref
+
+    from playground import gc_policy
+
+    gc_policy.settle_after_loads(window.client)
+    view = window.training_view
+    _configure(view, steps=3, warmup_steps=1)
+    view.start()
+    qtbot.waitUntil(lambda: view.state == "idle", timeout=60_000)
+    old = weakref.ref(window.client.worker.training_run.trainer.optimizer)
+    _configure(view, steps=3, warmup_steps=1)
+    view.start()
+    qtbot.waitUntil(lambda: view.state == "idle", timeout=60_000)
+    qtbot.waitUntil(lambda: old() is None, timeout=5_000)
+
+
+def test_requests_sent_while_closing_are_refused(client):
+    assert client.shutdown()
+    assert client.generate("the", models.SamplingSettings(max_new_tokens=3)) == 0
+    assert client.outstanding == {} and client.phase(0) == ""

@@ -296,17 +296,38 @@ def test_rates_and_eta_follow_the_wall_clock_and_skip_pauses(tiny: TrainConfig, 
     A long wait between two steps is a pause and does not count."""
     import time
 
-    cfg = tiny.replace(steps=40, eval_every=0, sample_every=0, probe_every=0)
+    cfg = tiny.replace(steps=100, eval_every=0, sample_every=0, probe_every=0)
     trainer = Trainer(cfg, small_corpus)
-    reports = []
-    for _ in range(20):
-        reports.append(trainer.advance())
-        time.sleep(0.03)
-    busy = reports[-1]
+    n, wait = 50, 0.03
+    for _ in range(n):
+        busy = trainer.advance()
+        time.sleep(wait)
     tokens = cfg.batch_size * cfg.context
-    assert busy.tokens_per_s < tokens / 0.03
-    assert busy.eta_s >= (cfg.steps - busy.step) * 0.03
+    # the first step has no wait before it; after 50 the average has forgotten it
+    assert busy.tokens_per_s < tokens / wait
+    assert busy.eta_s >= (cfg.steps - busy.step) * wait * (n - 1) / n
     time.sleep(1.5)  # paused
     after = trainer.advance()
     assert after.tokens_per_s > 0.5 * busy.tokens_per_s
     assert after.eta_s < 2 * busy.eta_s
+
+
+def test_a_resume_keeps_the_history_of_learning_rates_and_head_scores(
+    tiny: TrainConfig, small_corpus: Path, tmp_path: Path
+) -> None:
+    """Stopped at step 8 and resumed with more steps (a new schedule), the curves of the first 8
+    steps are the ones that ran, also for a checkpoint written before the history was kept."""
+    cfg = tiny.replace(steps=20, probe_every=4)
+    first = Trainer(cfg, small_corpus, tmp_path / "run")
+    for r in first:
+        if r.step == 8:
+            first.stop()
+    ran_lrs, ran_scores = list(first.lrs), [s for s, _ in first.head_score_history]
+    assert len(ran_lrs) == 8 and ran_scores == [4, 8]
+    resumed = Trainer.from_checkpoint(tmp_path / "run", corpus=small_corpus, steps=40)
+    assert resumed.lrs == pytest.approx(ran_lrs) and [s for s, _ in resumed.head_score_history] == [4, 8]
+    state = torch.load(tmp_path / "run" / STATE_FILE, weights_only=True)
+    del state["lrs"], state["head_scores"]  # as an older checkpoint has it
+    torch.save(state, tmp_path / "run" / STATE_FILE)
+    older = Trainer.from_checkpoint(tmp_path / "run", corpus=small_corpus, steps=40)
+    assert older.lrs == pytest.approx(ran_lrs) and older.head_score_history == []
