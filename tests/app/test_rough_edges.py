@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 
 import models
 from playground.views import save_dialogs
@@ -73,13 +73,14 @@ def test_exports_add_their_extension_and_say_where_they_wrote(
     _generate(qtbot, window, 5)
     qtbot.waitUntil(lambda: window.attention_view.attentions.size > 0, timeout=10_000)
     _answer_dialogs(monkeypatch, str(tmp_path / "picture"))
-    run = {
-        "png": window.attention_view.export_png_dialog,
-        "npy": window.attention_view._on_export_npy_clicked,
-        "csv": window.attention_view._on_export_csv_clicked,
-        "json": window.prompt_view.export_dialog,
-    }[action]
-    run()
+    if action == "json":  # File ▸ Export run JSON, by its shortcut
+        qtbot.keyClick(window, Qt.Key.Key_E, CTRL)
+    else:  # the attention view's own buttons
+        window.show_view("attention")
+        button = next(
+            b for b in window.attention_view.findChildren(QPushButton) if action in b.text().lower()
+        )
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     written = tmp_path / f"picture{suffix}"
     assert written.is_file() and written.stat().st_size > 0
     assert str(written) in window.message.text()
@@ -90,7 +91,9 @@ def test_an_export_that_cannot_be_written_says_why(qtbot, window, monkeypatch, t
     _generate(qtbot, window, 5)
     qtbot.waitUntil(lambda: window.attention_view.attentions.size > 0, timeout=10_000)
     _answer_dialogs(monkeypatch, str(tmp_path / "no such folder" / "a.png"))
-    window.attention_view.export_png_dialog()
+    window.show_view("attention")
+    button = next(b for b in window.attention_view.findChildren(QPushButton) if "png" in b.text().lower())
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert window.errors.last is not None and window.errors.last.message.startswith("Could not write")
 
 

@@ -220,7 +220,7 @@ def test_switching_to_bert_clears_the_gpt_results(qtbot, window, tiny_bert_dir, 
     view = window.prompt_view
     _generate_keys(qtbot, window, 5)
     qtbot.waitUntil(lambda: not view.running, timeout=10_000)
-    view.output.token_clicked.emit(2)  # as a click on a chip does (clicks are tested elsewhere)
+    qtbot.mouseClick(view.output.viewport(), Qt.MouseButton.LeftButton, pos=view.output.token_rect_center(2))
     assert view.details.header.text().startswith("“")
     qtbot.waitUntil(lambda: window.probability_view.probe is not None, timeout=10_000)
     wait_signal(window.client.model_loaded, lambda: window.open_model(str(tiny_bert_dir)))
