@@ -45,6 +45,8 @@ class AttentionView(QWidget):
         self.tokens: tuple[str, ...] = ()
         self.attentions = np.zeros((0, 0, 0, 0), np.float32)
         self.layer, self.head, self.average = 0, 0, False
+        self._notes: tuple[str, ...] = ()
+        self._drawn = True  # False while attentions that arrived hidden wait to be drawn
 
         self.text = QLineEdit(placeholderText="Text to inspect (Enter) — a run's text lands here")
         self.text.returnPressed.connect(self._on_text_return_pressed)
@@ -123,14 +125,27 @@ class AttentionView(QWidget):
         self.layer_box.setRange(0, L - 1)
         self.head_box.setRange(0, H - 1)
         self.layer, self.head = min(self.layer, L - 1), min(self.head, H - 1)
-        self.overview.set_attentions(attentions)
-        self.note.setText("\n".join(f"Note: {n}" for n in notes))
-        self.note.setVisible(bool(notes))
+        self._notes = tuple(notes)
+        self._drawn = False
+        if self.isVisible():  # a hidden view draws when it is shown: a run's end stays smooth
+            self._draw()
+
+    def _draw(self) -> None:
+        self._drawn = True
+        self.overview.set_attentions(self.attentions)
+        self.note.setText("\n".join(f"Note: {n}" for n in self._notes))
+        self.note.setVisible(bool(self._notes))
         self._show_selected()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._drawn and self.attentions.size:
+            self._draw()
 
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's heads say nothing about it)."""
         self.tokens, self.attentions = (), np.zeros((0, 0, 0, 0), np.float32)
+        self._drawn = True
         self.overview.clear_attentions()
         self.head_plot.clear_matrix()
         self.head_plot.setTitle("")

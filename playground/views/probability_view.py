@@ -58,6 +58,7 @@ class ProbabilityView(QWidget):
         self.client = client
         self.probe = None
         self.scores: Scores | None = None
+        self._drawn = True  # False while a probe that arrived hidden waits to be drawn
         self.text = QLineEdit(placeholderText="Text to score (Enter) — a run's text lands here")
         self.text.returnPressed.connect(self._on_text_return_pressed)
         inspect = QPushButton("Score")
@@ -116,6 +117,7 @@ class ProbabilityView(QWidget):
     def clear(self, why: str) -> None:
         """Empty the view, saying why (a model that cannot score: the old result would lie)."""
         self.probe = self.scores = None
+        self._drawn = True
         self.tokens.clear_tokens()
         self.chart.clear_bars("what the model expected")
         self.prob_bars.setOpts(x0=[], width=[], height=[], brushes=[])
@@ -133,6 +135,18 @@ class ProbabilityView(QWidget):
 
     def set_probe(self, probe) -> None:
         self.probe, self.scores = probe, Scores.of(probe)
+        self._drawn = False
+        if self.isVisible():  # a hidden view draws when it is shown: a run's end stays smooth
+            self._draw()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._drawn and self.probe is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        self._drawn = True
+        probe = self.probe
         texts, p, h = probe.tokens.texts, self.scores.prob, self.scores.entropy
         self.tokens.set_tokens(
             texts, [tint(x) if np.isfinite(x) else None for x in p], offsets=probe.tokens.offsets

@@ -107,6 +107,7 @@ def test_the_extension_added_to_an_existing_name_asks_before_replacing(monkeypat
 # ---- the probabilities chart ------------------------------------------------------------------------
 def test_each_bar_scores_the_token_it_stands_over(qtbot, window):
     view = window.probability_view
+    window.show_view("probabilities")
     view.text.setText("the cat sat on the mat")
     qtbot.keyClick(view.text, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: view.probe is not None and "".join(view.probe.tokens.texts) == view.text.text())
@@ -139,15 +140,16 @@ def test_picking_a_task_picks_the_task_preset_and_says_how_to_prompt(qtbot, wind
 
 def test_the_attention_view_says_when_it_shows_only_the_end(qtbot, window):
     view = window.attention_view
+    window.show_view("attention")
     long_text = "the cat sat on the mat. " * 8  # 192 characters, context 64
     view.text.setText(long_text)
     qtbot.keyClick(view.text, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: view.attentions.shape[-1] == 64, timeout=10_000)
-    assert not view.note.isHidden() and "more than the context of 64" in view.note.text()
+    assert view.note.isVisible() and "more than the context of 64" in view.note.text()
     view.text.setText("the cat")
     qtbot.keyClick(view.text, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: view.attentions.shape[-1] == 7, timeout=10_000)
-    assert view.note.isHidden()
+    assert not view.note.isVisible()
 
 
 def test_ctrl_enter_generates_wherever_the_focus_is_in_the_prompt_tab(qtbot, window):

@@ -49,6 +49,7 @@ def test_escape_stops_generation(qtbot, window, wait_signal):
 
 def test_attention_overview_shows_every_layer_and_head(qtbot, window, wait_signal):
     view = window.attention_view
+    window.show_view("attention")
     probe = _inspect(qtbot, window, "the cat sat")
     L, H, T, _ = probe.attentions.shape
     assert (L, H) == (window.info.n_layer, window.info.n_head) == (2, 2)
@@ -116,8 +117,13 @@ def test_run_lands_in_attention_and_probability_views(qtbot, window, wait_signal
     probe = window.probability_view.probe
     assert window.attention_view.text.text() == text
     assert window.attention_view.attentions.shape[2] == len(text)
+    # hidden, the views only keep the result (the end of a run stays smooth); shown, they draw it
+    assert window.probability_view.tokens.token_count == 0
+    window.show_view("probabilities")
     assert f"perplexity {probe.perplexity:.2f}" in window.probability_view.summary.text()
     assert window.probability_view.tokens.token_count == len(text)
+    window.show_view("attention")
+    assert window.attention_view.overview.image.image.shape[0] == 2 * len(text)
 
 
 def test_export_run_json_and_attention(qtbot, window, wait_signal, tmp_path):

@@ -106,11 +106,14 @@ class _Run(QObject):
 
 
 def bench_gaps(app: QApplication, model: str, tokens: int) -> None:
+    from playground import gc_policy
     from playground.main_window import MainWindow
     from playground.worker import WorkerClient
 
     with tempfile.TemporaryDirectory() as tmp:
         client = WorkerClient()
+        collector = gc_policy.start_collector()  # noqa: F841 (as the app collects: GUI thread, frozen heap)
+        gc_policy.settle_after_loads(client)
         w = MainWindow(
             client, QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat), interactive=False
         )
