@@ -17,6 +17,7 @@ from models.inspect.sampling import SamplingSettings
 from models.results import (
     FillMaskResult,
     GenerationStep,
+    LogitLens,
     MaskFill,
     Probe,
     TokenizedText,
@@ -30,6 +31,7 @@ _LAZY = {
     "Generation": "models.inspect.generation",
     "probe": "models.inspect.analysis",
     "fill_mask": "models.inspect.analysis",
+    "logit_lens": "models.inspect.lens",
     "GPT": "models.nn",
     "Bert": "models.nn",
     "GPTConfig": "models.nn",
@@ -47,6 +49,7 @@ _LAZY = {
 __all__ = [
     "FillMaskResult",
     "GenerationStep",
+    "LogitLens",
     "MaskFill",
     "ModelError",
     "Probe",

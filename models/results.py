@@ -64,6 +64,20 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class LogitLens:
+    """What each layer would predict at each position (layer L-1 is the model's own output)."""
+
+    arch: str  # "gpt" or "bert"
+    tokens: TokenizedText
+    target_ids: np.ndarray  # int64 [T]: the token `prob` follows: the final prediction, or a picked one
+    target_texts: tuple[str, ...]
+    prob: np.ndarray  # float32 [layers, T]: the probability each layer gives the target
+    top_ids: np.ndarray  # int64 [layers, T, k]
+    top_probs: np.ndarray  # float32 [layers, T, k]
+    top_texts: tuple[tuple[tuple[str, ...], ...], ...]  # [layers][T][k]
+
+
+@dataclass(frozen=True)
 class MaskFill:
     """The top fills for one masked position."""
 

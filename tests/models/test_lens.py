@@ -1,0 +1,89 @@
+"""Logit lens: the last layer is the model's own output; every layer matches a `transformers` reading."""
+
+import numpy as np
+import pytest
+import torch
+import transformers
+
+import models
+from models.errors import ModelError
+from models.nn import GPTConfig
+from models.nn.bert import Bert
+from models.nn.gpt import GPT
+from tests.models.helpers import TEXT, char_tokenizer, tiny_bert_config, wordpiece_tokenizer
+
+TEXT_IN = "First Citizen: Before we proceed"
+
+
+def _gpt(tmp_path):
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=48, n_layer=3, n_head=4)).eval()
+    models.save(model, tok, tmp_path)
+    return model, tok
+
+
+def test_gpt_lens_matches_transformers_layer_by_layer(tmp_path):
+    """Reference: the same weights in `GPT2LMHeadModel`, each hidden state read through its
+    ln_f and lm_head (the last hidden state comes out of ln_f already)."""
+    ours, tok = _gpt(tmp_path)
+    hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    lens = models.logit_lens(ours, tok, TEXT_IN, k=3)
+    ids = torch.tensor(lens.tokens.ids[None])
+    with torch.no_grad():
+        hidden = hf(ids, output_hidden_states=True).hidden_states[1:]
+        reference = [
+            torch.softmax(hf.lm_head(h if i == len(hidden) - 1 else hf.transformer.ln_f(h))[0], -1)
+            for i, h in enumerate(hidden)
+        ]
+    assert lens.prob.shape == (3, len(lens.tokens))
+    for layer, probs in enumerate(reference):
+        expected = probs.gather(1, torch.tensor(lens.target_ids)[:, None])[:, 0].numpy()
+        np.testing.assert_allclose(lens.prob[layer], expected, atol=1e-5)
+        np.testing.assert_array_equal(lens.top_ids[layer], probs.topk(3, -1).indices.numpy())
+
+
+def test_the_last_layer_is_the_models_own_output(tmp_path):
+    ours, tok = _gpt(tmp_path)
+    lens = models.logit_lens(ours, tok, TEXT_IN, k=5)
+    probe = models.probe(ours, tok, TEXT_IN, k=5)
+    np.testing.assert_array_equal(lens.top_ids[-1], probe.top_ids)
+    np.testing.assert_allclose(lens.top_probs[-1], probe.top_probs, atol=1e-6)
+    np.testing.assert_array_equal(lens.target_ids, probe.top_ids[:, 0])  # it follows the prediction
+    np.testing.assert_allclose(lens.prob[-1], probe.top_probs[:, 0], atol=1e-6)
+    assert lens.top_texts[-1][0] == probe.top_texts[0]
+
+
+def test_bert_lens_reads_every_layer_through_the_mlm_head(tmp_path):
+    tok = wordpiece_tokenizer()
+    torch.manual_seed(0)
+    ours = Bert(tiny_bert_config(tok.vocab_size, num_hidden_layers=3)).eval()
+    models.save(ours, tok, tmp_path)
+    hf = transformers.BertForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    lens = models.logit_lens(ours, tok, "before we proceed any further")
+    with torch.no_grad():
+        hidden = hf(torch.tensor(lens.tokens.ids[None]), output_hidden_states=True).hidden_states[1:]
+        reference = [torch.softmax(hf.cls(h)[0], -1) for h in hidden]
+    for layer, probs in enumerate(reference):
+        expected = probs.gather(1, torch.tensor(lens.target_ids)[:, None])[:, 0].numpy()
+        np.testing.assert_allclose(lens.prob[layer], expected, atol=1e-5)
+
+
+def test_a_picked_token_is_followed_everywhere_and_must_be_one_token(tmp_path):
+    ours, tok = _gpt(tmp_path)
+    lens = models.logit_lens(ours, tok, TEXT_IN, token="e")
+    e = tok.encode("e", special_tokens=False).ids[0]
+    assert set(lens.target_ids) == {e} and set(lens.target_texts) == {"e"}
+    probe = models.probe(ours, tok, TEXT_IN, k=tok.vocab_size)
+    at_e = [probe.top_probs[t][list(probe.top_ids[t]).index(e)] for t in range(len(lens.tokens))]
+    np.testing.assert_allclose(lens.prob[-1], at_e, atol=1e-6)
+    with pytest.raises(ModelError, match="2 tokens"):
+        models.logit_lens(ours, tok, TEXT_IN, token="ab")
+
+
+def test_an_encoder_only_bert_is_refused():
+    tok = wordpiece_tokenizer()
+    model = Bert(tiny_bert_config(tok.vocab_size))
+    model.head = None
+    with pytest.raises(ModelError, match="no masked-LM head"):
+        models.logit_lens(model, tok, TEXT[:40])
