@@ -22,6 +22,7 @@ from playground.errors import ErrorReporter
 from playground.info import ModelInfo
 from playground.views.attention_view import AttentionView
 from playground.views.fill_mask_view import FillMaskView
+from playground.views.lens_view import LensView
 from playground.views.probability_view import ProbabilityView
 from playground.views.prompt_view import PromptView
 from playground.views.training_view import TrainingView
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         self.attention_view = AttentionView(client)
         self.probability_view = ProbabilityView(client)
         self.fill_mask_view = FillMaskView(client)
+        self.lens_view = LensView(client)
         self.training_view = TrainingView(client)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -59,6 +61,7 @@ class MainWindow(QMainWindow):
             ("prompt", "Prompt", self.prompt_view),
             ("attention", "Attention", self.attention_view),
             ("probabilities", "Probabilities", self.probability_view),
+            ("lens", "Logit lens", self.lens_view),
             ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view),
             ("training", "Training", self.training_view),
         ):
@@ -73,7 +76,7 @@ class MainWindow(QMainWindow):
         w.changed.connect(self._sync)
         w.progress_changed.connect(self._on_progress_changed)
         self.prompt_view.run_finished.connect(self._on_run_finished)
-        for view in (self.prompt_view, self.training_view, self.attention_view):
+        for view in (self.prompt_view, self.training_view, self.attention_view, self.lens_view):
             view.failed.connect(self._on_errored)
         for view in (self.prompt_view, self.attention_view):
             view.saved.connect(self._on_saved)
@@ -199,11 +202,13 @@ class MainWindow(QMainWindow):
         self.settings.setValue("models/recent", recent[:MAX_RECENT])
         self.settings.setValue("models/last", info.source)
         self.attention_view.clear()  # until the new model's own results arrive
+        self.lens_view.clear()
         self.probability_view.clear(f"Scoring with {info.name}…" if info.arch == "gpt" else BERT_SCORES)
         if info.arch == "gpt":
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
             self.attention_view.inspect(text)
             self.probability_view.set_text(text)
+            self.lens_view.set_text(text)
             if self.tabs.currentWidget() is self.fill_mask_view:
                 self.show_view("prompt")
         else:
@@ -251,6 +256,7 @@ class MainWindow(QMainWindow):
     def _on_run_finished(self, text: str) -> None:
         self.attention_view.inspect(text)
         self.probability_view.set_text(text)
+        self.lens_view.set_text(text)
 
     def _on_inspect_requested(self, text: str) -> None:
         self.probability_view.set_text(text)
@@ -343,7 +349,7 @@ Ctrl+Enter  generate (prompt tab)
 Esc  stop generating (prompt tab)
 Ctrl+O  open a model folder
 Ctrl+Shift+G / Ctrl+Shift+B  built-in GPT / BERT
-Ctrl+1 … Ctrl+5  prompt, attention, probabilities, fill-mask, training
+Ctrl+1 … Ctrl+6  prompt, attention, probabilities, logit lens, fill-mask, training
 Training, from any tab: F5 train, F6 pause / continue, F10 one step while paused,
 Shift+F5 stop (writes a checkpoint)
 Ctrl+E  export the run as JSON

@@ -68,7 +68,15 @@ class Screenshot(QObject):
             if att.attentions.size:  # show the sharpest head: the one whose rows peak highest
                 peaks = att.attentions.max(axis=-1).mean(axis=-1)  # [layers, heads]
                 att.select(*np.unravel_index(int(peaks.argmax()), peaks.shape))
+            if self.view == "lens":  # the prompt's layers (a whole run has too many cells to label)
+                self.window.client.lens_read.connect(self._on_lens_read)
+                self.window.lens_view.set_text(self.prompt or view.prompt_text)
+                self.window.lens_view.read()
+                return
             self._shoot(self.view or "prompt")
+
+    def _on_lens_read(self, _lens) -> None:
+        self._shoot("lens")
 
     def _train(self) -> None:
         """The demo run: the copy task, whose copying head forms within a few hundred steps."""

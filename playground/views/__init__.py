@@ -1,3 +1,3 @@
-"""The app's views: prompt, attention, probabilities, fill-mask, and the pieces they share."""
+"""The app's views (prompt, attention, probabilities, logit lens, fill-mask, training) and shared parts."""
 
-VIEW_NAMES = ("prompt", "attention", "probabilities", "fill-mask", "training")  # in tab order
+VIEW_NAMES = ("prompt", "attention", "probabilities", "lens", "fill-mask", "training")  # in tab order

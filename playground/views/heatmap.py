@@ -119,10 +119,10 @@ class HeatmapPlot(pg.PlotItem):
             self.clicked.emit(*cell)
 
 
-def colorbar(plot: HeatmapPlot) -> pg.ColorBarItem:
+def colorbar(plot: HeatmapPlot, label: str = "attention") -> pg.ColorBarItem:
     """The one colour bar: fixed 0..1, not draggable (levels mean probabilities)."""
     bar = pg.ColorBarItem(
-        values=(0.0, 1.0), colorMap=theme.heatmap_cmap(), interactive=False, width=14, label="attention"
+        values=(0.0, 1.0), colorMap=theme.heatmap_cmap(), interactive=False, width=14, label=label
     )
     bar.setImageItem(plot.image, insert_in=plot)
     return bar

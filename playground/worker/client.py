@@ -28,6 +28,7 @@ class WorkerClient(Answers):
     _probe_requested = Signal(str, str)
     _fill_mask_requested = Signal(int, str, object)
     _train_requested = Signal(int, object)
+    _lens_requested = Signal(int, str, str)
     _save_requested = Signal(int, str)
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
@@ -50,6 +51,7 @@ class WorkerClient(Answers):
         self._probe_requested.connect(self.worker.probe, queued)
         self._fill_mask_requested.connect(self.worker.fill_mask, queued)
         self._train_requested.connect(self.worker.train, queued)
+        self._lens_requested.connect(self.worker.logit_lens, queued)
         self._save_requested.connect(self.worker.save_model, queued)
         for name in ANSWERS:  # worker thread -> this GUI-thread object: queued, order kept
             getattr(self.worker, name).connect(getattr(self, name), queued)
@@ -66,6 +68,9 @@ class WorkerClient(Answers):
 
     def fill_mask(self, text: str, positions: tuple[int, ...] = ()) -> int:
         return self._send("fill", self._fill_mask_requested, text, tuple(positions))
+
+    def logit_lens(self, text: str, token: str = "") -> int:
+        return self._send("lens", self._lens_requested, text, token)
 
     def train(self, request: Any) -> int:
         return self._send("train", self._train_requested, request)

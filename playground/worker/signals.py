@@ -15,6 +15,7 @@ class Answers(QObject):
     tokens_generated = Signal(object)  # list[GenerationStep], in order, none dropped
     probed = Signal(str, object)  # tag, Probe
     mask_filled = Signal(object)  # FillMaskResult (with attentions)
+    lens_read = Signal(object)  # LogitLens
     progress_changed = Signal(int, int)  # done, total (total 0 = unknown)
     errored = Signal(str, str)  # message, details
     training_started = Signal(object)  # TrainingStarted

@@ -146,6 +146,18 @@ class Worker(JobRunner):
         )
         self.mask_filled.emit(result)
 
+    @Slot(int, str, str)
+    def logit_lens(self, request: int, text: str, token: str) -> None:
+        """Every layer's prediction over `text` (following `token`, if one is given)."""
+        self._serve(request, "probing", "reading the layers…", lambda: self._logit_lens(text, token))
+
+    def _logit_lens(self, text: str, token: str) -> None:
+        self._need_model()
+        import models
+
+        lens = models.logit_lens(self.model, self.tokenizer, text, k=10, token=token or None)
+        self.lens_read.emit(lens)
+
     @Slot(int, object)
     def train(self, request: int, train_request: Any) -> None:
         """Start (or resume) a training run as a chunked job; its model becomes active at the end."""

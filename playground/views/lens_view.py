@@ -1,0 +1,155 @@
+"""Logit lens view: layers × positions, how sure each layer already is of the final prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
+
+from playground import theme
+from playground.views.heatmap import HeatmapPlot, colorbar
+from playground.views.tokens import visible
+from playground.views.topk_chart import TopKChart
+from playground.worker import WorkerClient
+
+MAX_LABELLED_CELLS = 400  # beyond this the cell labels would be unreadable: hover and click instead
+
+
+class LensView(QWidget):
+    """Asks the worker for a text's logit lens and draws it; click a cell for its top-k."""
+
+    failed = Signal(str, str)  # message, details
+
+    def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.lens = None
+        self.request = 0
+        self.text = QLineEdit(placeholderText="Text to read layer by layer (Enter)")
+        self.text.returnPressed.connect(self.read)
+        self.token = QLineEdit(placeholderText="follow a token (optional)")
+        self.token.setToolTip(
+            "Empty: each position follows the model's own final prediction there.\n"
+            "One token: every cell shows the probability of that token."
+        )
+        self.token.setMaximumWidth(200)
+        self.token.returnPressed.connect(self.read)
+        self.read_button = QPushButton("Read layers")
+        self.read_button.clicked.connect(self.read)
+        top = QHBoxLayout()
+        top.addWidget(self.text, 1)
+        top.addWidget(self.token)
+        top.addWidget(self.read_button)
+        self.summary = QLabel(
+            "Each row is a layer, each column a position: the colour is how likely that layer already "
+            "finds the token the model finally predicts there (read through the model's own final "
+            f"norm and output head). Cells carry each layer's own top guess (up to {MAX_LABELLED_CELLS} "
+            "cells; hover or click otherwise)."
+        )
+        self.summary.setWordWrap(True)
+
+        self.plots = pg.GraphicsLayoutWidget()
+        self.heatmap = HeatmapPlot()
+        self.heatmap.setLabel("left", "layer")
+        self.heatmap.getViewBox().invertY(False)  # the last layer on top, as the stream flows up
+        self.heatmap.hovered.connect(self._on_heatmap_hovered)
+        self.heatmap.clicked.connect(self._on_heatmap_clicked)
+        self.plots.addItem(self.heatmap)
+        colorbar(self.heatmap, "probability")
+        theme.apply_plot_palette(self.plots)
+        self.labels: list[pg.TextItem] = []
+        self.chart = TopKChart("click a cell")
+        self.readout = QLabel(" ")
+        split = QSplitter()
+        split.addWidget(self.plots)
+        split.addWidget(self.chart)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.readout)
+        client.lens_read.connect(self._on_lens_read)
+        client.request_finished.connect(self._on_request_finished)
+
+    def read(self) -> None:
+        text = self.text.text()
+        if not text.strip():
+            self.failed.emit("Type a text to read layer by layer.", "")
+            return
+        self.read_button.setEnabled(False)
+        self.request = self.client.logit_lens(text, self.token.text().strip())
+        if not self.request:  # the app is closing
+            self.read_button.setEnabled(True)
+
+    def set_text(self, text: str) -> None:
+        self.text.setText(text)
+
+    def clear(self) -> None:
+        """Nothing shown (a new model: the old one's layers say nothing about it)."""
+        self.lens = None
+        self.heatmap.clear_matrix()
+        for item in self.labels:
+            self.heatmap.removeItem(item)
+        self.labels = []
+        self.heatmap.setTitle("")
+        self.chart.clear_bars("click a cell")
+        self.readout.setText(" ")
+
+    def _on_request_finished(self, request: int, _status: str, _message: str) -> None:
+        if request == self.request:  # done or refused (its message went to the error box)
+            self.read_button.setEnabled(True)
+
+    def _on_lens_read(self, lens) -> None:
+        self.lens = lens
+        L, T = lens.prob.shape
+        rows = [f"L{i}" for i in range(L)]
+        self.heatmap.set_matrix(lens.prob, lens.tokens.texts, rows)
+        for item in self.labels:
+            self.heatmap.removeItem(item)
+        self.labels = []
+        if L * T <= MAX_LABELLED_CELLS:
+            for layer in range(L):
+                for t in range(T):
+                    guess = lens.top_texts[layer][t][0] if len(lens.top_texts[layer][t]) else ""
+                    label = pg.TextItem(
+                        visible(guess)[:6], anchor=(0.5, 0.5), color=_label_color(lens.prob[layer, t])
+                    )
+                    label.setPos(t + 0.5, layer + 0.5)
+                    self.heatmap.addItem(label)
+                    self.labels.append(label)
+        follows = "a picked token" if len(set(lens.target_texts)) == 1 and T > 1 else "the final prediction"
+        self.heatmap.setTitle(f"probability of {follows}, layer by layer")
+        last = T - 1
+        self._show_cell(L - 1, last)
+
+    def _show_cell(self, layer: int, t: int) -> None:
+        lens = self.lens
+        target = lens.target_texts[t]
+        self.chart.set_alternatives(
+            lens.top_texts[layer][t],
+            lens.top_probs[layer][t],
+            chosen=target,
+            title=f"layer {layer} after “{visible(lens.tokens.texts[t])}”",
+        )
+
+    def _on_heatmap_clicked(self, row: int, col: int) -> None:
+        if self.lens is not None:
+            self._show_cell(row, col)
+
+    def _on_heatmap_hovered(self, row: int, col: int, value: float) -> None:
+        lens = self.lens
+        if lens is None or row < 0:
+            return
+        guess = lens.top_texts[row][col][0] if len(lens.top_texts[row][col]) else "—"
+        self.readout.setText(
+            f"layer {row} at “{visible(lens.tokens.texts[col])}”: top guess “{visible(guess)}”, "
+            f"p(“{visible(lens.target_texts[col])}”) = {value:.3f}"
+        )
+
+
+def _label_color(p: float):
+    """Dark text on the bright end of the colour map, light text on the dark end."""
+    return (20, 20, 20) if np.isfinite(p) and p > 0.55 else (235, 235, 235)

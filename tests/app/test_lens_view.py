@@ -1,0 +1,52 @@
+"""The logit lens tab: what each layer predicts, drawn from the worker's answer; cells click to their top-k."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+
+import models
+from playground.views.tokens import visible
+
+
+def _read(qtbot, window, text: str, token: str = "") -> None:
+    view = window.lens_view
+    window.show_view("lens")
+    view.text.clear()
+    qtbot.keyClicks(view.text, text)
+    view.token.setText(token)
+    before = view.lens
+    qtbot.keyClick(view.text, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: view.lens is not before and view.read_button.isEnabled(), timeout=20_000)
+
+
+def test_the_lens_draws_every_layer_and_a_click_shows_a_cells_top_k(qtbot, window):
+    view = window.lens_view
+    _read(qtbot, window, "the cat sat")
+    worker = window.client.worker
+    expected = models.logit_lens(worker.model, worker.tokenizer, "the cat sat", k=10)
+    np.testing.assert_allclose(view.heatmap.data, expected.prob, atol=1e-6)
+    assert view.heatmap.data.shape == (2, 11)  # layers × positions of the tiny GPT
+    assert len(view.labels) == 22  # each cell names its layer's top guess
+    # a click on the cell of layer 0 at position 3
+    vb = view.heatmap.getViewBox()
+    at = view.plots.mapFromScene(vb.mapViewToScene(QPointF(3.5, 0.5)))
+    qtbot.mouseClick(view.plots.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert view.chart.labels == [visible(t)[:14] for t in expected.top_texts[0][3]]
+    np.testing.assert_allclose(view.chart.probs, expected.top_probs[0][3], atol=1e-6)
+
+
+def test_a_picked_token_that_is_not_one_token_is_refused_and_the_view_stays_usable(qtbot, window):
+    view = window.lens_view
+    _read(qtbot, window, "the cat", token="e")
+    assert set(view.lens.target_texts) == {"e"}
+    before = view.lens
+    window.show_view("lens")
+    view.token.setText("ca")
+    qtbot.mouseClick(view.read_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.read_button.isEnabled(), timeout=10_000)
+    assert view.lens is before and "pick a single token" in window.errors.last.message
+    view.token.clear()
+    qtbot.mouseClick(view.read_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.lens is not before, timeout=10_000)
+    assert len(set(view.lens.target_texts)) > 1
