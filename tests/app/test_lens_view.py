@@ -1,4 +1,4 @@
-"""The logit lens tab: what each layer predicts, drawn from the worker's answer; cells click to their top-k."""
+"""The logit lens tab: each layer's prediction from the worker's answer; cells click to their top-k."""
 
 from __future__ import annotations
 
