@@ -32,6 +32,7 @@ _LAZY = {
     "probe": "models.inspect.analysis",
     "fill_mask": "models.inspect.analysis",
     "logit_lens": "models.inspect.lens",
+    "ablated": "models.inspect.ablation",
     "GPT": "models.nn",
     "Bert": "models.nn",
     "GPTConfig": "models.nn",
