@@ -353,5 +353,5 @@ Ctrl+1 … Ctrl+6  prompt, attention, probabilities, logit lens, fill-mask, trai
 Training, from any tab: F5 train, F6 pause / continue, F10 one step while paused,
 Shift+F5 stop (writes a checkpoint)
 Ctrl+E  export the run as JSON
-Attention overview: arrow keys move between heads and layers, A averages the layer
+Attention overview: arrow keys walk heads and layers, A averages a layer, K knocks a head out of every view
 """

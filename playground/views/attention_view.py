@@ -91,9 +91,20 @@ class AttentionView(QWidget):
             button = QPushButton(label)
             button.clicked.connect(slot)
             exports.addWidget(button)
+        self.knock_button = QPushButton("Knock out head (K)")
+        self.knock_button.setToolTip(
+            "Knock the selected head out of every view (probabilities, generation, lens): its output\n"
+            "is zeroed before the layer's projection. Again to put it back."
+        )
+        self.knock_button.clicked.connect(self.toggle_knock_out)
+        self.restore_button = QPushButton("Restore all heads")
+        self.restore_button.clicked.connect(self._on_restore_clicked)
+        self.knocked_label = QLabel()
+        self.knocked: tuple[tuple[int, int], ...] = ()  # as the worker last said
         controls = QHBoxLayout()
-        for w in (self.layer_box, self.head_box, self.average_box):
+        for w in (self.layer_box, self.head_box, self.average_box, self.knock_button, self.restore_button):
             controls.addWidget(w)
+        controls.addWidget(self.knocked_label)
         controls.addStretch(1)
         controls.addLayout(exports)
 
@@ -111,6 +122,8 @@ class AttentionView(QWidget):
         self.note.setWordWrap(True)
         layout.addWidget(self.note)
         client.probed.connect(self._on_probed)
+        client.ablation_changed.connect(self._on_ablation_changed)
+        self._show_knocked()
 
     # ---- data in --------------------------------------------------------------------------
     def set_attentions(
@@ -133,6 +146,7 @@ class AttentionView(QWidget):
     def _draw(self) -> None:
         self._drawn = True
         self.overview.set_attentions(self.attentions)
+        self.overview.mark_knocked_out(self.knocked)
         self.note.setText("\n".join(f"Note: {n}" for n in self._notes))
         self.note.setVisible(bool(self._notes))
         self._show_selected()
@@ -196,6 +210,30 @@ class AttentionView(QWidget):
         self.head_plot.setTitle(f"layer {self.layer}, {what}")
         self.selection_changed.emit(self.layer, -1 if self.average else self.head)
 
+    # ---- knocking heads out ------------------------------------------------------------------
+    def toggle_knock_out(self) -> None:
+        """Knock the selected head out of every view, or put it back."""
+        if not self.attentions.size or self.average:
+            return
+        head = (self.layer, self.head)
+        chosen = set(self.knocked) ^ {head}
+        self.client.set_ablation(sorted(chosen))
+
+    def _on_restore_clicked(self) -> None:
+        self.client.set_ablation(())
+
+    def _on_ablation_changed(self, heads, _mode: str) -> None:
+        self.knocked = tuple(heads)
+        self._show_knocked()
+        if self.text.text().strip():  # every view recomputes with the heads that are out
+            self.client.probe(PROBE_TAG, self.text.text())
+
+    def _show_knocked(self) -> None:
+        self.overview.mark_knocked_out(self.knocked)
+        self.restore_button.setEnabled(bool(self.knocked))
+        names = ", ".join(f"L{layer}H{head}" for layer, head in self.knocked)
+        self.knocked_label.setText(f"knocked out: {names}" if names else "")
+
     def _on_tile_clicked(self, layer: int, head: int) -> None:
         self.average = False
         self.average_box.setChecked(False)
@@ -226,6 +264,9 @@ class AttentionView(QWidget):
                 return True
             if event.key() == Qt.Key.Key_A:
                 self.average_box.toggle()
+                return True
+            if event.key() == Qt.Key.Key_K:
+                self.toggle_knock_out()
                 return True
         return super().eventFilter(watched, event)
 

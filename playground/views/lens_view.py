@@ -72,6 +72,7 @@ class LensView(QWidget):
         layout.addWidget(split, 1)
         layout.addWidget(self.readout)
         client.lens_read.connect(self._on_lens_read)
+        client.ablation_changed.connect(self._on_ablation_changed)
         client.request_finished.connect(self._on_request_finished)
 
     def read(self) -> None:
@@ -97,6 +98,10 @@ class LensView(QWidget):
         self.heatmap.setTitle("")
         self.chart.clear_bars("click a cell")
         self.readout.setText(" ")
+
+    def _on_ablation_changed(self, _heads, _mode: str) -> None:
+        if self.lens is not None and self.text.text().strip():  # read again with the heads that are out
+            self.read()
 
     def _on_request_finished(self, request: int, _status: str, _message: str) -> None:
         if request == self.request:  # done or refused (its message went to the error box)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
-from PySide6.QtGui import QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
 
 from playground import theme
@@ -76,6 +76,11 @@ class AttentionMosaic(pg.PlotItem):
         pen.setCosmetic(True)
         self.grid.setPen(pen)
         self.addItem(self.grid)
+        self.knocked = QGraphicsPathItem()  # a cross over each knocked-out head
+        pen = QPen(QColor("#e04040"), 2)
+        pen.setCosmetic(True)
+        self.knocked.setPen(pen)
+        self.addItem(self.knocked)
         self.marker = QGraphicsRectItem()
         pen = QPen(theme.accent(), 3)
         pen.setCosmetic(True)
@@ -113,6 +118,18 @@ class AttentionMosaic(pg.PlotItem):
             axis.count = 0
             axis.picture = None
             axis.update()
+
+    def mark_knocked_out(self, heads) -> None:
+        """Cross out these (layer, head) tiles."""
+        path, s = QPainterPath(), self.tile
+        for layer, head in heads:
+            if layer < self.layers and head < self.heads:
+                x, y = head * s, layer * s
+                path.moveTo(x + 0.15 * s, y + 0.15 * s)
+                path.lineTo(x + 0.85 * s, y + 0.85 * s)
+                path.moveTo(x + 0.85 * s, y + 0.15 * s)
+                path.lineTo(x + 0.15 * s, y + 0.85 * s)
+        self.knocked.setPath(path)
 
     def select(self, layer: int, head: int | None) -> None:
         """Outline one tile, or the whole layer row when head is None (the average)."""

@@ -29,6 +29,7 @@ class WorkerClient(Answers):
     _fill_mask_requested = Signal(int, str, object)
     _train_requested = Signal(int, object)
     _lens_requested = Signal(int, str, str)
+    _ablation_requested = Signal(int, object, str)
     _save_requested = Signal(int, str)
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
@@ -52,6 +53,7 @@ class WorkerClient(Answers):
         self._fill_mask_requested.connect(self.worker.fill_mask, queued)
         self._train_requested.connect(self.worker.train, queued)
         self._lens_requested.connect(self.worker.logit_lens, queued)
+        self._ablation_requested.connect(self.worker.set_ablation, queued)
         self._save_requested.connect(self.worker.save_model, queued)
         for name in ANSWERS:  # worker thread -> this GUI-thread object: queued, order kept
             getattr(self.worker, name).connect(getattr(self, name), queued)
@@ -71,6 +73,10 @@ class WorkerClient(Answers):
 
     def logit_lens(self, text: str, token: str = "") -> int:
         return self._send("lens", self._lens_requested, text, token)
+
+    def set_ablation(self, heads, mode: str = "zero") -> int:
+        """Knock these (layer, head) pairs out of every later model call; () restores all."""
+        return self._send("ablate", self._ablation_requested, tuple(heads), mode)
 
     def train(self, request: Any) -> int:
         return self._send("train", self._train_requested, request)

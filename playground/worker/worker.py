@@ -33,6 +33,8 @@ class Worker(JobRunner):
         self.training_run: Any = None  # the current or last in-app TrainingRun
         self.last_checkpoint = ""  # folder of the last training checkpoint
         self._probes: dict[str, str] = {}  # tag -> newest text (older requests are superseded)
+        self.ablation: tuple[tuple[int, int], ...] = ()  # heads knocked out in every model call
+        self.ablation_mode = "zero"
 
     @Slot()
     def close(self) -> None:
@@ -95,6 +97,7 @@ class Worker(JobRunner):
             model, tok, info = self._open(request, FALLBACK_MODEL)
             info = replace(info, note=f"{source} could not be opened ({e}); the built-in GPT opened instead")
         self.model, self.tokenizer, self.info = model, tok, info
+        self._forget_ablation()
         self.model_loaded.emit(info)
 
     def _open(self, request: int, source: str):
@@ -124,8 +127,9 @@ class Worker(JobRunner):
         gen = models.generate(self.model, self.tokenizer, prompt, settings)
         self.prompt_tokenized.emit(gen.prompt)
         return Job(
-            "generate", iter(gen), self.tokens_generated.emit, None, gen.cancel, settings.max_new_tokens
-        )
+            "generate", self._each_ablated(iter(gen)), self.tokens_generated.emit, None, gen.cancel,
+            settings.max_new_tokens,
+        )  # fmt: skip
 
     @Slot(str, str)
     def probe(self, tag: str, text: str) -> None:
@@ -141,9 +145,10 @@ class Worker(JobRunner):
         self._need_model()
         import models
 
-        result = models.fill_mask(
-            self.model, self.tokenizer, text, k=10, mask_positions=tuple(positions), attentions=True
-        )
+        with self._ablated():
+            result = models.fill_mask(
+                self.model, self.tokenizer, text, k=10, mask_positions=tuple(positions), attentions=True
+            )
         self.mask_filled.emit(result)
 
     @Slot(int, str, str)
@@ -155,8 +160,49 @@ class Worker(JobRunner):
         self._need_model()
         import models
 
-        lens = models.logit_lens(self.model, self.tokenizer, text, k=10, token=token or None)
+        with self._ablated():
+            lens = models.logit_lens(self.model, self.tokenizer, text, k=10, token=token or None)
         self.lens_read.emit(lens)
+
+    @Slot(int, object, str)
+    def set_ablation(self, request: int, heads: Any, mode: str) -> None:
+        """Knock `heads` ((layer, head) pairs) out of every later probe, generation, fill and lens."""
+        self._serve(request, "probing", "knocking heads out…", lambda: self._set_ablation(heads, mode))
+
+    def _set_ablation(self, heads: Any, mode: str) -> None:
+        self._need_model()
+        import models
+
+        heads = tuple(sorted({(int(layer), int(head)) for layer, head in heads}))
+        with models.ablated(self.model, heads, mode):  # checks them: refused before anything changes
+            pass
+        self.ablation, self.ablation_mode = heads, mode
+        self.ablation_changed.emit(heads, mode)
+
+    def _ablated(self):
+        from contextlib import nullcontext
+
+        if not self.ablation:
+            return nullcontext()
+        import models
+
+        return models.ablated(self.model, self.ablation, self.ablation_mode)
+
+    def _each_ablated(self, steps):
+        """A stream whose every step runs under the ablation (it is advanced a chunk at a time)."""
+        while True:
+            with self._ablated():
+                try:
+                    item = next(steps)
+                except StopIteration:
+                    return
+            yield item
+
+    def _forget_ablation(self) -> None:
+        """A new model: the old one's heads mean nothing in it."""
+        if self.ablation:
+            self.ablation = ()
+            self.ablation_changed.emit((), self.ablation_mode)
 
     @Slot(int, object)
     def train(self, request: int, train_request: Any) -> None:
@@ -205,6 +251,7 @@ class Worker(JobRunner):
 
             trainer = run.trainer
             self.model, self.tokenizer = trainer.model.eval(), trainer.tokenizer
+            self._forget_ablation()
             name = f"trained {trainer.config.arch.upper()} ({trainer.corpus.name})"
             task = trainer.corpus.task
             hint = f"prompt it with {task.prompt_hint}" if task is not None else ""
@@ -247,7 +294,9 @@ class Worker(JobRunner):
                 self._need_model()
                 import models
 
-                self.probed.emit(tag, models.probe(self.model, self.tokenizer, text, k=10))
+                with self._ablated():
+                    probe = models.probe(self.model, self.tokenizer, text, k=10)
+                self.probed.emit(tag, probe)
             self._set_activity()
 
     # ---- helpers -----------------------------------------------------------------------------

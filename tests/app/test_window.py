@@ -267,3 +267,31 @@ def test_closing_while_the_worker_is_stuck_in_a_long_step_waits_and_says_so(
     assert window.isVisible() and "still finishing" in window.message.text()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
     assert window.client.worker_thread.isFinished()
+
+
+def test_knocking_a_head_out_recomputes_the_views_like_the_engine(qtbot, window, wait_signal):
+    """K on the overview knocks the selected head out: the probe every view shows is then the
+    engine's probe under that ablation; Restore brings the intact model back."""
+    import models
+
+    view = window.attention_view
+    window.show_view("attention")
+    plain = _inspect(qtbot, window, "the cat sat")
+    view.overview_widget.setFocus()
+    qtbot.keyClick(view.overview_widget, Qt.Key.Key_Down)  # layer 1, head 0
+    qtbot.keyClick(view.overview_widget, Qt.Key.Key_Right)  # layer 1, head 1
+    got = []
+    window.client.probed.connect(lambda tag, probe: got.append(probe))
+    qtbot.keyClick(view.overview_widget, Qt.Key.Key_K)
+    qtbot.waitUntil(lambda: view.knocked == ((1, 1),) and bool(got), timeout=10_000)
+    worker = window.client.worker
+    with models.ablated(worker.model, [(1, 1)]):
+        expected = models.probe(worker.model, worker.tokenizer, "the cat sat", k=10)
+    np.testing.assert_allclose(got[-1].target_prob, expected.target_prob, atol=1e-6)
+    assert not np.allclose(got[-1].target_prob[:-1], plain.target_prob[:-1])
+    assert "L1H1" in view.knocked_label.text() and view.restore_button.isEnabled()
+    got.clear()
+    qtbot.mouseClick(view.restore_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.knocked == () and bool(got), timeout=10_000)
+    np.testing.assert_allclose(got[-1].target_prob, plain.target_prob, atol=1e-6)
+    assert not view.restore_button.isEnabled()

@@ -226,3 +226,21 @@ def test_soak_100k_signals_across_threads(qtbot):
         thread.quit()
         thread.wait()
     assert counter.count == n
+
+
+def test_generation_runs_with_the_knocked_out_heads(finish, client, tiny_gpt_dir):
+    rec = Recorder(client.worker)
+    finish(lambda: client.load(str(tiny_gpt_dir)))
+    heads = [(0, 0), (1, 1)]
+    assert finish(lambda: client.set_ablation(heads)) == ("done", "")
+    settings = models.SamplingSettings(max_new_tokens=20, temperature=0)
+    assert finish(lambda: client.generate("the cat", settings)) == ("done", "")
+    worker = client.worker
+    with models.ablated(worker.model, heads):
+        expected = list(models.generate(worker.model, worker.tokenizer, "the cat", settings))
+    intact = list(models.generate(worker.model, worker.tokenizer, "the cat", settings))
+    assert [s.token_id for s in rec.steps] == [s.token_id for s in expected]
+    np.testing.assert_allclose([s.prob for s in rec.steps], [s.prob for s in expected], atol=1e-6)
+    assert not np.allclose([s.prob for s in expected], [s.prob for s in intact])  # the heads mattered
+    status, message = finish(lambda: client.set_ablation([(5, 0)]))
+    assert status == "failed" and "No head L5H0" in message and worker.ablation == tuple(heads)
