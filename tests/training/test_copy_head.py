@@ -1,0 +1,34 @@
+"""The copy task's copying head is causal: knocking it out breaks copying; the weakest head does not."""
+
+import numpy as np
+import pytest
+
+import models
+from models.inspect.head_scores import head_scores
+from models.training.settings import preset
+from models.training.trainer import Trainer
+from tests.training.test_task_preset import exact_answers
+
+
+@pytest.mark.slow
+def test_ablating_the_head_the_scores_name_breaks_copying() -> None:
+    # measured: 100% exact answers; 0% with the best induction-scoring head out, 100% with the weakest out
+    cfg = preset(
+        "task", steps=600, n_layer=2, n_head=2, n_embd=64,
+        eval_every=0, sample_every=0, probe_every=0, device="cpu",
+    )  # fmt: skip
+    trainer = Trainer(cfg, "task:copy")
+    for _ in trainer:
+        pass
+    intact = exact_answers(trainer, "copy")
+    probe = models.probe(trainer.model, trainer.tokenizer, "\nqwertyui=qwertyui\nasdfghjk=asdfghjk")
+    scores = head_scores(probe.attentions, probe.tokens.ids)["induction"]  # copying = after the last match
+    best = tuple(int(i) for i in np.unravel_index(np.nanargmax(scores), scores.shape))
+    weakest = tuple(int(i) for i in np.unravel_index(np.nanargmin(scores), scores.shape))
+    with models.ablated(trainer.model, [best]):
+        without_best = exact_answers(trainer, "copy")
+    with models.ablated(trainer.model, [weakest]):
+        without_weakest = exact_answers(trainer, "copy")
+    assert intact >= 0.9
+    assert intact - without_best >= 0.5, (intact, without_best, scores)
+    assert abs(intact - without_weakest) < 0.1, (intact, without_weakest, scores)
