@@ -35,3 +35,27 @@ def tiny_bert_config(vocab_size: int, **changes):
         intermediate_size=64,
     )
     return BertConfig(**(fields | changes))
+
+
+def saved_pair(folder, arch: str):
+    """(ours, tokenizer, the same weights in `transformers`): a random 3-layer model saved to
+    `folder` and opened there again as GPT2LMHeadModel or BertForMaskedLM (eager attention)."""
+    import torch
+    import transformers
+
+    import models
+    from models.nn import GPTConfig
+    from models.nn.bert import Bert
+    from models.nn.gpt import GPT
+
+    torch.manual_seed(0)
+    if arch == "gpt":
+        tok = char_tokenizer()
+        ours = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=48, n_layer=3, n_head=4))
+        theirs = transformers.GPT2LMHeadModel
+    else:
+        tok = wordpiece_tokenizer()
+        ours = Bert(tiny_bert_config(tok.vocab_size, num_hidden_layers=3))
+        theirs = transformers.BertForMaskedLM
+    models.save(ours.eval(), tok, folder)
+    return ours, tok, theirs.from_pretrained(folder, attn_implementation="eager").eval()

@@ -2,14 +2,10 @@
 
 import pytest
 import torch
-import transformers
 
 import models
 from models.errors import ModelError
-from models.nn import GPTConfig
-from models.nn.bert import Bert
-from models.nn.gpt import GPT
-from tests.models.helpers import char_tokenizer, tiny_bert_config, wordpiece_tokenizer
+from tests.models.helpers import saved_pair
 
 IDS = torch.randint(0, 30, (2, 12), generator=torch.Generator().manual_seed(3))
 
@@ -27,18 +23,9 @@ def _slice_hook(layer_heads: list[int], size: int, mode: str):
     return hook
 
 
-def _pair_gpt(tmp_path):
-    tok = char_tokenizer()
-    torch.manual_seed(0)
-    ours = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=48, n_layer=3, n_head=4)).eval()
-    models.save(ours, tok, tmp_path)
-    hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path, attn_implementation="eager").eval()
-    return ours, hf
-
-
 @pytest.mark.parametrize("mode", ["zero", "mean"])
 def test_gpt_ablation_matches_a_transformers_hook(tmp_path, mode):
-    ours, hf = _pair_gpt(tmp_path)
+    ours, _, hf = saved_pair(tmp_path, "gpt")
     heads = [(0, 1), (2, 3), (2, 0)]
     handles = [
         hf.transformer.h[layer].attn.c_proj.register_forward_pre_hook(_slice_hook(hs, 12, mode))
@@ -58,11 +45,7 @@ def test_gpt_ablation_matches_a_transformers_hook(tmp_path, mode):
 
 
 def test_bert_ablation_matches_a_transformers_hook(tmp_path):
-    tok = wordpiece_tokenizer()
-    torch.manual_seed(0)
-    ours = Bert(tiny_bert_config(tok.vocab_size, num_hidden_layers=3)).eval()
-    models.save(ours, tok, tmp_path)
-    hf = transformers.BertForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    ours, _, hf = saved_pair(tmp_path, "bert")
     dense = hf.bert.encoder.layer[1].attention.output.dense
     handle = dense.register_forward_pre_hook(_slice_hook([2], 8, "zero"))
     with torch.no_grad():
@@ -74,8 +57,7 @@ def test_bert_ablation_matches_a_transformers_hook(tmp_path):
 
 
 def test_ablation_applies_to_every_analysis(tmp_path):
-    ours, _ = _pair_gpt(tmp_path)
-    tok = char_tokenizer()
+    ours, tok, _ = saved_pair(tmp_path, "gpt")
     text = "First Citizen: Before we proceed"
     plain = models.probe(ours, tok, text)
     with models.ablated(ours, [(h_layer, h) for h_layer in range(3) for h in range(4)]):
@@ -84,7 +66,7 @@ def test_ablation_applies_to_every_analysis(tmp_path):
 
 
 def test_heads_outside_the_model_and_unknown_modes_are_refused(tmp_path):
-    ours, _ = _pair_gpt(tmp_path)
+    ours, _, _ = saved_pair(tmp_path, "gpt")
     with pytest.raises(ModelError, match="no head L3H0"):
         with models.ablated(ours, [(3, 0)]):
             pass

@@ -3,31 +3,19 @@
 import numpy as np
 import pytest
 import torch
-import transformers
 
 import models
 from models.errors import ModelError
-from models.nn import GPTConfig
 from models.nn.bert import Bert
-from models.nn.gpt import GPT
-from tests.models.helpers import TEXT, char_tokenizer, tiny_bert_config, wordpiece_tokenizer
+from tests.models.helpers import TEXT, saved_pair, tiny_bert_config, wordpiece_tokenizer
 
 TEXT_IN = "First Citizen: Before we proceed"
-
-
-def _gpt(tmp_path):
-    tok = char_tokenizer()
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=48, n_layer=3, n_head=4)).eval()
-    models.save(model, tok, tmp_path)
-    return model, tok
 
 
 def test_gpt_lens_matches_transformers_layer_by_layer(tmp_path):
     """Reference: the same weights in `GPT2LMHeadModel`, each hidden state read through its
     ln_f and lm_head (the last hidden state comes out of ln_f already)."""
-    ours, tok = _gpt(tmp_path)
-    hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    ours, tok, hf = saved_pair(tmp_path, "gpt")
     lens = models.logit_lens(ours, tok, TEXT_IN, k=3)
     ids = torch.tensor(lens.tokens.ids[None])
     with torch.no_grad():
@@ -44,7 +32,7 @@ def test_gpt_lens_matches_transformers_layer_by_layer(tmp_path):
 
 
 def test_the_last_layer_is_the_models_own_output(tmp_path):
-    ours, tok = _gpt(tmp_path)
+    ours, tok, _ = saved_pair(tmp_path, "gpt")
     lens = models.logit_lens(ours, tok, TEXT_IN, k=5)
     probe = models.probe(ours, tok, TEXT_IN, k=5)
     np.testing.assert_array_equal(lens.top_ids[-1], probe.top_ids)
@@ -55,11 +43,7 @@ def test_the_last_layer_is_the_models_own_output(tmp_path):
 
 
 def test_bert_lens_reads_every_layer_through_the_mlm_head(tmp_path):
-    tok = wordpiece_tokenizer()
-    torch.manual_seed(0)
-    ours = Bert(tiny_bert_config(tok.vocab_size, num_hidden_layers=3)).eval()
-    models.save(ours, tok, tmp_path)
-    hf = transformers.BertForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    ours, tok, hf = saved_pair(tmp_path, "bert")
     lens = models.logit_lens(ours, tok, "before we proceed any further")
     with torch.no_grad():
         hidden = hf(torch.tensor(lens.tokens.ids[None]), output_hidden_states=True).hidden_states[1:]
@@ -70,7 +54,7 @@ def test_bert_lens_reads_every_layer_through_the_mlm_head(tmp_path):
 
 
 def test_a_picked_token_is_followed_everywhere_and_must_be_one_token(tmp_path):
-    ours, tok = _gpt(tmp_path)
+    ours, tok, _ = saved_pair(tmp_path, "gpt")
     lens = models.logit_lens(ours, tok, TEXT_IN, token="e")
     e = tok.encode("e", special_tokens=False).ids[0]
     assert set(lens.target_ids) == {e} and set(lens.target_texts) == {"e"}
