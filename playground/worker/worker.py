@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -126,10 +127,12 @@ class Worker(JobRunner):
 
         gen = models.generate(self.model, self.tokenizer, prompt, settings)
         self.prompt_tokenized.emit(gen.prompt)
-        return Job(
-            "generate", self._each_ablated(iter(gen)), self.tokens_generated.emit, None, gen.cancel,
-            settings.max_new_tokens,
-        )  # fmt: skip
+        # the heads out when it starts stay out to its end (its cache was computed without them);
+        # with none out, the decode loop runs bare
+        steps = (
+            self._each_ablated(iter(gen), self.ablation, self.ablation_mode) if self.ablation else iter(gen)
+        )
+        return Job("generate", steps, self.tokens_generated.emit, None, gen.cancel, settings.max_new_tokens)
 
     @Slot(str, str)
     def probe(self, tag: str, text: str) -> None:
@@ -180,18 +183,18 @@ class Worker(JobRunner):
         self.ablation_changed.emit(heads, mode)
 
     def _ablated(self):
-        from contextlib import nullcontext
-
         if not self.ablation:
             return nullcontext()
         import models
 
         return models.ablated(self.model, self.ablation, self.ablation_mode)
 
-    def _each_ablated(self, steps):
-        """A stream whose every step runs under the ablation (it is advanced a chunk at a time)."""
+    def _each_ablated(self, steps, heads, mode: str):
+        """A stream whose every step runs with `heads` out (it is advanced a chunk at a time)."""
+        import models
+
         while True:
-            with self._ablated():
+            with models.ablated(self.model, heads, mode):
                 try:
                     item = next(steps)
                 except StopIteration:
