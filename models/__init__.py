@@ -1,9 +1,10 @@
 """The engine: GPT and BERT, tokenizers, checkpoints, generation, probes — pure PyTorch, no Qt.
 
 Layout: `nn/` the architectures, `hf/` Hugging Face folders (config, weight names, crash-safe
-load/save), `text/` tokenizers, corpora and tasks, `inspect/` generation, sampling, probes and head
-scores, `training/` settings, batches and the Trainer. Torch-free parts (`models.results`,
-`models.inspect.sampling`, `models.training.settings`, `models.errors`) import without torch;
+load/save), `text/` tokenizers, corpora and tasks, `inspect/` generation, sampling, probes, head
+scores, the logit lens, ablation and patching, `training/` settings, batches and the Trainer.
+Torch-free parts (`models.results`, `models.inspect.sampling`, `models.training.settings`,
+`models.errors`) import without torch;
 everything else is loaded on first use, so the GUI can import results cheaply.
 """
 
@@ -17,6 +18,7 @@ from models.inspect.sampling import SamplingSettings
 from models.results import (
     FillMaskResult,
     GenerationStep,
+    HeadSweep,
     LogitLens,
     MaskFill,
     Probe,
@@ -33,6 +35,9 @@ _LAZY = {
     "fill_mask": "models.inspect.analysis",
     "logit_lens": "models.inspect.lens",
     "ablated": "models.inspect.ablation",
+    "ablation_sweep": "models.inspect.sweeps",
+    "patching_sweep": "models.inspect.sweeps",
+    "patched": "models.inspect.sweeps",
     "GPT": "models.nn",
     "Bert": "models.nn",
     "GPTConfig": "models.nn",
@@ -50,6 +55,7 @@ _LAZY = {
 __all__ = [
     "FillMaskResult",
     "GenerationStep",
+    "HeadSweep",
     "LogitLens",
     "MaskFill",
     "ModelError",

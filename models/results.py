@@ -78,6 +78,35 @@ class LogitLens:
 
 
 @dataclass(frozen=True)
+class HeadSweep:
+    """Every head's effect, one at a time: knocked out ("ablation"), or patched from a clean run
+    into a corrupted one ("patching"). A running sweep arrives again after each batch of heads."""
+
+    kind: str  # "ablation" or "patching"
+    arch: str  # "gpt" or "bert"
+    tokens: TokenizedText  # the text (patching: the clean text)
+    # float32 [layers, heads], NaN until computed. ablation: how much the text's loss rises
+    # (nats per token); patching: the share of the clean logit difference the head restores
+    values: np.ndarray
+    done: int  # heads computed so far
+    mode: str = ""  # ablation: "zero" or "mean"
+    baseline: float = float("nan")  # ablation: the loss with every head in; patching: corrupted LD
+    reference: float = float("nan")  # patching: the clean logit difference (target − other)
+    corrupted: TokenizedText | None = None  # patching: the corrupted text
+    target: str = ""  # patching: the clean answer's token
+    other: str = ""  # patching: the token it is measured against
+    position: int = -1  # patching: the position whose prediction is read
+
+    @property
+    def total(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def complete(self) -> bool:
+        return self.done == self.total
+
+
+@dataclass(frozen=True)
 class MaskFill:
     """The top fills for one masked position."""
 
