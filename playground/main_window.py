@@ -22,6 +22,7 @@ from playground.errors import ErrorReporter
 from playground.info import ModelInfo
 from playground.views.attention_view import AttentionView
 from playground.views.fill_mask_view import FillMaskView
+from playground.views.heads_view import HeadsView
 from playground.views.lens_view import LensView
 from playground.views.probability_view import ProbabilityView
 from playground.views.prompt_view import PromptView
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         self.probability_view = ProbabilityView(client)
         self.fill_mask_view = FillMaskView(client)
         self.lens_view = LensView(client)
+        self.heads_view = HeadsView(client)
         self.training_view = TrainingView(client)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -62,6 +64,7 @@ class MainWindow(QMainWindow):
             ("attention", "Attention", self.attention_view),
             ("probabilities", "Probabilities", self.probability_view),
             ("lens", "Logit lens", self.lens_view),
+            ("heads", "Head effects", self.heads_view),
             ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view),
             ("training", "Training", self.training_view),
         ):
@@ -76,10 +79,17 @@ class MainWindow(QMainWindow):
         w.changed.connect(self._sync)
         w.progress_changed.connect(self._on_progress_changed)
         self.prompt_view.run_finished.connect(self._on_run_finished)
-        for view in (self.prompt_view, self.training_view, self.attention_view, self.lens_view):
+        for view in (
+            self.prompt_view,
+            self.training_view,
+            self.attention_view,
+            self.lens_view,
+            self.heads_view,
+        ):
             view.failed.connect(self._on_errored)
-        for view in (self.prompt_view, self.attention_view):
+        for view in (self.prompt_view, self.attention_view, self.heads_view):
             view.saved.connect(self._on_saved)
+        self.heads_view.head_chosen.connect(self._on_head_chosen)
         w.model_saved.connect(self._on_model_saved)
         self.attention_view.inspect_requested.connect(self._on_inspect_requested)
         self.fill_mask_view.attentions_ready.connect(self._on_attentions_ready)
@@ -203,12 +213,14 @@ class MainWindow(QMainWindow):
         self.settings.setValue("models/last", info.source)
         self.attention_view.clear()  # until the new model's own results arrive
         self.lens_view.clear()
+        self.heads_view.clear()
         self.probability_view.clear(f"Scoring with {info.name}…" if info.arch == "gpt" else BERT_SCORES)
         if info.arch == "gpt":
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
             self.attention_view.inspect(text)
             self.probability_view.set_text(text)
             self.lens_view.set_text(text)
+            self.heads_view.set_text(text)
             if self.tabs.currentWidget() is self.fill_mask_view:
                 self.show_view("prompt")
         else:
@@ -257,6 +269,11 @@ class MainWindow(QMainWindow):
         self.attention_view.inspect(text)
         self.probability_view.set_text(text)
         self.lens_view.set_text(text)
+        self.heads_view.set_text(text)
+
+    def _on_head_chosen(self, layer: int, head: int) -> None:
+        self.attention_view.average_box.setChecked(False)
+        self.attention_view.select(layer, head)
 
     def _on_inspect_requested(self, text: str) -> None:
         self.probability_view.set_text(text)
@@ -349,7 +366,7 @@ Ctrl+Enter  generate (prompt tab)
 Esc  stop generating (prompt tab)
 Ctrl+O  open a model folder
 Ctrl+Shift+G / Ctrl+Shift+B  built-in GPT / BERT
-Ctrl+1 … Ctrl+6  prompt, attention, probabilities, logit lens, fill-mask, training
+Ctrl+1 … Ctrl+7  prompt, attention, probabilities, logit lens, head effects, fill-mask, training
 Training, from any tab: F5 train, F6 pause / continue, F10 one step while paused,
 Shift+F5 stop (writes a checkpoint)
 Ctrl+E  export the run as JSON

@@ -68,6 +68,12 @@ class Screenshot(QObject):
             if att.attentions.size:  # show the sharpest head: the one whose rows peak highest
                 peaks = att.attentions.max(axis=-1).mean(axis=-1)  # [layers, heads]
                 att.select(*np.unravel_index(int(peaks.argmax()), peaks.shape))
+            if self.view == "heads":  # the worked patching example, swept over every head
+                self.window.client.heads_swept.connect(self._on_heads_swept)
+                heads = self.window.heads_view
+                heads.kind.setCurrentIndex(heads.kind.findData("patching"))
+                heads.run()
+                return
             if self.view == "lens":  # the prompt's layers (a whole run has too many cells to label)
                 self.window.client.lens_read.connect(self._on_lens_read)
                 self.window.lens_view.set_text(self.prompt or view.prompt_text)
@@ -77,6 +83,10 @@ class Screenshot(QObject):
 
     def _on_lens_read(self, _lens) -> None:
         self._shoot("lens")
+
+    def _on_heads_swept(self, sweep) -> None:
+        if sweep.complete:
+            self._shoot("heads")
 
     def _train(self) -> None:
         """The demo run: the copy task, whose copying head forms within a few hundred steps."""

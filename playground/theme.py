@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 HEATMAP = "inferno"  # perceptually uniform, readable on light and dark backgrounds
+DIVERGING = "CET-D1"  # blue - white - red, for signed changes centred on 0
 
 
 def palette() -> QPalette:
@@ -44,6 +45,10 @@ def configure_pyqtgraph() -> None:
 
 def heatmap_cmap() -> pg.ColorMap:
     return pg.colormap.get(HEATMAP)
+
+
+def diverging_cmap() -> pg.ColorMap:
+    return pg.colormap.get(DIVERGING)
 
 
 def heatmap_lut() -> np.ndarray:

@@ -1,3 +1,11 @@
-"""The app's views (prompt, attention, probabilities, logit lens, fill-mask, training) and shared parts."""
+"""The app's views (prompt, attention, probabilities, lens, head effects, fill-mask, training) and parts."""
 
-VIEW_NAMES = ("prompt", "attention", "probabilities", "lens", "fill-mask", "training")  # in tab order
+VIEW_NAMES = (
+    "prompt",
+    "attention",
+    "probabilities",
+    "lens",
+    "heads",
+    "fill-mask",
+    "training",
+)  # in tab order

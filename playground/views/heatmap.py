@@ -46,12 +46,13 @@ class TokenAxis(pg.AxisItem):
 
 
 class HeatmapPlot(pg.PlotItem):
-    """An ImageItem on token axes (rows top to bottom), levels (0, 1), one shared LUT."""
+    """An ImageItem on token axes (rows top to bottom): probabilities on levels (0, 1) with the
+    shared LUT, or, with `diverging`, signed changes on levels symmetric around 0."""
 
     hovered = Signal(int, int, float)  # row, column, value; row -1 when the mouse leaves
     clicked = Signal(int, int)
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, diverging: bool = False, **kwargs) -> None:
         self.x_axis, self.y_axis = TokenAxis("bottom"), TokenAxis("left")
         super().__init__(axisItems={"bottom": self.x_axis, "left": self.y_axis}, **kwargs)
         self.y_axis.setWidth(72)
@@ -59,19 +60,27 @@ class HeatmapPlot(pg.PlotItem):
         self.setMenuEnabled(False)
         self.getViewBox().invertY(True)
         self.getViewBox().setAspectLocked(False)
+        self.cmap = theme.diverging_cmap() if diverging else theme.heatmap_cmap()
+        self.levels = (-1.0, 1.0) if diverging else (0.0, 1.0)
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setLookupTable(theme.heatmap_lut())
-        self.image.setLevels((0.0, 1.0))
+        self.image.setLookupTable(self.cmap.getLookupTable(0.0, 1.0, 256))
+        self.image.setLevels(self.levels)
+        self.bar: pg.ColorBarItem | None = None
         self.addItem(self.image)
         self.data = np.zeros((0, 0), np.float32)
         self._mouse_connected = False
 
-    def set_matrix(self, matrix: np.ndarray, x_labels=None, y_labels=None) -> None:
-        """Copy a float32 [rows, cols] array in; the view range resets only on a shape change."""
+    def set_matrix(self, matrix: np.ndarray, x_labels=None, y_labels=None, levels=None) -> None:
+        """Copy a float32 [rows, cols] array in (NaN cells stay empty); the view range resets only
+        on a shape change. `levels`: the values at the ends of the colour map, if they change."""
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         reshaped = matrix.shape != self.data.shape
         self.data = matrix
-        self.image.setImage(matrix, autoLevels=False, levels=(0.0, 1.0))
+        if levels is not None:
+            self.levels = levels
+            if self.bar is not None:
+                self.bar.setLevels(levels)
+        self.image.setImage(matrix, autoLevels=False, levels=self.levels)
         if x_labels is not None:
             self.x_axis.set_labels(x_labels)
         if y_labels is not None:
@@ -120,9 +129,15 @@ class HeatmapPlot(pg.PlotItem):
 
 
 def colorbar(plot: HeatmapPlot, label: str = "attention") -> pg.ColorBarItem:
-    """The one colour bar: fixed 0..1, not draggable (levels mean probabilities)."""
-    bar = pg.ColorBarItem(
-        values=(0.0, 1.0), colorMap=theme.heatmap_cmap(), interactive=False, width=14, label=label
-    )
+    """The plot's colour bar, not draggable: its levels mean probabilities, or a signed change."""
+    bar = pg.ColorBarItem(values=plot.levels, colorMap=plot.cmap, interactive=False, width=14, label=label)
     bar.setImageItem(plot.image, insert_in=plot)
+    plot.bar = bar
     return bar
+
+
+def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
+    """Levels centred on 0 that hold every finite value (white means no change)."""
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(finite.max()) if finite.size else 0.0
+    return (-top, top) if top > 0 else (-1.0, 1.0)

@@ -30,6 +30,7 @@ class WorkerClient(Answers):
     _train_requested = Signal(int, object)
     _lens_requested = Signal(int, str, str)
     _ablation_requested = Signal(int, object, str)
+    _sweep_requested = Signal(int, object)
     _save_requested = Signal(int, str)
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
@@ -54,6 +55,7 @@ class WorkerClient(Answers):
         self._train_requested.connect(self.worker.train, queued)
         self._lens_requested.connect(self.worker.logit_lens, queued)
         self._ablation_requested.connect(self.worker.set_ablation, queued)
+        self._sweep_requested.connect(self.worker.sweep, queued)
         self._save_requested.connect(self.worker.save_model, queued)
         for name in ANSWERS:  # worker thread -> this GUI-thread object: queued, order kept
             getattr(self.worker, name).connect(getattr(self, name), queued)
@@ -77,6 +79,10 @@ class WorkerClient(Answers):
     def set_ablation(self, heads, mode: str = "zero") -> int:
         """Knock these (layer, head) pairs out of every later model call; () restores all."""
         return self._send("ablate", self._ablation_requested, tuple(heads), mode)
+
+    def sweep(self, request: Any) -> int:
+        """Every head knocked out or patched in turn (a `SweepRequest`); stoppable, with progress."""
+        return self._send("sweep", self._sweep_requested, request)
 
     def train(self, request: Any) -> int:
         return self._send("train", self._train_requested, request)

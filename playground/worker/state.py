@@ -14,9 +14,14 @@ ACTIVITIES = (
     "stopping",  # a stop was asked for and has not yet been honoured
     "probing",  # scoring a text for the inspection views (between chunks of a job)
     "filling",  # BERT fill-mask
+    "sweeping",  # every head knocked out or patched in turn
     "saving",
 )
-JOB_ACTIVITY = {"generate": "generating", "train": "training"}  # a running job's activity, by kind
+JOB_ACTIVITY = {
+    "generate": "generating",
+    "train": "training",
+    "sweep": "sweeping",
+}  # a running job's activity, by kind
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class WorkerState:
     activity: str = "idle"  # one of ACTIVITIES: what it does right now
     request: int = 0  # the request that activity serves
     label: str = ""  # status-bar words, e.g. "opening GPT…"
-    job: str = ""  # kind of the live chunked job ("generate", "train"), "" if none
+    job: str = ""  # kind of the live chunked job ("generate", "train", "sweep"), "" if none
     job_request: int = 0  # the request the live job serves
     job_phase: str = ""  # "running", "paused" or "stopping" while there is a job
     version: int = 0  # grows with every change: a state that arrives late is recognised as old

@@ -208,6 +208,32 @@ class Worker(JobRunner):
             self.ablation_changed.emit((), self.ablation_mode)
 
     @Slot(int, object)
+    def sweep(self, request: int, ask: Any) -> None:
+        """Every head knocked out or patched in turn, as a stoppable job that reports each batch."""
+        self._serve(request, "probing", "sweeping the heads…", lambda: self._sweep(ask))
+
+    def _sweep(self, ask: Any) -> Job:
+        self._refuse_during("train", "sweeping the heads")
+        self._end_job("stopped")
+        self._need_model()
+        import models
+
+        with self._ablated():  # the heads already out stay out, in the sweep's own runs too
+            if ask.kind == "ablation":
+                sweeps = models.ablation_sweep(self.model, self.tokenizer, ask.text, ask.mode)
+            else:
+                sweeps = models.patching_sweep(
+                    self.model, self.tokenizer, ask.text, ask.corrupted, ask.target, ask.other
+                )
+        if self.ablation:
+            sweeps = self._each_ablated(sweeps, self.ablation, self.ablation_mode)
+        cfg = self.model.config
+        return Job(
+            "sweep", _per_head(sweeps), lambda batch: self.heads_swept.emit(batch[-1]), None, None,
+            cfg.n_layer * cfg.n_head,
+        )  # fmt: skip
+
+    @Slot(int, object)
     def train(self, request: int, train_request: Any) -> None:
         """Start (or resume) a training run as a chunked job; its model becomes active at the end."""
         self._serve(
@@ -313,6 +339,15 @@ class Worker(JobRunner):
             from models import ModelError
 
             raise ModelError("No model is loaded yet.")
+
+
+def _per_head(sweeps):
+    """The sweep once per head it has computed, so a job's progress counts heads, not batches."""
+    done = 0
+    for sweep in sweeps:
+        for _ in range(sweep.done - done):
+            yield sweep
+        done = sweep.done
 
 
 def _short(source: str) -> str:

@@ -1,0 +1,331 @@
+"""Head effects view: every head knocked out, or patched from a clean text, in turn: a layers × heads map."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from playground import theme
+from playground.views.figure_export import FIGURE_KINDS, export_figure
+from playground.views.heatmap import HeatmapPlot, colorbar, symmetric_levels
+from playground.views.save_dialogs import ask_file
+from playground.views.tokens import visible
+from playground.worker import WorkerClient
+from playground.worker.requests import SweepRequest
+
+KINDS = {"ablation": "Knock out each head", "patching": "Patch each head from the clean text"}
+MODES = {"zero": "zero its output", "mean": "its mean over positions"}
+EXPLAIN = {
+    "ablation": "Each cell: how much the text's loss rises (nats per token) when that head alone is "
+    "knocked out. Red: the head helps predict this text; blue: the text reads better without it.",
+    "patching": "Each cell: the share of the clean answer's logit difference (answer − other) that "
+    "comes back when only that head's output is taken from the clean run into the corrupted run. "
+    "1 (100%) restores it all; the texts must have the same number of tokens.",
+}
+EXAMPLE = ("Romeo and Juliet. Romeo and Jul", "Romeo and Helena. Romeo and Hel")  # induction: "i" vs "e"
+
+
+class HeadsView(QWidget):
+    """Runs a head sweep on the worker (stoppable, with progress) and draws it as it fills."""
+
+    failed = Signal(str, str)  # message, details
+    saved = Signal(str)
+    head_chosen = Signal(int, int)  # a cell was clicked: layer, head
+
+    def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.sweep = None  # the newest HeadSweep
+        self.request = 0
+        self.stale = False  # heads were knocked out or restored since the sweep ran
+        self.kind = QComboBox()
+        for key, title in KINDS.items():
+            self.kind.addItem(title, key)
+        self.kind.currentIndexChanged.connect(self._on_kind_changed)
+        self.mode = QComboBox()
+        for key, title in MODES.items():
+            self.mode.addItem(title, key)
+        self.mode.setToolTip("How a knocked-out head is replaced")
+        self.run_button = QPushButton("Run sweep")
+        self.run_button.setToolTip("Every head in turn (Ctrl+Enter)")
+        self.run_button.clicked.connect(self.run)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the sweep (Esc); the heads done so far stay shown")
+        self.stop_button.clicked.connect(self.stop)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m heads")
+        self.progress.setMaximumWidth(220)
+        top = QHBoxLayout()
+        for w in (self.kind, self.mode, self.run_button, self.stop_button, self.progress):
+            top.addWidget(w)
+        top.addStretch(1)
+
+        self.text = QLineEdit(placeholderText="Text to sweep (the clean text when patching)")
+        self.corrupted = QLineEdit(
+            placeholderText="Corrupted text: as many tokens, the part the answer needs changed"
+        )
+        self.target = QLineEdit(placeholderText="answer token (empty: the clean prediction)")
+        self.other = QLineEdit(placeholderText="against (empty: the corrupted prediction)")
+        self.text_label, self.corrupted_label = QLabel("Text"), QLabel("Corrupted")
+        self.answer_label = QLabel("Answer")
+        fields = QGridLayout()
+        fields.addWidget(self.text_label, 0, 0)
+        fields.addWidget(self.text, 0, 1, 1, 3)
+        fields.addWidget(self.corrupted_label, 1, 0)
+        fields.addWidget(self.corrupted, 1, 1, 1, 3)
+        fields.addWidget(self.answer_label, 2, 0)
+        fields.addWidget(self.target, 2, 1)
+        fields.addWidget(self.other, 2, 2)
+        for field in (self.text, self.corrupted, self.target, self.other):
+            field.returnPressed.connect(self.run)
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.heatmap = HeatmapPlot(diverging=True)
+        self.heatmap.setLabel("left", "layer")
+        self.heatmap.setLabel("bottom", "head")
+        self.heatmap.hovered.connect(self._on_heatmap_hovered)
+        self.heatmap.clicked.connect(self._on_heatmap_clicked)
+        self.plots.addItem(self.heatmap)
+        self.bar = colorbar(self.heatmap, "")
+        theme.apply_plot_palette(self.plots)
+        self.labels: list[pg.TextItem] = []
+        self.readout = QLabel("hover a cell; click one to show that head in the Attention tab")
+        exports = QHBoxLayout()
+        exports.addStretch(1)
+        for suffix in (".png", ".svg", ".pdf"):
+            button = QPushButton(f"Export {suffix[1:].upper()}…")
+            button.clicked.connect(lambda _=False, s=suffix: self._export_figure_dialog(s))
+            exports.addWidget(button)
+        for label, slot in (
+            ("Export CSV…", self._on_export_csv_clicked),
+            ("Export .npy…", self._on_export_npy_clicked),
+        ):
+            button = QPushButton(label)
+            button.clicked.connect(slot)
+            exports.addWidget(button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(fields)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.plots, 1)
+        layout.addWidget(self.readout)
+        layout.addLayout(exports)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.run)
+        QShortcut(QKeySequence("Ctrl+Enter"), self, self.run)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
+        client.heads_swept.connect(self._on_heads_swept)
+        client.ablation_changed.connect(self._on_ablation_changed)
+        client.changed.connect(self._sync)
+        self._on_kind_changed()
+        self._sync()
+
+    # ---- running ----------------------------------------------------------------------------
+    def run(self) -> None:
+        if not self.run_button.isEnabled():
+            return
+        kind = self.kind.currentData()
+        if not self.text.text().strip():
+            self.failed.emit("Type a text to sweep.", "")
+            return
+        if kind == "patching" and not self.corrupted.text().strip():
+            self.failed.emit(
+                "Patching needs a corrupted text: the clean text with the part the answer depends on "
+                "changed, as many tokens long.",
+                "",
+            )
+            return
+        ask = SweepRequest(
+            kind, self.text.text(), self.corrupted.text(), self.target.text().strip(),
+            self.other.text().strip(), self.mode.currentData(),
+        )  # fmt: skip
+        self.request = self.client.sweep(ask)
+        if self.request:
+            self.progress.setValue(0)
+
+    def stop(self) -> None:
+        self.client.stop(self.request)
+
+    def set_text(self, text: str) -> None:
+        """The text the other views show; patching keeps its own pair."""
+        if self.kind.currentData() == "ablation" or not self.text.text():
+            self.text.setText(text)
+
+    def clear(self) -> None:
+        """Nothing shown (a new model: the old one's heads say nothing about it)."""
+        self.sweep = None
+        self.heatmap.clear_matrix()
+        self._set_labels(None)
+        self.heatmap.setTitle("")
+        self.summary.setText(EXPLAIN[self.kind.currentData()])
+        self.progress.setValue(0)
+
+    def _sync(self) -> None:
+        """Buttons follow the one state: one sweep at a time, none while training runs."""
+        mine = self.client.phase(self.request)
+        training = bool(self.client.active("train"))
+        self.run_button.setEnabled(not mine and not training and not self.client.closing)
+        self.run_button.setToolTip(
+            "Stop the training run first: a sweep needs the worker's model to itself"
+            if training
+            else "Every head in turn (Ctrl+Enter)"
+        )
+        self.stop_button.setEnabled(bool(mine) and mine != "stopping")
+
+    def _on_kind_changed(self, _index: int = 0) -> None:
+        patching = self.kind.currentData() == "patching"
+        for w in (self.corrupted, self.corrupted_label, self.target, self.other, self.answer_label):
+            w.setVisible(patching)
+        self.mode.setVisible(not patching)
+        self.text_label.setText("Clean" if patching else "Text")
+        if patching and not self.corrupted.text():  # a worked example to start from
+            self.text.setText(EXAMPLE[0])
+            self.corrupted.setText(EXAMPLE[1])
+        if self.sweep is None:
+            self.summary.setText(EXPLAIN[self.kind.currentData()])
+
+    # ---- results -----------------------------------------------------------------------------
+    def _on_heads_swept(self, sweep) -> None:
+        self.sweep, self.stale = sweep, False
+        L, H = sweep.values.shape
+        self.progress.setRange(0, sweep.total)
+        self.progress.setValue(sweep.done)
+        self.heatmap.set_matrix(
+            sweep.values, [f"H{h}" for h in range(H)], [f"L{layer}" for layer in range(L)],
+            levels=symmetric_levels(sweep.values),
+        )  # fmt: skip
+        patching = sweep.kind == "patching"
+        self.bar.setLabel("left", "share restored" if patching else "loss change (nats)")
+        self.heatmap.setTitle(_title(sweep))
+        self._set_labels(sweep)
+        self.summary.setText(_summary(sweep))
+
+    def _set_labels(self, sweep) -> None:
+        for item in self.labels:
+            self.heatmap.removeItem(item)
+        self.labels = []
+        if sweep is None or sweep.values.size > 400:  # beyond that, hover instead
+            return
+        top = max(abs(v) for v in self.heatmap.levels)
+        for (layer, head), value in np.ndenumerate(sweep.values):
+            if not np.isfinite(value):
+                continue
+            label = pg.TextItem(_format(sweep, value), anchor=(0.5, 0.5), color=_label_color(value, top))
+            label.setPos(head + 0.5, layer + 0.5)
+            self.heatmap.addItem(label)
+            self.labels.append(label)
+
+    def _on_ablation_changed(self, _heads, _mode: str) -> None:
+        if self.sweep is not None:
+            self.stale = True
+            self.summary.setText(
+                _summary(self.sweep) + "\nHeads were knocked out or restored since: run the sweep again."
+            )
+
+    def _on_heatmap_hovered(self, row: int, col: int, value: float) -> None:
+        if self.sweep is None or row < 0:
+            return
+        if not np.isfinite(value):
+            self.readout.setText(f"L{row}H{col}: not computed yet")
+        elif self.sweep.kind == "ablation":
+            self.readout.setText(f"L{row}H{col} knocked out: the loss changes by {value:+.4f} nats per token")
+        else:
+            self.readout.setText(
+                f"L{row}H{col} patched from the clean run: restores {value:.1%} of the difference"
+            )
+
+    def _on_heatmap_clicked(self, row: int, col: int) -> None:
+        if self.sweep is not None:
+            self.head_chosen.emit(row, col)
+            self.readout.setText(f"L{row}H{col} is selected in the Attention tab (K there knocks it out)")
+
+    # ---- export --------------------------------------------------------------------------------
+    def export_csv(self, path: str | Path) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            L, H = self.sweep.values.shape
+            out.writerow(["layer \\ head", *(f"H{h}" for h in range(H))])
+            for layer in range(L):
+                out.writerow([f"L{layer}", *(f"{v:.6f}" for v in self.sweep.values[layer])])
+
+    def _export(self, what: str, kind: str, suffix: str, write) -> None:
+        if self.sweep is None:
+            self.failed.emit("There is no sweep to export yet: run one first.", "")
+            return
+        path = ask_file(self, f"Export {what}", f"{self.sweep.kind}-sweep{suffix}", kind, suffix)
+        if not path:
+            return
+        try:
+            ok = write(path)
+        except OSError as e:
+            ok, why = False, e.strerror or str(e)
+        else:
+            why = "the figure could not be written"
+        if ok is False:
+            self.failed.emit(f"Could not write {path}: {why}.", "")
+        else:
+            self.saved.emit(f"Saved the {what} to {path}")
+
+    def _export_figure_dialog(self, suffix: str) -> None:
+        self._export("sweep figure", FIGURE_KINDS[suffix], suffix, lambda p: export_figure(self.plots, p))
+
+    def _on_export_csv_clicked(self) -> None:
+        self._export("sweep values", "CSV", ".csv", self.export_csv)
+
+    def _on_export_npy_clicked(self) -> None:
+        self._export("sweep values", "NumPy array", ".npy", lambda p: np.save(p, self.sweep.values))
+
+
+def _title(sweep) -> str:
+    if sweep.kind == "ablation":
+        how = "zeroed" if sweep.mode == "zero" else "mean over positions"
+        return f"loss change with each head knocked out ({how})"
+    return f"share of “{visible(sweep.target)}” vs “{visible(sweep.other)}” restored by each head"
+
+
+def _summary(sweep) -> str:
+    values = sweep.values
+    done = f"{sweep.done} of {sweep.total} heads" if not sweep.complete else "all heads"
+    if not np.isfinite(values).any():
+        return EXPLAIN[sweep.kind]
+    layer, head = np.unravel_index(np.nanargmax(values), values.shape)
+    if sweep.kind == "ablation":
+        return (
+            f"Loss with every head in: {sweep.baseline:.3f} nats per token. Of {done}, knocking out "
+            f"L{layer}H{head} hurts most ({values[layer, head]:+.3f}). " + EXPLAIN["ablation"]
+        )
+    return (
+        f"Clean run: “{visible(sweep.target)}” beats “{visible(sweep.other)}” by {sweep.reference:+.2f} "
+        f"logits; corrupted run: {sweep.baseline:+.2f}. Of {done}, L{layer}H{head} restores most "
+        f"({values[layer, head]:.0%}). " + EXPLAIN["patching"]
+    )
+
+
+def _format(sweep, value: float) -> str:
+    if sweep.kind == "patching":
+        return f"{round(value, 2) + 0.0:.0%}"  # + 0.0: no "-0%"
+    return f"{round(value, 2) + 0.0:+.2f}"
+
+
+def _label_color(value: float, top: float):
+    """Dark text on the pale middle of the diverging map, light text on its saturated ends."""
+    return (235, 235, 235) if top > 0 and abs(value) > 0.6 * top else (20, 20, 20)
