@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.views.figure_export import FIGURE_KINDS, export_figure
-from playground.views.heatmap import HeatmapPlot, colorbar, symmetric_levels
+from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar, symmetric_levels
 from playground.views.save_dialogs import ask_file
 from playground.views.tokens import visible
 from playground.worker import WorkerClient
@@ -38,6 +38,7 @@ EXPLAIN = {
     "comes back when only that head's output is taken from the clean run into the corrupted run. "
     "1 (100%) restores it all; the texts must have the same number of tokens.",
 }
+MAX_LABELLED_CELLS = 1024  # beyond this the values would be unreadable: hover instead
 EXAMPLE = ("Romeo and Juliet. Romeo and Jul", "Romeo and Helena. Romeo and Hel")  # induction: "i" vs "e"
 
 
@@ -107,7 +108,8 @@ class HeadsView(QWidget):
         self.plots.addItem(self.heatmap)
         self.bar = colorbar(self.heatmap, "")
         theme.apply_plot_palette(self.plots)
-        self.labels: list[pg.TextItem] = []
+        self.labels = CellLabels()  # each cell's value, written on it
+        self.heatmap.addItem(self.labels)
         self.readout = QLabel("hover a cell; click one to show that head in the Attention tab")
         exports = QHBoxLayout()
         exports.addStretch(1)
@@ -220,19 +222,13 @@ class HeadsView(QWidget):
         self.summary.setText(_summary(sweep))
 
     def _set_labels(self, sweep) -> None:
-        for item in self.labels:
-            self.heatmap.removeItem(item)
-        self.labels = []
-        if sweep is None or sweep.values.size > 400:  # beyond that, hover instead
+        if sweep is None or sweep.values.size > MAX_LABELLED_CELLS:  # beyond that, hover instead
+            self.labels.set_cells([], [])
             return
         top = max(abs(v) for v in self.heatmap.levels)
-        for (layer, head), value in np.ndenumerate(sweep.values):
-            if not np.isfinite(value):
-                continue
-            label = pg.TextItem(_format(sweep, value), anchor=(0.5, 0.5), color=_label_color(value, top))
-            label.setPos(head + 0.5, layer + 0.5)
-            self.heatmap.addItem(label)
-            self.labels.append(label)
+        rows = [[_format(sweep, v) if np.isfinite(v) else "" for v in row] for row in sweep.values]
+        colors = [[_label_color(v, top) for v in row] for row in sweep.values]
+        self.labels.set_cells(rows, colors)
 
     def _on_ablation_changed(self, _heads, _mode: str) -> None:
         if self.sweep is not None:

@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from playground import theme
-from playground.views.heatmap import HeatmapPlot, colorbar
+from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar
 from playground.views.tokens import visible
 from playground.views.topk_chart import TopKChart
 from playground.worker import WorkerClient
@@ -58,7 +58,8 @@ class LensView(QWidget):
         self.plots.addItem(self.heatmap)
         colorbar(self.heatmap, "probability")
         theme.apply_plot_palette(self.plots)
-        self.labels: list[pg.TextItem] = []
+        self.labels = CellLabels()  # each cell's top guess, written on it
+        self.heatmap.addItem(self.labels)
         self.chart = TopKChart("click a cell")
         self.readout = QLabel(" ")
         split = QSplitter()
@@ -92,9 +93,7 @@ class LensView(QWidget):
         """Nothing shown (a new model: the old one's layers say nothing about it)."""
         self.lens = None
         self.heatmap.clear_matrix()
-        for item in self.labels:
-            self.heatmap.removeItem(item)
-        self.labels = []
+        self.labels.set_cells([], [])
         self.heatmap.setTitle("")
         self.chart.clear_bars("click a cell")
         self.readout.setText(" ")
@@ -112,19 +111,11 @@ class LensView(QWidget):
         L, T = lens.prob.shape
         rows = [f"L{i}" for i in range(L)]
         self.heatmap.set_matrix(lens.prob, lens.tokens.texts, rows)
-        for item in self.labels:
-            self.heatmap.removeItem(item)
-        self.labels = []
         if L * T <= MAX_LABELLED_CELLS:
-            for layer in range(L):
-                for t in range(T):
-                    guess = lens.top_texts[layer][t][0] if len(lens.top_texts[layer][t]) else ""
-                    label = pg.TextItem(
-                        visible(guess)[:6], anchor=(0.5, 0.5), color=_label_color(lens.prob[layer, t])
-                    )
-                    label.setPos(t + 0.5, layer + 0.5)
-                    self.heatmap.addItem(label)
-                    self.labels.append(label)
+            guesses = [[visible(top[0])[:6] if len(top) else "" for top in row] for row in lens.top_texts]
+            self.labels.set_cells(guesses, [[_label_color(p) for p in row] for row in lens.prob])
+        else:
+            self.labels.set_cells([], [])
         follows = "a picked token" if len(set(lens.target_texts)) == 1 and T > 1 else "the final prediction"
         self.heatmap.setTitle(f"probability of {follows}, layer by layer")
         last = T - 1

@@ -1,4 +1,5 @@
-"""App benchmarks (not collected by pytest): event-loop gaps while generating, all-heads render, launch.
+"""App benchmarks (not collected by pytest): event-loop gaps while generating and while sweeping every
+head, all-heads render, launch.
 
     python tests/bench/bench_app.py [--model PATH] [--tokens N]
 
@@ -145,7 +146,43 @@ def bench_gaps(app: QApplication, model: str, tokens: int) -> None:
             f"{n / elapsed:.0f} tokens/s in the app): max {g.max():.0f} ms, p99 "
             f"{np.percentile(g, 99):.0f} ms, median {np.median(g):.0f} ms (target max < 50 ms)"
         )
+        bench_sweep_gaps(app, w, run)
         w.close()
+
+
+def bench_sweep_gaps(app: QApplication, w, run: _Run) -> None:
+    """The longest event-loop gap while the head effects tab sweeps every head (ablation and
+    patching) over a 64-token text, drawing each batch as it lands."""
+    view = w.heads_view
+    w.show_view("heads")
+    settle = time.perf_counter() + 0.5  # the tab is on screen before the user presses Run
+    while time.perf_counter() < settle:
+        app.processEvents()
+    clean = ("To be, or not to be, that is the question: whether 'tis nobler in the mind to suff")[:64]
+    corrupted = "To be, or not to be, that is the answer: whether 'tis nobler in the mind to suff"[:64]
+    for kind in ("ablation", "patching"):
+        view.kind.setCurrentIndex(view.kind.findData(kind))
+        view.text.setText(clean)
+        view.corrupted.setText(corrupted)
+        gaps, clock = [], QElapsedTimer()
+        tick = QTimer()
+        tick.setInterval(10)
+        tick.setTimerType(Qt.TimerType.PreciseTimer)
+        tick.timeout.connect(lambda gaps=gaps, clock=clock: gaps.append(clock.restart()))
+        clock.start()
+        tick.start()
+        t0 = time.perf_counter()
+        view.run()
+        run.watch = view.request
+        app.exec()
+        elapsed = time.perf_counter() - t0 - 0.5
+        tick.stop()
+        g = np.array(gaps[1:], dtype=float)
+        print(
+            f"event-loop gap while sweeping ({kind}, {view.sweep.total} heads, {len(clean)} tokens, "
+            f"{elapsed:.1f} s in the app): max {g.max():.0f} ms, p99 {np.percentile(g, 99):.0f} ms "
+            f"(target max < 50 ms)"
+        )
 
 
 def bench_render(app: QApplication, repeats: int = 10) -> None:
