@@ -53,14 +53,30 @@ class Probe:
     # float32 [T]: GPT: probability of the actual next token (NaN at the last position);
     # BERT: probability of the token itself at that position.
     target_prob: np.ndarray
+    # with heads knocked out: those heads, their mode, and the intact model's target_prob
+    knocked_out: tuple[tuple[int, int], ...] = ()
+    knock_mode: str = ""
+    intact_prob: np.ndarray | None = None
+
+    @property
+    def loss(self) -> float:
+        """Mean negative log-probability of the scored tokens (nats); NaN when none are scored."""
+        return _mean_nll(self.target_prob)
+
+    @property
+    def intact_loss(self) -> float:
+        """`loss` of the intact model (NaN unless heads are knocked out)."""
+        return _mean_nll(self.intact_prob) if self.intact_prob is not None else float("nan")
 
     @property
     def perplexity(self) -> float:
-        """exp(mean negative log-probability of the scored tokens); NaN when none are scored."""
-        p = self.target_prob[np.isfinite(self.target_prob)]
-        if p.size == 0:
-            return float("nan")
-        return float(np.exp(-np.mean(np.log(np.clip(p, 1e-12, 1.0)))))
+        """exp(loss); NaN when no token is scored."""
+        return float(np.exp(self.loss))
+
+
+def _mean_nll(prob: np.ndarray) -> float:
+    p = prob[np.isfinite(prob)]
+    return float(-np.mean(np.log(np.clip(p, 1e-12, 1.0)))) if p.size else float("nan")
 
 
 @dataclass(frozen=True)

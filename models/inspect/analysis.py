@@ -38,11 +38,7 @@ def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10) -> Pr
             )
         probs = torch.softmax(out.logits[0].float(), -1)  # [T, vocab]
         top_ids, top_probs, top_texts = top_k(probs, k, tokenizer)
-        if model.config.arch == "gpt":  # how likely the actual next token was
-            target = torch.full((T,), float("nan"), device=device)
-            target[:-1] = probs[:-1].gather(1, ids[0, 1:, None])[:, 0]
-        else:  # how likely the token at that position is, seen unmasked
-            target = probs.gather(1, ids[0, :, None])[:, 0]
+        target = _target(model, ids, probs)
         return Probe(
             model.config.arch,
             tokens,
@@ -53,6 +49,27 @@ def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10) -> Pr
             entropy(probs).cpu().numpy().astype(np.float32),
             target.float().cpu().numpy(),
         )
+
+
+def target_prob(model: GPT | Bert, tokenizer: Tokenizer, text: str) -> np.ndarray:
+    """A probe's `target_prob` alone (one pass, no attentions): float32 [T]."""
+    tokens = _encode(model, tokenizer, text)
+    ids = torch.tensor(tokens.ids[None], device=_device(model))
+    if model.config.arch == "bert" and model.head is None:
+        return np.full(len(tokens), np.nan, np.float32)
+    with torch.inference_mode():
+        probs = torch.softmax(model(ids).logits[0].float(), -1)
+        return _target(model, ids, probs).float().cpu().numpy()
+
+
+def _target(model: GPT | Bert, ids: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """[T]: GPT: how likely the actual next token was (NaN at the end); BERT: how likely the
+    token at each position is, seen unmasked."""
+    if model.config.arch == "gpt":
+        target = torch.full((ids.shape[1],), float("nan"), device=probs.device)
+        target[:-1] = probs[:-1].gather(1, ids[0, 1:, None])[:, 0]
+        return target
+    return probs.gather(1, ids[0, :, None])[:, 0]
 
 
 def fill_mask(

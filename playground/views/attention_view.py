@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -58,11 +59,15 @@ class AttentionView(QWidget):
 
         self.overview_widget = pg.GraphicsLayoutWidget()
         self.overview_widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.overview_widget.setToolTip("Click a head; arrow keys move, A averages the layer")
+        self.overview_widget.setToolTip(
+            "Click a head; arrow keys move, A averages the layer.\n"
+            "Shift+click chooses more heads, L the whole layer; K knocks the chosen heads out."
+        )
         self.overview = AttentionMosaic()
         self.overview.setTitle("all layers × heads")
         self.overview_widget.addItem(self.overview)
         self.overview.tile_clicked.connect(self._on_tile_clicked)
+        self.overview.tile_toggled.connect(self._on_tile_toggled)
         self.overview_widget.installEventFilter(self)
 
         self.head_widget = pg.GraphicsLayoutWidget()
@@ -91,18 +96,29 @@ class AttentionView(QWidget):
             button = QPushButton(label)
             button.clicked.connect(slot)
             exports.addWidget(button)
-        self.knock_button = QPushButton("Knock out head (K)")
+        self.knock_button = QPushButton("Knock out (K)")
         self.knock_button.setToolTip(
-            "Knock the selected head out of every view (probabilities, generation, lens): its output\n"
-            "is zeroed before the layer's projection. Again to put it back."
+            "Knock the chosen heads out of every view (probabilities, generation, lens, sweeps),\n"
+            "or put them back if they are all out. Choose heads: click one, Shift+click more,\n"
+            "L for the whole layer."
         )
         self.knock_button.clicked.connect(self.toggle_knock_out)
+        self.layer_button = QPushButton("Whole layer (L)")
+        self.layer_button.setToolTip("Choose every head of the selected layer")
+        self.layer_button.clicked.connect(self.choose_layer)
+        self.mode_box = QComboBox()
+        self.mode_box.addItem("zeroed", "zero")
+        self.mode_box.addItem("mean over positions", "mean")
+        self.mode_box.setToolTip("What a knocked-out head's output becomes")
+        self.mode_box.currentIndexChanged.connect(self._on_mode_box_changed)
         self.restore_button = QPushButton("Restore all heads")
         self.restore_button.clicked.connect(self._on_restore_clicked)
         self.knocked_label = QLabel()
         self.knocked: tuple[tuple[int, int], ...] = ()  # as the worker last said
+        self.chosen: set[tuple[int, int]] = set()  # what K knocks out: the selected head, or more
+        knock = (self.layer_button, self.knock_button, self.mode_box, self.restore_button)
         controls = QHBoxLayout()
-        for w in (self.layer_box, self.head_box, self.average_box, self.knock_button, self.restore_button):
+        for w in (self.layer_box, self.head_box, self.average_box, *knock):
             controls.addWidget(w)
         controls.addWidget(self.knocked_label)
         controls.addStretch(1)
@@ -146,7 +162,10 @@ class AttentionView(QWidget):
     def _draw(self) -> None:
         self._drawn = True
         self.overview.set_attentions(self.attentions)
-        self.overview.mark_knocked_out(self.knocked)
+        L, H = self.attentions.shape[:2]
+        if not self.chosen or any(layer >= L or head >= H for layer, head in self.chosen):
+            self._choose_selected()  # a first text, or a model of another shape
+        self._show_knocked()
         self.note.setText("\n".join(f"Note: {n}" for n in self._notes))
         self.note.setVisible(bool(self._notes))
         self._show_selected()
@@ -159,6 +178,7 @@ class AttentionView(QWidget):
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's heads say nothing about it)."""
         self.tokens, self.attentions = (), np.zeros((0, 0, 0, 0), np.float32)
+        self.chosen = set()
         self._drawn = True
         self.overview.clear_attentions()
         self.head_plot.clear_matrix()
@@ -189,7 +209,14 @@ class AttentionView(QWidget):
         self.layer = int(np.clip(layer, 0, L - 1))
         if head is not None:
             self.head = int(np.clip(head, 0, H - 1))
+        self._choose_selected()
         self._show_selected()
+
+    def _choose_selected(self) -> None:
+        """A plain selection chooses that head alone for K; the layer's average, the whole layer."""
+        heads = range(self.attentions.shape[1]) if self.average else (self.head,)
+        self.chosen = {(self.layer, h) for h in heads}
+        self._show_knocked()
 
     def shown_matrix(self) -> np.ndarray:
         """The [T, T] matrix in the large plot: one head, or the layer's average over heads."""
@@ -212,32 +239,60 @@ class AttentionView(QWidget):
 
     # ---- knocking heads out ------------------------------------------------------------------
     def toggle_knock_out(self) -> None:
-        """Knock the selected head out of every view, or put it back."""
-        if not self.attentions.size or self.average:
+        """Knock the chosen heads out of every view, or put them back if all are out already."""
+        if not self.attentions.size or not self.chosen:
             return
-        head = (self.layer, self.head)
-        chosen = set(self.knocked) ^ {head}
-        self.client.set_ablation(sorted(chosen))
+        knocked = set(self.knocked)
+        chosen = knocked - self.chosen if self.chosen <= knocked else knocked | self.chosen
+        self.client.set_ablation(sorted(chosen), self.mode_box.currentData())
+
+    def choose_layer(self) -> None:
+        """Choose every head of the selected layer."""
+        if self.attentions.size:
+            self.chosen = {(self.layer, h) for h in range(self.attentions.shape[1])}
+            self._show_knocked()
 
     def _on_restore_clicked(self) -> None:
-        self.client.set_ablation(())
+        self.client.set_ablation((), self.mode_box.currentData())
 
-    def _on_ablation_changed(self, heads, _mode: str) -> None:
+    def _on_mode_box_changed(self, _index: int) -> None:
+        if self.knocked:  # the same heads, replaced the other way
+            self.client.set_ablation(self.knocked, self.mode_box.currentData())
+
+    def _on_ablation_changed(self, heads, mode: str) -> None:
         self.knocked = tuple(heads)
+        index = self.mode_box.findData(mode)
+        if index >= 0 and index != self.mode_box.currentIndex():
+            self.mode_box.blockSignals(True)  # the worker's word, not a new request
+            self.mode_box.setCurrentIndex(index)
+            self.mode_box.blockSignals(False)
         self._show_knocked()
         if self.text.text().strip():  # every view recomputes with the heads that are out
             self.client.probe(PROBE_TAG, self.text.text())
 
     def _show_knocked(self) -> None:
         self.overview.mark_knocked_out(self.knocked)
+        self.overview.mark_chosen(self.chosen if len(self.chosen) > 1 else ())
         self.restore_button.setEnabled(bool(self.knocked))
+        n = len(self.chosen)
+        verb = "Restore" if self.chosen and self.chosen <= set(self.knocked) else "Knock out"
+        self.knock_button.setText(f"{verb} {n} heads (K)" if n > 1 else f"{verb} (K)")
+        self.knock_button.setEnabled(bool(n))
         names = ", ".join(f"L{layer}H{head}" for layer, head in self.knocked)
-        self.knocked_label.setText(f"knocked out: {names}" if names else "")
+        how = "zeroed" if self.mode_box.currentData() == "zero" else "mean over positions"
+        self.knocked_label.setText(f"knocked out ({how}): {names}" if names else "")
 
     def _on_tile_clicked(self, layer: int, head: int) -> None:
         self.average = False
         self.average_box.setChecked(False)
         self.select(layer, head)
+
+    def _on_tile_toggled(self, layer: int, head: int) -> None:
+        """Shift+click: add the head to the chosen ones, or take it out; it becomes the shown one."""
+        chosen = self.chosen ^ {(layer, head)}
+        self._on_tile_clicked(layer, head)
+        self.chosen = chosen or {(self.layer, self.head)}
+        self._show_knocked()
 
     def _on_layer_box_value_changed(self, value: int) -> None:
         self.select(value)
@@ -247,6 +302,7 @@ class AttentionView(QWidget):
 
     def _on_average_box_toggled(self, on: bool) -> None:
         self.average = on
+        self._choose_selected()
         self._show_selected()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
@@ -267,6 +323,9 @@ class AttentionView(QWidget):
                 return True
             if event.key() == Qt.Key.Key_K:
                 self.toggle_knock_out()
+                return True
+            if event.key() == Qt.Key.Key_L:
+                self.choose_layer()
                 return True
         return super().eventFilter(watched, event)
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
 
@@ -55,6 +55,7 @@ class AttentionMosaic(pg.PlotItem):
     """Overview of every head; click a tile to select it. Items are made once, then updated."""
 
     tile_clicked = Signal(int, int)  # layer, head
+    tile_toggled = Signal(int, int)  # shift-click: add the head to the chosen ones, or take it out
 
     def __init__(self) -> None:
         self.layer_axis, self.head_axis = TileAxis("left", "L"), TileAxis("top", "H")
@@ -81,6 +82,11 @@ class AttentionMosaic(pg.PlotItem):
         pen.setCosmetic(True)
         self.knocked.setPen(pen)
         self.addItem(self.knocked)
+        self.chosen = QGraphicsPathItem()  # a dashed outline round each head chosen for knocking out
+        pen = QPen(theme.accent(), 2, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.chosen.setPen(pen)
+        self.addItem(self.chosen)
         self.marker = QGraphicsRectItem()
         pen = QPen(theme.accent(), 3)
         pen.setCosmetic(True)
@@ -113,6 +119,7 @@ class AttentionMosaic(pg.PlotItem):
         self.data = np.zeros((0, 0), np.float32)
         self.image.clear()
         self.grid.setPath(QPainterPath())
+        self.chosen.setPath(QPainterPath())
         self.marker.setRect(QRectF())
         for axis in (self.layer_axis, self.head_axis):
             axis.count = 0
@@ -130,6 +137,14 @@ class AttentionMosaic(pg.PlotItem):
                 path.moveTo(x + 0.85 * s, y + 0.15 * s)
                 path.lineTo(x + 0.15 * s, y + 0.85 * s)
         self.knocked.setPath(path)
+
+    def mark_chosen(self, heads) -> None:
+        """Outline these (layer, head) tiles (the heads K would knock out)."""
+        path, s = QPainterPath(), self.tile
+        for layer, head in heads:
+            if layer < self.layers and head < self.heads:
+                path.addRect(QRectF(head * s + 0.08 * s, layer * s + 0.08 * s, 0.84 * s, 0.84 * s))
+        self.chosen.setPath(path)
 
     def select(self, layer: int, head: int | None) -> None:
         """Outline one tile, or the whole layer row when head is None (the average)."""
@@ -161,5 +176,9 @@ class AttentionMosaic(pg.PlotItem):
 
     def _on_scene_clicked(self, event) -> None:
         tile = self.tile_at(event.scenePos())
-        if tile is not None:
+        if tile is None:
+            return
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.tile_toggled.emit(*tile)
+        else:
             self.tile_clicked.emit(*tile)

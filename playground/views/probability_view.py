@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -37,11 +38,15 @@ class Scores:
     top_texts: tuple  # [T] of tuple[str]
     top_probs: tuple  # [T] of float arrays
     after: tuple | None  # GPT: (top_texts, top_probs, entropy) of what comes after the text
+    intact: np.ndarray | None = None  # float [T]: p(token i) with no head knocked out, if some are
 
     @classmethod
     def of(cls, probe) -> Scores:
+        intact = probe.intact_prob
         if probe.arch != "gpt":
-            return cls(probe.target_prob, probe.entropy, probe.top_texts, tuple(probe.top_probs), None)
+            return cls(
+                probe.target_prob, probe.entropy, probe.top_texts, tuple(probe.top_probs), None, intact
+            )
         nan = np.full(1, np.nan, np.float32)
         return cls(
             np.concatenate([nan, probe.target_prob[:-1]]),
@@ -49,6 +54,7 @@ class Scores:
             ((), *probe.top_texts[:-1]),
             (np.zeros(0, np.float32), *probe.top_probs[:-1]),
             (probe.top_texts[-1], probe.top_probs[-1], float(probe.entropy[-1])),
+            None if intact is None else np.concatenate([nan, intact[:-1]]),
         )
 
 
@@ -92,6 +98,9 @@ class ProbabilityView(QWidget):
             plot.getAxis("left").setWidth(40)
         self.prob_bars = pg.BarGraphItem(x0=[], width=[], height=[], y0=0, brushes=[])
         self.prob_plot.addItem(self.prob_bars)
+        # with heads knocked out: the intact model's probability of each token, as an outline
+        self.intact_bars = pg.BarGraphItem(x0=[], width=[], height=[], y0=0, brush=None, pen=_outline_pen())
+        self.prob_plot.addItem(self.intact_bars)
         self.entropy_curve = self.entropy_plot.plot(pen=pg.mkPen(theme.accent(), width=2), stepMode="center")
         theme.apply_plot_palette(self.plots)
 
@@ -121,6 +130,7 @@ class ProbabilityView(QWidget):
         self.tokens.clear_tokens()
         self.chart.clear_bars("what the model expected")
         self.prob_bars.setOpts(x0=[], width=[], height=[], brushes=[])
+        self.intact_bars.setOpts(x0=[], width=[], height=[])
         self.entropy_curve.setData([], [])
         self.axis.set_labels([])
         self.summary.setText(why)
@@ -159,6 +169,15 @@ class ProbabilityView(QWidget):
             height=finite,
             brushes=[pg.mkBrush(tint(x)) for x in finite],
         )
+        intact = self.scores.intact
+        if intact is None:
+            self.intact_bars.setOpts(x0=[], width=[], height=[])
+            self.prob_plot.setTitle("probability of each token where it stands")
+        else:
+            self.intact_bars.setOpts(
+                x0=np.arange(n) + 0.1, width=np.full(n, 0.8), height=np.nan_to_num(intact)
+            )
+            self.prob_plot.setTitle("probability of each token where it stands (outline: every head in)")
         h = np.nan_to_num(h, nan=0.0)
         self.entropy_curve.setData(np.arange(n + 1), h)
         self.entropy_plot.setYRange(0, max(float(h.max()) if n else 1.0, 0.1) * 1.08, padding=0)
@@ -177,7 +196,8 @@ class ProbabilityView(QWidget):
             else ""
         )
         self.summary.setText(
-            f"perplexity {probe.perplexity:.2f} over {scored} scored tokens · mean entropy "
+            _knocked_out_line(probe)
+            + f"perplexity {probe.perplexity:.2f} over {scored} scored tokens · mean entropy "
             f"{float(np.nanmean(self.scores.entropy)) if scored else float('nan'):.2f} nats{next_text}"
             f"\ntint and bars = probability of each token {how} (green likely, red surprising)"
             + "".join(f"\nNote: {note}" for note in probe.tokens.notes)
@@ -195,7 +215,10 @@ class ProbabilityView(QWidget):
         token = visible(pr.tokens.texts[i])
         if not np.isfinite(sc.prob[i]):
             return f"“{token}”: not scored (a GPT scores a token from the ones before it)"
-        lines = [f"p(“{token}”) = {sc.prob[i]:.3f}", f"entropy {sc.entropy[i]:.2f} nats"]
+        change = ""
+        if sc.intact is not None and np.isfinite(sc.intact[i]):
+            change = f" (every head in: {sc.intact[i]:.3f}, {sc.prob[i] - sc.intact[i]:+.3f})"
+        lines = [f"p(“{token}”) = {sc.prob[i]:.3f}{change}", f"entropy {sc.entropy[i]:.2f} nats"]
         if len(sc.top_texts[i]):
             lines.append(f"expected “{visible(sc.top_texts[i][0])}” ({sc.top_probs[i][0]:.2f})")
         return "\n".join(lines)
@@ -211,3 +234,22 @@ class ProbabilityView(QWidget):
         self.chart.set_alternatives(
             sc.top_texts[i], sc.top_probs[i], chosen=token, title=f"expected at “{visible(token)}”"
         )
+
+
+def _knocked_out_line(probe) -> str:
+    """What the knocked-out heads cost this text, or "" when every head is in."""
+    if probe.intact_prob is None:
+        return ""
+    heads = ", ".join(f"L{layer}H{head}" for layer, head in probe.knocked_out)
+    how = "zeroed" if probe.knock_mode == "zero" else "mean over positions"
+    before, after = probe.intact_loss, probe.loss
+    return (
+        f"With {heads} knocked out ({how}): loss {before:.3f} → {after:.3f} nats per token "
+        f"({after - before:+.3f}), perplexity {np.exp(before):.2f} → {np.exp(after):.2f}\n"
+    )
+
+
+def _outline_pen():
+    pen = pg.mkPen(theme.palette().color(QPalette.ColorRole.Text), width=1.5)
+    pen.setCosmetic(True)
+    return pen

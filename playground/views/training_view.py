@@ -123,6 +123,7 @@ class TrainingView(QWidget):
         self.mosaic = AttentionMosaic()
         self.mosaic.setTitle("probe attention: all layers × heads")
         self.mosaic.tile_clicked.connect(self._on_tile_clicked)
+        self.mosaic.tile_toggled.connect(self._on_tile_clicked)  # no choosing here: shift-click selects
         self.attention_widget.addItem(self.mosaic)
         self.head_plot = HeatmapPlot()
         self.attention_widget.addItem(self.head_plot, row=1, col=0)

@@ -325,6 +325,13 @@ class Worker(JobRunner):
 
                 with self._ablated():
                     probe = models.probe(self.model, self.tokenizer, text, k=10)
+                if self.ablation:  # what the knocked-out heads change, token by token
+                    from models.inspect.analysis import target_prob
+
+                    intact = target_prob(self.model, self.tokenizer, text)
+                    probe = replace(
+                        probe, knocked_out=self.ablation, knock_mode=self.ablation_mode, intact_prob=intact
+                    )
                 self.probed.emit(tag, probe)
             self._set_activity()
 
