@@ -18,6 +18,7 @@ from models.inspect.sampling import SamplingSettings
 from models.results import (
     FillMaskResult,
     GenerationStep,
+    HeadCheck,
     HeadSweep,
     LogitLens,
     MaskFill,
@@ -36,6 +37,7 @@ _LAZY = {
     "logit_lens": "models.inspect.lens",
     "ablated": "models.inspect.ablation",
     "ablation_sweep": "models.inspect.sweeps",
+    "exact_answers": "models.inspect.exact",
     "patching_sweep": "models.inspect.sweeps",
     "patched": "models.inspect.sweeps",
     "GPT": "models.nn",
@@ -55,6 +57,7 @@ _LAZY = {
 __all__ = [
     "FillMaskResult",
     "GenerationStep",
+    "HeadCheck",
     "HeadSweep",
     "LogitLens",
     "MaskFill",

@@ -123,6 +123,16 @@ class HeadSweep:
 
 
 @dataclass(frozen=True)
+class HeadCheck:
+    """Exact answers on fresh questions of a built-in task, with each set of heads knocked out."""
+
+    task: str
+    questions: int
+    heads: tuple[tuple[tuple[int, int], ...], ...]  # the sets knocked out; () is the intact model
+    accuracy: tuple[float, ...]  # the share answered exactly, one per set
+
+
+@dataclass(frozen=True)
 class MaskFill:
     """The top fills for one masked position."""
 

@@ -113,7 +113,13 @@ class Screenshot(QObject):
         view.start(out_dir=self._scratch.name)
 
     def _on_request_finished(self, request: int, _status: str, _message: str) -> None:
-        if self.view == "training" and request == self.window.training_view.request:
+        view = self.window.training_view
+        if self.view == "training" and request == view.request:
+            if view.check_button.isEnabled():  # is the copying head the one doing the job?
+                view.check_button.click()
+            else:
+                self._shoot("training")
+        elif self.view == "training" and request == view.check_request:
             self._shoot("training")
 
     def _on_mask_filled(self, _result) -> None:

@@ -90,6 +90,18 @@ class TrainingView(QWidget):
         self.resume_button = self._button(
             "Resume…", "Continue a run from a checkpoint folder", self._on_resume_clicked
         )
+        self.check_button = self._button(
+            "Test the copying head",
+            "Knock out the head with the best induction score, then the weakest, and count exact\n"
+            "answers on 50 fresh questions of the task: is that head the one doing the job?",
+            self._on_check_clicked,
+        )
+        self.check_label = QLabel(wordWrap=True)
+        self.check_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.check_label.hide()
+        self.task_run = False  # the last run trained on a built-in task
+        self.latest_scores: dict[str, np.ndarray] | None = None  # the newest head scores
+        self.check_request = 0
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
         self.stats = QLabel("not started")
@@ -100,6 +112,7 @@ class TrainingView(QWidget):
         controls.addWidget(self.stats)
         controls.addWidget(self.save_button)
         controls.addWidget(self.resume_button)
+        controls.addWidget(self.check_button)
         self.look_for = QLabel(wordWrap=True)
         # two lines reserved: text arriving at the start must not re-lay out (and repaint) the charts
         self.look_for.setMinimumHeight(2 * self.look_for.fontMetrics().lineSpacing() + 4)
@@ -168,6 +181,7 @@ class TrainingView(QWidget):
         body_layout.setContentsMargins(0, 0, 0, 0)
         body_layout.addLayout(controls)
         body_layout.addWidget(self.look_for)
+        body_layout.addWidget(self.check_label)
         body_layout.addWidget(right, 1)
         self.splitter.addWidget(body)
         self.splitter.setStretchFactor(1, 1)
@@ -176,6 +190,7 @@ class TrainingView(QWidget):
         w = client  # the facade relays every answer of the worker
         w.training_started.connect(self._on_training_started)
         w.training_updated.connect(self._on_training_updated)
+        w.heads_checked.connect(self._on_heads_checked)
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw_timer.timeout.connect(self._on_redraw_timer_timeout)
         w.request_finished.connect(self._on_request_finished)
@@ -273,6 +288,8 @@ class TrainingView(QWidget):
         self.lr_chart.add(list(done), list(info.lrs))  # a resumed run keeps its past
         for step, scores in info.head_scores:
             self.score_chart.add(step, scores)
+            self.latest_scores = scores
+        self.task_run = info.corpus.startswith("task:")
         self.last_step = len(info.losses)
         self._redraw_timer.start()  # drawn within the budget: the first steps are not held up
         where = f" · checkpoints in {info.out_dir}" if info.out_dir else ""
@@ -300,6 +317,7 @@ class TrainingView(QWidget):
                 self._add_snapshot(r.step, r.probe.tokens.texts, r.probe.attentions)
             if r.head_scores is not None:
                 self.score_chart.add(r.step, r.head_scores)
+                self.latest_scores = r.head_scores
         self.loss_chart.add(steps, losses, val_steps, val)
         self.lr_chart.add(steps, lr)
         if not self._redraw_timer.isActive():  # drawing happens on the timer, within its budget
@@ -346,6 +364,8 @@ class TrainingView(QWidget):
                 draw()
 
     def _on_request_finished(self, request: int, status: str, message: str) -> None:
+        if request == self.check_request and status != "done":
+            self.check_label.setText(f"The check did not run: {message or status}")
         if request != self.request:
             return
         self._redraw_timer.stop()
@@ -404,6 +424,8 @@ class TrainingView(QWidget):
         self.head_plot.clear_matrix()
         self.head_plot.setTitle("")
         self.look_for.setText("")
+        self.check_label.hide()
+        self.latest_scores = None
         self.score_chart.reset()
         self.lr_chart.reset()
         self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
@@ -433,11 +455,47 @@ class TrainingView(QWidget):
         self.resume_button.setEnabled(state == "idle")
         self.save_button.setEnabled(state in ("idle", "paused"))
         self.form.setEnabled(state == "idle")
+        checkable = self.task_run and self._copying_heads() is not None
+        self.check_button.setEnabled(
+            state == "idle" and checkable and not self.client.phase(self.check_request)
+        )
+        self.check_button.setVisible(self.task_run)
         worker = self.client.state
         if state == "preparing" and worker.request == self.request and worker.label:
             self.stats.setText(worker.label)
         elif state == "stopping":
             self.stats.setText("stopping after this step…")
+
+    # ---- is the copying head the one doing the job? ----------------------------------------------
+    def _copying_heads(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """(best, weakest) head by the newest induction scores, None before the first probe."""
+        grid = (self.latest_scores or {}).get("induction")
+        if grid is None or not np.isfinite(grid).any():
+            return None
+        best = np.unravel_index(np.nanargmax(grid), grid.shape)
+        weakest = np.unravel_index(np.nanargmin(grid), grid.shape)
+        return (int(best[0]), int(best[1])), (int(weakest[0]), int(weakest[1]))
+
+    def _on_check_clicked(self) -> None:
+        heads = self._copying_heads()
+        if heads is None:
+            return
+        best, weakest = heads
+        self.check_label.setText(f"Knocking out L{best[0]}H{best[1]} and L{weakest[0]}H{weakest[1]} in turn…")
+        self.check_label.show()
+        self.check_request = self.client.check_heads([(), (best,), (weakest,)])
+        self._sync()
+
+    def _on_heads_checked(self, check) -> None:
+        intact, best, weakest = check.accuracy
+        (b,), (w,) = check.heads[1], check.heads[2]
+        self.check_label.setText(
+            f"<b>Exact answers</b> on {check.questions} fresh {check.task} questions: every head in "
+            f"<b>{intact:.0%}</b> · L{b[0]}H{b[1]} out (best induction score) <b>{best:.0%}</b> "
+            f"({best - intact:+.0%}) · L{w[0]}H{w[1]} out (weakest) <b>{weakest:.0%}</b> "
+            f"({weakest - intact:+.0%})"
+        )
+        self.check_label.show()
 
 
 def _clock(seconds: float) -> str:

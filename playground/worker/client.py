@@ -31,6 +31,7 @@ class WorkerClient(Answers):
     _lens_requested = Signal(int, str, str)
     _ablation_requested = Signal(int, object, str)
     _sweep_requested = Signal(int, object)
+    _check_requested = Signal(int, object)
     _save_requested = Signal(int, str)
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
@@ -56,6 +57,7 @@ class WorkerClient(Answers):
         self._lens_requested.connect(self.worker.logit_lens, queued)
         self._ablation_requested.connect(self.worker.set_ablation, queued)
         self._sweep_requested.connect(self.worker.sweep, queued)
+        self._check_requested.connect(self.worker.check_heads, queued)
         self._save_requested.connect(self.worker.save_model, queued)
         for name in ANSWERS:  # worker thread -> this GUI-thread object: queued, order kept
             getattr(self.worker, name).connect(getattr(self, name), queued)
@@ -83,6 +85,10 @@ class WorkerClient(Answers):
     def sweep(self, request: Any) -> int:
         """Every head knocked out or patched in turn (a `SweepRequest`); stoppable, with progress."""
         return self._send("sweep", self._sweep_requested, request)
+
+    def check_heads(self, head_sets) -> int:
+        """Exact answers on the trained task's fresh questions, with each set of heads knocked out."""
+        return self._send("check", self._check_requested, tuple(tuple(heads) for heads in head_sets))
 
     def train(self, request: Any) -> int:
         return self._send("train", self._train_requested, request)

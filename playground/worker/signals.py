@@ -16,6 +16,7 @@ class Answers(QObject):
     probed = Signal(str, object)  # tag, Probe
     mask_filled = Signal(object)  # FillMaskResult (with attentions)
     lens_read = Signal(object)  # LogitLens
+    heads_checked = Signal(object)  # HeadCheck: a task's exact answers with heads knocked out
     heads_swept = Signal(object)  # HeadSweep, again after each batch of heads (NaN where pending)
     ablation_changed = Signal(object, str)  # the (layer, head) pairs knocked out, mode
     progress_changed = Signal(int, int)  # done, total (total 0 = unknown)

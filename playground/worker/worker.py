@@ -15,6 +15,7 @@ from playground.info import ModelInfo
 from playground.worker.jobs import Job, JobRunner
 
 FALLBACK_MODEL = "builtin:gpt"  # opened when a launch's --model cannot be
+EXACT_QUESTIONS = 50  # fresh questions per head check: 2 points per question, a second on a CPU
 TRAINING_FLUSH_S = 0.2  # training reports reach the view 5 times a second: the GUI thread's CPU
 # is the trainer's (streamed text keeps the smoother default)
 
@@ -232,6 +233,31 @@ class Worker(JobRunner):
             "sweep", _per_head(sweeps), lambda batch: self.heads_swept.emit(batch[-1]), None, None,
             cfg.n_layer * cfg.n_head,
         )  # fmt: skip
+
+    @Slot(int, object)
+    def check_heads(self, request: int, head_sets: Any) -> None:
+        """Exact answers on fresh questions of the task the active model was trained on, with each
+        set of heads knocked out (exactly those: the heads knocked out elsewhere are back in)."""
+        self._serve(request, "probing", "answering fresh questions…", lambda: self._check_heads(head_sets))
+
+    def _check_heads(self, head_sets: Any) -> None:
+        self._refuse_during("train", "checking heads")
+        self._need_model()
+        import models
+        from models.inspect.exact import exact_answers
+
+        run = self.training_run
+        task = run.trainer.corpus.task if run is not None and run.trainer.model is self.model else None
+        if task is None:
+            raise models.ModelError(
+                "Exact answers need the model of a run on a built-in task (train one in the Training tab)."
+            )
+        n = EXACT_QUESTIONS
+        accuracy = []
+        for heads in head_sets:
+            with models.ablated(self.model, heads, self.ablation_mode):  # the mode the user picked
+                accuracy.append(exact_answers(self.model, self.tokenizer, task, n))
+        self.heads_checked.emit(models.HeadCheck(task.name, n, tuple(map(tuple, head_sets)), tuple(accuracy)))
 
     @Slot(int, object)
     def train(self, request: int, train_request: Any) -> None:

@@ -176,3 +176,40 @@ def test_risky_settings_are_warned_about_but_not_refused(qtbot, view) -> None:
     assert lr.value() == 10.0
     assert "learning rate 10 is far above" in view.form.warning.text()
     assert view.form.error.text() == "" and view.train_button.isEnabled()
+
+
+def test_the_copying_head_check_counts_exact_answers_with_the_named_heads_out(qtbot, view, window):
+    from models.inspect.exact import exact_answers
+
+    _configure(view, steps=30, probe_every=10, sample_every=0, eval_every=0)
+    assert not view.check_button.isVisible() or not view.check_button.isEnabled()  # no run yet
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    _wait_finished(qtbot, view)
+    qtbot.waitUntil(lambda: view.check_button.isEnabled(), timeout=10_000)
+    best, weakest = view._copying_heads()
+    grid = view.latest_scores["induction"]
+    assert grid[best] == np.nanmax(grid) and grid[weakest] == np.nanmin(grid)
+    qtbot.mouseClick(view.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Exact answers" in view.check_label.text(), timeout=60_000)
+    worker = window.client.worker
+    expected = []
+    for heads in ((), (best,), (weakest,)):
+        with models.ablated(worker.model, heads):
+            expected.append(exact_answers(worker.model, worker.tokenizer, "copy", 50))
+    text = view.check_label.text()
+    assert f"every head in <b>{expected[0]:.0%}</b>" in text
+    assert f"L{best[0]}H{best[1]} out (best induction score) <b>{expected[1]:.0%}</b>" in text
+    assert f"L{weakest[0]}H{weakest[1]} out (weakest) <b>{expected[2]:.0%}</b>" in text
+    qtbot.waitUntil(lambda: view.check_button.isEnabled(), timeout=5_000)  # and all works after
+    assert view.train_button.isEnabled()
+
+
+def test_the_check_is_refused_once_another_model_is_active(qtbot, view, window, tiny_gpt_dir, wait_signal):
+    _configure(view, steps=12, probe_every=6, sample_every=0, eval_every=0)
+    view.start()
+    _wait_finished(qtbot, view)
+    wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tiny_gpt_dir)))
+    qtbot.waitUntil(lambda: view.check_button.isEnabled(), timeout=10_000)
+    qtbot.mouseClick(view.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "did not run" in view.check_label.text(), timeout=10_000)
+    assert "built-in task" in window.errors.last.message and view.check_button.isEnabled()

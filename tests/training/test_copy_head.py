@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import models
+from models.inspect.exact import exact_answers
 from models.inspect.head_scores import head_scores
 from models.training.settings import preset
 from models.training.trainer import Trainer
-from tests.training.test_task_preset import exact_answers
 
 
 @pytest.mark.slow
@@ -20,15 +20,16 @@ def test_ablating_the_head_the_scores_name_breaks_copying() -> None:
     trainer = Trainer(cfg, "task:copy")
     for _ in trainer:
         pass
-    intact = exact_answers(trainer, "copy")
+    trainer.model.eval()
+    intact = exact_answers(trainer.model, trainer.tokenizer, "copy")
     probe = models.probe(trainer.model, trainer.tokenizer, "\nqwertyui=qwertyui\nasdfghjk=asdfghjk")
     scores = head_scores(probe.attentions, probe.tokens.ids)["induction"]  # copying = after the last match
     best = tuple(int(i) for i in np.unravel_index(np.nanargmax(scores), scores.shape))
     weakest = tuple(int(i) for i in np.unravel_index(np.nanargmin(scores), scores.shape))
     with models.ablated(trainer.model, [best]):
-        without_best = exact_answers(trainer, "copy")
+        without_best = exact_answers(trainer.model, trainer.tokenizer, "copy")
     with models.ablated(trainer.model, [weakest]):
-        without_weakest = exact_answers(trainer, "copy")
+        without_weakest = exact_answers(trainer.model, trainer.tokenizer, "copy")
     assert intact >= 0.9
     assert intact - without_best >= 0.5, (intact, without_best, scores)
     assert abs(intact - without_weakest) < 0.1, (intact, without_weakest, scores)
