@@ -3,8 +3,8 @@
 Layout: `nn/` the architectures, `hf/` Hugging Face folders (config, weight names, crash-safe
 load/save), `text/` tokenizers, corpora and tasks, `inspect/` generation, sampling, probes, head
 scores, the logit lens, ablation and patching, `training/` settings, batches and the Trainer.
-Torch-free parts (`models.results`, `models.inspect.sampling`, `models.training.settings`,
-`models.errors`) import without torch;
+Torch-free parts (`models.results`, `models.inspect.sampling`, `models.inspect.run_attention`,
+`models.training.settings`, `models.errors`) import without torch;
 everything else is loaded on first use, so the GUI can import results cheaply.
 """
 

@@ -37,6 +37,10 @@ class GenerationStep:
     # over every token before it (prompt and generated); None unless asked for.
     attention: np.ndarray | None = None
     finish_reason: str | None = None  # set on the last step: "length", "stop", "eos", "context"
+    # with attention asked for: on the first step, the prompt's own attention [layers, heads, P, P];
+    # on the last, the row of the last token as query (one more decode step) [layers, heads, keys]
+    prompt_attention: np.ndarray | None = None
+    final_attention: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

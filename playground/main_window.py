@@ -266,8 +266,8 @@ class MainWindow(QMainWindow):
             self.progress.setValue(min(done, total))
 
     def _on_run_finished(self, text: str) -> None:
-        self.attention_view.inspect(text)
-        self.probability_view.set_text(text)
+        self.attention_view.finish_run(text)  # from the run's own steps when it holds them all
+        self.probability_view.score(text)
         self.lens_view.set_text(text)
         self.heads_view.set_text(text)
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from playground.info import ModelInfo
 from playground.main_window import MainWindow
-from playground.views.attention_view import PROBE_TAG
+from playground.views.probability_view import SCORES_TAG
 
 TIMEOUT_MS = 180_000
 
@@ -52,9 +52,9 @@ class Screenshot(QObject):
             win.fill_mask_view.fill()
 
     def _on_probed(self, tag: str, _probe) -> None:
-        # the run's own probe arrives after generation finished (an earlier one is the prompt's)
+        # the run's scores arrive after generation finished (its attention came from its steps)
         if (
-            tag == PROBE_TAG
+            tag == SCORES_TAG
             and self.arch == "gpt"
             and self.view != "training"
             and not self.window.prompt_view.running

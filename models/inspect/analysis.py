@@ -15,15 +15,19 @@ from models.results import FillMaskResult, MaskFill, Probe, TokenizedText
 from models.text.tokenizer import Tokenizer
 
 
-def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10) -> Probe:
-    """Tokens, all attentions, and per position the top-k predictions, target prob and entropy."""
+def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True) -> Probe:
+    """Tokens, all attentions (unless not wanted: then [0, 0, T, T]), and per position the top-k
+    predictions, target prob and entropy."""
     tokens = _encode(model, tokenizer, text)
     device = _device(model)
     ids = torch.tensor(tokens.ids[None], device=device)  # [1, T]
+    T = len(tokens)
     with torch.inference_mode():
-        out = model(ids, output_attentions=True)
-        attentions = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # [L,H,T,T]
-        T = len(tokens)
+        out = model(ids, output_attentions=attentions)
+        if attentions:
+            attentions = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # [L,H,T,T]
+        else:
+            attentions = np.zeros((0, 0, T, T), np.float32)
         if model.config.arch == "bert" and model.head is None:  # encoder only: no predictions
             empty = np.zeros((T, 0))
             return Probe(

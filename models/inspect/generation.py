@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import torch
 
@@ -68,6 +69,7 @@ class Generation:
         ids = [int(i) for i in self.prompt.ids]
         cache = model.new_cache()
         logits, attn = self._forward(ids, cache, device)
+        prompt_attention = self._prompt_attention
         stream = tok.stream()
         for i in range(len(self.prompt.ids)):  # prime the stream decoder with the prompt
             stream.step(ids[i])
@@ -85,7 +87,14 @@ class Generation:
                 finish = "stop"
             elif index == s.max_new_tokens - 1:
                 finish = "length"
-            yield self._step(index, token, piece, shown, attn, finish)
+            step = self._step(index, token, piece, shown, attn, finish)
+            if index == 0 and prompt_attention is not None:
+                step = replace(step, prompt_attention=prompt_attention)
+            if finish and s.attention and cache.length < ctx:  # the last token's own row, so the
+                # whole text's attention is known without running it again
+                _, last = self._forward([token], cache, device)
+                step = replace(step, final_attention=last.float().cpu().numpy())
+            yield step
             if finish:
                 return
             ids.append(token)
@@ -99,8 +108,11 @@ class Generation:
         x = torch.tensor([ids], dtype=torch.long, device=device)  # [1, T]
         out = self.model(x, cache=cache, output_attentions=self.settings.attention, last_only=True)
         attn = None
+        self._prompt_attention = None
         if out.attentions is not None:
             attn = torch.stack([a[0, :, -1, :] for a in out.attentions])  # [layers, heads, keys]
+            if cache.length == x.shape[1]:  # a fresh cache: this pass read the whole prompt
+                self._prompt_attention = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()
         return out.logits[0, -1].float(), attn
 
     def _step(

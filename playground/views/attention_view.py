@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,6 +29,7 @@ from playground.views.tokens import visible
 from playground.worker import WorkerClient
 
 PROBE_TAG = "inspect"
+FOLLOW_MS = 200  # while text streams, the view redraws the growing run at most 5 times a second
 EMPTY_NOTE = "Generate or inspect a text to see its attention."
 
 
@@ -139,6 +140,13 @@ class AttentionView(QWidget):
         layout.addWidget(self.note)
         client.probed.connect(self._on_probed)
         client.ablation_changed.connect(self._on_ablation_changed)
+        # a generation's attention, grown from its steps as they stream (nothing is run again)
+        self.run_tokens = None  # the prompt's TokenizedText of the run being followed
+        self.run_steps: list = []
+        self._follow_timer = QTimer(self, singleShot=True, interval=FOLLOW_MS)
+        self._follow_timer.timeout.connect(self._follow_run)
+        client.prompt_tokenized.connect(self._on_prompt_tokenized)
+        client.tokens_generated.connect(self._on_tokens_generated)
         self._show_knocked()
 
     # ---- data in --------------------------------------------------------------------------
@@ -172,8 +180,54 @@ class AttentionView(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if not self._drawn and self.attentions.size:
+        if self._follow_timer.isActive() or (self.run_steps and self.following):
+            self._follow_run()
+        elif not self._drawn and self.attentions.size:
             self._draw()
+
+    # ---- following a generation -------------------------------------------------------------
+    @property
+    def following(self) -> bool:
+        """A run streams: the view shows it growing, its newest token's row at the bottom."""
+        return self.run_tokens is not None
+
+    def _on_prompt_tokenized(self, tokens) -> None:
+        self.run_tokens, self.run_steps = tokens, []
+
+    def _on_tokens_generated(self, batch: list) -> None:
+        if not self.following:
+            return
+        self.run_steps.extend(batch)
+        if self.isVisible() and not self._follow_timer.isActive():
+            self._follow_timer.start()  # hidden, it catches up when shown
+
+    def _follow_run(self) -> None:
+        from models.inspect.run_attention import run_attention  # numpy only
+
+        self._follow_timer.stop()
+        full = run_attention(self.run_steps, complete=False)
+        if full is None or not self.isVisible():
+            return
+        T = full.shape[-1]
+        texts = (*self.run_tokens.texts, *(s.token_text for s in self.run_steps))[:T]
+        self.set_attentions(texts, full, notes=self.run_tokens.notes)
+        newest = visible(texts[-1])
+        self.readout.setText(f"following the run: the newest row is “{newest}” (query {T - 1}) attending")
+
+    def finish_run(self, text: str) -> bool:
+        """The run ended: show its whole text's attention from its own steps (True), or, when it
+        does not hold it all (stopped, or the context slid), inspect the text afresh (False)."""
+        from models.inspect.run_attention import run_attention
+
+        self._follow_timer.stop()
+        full = run_attention(self.run_steps) if self.following else None
+        tokens, steps = self.run_tokens, self.run_steps
+        self.run_tokens, self.run_steps = None, []
+        if full is None:
+            self.inspect(text)
+            return False
+        self.set_attentions((*tokens.texts, *(s.token_text for s in steps)), full, text, tokens.notes)
+        return True
 
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's heads say nothing about it)."""

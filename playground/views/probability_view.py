@@ -24,6 +24,8 @@ from playground.views.tokens import TokenText, tint, visible
 from playground.views.topk_chart import TopKChart
 from playground.worker import WorkerClient
 
+SCORES_TAG = "scores"  # a probe for this view alone: no attentions (a run's come from its steps)
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -120,8 +122,13 @@ class ProbabilityView(QWidget):
         client.probed.connect(self._on_probed)
 
     def set_text(self, text: str) -> None:
-        """Put a run's text in the box (its probe arrives with the attention view's)."""
+        """Put a text in the box (its probe arrives with the attention view's)."""
         self.text.setText(text)
+
+    def score(self, text: str) -> None:
+        """Score `text` on its own probe, without attentions (a finished run's text)."""
+        self.text.setText(text)
+        self.client.probe(SCORES_TAG, text, attentions=False)
 
     def clear(self, why: str) -> None:
         """Empty the view, saying why (a model that cannot score: the old result would lie)."""
@@ -140,7 +147,7 @@ class ProbabilityView(QWidget):
             self.client.probe(PROBE_TAG, self.text.text())
 
     def _on_probed(self, tag: str, probe) -> None:
-        if tag == PROBE_TAG:
+        if tag in (PROBE_TAG, SCORES_TAG):
             self.set_probe(probe)
 
     def set_probe(self, probe) -> None:

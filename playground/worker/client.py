@@ -25,7 +25,7 @@ class WorkerClient(Answers):
 
     _load_requested = Signal(int, str)
     _generate_requested = Signal(int, str, object)
-    _probe_requested = Signal(str, str)
+    _probe_requested = Signal(str, str, bool)
     _fill_mask_requested = Signal(int, str, object)
     _train_requested = Signal(int, object)
     _lens_requested = Signal(int, str, str)
@@ -96,9 +96,10 @@ class WorkerClient(Answers):
     def save_model(self, folder: str) -> int:
         return self._send("save", self._save_requested, str(folder))
 
-    def probe(self, tag: str, text: str) -> None:
-        """No id: probes are superseded by newer ones for the same tag, never stopped."""
-        self._probe_requested.emit(tag, text)
+    def probe(self, tag: str, text: str, attentions: bool = True) -> None:
+        """No id: probes are superseded by newer ones for the same tag, never stopped. Without
+        `attentions` it only scores the text (cheaper; its attentions are empty)."""
+        self._probe_requested.emit(tag, text, attentions)
 
     def _send(self, kind: str, signal: Signal, *args: Any) -> int:
         if self.closing:  # the worker's loop is ending: nothing sent now would be served

@@ -34,7 +34,7 @@ class Worker(JobRunner):
         self.info: ModelInfo | None = None
         self.training_run: Any = None  # the current or last in-app TrainingRun
         self.last_checkpoint = ""  # folder of the last training checkpoint
-        self._probes: dict[str, str] = {}  # tag -> newest text (older requests are superseded)
+        self._probes: dict[str, tuple[str, bool]] = {}  # tag -> newest (text, attentions?)
         self.ablation: tuple[tuple[int, int], ...] = ()  # heads knocked out in every model call
         self.ablation_mode = "zero"
 
@@ -135,10 +135,11 @@ class Worker(JobRunner):
         )
         return Job("generate", steps, self.tokens_generated.emit, None, gen.cancel, settings.max_new_tokens)
 
-    @Slot(str, str)
-    def probe(self, tag: str, text: str) -> None:
-        """Served between chunks, newest text per tag wins: typing fast queues one probe, not fifty."""
-        self._probes[tag] = text
+    @Slot(str, str, bool)
+    def probe(self, tag: str, text: str, attentions: bool = True) -> None:
+        """Served between chunks, newest text per tag wins: typing fast queues one probe, not fifty.
+        Without `attentions` the probe only scores (its attentions are empty)."""
+        self._probes[tag] = (text, attentions)
         self._schedule()
 
     @Slot(int, str, object)
@@ -343,14 +344,14 @@ class Worker(JobRunner):
     def _between_chunks(self) -> None:  # probes are served between chunks of a job
         while self._probes:
             tag = next(iter(self._probes))
-            text = self._probes.pop(tag)
+            text, attentions = self._probes.pop(tag)
             self._set_activity("probing", 0, "inspecting…")
             with self._guard("inspecting"):
                 self._need_model()
                 import models
 
                 with self._ablated():
-                    probe = models.probe(self.model, self.tokenizer, text, k=10)
+                    probe = models.probe(self.model, self.tokenizer, text, k=10, attentions=attentions)
                 if self.ablation:  # what the knocked-out heads change, token by token
                     from models.inspect.analysis import target_prob
 

@@ -135,3 +135,43 @@ def test_invalid_settings_are_refused():
     for bad in ({"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"max_new_tokens": 0}):
         with pytest.raises(models.ModelError):
             models.SamplingSettings(**bad)
+
+
+def test_a_runs_attention_put_together_from_its_steps_equals_running_the_whole_text():
+    """Prompt block + each step's row + the last token's row = a probe of prompt and output."""
+    from models.inspect.run_attention import run_attention
+
+    tok = char_tokenizer()
+    model = _model(tok)
+    gen = models.generate(
+        model, tok, "All: Speak", max_new_tokens=12, temperature=0.8, seed=3, attention=True
+    )
+    steps = list(gen)
+    full = run_attention(steps)
+    ids = list(gen.prompt.ids) + [s.token_id for s in steps]
+    with torch.no_grad():
+        reference = model(torch.tensor([ids]), output_attentions=True).attentions
+    assert full.shape == (2, 4, len(ids), len(ids))
+    np.testing.assert_allclose(full, torch.stack([a[0] for a in reference]).numpy(), atol=1e-5)
+
+
+def test_a_stopped_or_sliding_run_does_not_pretend_to_hold_its_attention():
+    from models.inspect.run_attention import run_attention
+
+    tok = char_tokenizer()
+    model = _model(tok)
+    no_rows = list(models.generate(model, tok, "All: Speak", max_new_tokens=5, temperature=0))
+    assert run_attention(no_rows) is None  # attention not asked for
+    gen = models.generate(model, tok, "All: Speak", max_new_tokens=50, temperature=0, attention=True)
+    first = [step for _, step in zip(range(4), gen, strict=False)]  # stopped after 4 steps
+    assert run_attention(first) is None
+    partial = run_attention(first, complete=False)  # what it holds: all but the newest token's row
+    whole = run_attention(
+        list(models.generate(model, tok, "All: Speak", max_new_tokens=50, temperature=0, attention=True))
+    )
+    T = partial.shape[-1]
+    assert T == len(gen.prompt) + 3
+    np.testing.assert_allclose(partial, whole[:, :, :T, :T], atol=1e-6)
+    long = "All: Speak, speak. " * 3  # the context (64) fills and slides
+    slid = list(models.generate(model, tok, long, max_new_tokens=40, temperature=0, attention=True))
+    assert run_attention(slid) is None

@@ -1,0 +1,56 @@
+"""The attention view follows a streaming run and keeps its whole text's attention from the run's own
+steps (no second pass); a stopped run falls back to inspecting the text."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PySide6.QtCore import Qt
+
+
+def _start(qtbot, window, prompt: str, tokens: int) -> None:
+    view = window.prompt_view
+    window.show_view("prompt")
+    view.sampling.max_tokens.setValue(tokens)
+    view.prompt.clear()
+    qtbot.keyClicks(view.prompt, prompt)
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    window.show_view("attention")
+
+
+def test_the_view_grows_with_the_run_and_keeps_its_attention_without_running_it_again(qtbot, window):
+    tags = []
+    window.client.probed.connect(lambda tag, probe: tags.append((tag, probe.attentions.size)))
+    view, prompt = window.attention_view, window.prompt_view
+    _start(qtbot, window, "the cat", 40)
+    sizes = []
+    qtbot.waitUntil(lambda: sizes.append(view.attentions.shape[-1]) or not prompt.running, timeout=30_000)
+    qtbot.waitUntil(lambda: ("scores", 0) in tags and not view.following, timeout=10_000)
+    P, n = len(prompt.prompt_tokens), len(prompt.steps)
+    assert n == 40 and view.attentions.shape == (2, 2, P + n, P + n)
+    assert len({s for s in sizes if s > P}) > 1  # it grew while the text streamed
+    worker = window.client.worker
+    ids = list(prompt.prompt_tokens.ids) + [s.token_id for s in prompt.steps]
+    with torch.no_grad():
+        reference = worker.model(torch.tensor([ids]), output_attentions=True).attentions
+    np.testing.assert_allclose(view.attentions, torch.stack([a[0] for a in reference]).numpy(), atol=1e-5)
+    assert (
+        view.tokens[-1] == prompt.steps[-1].token_text
+        and view.text.text() == "the cat" + prompt.generated_text()
+    )
+    qtbot.wait(300)
+    assert tags[-1] == ("scores", 0)  # the probability view's own probe, without attentions, and
+    assert tags.count(("scores", 0)) == 1  # no attention pass after the run
+    assert window.probability_view.text.text() == view.text.text()
+
+
+def test_a_stopped_run_is_inspected_afresh(qtbot, window, wait_signal):
+    view, prompt = window.attention_view, window.prompt_view
+    _start(qtbot, window, "the cat", 10_000)
+    qtbot.waitUntil(lambda: len(prompt.steps) > 5, timeout=30_000)
+    window.show_view("prompt")
+    qtbot.keyClick(prompt.prompt, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not prompt.running, timeout=10_000)
+    text = "the cat" + prompt.generated_text()
+    qtbot.waitUntil(lambda: view.text.text() == text and len(view.tokens) == len(text), timeout=20_000)
+    assert view.attentions.shape[-1] == len(text) and not view.following
