@@ -30,6 +30,7 @@ from models.results import (
 _LAZY = {
     "load": "models.hf.checkpoint",
     "save": "models.hf.checkpoint",
+    "fingerprint": "models.hf.checkpoint",
     "generate": "models.inspect.generation",
     "Generation": "models.inspect.generation",
     "probe": "models.inspect.analysis",

@@ -18,6 +18,7 @@ class ModelInfo:
     device: str  # "CPU", "CUDA" or "MPS"
     can_fill_mask: bool  # BERT with its masked-LM head
     note: str = ""  # e.g. "starter model: the built-in one was not found"
+    fingerprint: str = ""  # of its weights (models.fingerprint): a recipe names the model it used
 
     @property
     def summary(self) -> str:
@@ -33,7 +34,9 @@ def format_count(n: int) -> str:
 
 
 def model_info(model, name: str, source: str, device: str, note: str = "") -> ModelInfo:
-    """Describe a loaded or freshly trained model (reads only plain attributes: no torch import)."""
+    """Describe a loaded or freshly trained model (worker thread: it hashes the weights)."""
+    from models import fingerprint
+
     cfg = model.config
     return ModelInfo(
         name=name,
@@ -47,4 +50,5 @@ def model_info(model, name: str, source: str, device: str, note: str = "") -> Mo
         device=device.upper(),
         can_fill_mask=cfg.arch == "bert" and getattr(cfg, "has_mlm_head", False),
         note=note,
+        fingerprint=fingerprint(model),
     )

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from playground.errors import ErrorReporter
 from playground.info import ModelInfo
+from playground.recipe import Recipe, RecipeError, read_recipe
 from playground.views.attention_view import AttentionView
 from playground.views.fill_mask_view import FillMaskView
 from playground.views.heads_view import HeadsView
@@ -79,16 +80,20 @@ class MainWindow(QMainWindow):
         w.changed.connect(self._sync)
         w.progress_changed.connect(self._on_progress_changed)
         self.prompt_view.run_finished.connect(self._on_run_finished)
-        for view in (
+        views = (
             self.prompt_view,
-            self.training_view,
             self.attention_view,
+            self.probability_view,
             self.lens_view,
             self.heads_view,
-        ):
+        )
+        for view in (*views, self.training_view):
             view.failed.connect(self._on_errored)
-        for view in (self.prompt_view, self.attention_view, self.heads_view):
+        for view in (*views, self.training_view):
             view.saved.connect(self._on_saved)
+        self._recipe: Recipe | None = None  # a recipe being followed: open its model, knock its heads
+        self._recipe_wait = (0, None)  # out, then draw; (request, what comes next when it is done)
+        w.request_finished.connect(self._on_recipe_step_finished)
         self.heads_view.head_chosen.connect(self._on_head_chosen)
         w.model_saved.connect(self._on_model_saved)
         self.attention_view.inspect_requested.connect(self._on_inspect_requested)
@@ -138,6 +143,9 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "&Export run JSON…", self.prompt_view.export_dialog, "Ctrl+E")
         self._action(file, "Export attention &PNG…", self.attention_view.export_png_dialog)
+        self.recipe_action = self._action(
+            file, "Open re&cipe…", self._on_open_recipe_triggered, "Ctrl+Shift+O"
+        )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.Quit)
         model = self.menuBar().addMenu("&Model")
@@ -230,6 +238,76 @@ class MainWindow(QMainWindow):
                 self.fill_mask_view.fill_or_start("the cat sat on the [MASK].")
             else:
                 self.attention_view.inspect(self.fill_mask_view.current_text() or "hello world")
+
+    # ---- recipes: an exported figure drawn again -----------------------------------------------
+    RECIPE_VIEWS = ("attention", "probabilities", "lens", "heads")  # the views whose figures have one
+
+    def _on_open_recipe_triggered(self) -> None:
+        start = self.settings.value("paths/last_recipe_folder", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a figure's recipe", str(start), "Recipe (*.recipe.json)"
+        )
+        if path:
+            self.settings.setValue("paths/last_recipe_folder", str(Path(path).parent))
+            self.open_recipe(path)
+
+    def open_recipe(self, path: str | Path) -> None:
+        """Draw a figure again from its recipe: its model (opened if another is active), its
+        knocked-out heads, then its view with its settings. A bad recipe changes nothing."""
+        try:
+            recipe = read_recipe(path, self.RECIPE_VIEWS)
+        except RecipeError as e:
+            self.errors.report(str(e), "")
+            return
+        if self.client.active("train"):
+            self.errors.report(
+                "Training is running: stop it before opening a recipe (it may need another model).", ""
+            )
+            return
+        self._recipe = recipe
+        info = self.client.info
+        if info is None or info.source != recipe.model_source:
+            self._recipe_wait = (self.client.load(recipe.model_source), self._recipe_model_ready)
+        else:
+            self._recipe_model_ready()
+
+    def _recipe_model_ready(self) -> None:
+        recipe, info = self._recipe, self.client.info
+        if recipe.model_fingerprint and info.fingerprint != recipe.model_fingerprint:
+            self.errors.report(
+                f"The weights of {info.name} are not those the recipe was made with "
+                f"(fingerprint {info.fingerprint}, the recipe's {recipe.model_fingerprint}): "
+                "the figure is drawn again, but it may differ.",
+                "",
+            )
+        heads, mode = self.client.ablation
+        if (heads, mode if heads else "") != (
+            recipe.ablation,
+            recipe.ablation_mode if recipe.ablation else "",
+        ):
+            self._recipe_wait = (
+                self.client.set_ablation(recipe.ablation, recipe.ablation_mode),
+                self._draw_recipe,
+            )
+        else:
+            self._draw_recipe()
+
+    def _draw_recipe(self) -> None:
+        recipe, self._recipe = self._recipe, None
+        self.show_view(recipe.view)
+        self.views[recipe.view].apply_recipe(recipe.settings)
+        self.message.setText(f"Drawing {recipe.figure or 'the figure'} again from its recipe")
+
+    def _on_recipe_step_finished(self, request: int, status: str, message: str) -> None:
+        waiting, then = self._recipe_wait
+        if request != waiting or then is None:
+            return
+        self._recipe_wait = (0, None)
+        if status == "done":
+            then()
+        else:
+            self._recipe = None
+            self.message.setText(f"The recipe was not followed: {message or status}")
 
     # ---- worker state -------------------------------------------------------------------------
     def _on_errored(self, message: str, details: str) -> None:
@@ -370,5 +448,6 @@ Ctrl+1 … Ctrl+7  prompt, attention, probabilities, logit lens, head effects, f
 Training, from any tab: F5 train, F6 pause / continue, F10 one step while paused,
 Shift+F5 stop (writes a checkpoint)
 Ctrl+E  export the run as JSON
+Ctrl+Shift+O  open a figure's recipe (written beside every exported figure) and draw it again
 Attention overview: arrow keys walk heads and layers, A averages a layer, K knocks a head out of every view
 """

@@ -141,3 +141,16 @@ def _tokenizer_config(cfg: ModelConfig, tokenizer: Tokenizer) -> dict:
     if tokenizer.eos_id is not None:
         return base | {"eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>"}
     return base
+
+
+def fingerprint(model: nn.Module) -> str:
+    """16 hex digits of a SHA-256 over every weight, in name order: the same weights give the same
+    fingerprint however they were loaded (a recipe names the model it was made with)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with torch.no_grad():
+        for name, tensor in sorted(model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]

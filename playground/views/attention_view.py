@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from playground import theme
+from playground.recipe import recipe_for
+from playground.views.figure_export import ExportButton
 from playground.views.heatmap import HeatmapPlot, colorbar
 from playground.views.mosaic import AttentionMosaic
-from playground.views.save_dialogs import ask_file
 from playground.views.tokens import visible
 from playground.worker import WorkerClient
 
@@ -49,6 +50,7 @@ class AttentionView(QWidget):
         self.layer, self.head, self.average = 0, 0, False
         self._notes: tuple[str, ...] = ()
         self._drawn = True  # False while attentions that arrived hidden wait to be drawn
+        self._pending_selection: tuple[int, int, bool] | None = None  # a recipe's, until its probe
 
         self.text = QLineEdit(placeholderText="Text to inspect (Enter) — a run's text lands here")
         self.text.returnPressed.connect(self._on_text_return_pressed)
@@ -88,14 +90,28 @@ class AttentionView(QWidget):
         self.average_box.toggled.connect(self._on_average_box_toggled)
         self.readout = QLabel("hover the large heatmap: query → key: weight")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_head = ExportButton(
+            "attention head",
+            lambda: self.head_widget,
+            lambda figure: recipe_for(self.client, "attention", self.recipe_settings(), figure),
+            {
+                ".csv": ("CSV of the shown heatmap", self.export_csv),
+                ".npy": ("NumPy array of every head", self.export_npy),
+            },
+            self._nothing_to_export,
+        )
+        self.export_overview = ExportButton(
+            "attention overview",
+            lambda: self.overview_widget,
+            lambda figure: recipe_for(self.client, "attention", self.recipe_settings(), figure),
+            {".npy": ("NumPy, every head", self.export_npy)},
+            self._nothing_to_export,
+        )
+        self.export_overview.setText("Export overview")
         exports = QHBoxLayout()
-        for label, slot in (
-            ("Export PNG…", self.export_png_dialog),
-            ("Export .npy…", self._on_export_npy_clicked),
-            ("Export CSV…", self._on_export_csv_clicked),
-        ):
-            button = QPushButton(label)
-            button.clicked.connect(slot)
+        for button in (self.export_overview, self.export_head):
+            button.saved.connect(self.saved)
+            button.failed.connect(self.failed)
             exports.addWidget(button)
         self.knock_button = QPushButton("Knock out (K)")
         self.knock_button.setToolTip(
@@ -254,6 +270,11 @@ class AttentionView(QWidget):
     def _on_probed(self, tag: str, probe) -> None:
         if tag == PROBE_TAG:
             self.set_attentions(probe.tokens.texts, probe.attentions, notes=probe.tokens.notes)
+            if self._pending_selection is not None:  # a recipe's head
+                layer, head, average = self._pending_selection
+                self._pending_selection = None
+                self.average_box.setChecked(average)
+                self.select(layer, head)
 
     # ---- selection ------------------------------------------------------------------------
     def select(self, layer: int, head: int | None = None) -> None:
@@ -410,31 +431,26 @@ class AttentionView(QWidget):
             for tok, row in zip(self.tokens, self.shown_matrix(), strict=True):
                 out.writerow([tok, *(f"{v:.6f}" for v in row)])
 
-    def _export(self, what: str, kind: str, suffix: str, write) -> None:
-        """Ask for a path (the suffix is added if missing), write, and say where or why not."""
-        if not self.attentions.size:
-            self.failed.emit("There is no attention to export yet: generate or inspect a text first.", "")
-            return
-        path = ask_file(self, f"Export {what}", f"attention{suffix}", kind, suffix)
-        if not path:
-            return
-        try:
-            ok = write(path)
-        except OSError as e:
-            ok, why = False, e.strerror or str(e)
-        else:
-            why = "the image could not be encoded"
-        if ok is False:
-            self.failed.emit(f"Could not write {path}: {why}.", "")
-        else:
-            self.saved.emit(f"Saved the {what} to {path}")
+    def _nothing_to_export(self) -> str:
+        return (
+            ""
+            if self.attentions.size
+            else "There is no attention to export yet: generate or inspect a text first."
+        )
 
     def export_png_dialog(self) -> None:
         """Ask where to save the shown heatmap as PNG, then write it (File ▸ Export attention PNG)."""
-        self._export("heatmap", "PNG image", ".png", self.export_png)
+        self.export_head.ask(".png")
 
-    def _on_export_npy_clicked(self) -> None:
-        self._export("attention tensor", "NumPy array", ".npy", self.export_npy)
+    # ---- recipes ----------------------------------------------------------------------------------
+    def recipe_settings(self) -> dict:
+        return {"text": self.text.text(), "layer": self.layer, "head": self.head, "average": self.average}
 
-    def _on_export_csv_clicked(self) -> None:
-        self._export("shown heatmap", "CSV", ".csv", self.export_csv)
+    def apply_recipe(self, settings: dict) -> None:
+        """Inspect the recipe's text, then select its head (or layer average) when it arrives."""
+        self._pending_selection = (
+            int(settings.get("layer", 0)),
+            int(settings.get("head", 0)),
+            bool(settings.get("average", False)),
+        )
+        self.inspect(str(settings.get("text", "")))

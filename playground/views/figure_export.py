@@ -1,14 +1,18 @@
-"""Figures out of the app: a plot widget as PNG (pixels), SVG or PDF (vectors, text kept as text)."""
+"""Figures out of the app: a plot widget as PNG (pixels), SVG or PDF (vectors, text kept as text),
+from an Export button that writes the figure's recipe beside it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QMarginsF, QRectF, QSize, QSizeF
+from PySide6.QtCore import QMarginsF, QRectF, QSize, QSizeF, Signal
 from PySide6.QtGui import QPageLayout, QPageSize, QPaintDevice, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtWidgets import QGraphicsItem, QMenu, QToolButton, QWidget
+
+from playground.views.save_dialogs import ask_file
 
 FIGURE_KINDS = {".png": "PNG image", ".svg": "SVG vector image", ".pdf": "PDF document"}
 
@@ -67,3 +71,69 @@ def _paint(widget: pg.GraphicsView, path: Path, device: QPaintDevice) -> bool:
         for item, mode in cached:
             item.setCacheMode(mode)
     return path.is_file() and path.stat().st_size > 0
+
+
+class ExportButton(QToolButton):
+    """“Export ▾”: the figure as PNG, SVG or PDF, and the numbers behind it (CSV, .npy…), each
+    written with its recipe beside it (File ▸ Open recipe draws the figure again)."""
+
+    saved = Signal(str)  # what was written, and where
+    failed = Signal(str, str)  # message, details
+
+    def __init__(
+        self,
+        name: str,
+        figure: Callable[[], pg.GraphicsView],
+        recipe: Callable[[str], object],
+        data: dict[str, tuple[str, Callable[[Path], object]]] | None = None,
+        empty: Callable[[], str] = lambda: "",
+        parent: QWidget | None = None,
+    ) -> None:
+        """`name`: the figure's file stem and words ("attention" -> "Saved the attention …");
+        `figure`: the widget to draw; `recipe(figure_path)`: its Recipe (or None); `data`: suffix
+        -> (kind, writer) for the numbers; `empty()`: why there is nothing to export, or ""."""
+        super().__init__(parent)
+        self.name, self.figure, self.recipe, self.empty = name, figure, recipe, empty
+        self.writers: dict[str, tuple[str, Callable[[Path], object]]] = {
+            suffix: (kind, lambda path: export_figure(self.figure(), path))
+            for suffix, kind in FIGURE_KINDS.items()
+        }
+        self.writers.update(data or {})
+        self.setText("Export")
+        self.setToolTip("Save the figure (PNG, SVG, PDF) or its numbers, with a recipe to redo it")
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self)
+        for suffix, (kind, _) in self.writers.items():
+            menu.addAction(f"{kind} ({suffix})…").triggered.connect(lambda _=False, s=suffix: self.ask(s))
+        self.setMenu(menu)
+
+    def ask(self, suffix: str) -> None:
+        """Ask where to write, then write (the recipe beside it) and say where or why not."""
+        why = self.empty()
+        if why:
+            self.failed.emit(why, "")
+            return
+        kind = self.writers[suffix][0]
+        path = ask_file(
+            self, f"Export the {self.name}", f"{self.name.replace(' ', '-')}{suffix}", kind, suffix
+        )
+        if path:
+            self.export(path)
+
+    def export(self, path: str | Path) -> bool:
+        """Write `path` (its suffix picks the format) and its recipe; True if both were written."""
+        from playground.recipe import write_recipe
+
+        path = Path(path)
+        try:
+            ok = self.writers[path.suffix.lower()][1](path) is not False
+            recipe = self.recipe(path.name) if ok else None
+            beside = write_recipe(path, recipe) if recipe is not None else None
+        except OSError as e:
+            self.failed.emit(f"Could not write {path}: {e.strerror or e}.", "")
+            return False
+        if not ok:
+            self.failed.emit(f"Could not write {path}: the figure could not be drawn into it.", "")
+            return False
+        self.saved.emit(f"Saved the {self.name} to {path}" + (f" (recipe: {beside.name})" if beside else ""))
+        return True

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from playground import theme
-from playground.views.figure_export import FIGURE_KINDS, export_figure
+from playground.recipe import recipe_for
+from playground.views.figure_export import ExportButton
 from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar, symmetric_levels
-from playground.views.save_dialogs import ask_file
 from playground.views.tokens import visible
 from playground.worker import WorkerClient
 from playground.worker.requests import SweepRequest
@@ -53,6 +53,7 @@ class HeadsView(QWidget):
         super().__init__(parent)
         self.client = client
         self.sweep = None  # the newest HeadSweep
+        self.asked: SweepRequest | None = None  # what it was asked for
         self.request = 0
         self.stale = False  # heads were knocked out or restored since the sweep ran
         self.kind = QComboBox()
@@ -111,26 +112,27 @@ class HeadsView(QWidget):
         self.labels = CellLabels()  # each cell's value, written on it
         self.heatmap.addItem(self.labels)
         self.readout = QLabel("hover a cell; click one to show that head in the Attention tab")
+        self.export_button = ExportButton(
+            "head sweep",
+            lambda: self.plots,
+            lambda figure: recipe_for(self.client, "heads", self.recipe_settings(), figure),
+            {
+                ".csv": ("CSV", self.export_csv),
+                ".npy": ("NumPy array", lambda p: np.save(p, self.sweep.values)),
+            },
+            lambda: "" if self.sweep is not None else "There is no sweep to export yet: run one first.",
+        )
+        self.export_button.saved.connect(self.saved)
+        self.export_button.failed.connect(self.failed)
         exports = QHBoxLayout()
-        exports.addStretch(1)
-        for suffix in (".png", ".svg", ".pdf"):
-            button = QPushButton(f"Export {suffix[1:].upper()}…")
-            button.clicked.connect(lambda _=False, s=suffix: self._export_figure_dialog(s))
-            exports.addWidget(button)
-        for label, slot in (
-            ("Export CSV…", self._on_export_csv_clicked),
-            ("Export .npy…", self._on_export_npy_clicked),
-        ):
-            button = QPushButton(label)
-            button.clicked.connect(slot)
-            exports.addWidget(button)
+        exports.addWidget(self.readout, 1)
+        exports.addWidget(self.export_button)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(fields)
         layout.addWidget(self.summary)
         layout.addWidget(self.plots, 1)
-        layout.addWidget(self.readout)
         layout.addLayout(exports)
         QShortcut(QKeySequence("Ctrl+Return"), self, self.run)
         QShortcut(QKeySequence("Ctrl+Enter"), self, self.run)
@@ -161,6 +163,7 @@ class HeadsView(QWidget):
             self.other.text().strip(), self.mode.currentData(),
         )  # fmt: skip
         self.request = self.client.sweep(ask)
+        self.asked = ask
         if self.request:
             self.progress.setValue(0)
 
@@ -263,32 +266,30 @@ class HeadsView(QWidget):
             for layer in range(L):
                 out.writerow([f"L{layer}", *(f"{v:.6f}" for v in self.sweep.values[layer])])
 
-    def _export(self, what: str, kind: str, suffix: str, write) -> None:
-        if self.sweep is None:
-            self.failed.emit("There is no sweep to export yet: run one first.", "")
-            return
-        path = ask_file(self, f"Export {what}", f"{self.sweep.kind}-sweep{suffix}", kind, suffix)
-        if not path:
-            return
-        try:
-            ok = write(path)
-        except OSError as e:
-            ok, why = False, e.strerror or str(e)
-        else:
-            why = "the figure could not be written"
-        if ok is False:
-            self.failed.emit(f"Could not write {path}: {why}.", "")
-        else:
-            self.saved.emit(f"Saved the {what} to {path}")
+    def export_npy(self, path: str | Path) -> None:
+        np.save(path, self.sweep.values)
 
-    def _export_figure_dialog(self, suffix: str) -> None:
-        self._export("sweep figure", FIGURE_KINDS[suffix], suffix, lambda p: export_figure(self.plots, p))
+    # ---- recipes ----------------------------------------------------------------------------------
+    def recipe_settings(self) -> dict:
+        """What the shown sweep was asked for (not what the fields say now)."""
+        ask = self.asked
+        return {
+            "kind": ask.kind, "text": ask.text, "corrupted": ask.corrupted, "target": ask.target,
+            "other": ask.other, "mode": ask.mode,
+        }  # fmt: skip
 
-    def _on_export_csv_clicked(self) -> None:
-        self._export("sweep values", "CSV", ".csv", self.export_csv)
-
-    def _on_export_npy_clicked(self) -> None:
-        self._export("sweep values", "NumPy array", ".npy", lambda p: np.save(p, self.sweep.values))
+    def apply_recipe(self, settings: dict) -> None:
+        """Fill the fields as the recipe says and run the sweep again."""
+        self.kind.setCurrentIndex(max(0, self.kind.findData(settings.get("kind", "ablation"))))
+        self.mode.setCurrentIndex(max(0, self.mode.findData(settings.get("mode", "zero"))))
+        for field, key in (
+            (self.text, "text"),
+            (self.corrupted, "corrupted"),
+            (self.target, "target"),
+            (self.other, "other"),
+        ):
+            field.setText(str(settings.get(key, "")))
+        self.run()
 
 
 def _title(sweep) -> str:

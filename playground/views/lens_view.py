@@ -8,6 +8,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from playground import theme
+from playground.recipe import recipe_for
+from playground.views.figure_export import ExportButton
 from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar
 from playground.views.tokens import visible
 from playground.views.topk_chart import TopKChart
@@ -20,12 +22,14 @@ class LensView(QWidget):
     """Asks the worker for a text's logit lens and draws it; click a cell for its top-k."""
 
     failed = Signal(str, str)  # message, details
+    saved = Signal(str)
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client = client
         self.lens = None
         self.request = 0
+        self.asked = ("", "")  # the text and token of the newest read
         self.text = QLineEdit(placeholderText="Text to read layer by layer (Enter)")
         self.text.returnPressed.connect(self.read)
         self.token = QLineEdit(placeholderText="follow a token (optional)")
@@ -62,6 +66,18 @@ class LensView(QWidget):
         self.heatmap.addItem(self.labels)
         self.chart = TopKChart("click a cell")
         self.readout = QLabel(" ")
+        self.export_button = ExportButton(
+            "logit lens",
+            lambda: self.plots,
+            lambda figure: recipe_for(self.client, "lens", self.recipe_settings(), figure),
+            {".csv": ("CSV", self.export_csv), ".npy": ("NumPy array", self.export_npy)},
+            lambda: "" if self.lens is not None else "There is no lens to export yet: read a text first.",
+        )
+        self.export_button.saved.connect(self.saved)
+        self.export_button.failed.connect(self.failed)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.export_button)
         split = QSplitter()
         split.addWidget(self.plots)
         split.addWidget(self.chart)
@@ -71,7 +87,7 @@ class LensView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
-        layout.addWidget(self.readout)
+        layout.addLayout(bottom)
         client.lens_read.connect(self._on_lens_read)
         client.ablation_changed.connect(self._on_ablation_changed)
         client.request_finished.connect(self._on_request_finished)
@@ -82,7 +98,8 @@ class LensView(QWidget):
             self.failed.emit("Type a text to read layer by layer.", "")
             return
         self.read_button.setEnabled(False)
-        self.request = self.client.logit_lens(text, self.token.text().strip())
+        self.asked = (text, self.token.text().strip())
+        self.request = self.client.logit_lens(*self.asked)
         if not self.request:  # the app is closing
             self.read_button.setEnabled(True)
 
@@ -120,6 +137,28 @@ class LensView(QWidget):
         self.heatmap.setTitle(f"probability of {follows}, layer by layer")
         last = T - 1
         self._show_cell(L - 1, last)
+
+    # ---- export and recipes -----------------------------------------------------------------------
+    def export_csv(self, path) -> None:
+        """Each layer's probability of the followed token at each position (tokens as columns)."""
+        import csv
+
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["layer \\ token", *self.lens.tokens.texts])
+            for layer, row in enumerate(self.lens.prob):
+                out.writerow([f"L{layer}", *(f"{p:.6f}" for p in row)])
+
+    def export_npy(self, path) -> None:
+        np.save(path, self.lens.prob)
+
+    def recipe_settings(self) -> dict:
+        return {"text": self.asked[0], "token": self.asked[1]}
+
+    def apply_recipe(self, settings: dict) -> None:
+        self.text.setText(str(settings.get("text", "")))
+        self.token.setText(str(settings.get("token", "")))
+        self.read()
 
     def _show_cell(self, layer: int, t: int) -> None:
         lens = self.lens

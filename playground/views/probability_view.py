@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -18,7 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from playground import theme
+from playground.recipe import recipe_for
 from playground.views.attention_view import PROBE_TAG
+from playground.views.figure_export import ExportButton
 from playground.views.heatmap import TokenAxis
 from playground.views.tokens import TokenText, tint, visible
 from playground.views.topk_chart import TopKChart
@@ -61,6 +64,9 @@ class Scores:
 
 
 class ProbabilityView(QWidget):
+    saved = Signal(str)
+    failed = Signal(str, str)
+
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client = client
@@ -71,9 +77,21 @@ class ProbabilityView(QWidget):
         self.text.returnPressed.connect(self._on_text_return_pressed)
         inspect = QPushButton("Score")
         inspect.clicked.connect(self._on_text_return_pressed)
+        self.export_button = ExportButton(
+            "token probabilities",
+            lambda: self.plots,
+            lambda figure: recipe_for(self.client, "probabilities", {"text": self.scored_text()}, figure),
+            {".csv": ("CSV", self.export_csv)},
+            lambda: (
+                "" if self.probe is not None else "There is nothing scored to export yet: score a text first."
+            ),
+        )
+        self.export_button.saved.connect(self.saved)
+        self.export_button.failed.connect(self.failed)
         top = QHBoxLayout()
         top.addWidget(self.text, 1)
         top.addWidget(inspect)
+        top.addWidget(self.export_button)
         self.summary = QLabel("Score a text to see how surprised the model is by each token.")
         self.summary.setWordWrap(True)
 
@@ -214,6 +232,21 @@ class ProbabilityView(QWidget):
         elif n:
             self.tokens.select(n - 1)
             self._on_tokens_token_clicked(n - 1)
+
+    # ---- export and recipes -----------------------------------------------------------------------
+    def export_csv(self, path) -> None:
+        """One row per token: its text, probability where it stands, and the entropy before it."""
+        import csv
+
+        sc = self.scores
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["position", "token", "probability", "entropy_nats"])
+            for i, token in enumerate(self.probe.tokens.texts):
+                out.writerow([i, token, f"{sc.prob[i]:.6f}", f"{sc.entropy[i]:.6f}"])
+
+    def apply_recipe(self, settings: dict) -> None:
+        self.score(str(settings.get("text", "")))
 
     def _tooltip(self, i: int) -> str:
         pr, sc = self.probe, self.scores

@@ -30,6 +30,7 @@ from models.errors import ModelError
 from models.results import TrainingReport
 from playground import theme
 from playground.training_session import TrainingStarted, TrainRequest
+from playground.views.figure_export import ExportButton
 from playground.views.heatmap import HeatmapPlot, colorbar
 from playground.views.mosaic import AttentionMosaic
 from playground.views.save_dialogs import ask_new_folder
@@ -46,6 +47,7 @@ class TrainingView(QWidget):
     """Drives one training run at a time through the worker and draws what it reports."""
 
     failed = Signal(str, str)  # message, details: invalid settings refused before the run
+    saved = Signal(str)  # what an export wrote, and where
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -124,6 +126,14 @@ class TrainingView(QWidget):
         self._next_chart = 0
         self.log_box = QCheckBox("log scale")
         self.log_box.toggled.connect(self.loss_chart.set_log)
+        self.export_button = ExportButton(
+            "training charts", self._chart_to_export, lambda _figure: None,
+            {".csv": ("CSV of the losses", self.export_losses_csv)},
+            lambda: "" if self.loss_chart.train.n else "There is no run to export yet: train first.",
+        )  # fmt: skip
+        self.export_button.setToolTip("Save the loss chart (PNG, SVG, PDF) or the losses (CSV)")
+        self.export_button.failed.connect(self.failed)
+        self.export_button.saved.connect(self.saved)
         charts = QSplitter(Qt.Orientation.Vertical)
         charts.addWidget(self.loss_chart)
         charts.addWidget(self.score_chart)
@@ -167,7 +177,11 @@ class TrainingView(QWidget):
         chart_layout = QVBoxLayout(chart_box)
         chart_layout.setContentsMargins(0, 0, 0, 0)
         chart_layout.addWidget(charts, 1)
-        chart_layout.addWidget(self.log_box)
+        chart_options = QHBoxLayout()
+        chart_options.addWidget(self.log_box)
+        chart_options.addStretch(1)
+        chart_options.addWidget(self.export_button)
+        chart_layout.addLayout(chart_options)
         top.addWidget(chart_box)
         top.addWidget(attention)
         right.addWidget(top)
@@ -465,6 +479,23 @@ class TrainingView(QWidget):
             self.stats.setText(worker.label)
         elif state == "stopping":
             self.stats.setText("stopping after this step…")
+
+    # ---- export ---------------------------------------------------------------------------------
+    def _chart_to_export(self):
+        return self.loss_chart
+
+    def export_losses_csv(self, path) -> None:
+        """step, training loss, validation loss (empty where not validated)."""
+        import csv
+
+        steps, losses = self.loss_chart.train.data()
+        val = dict(zip(*self.loss_chart.val.data(), strict=True))
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["step", "train_loss", "val_loss"])
+            for step, loss in zip(steps, losses, strict=True):
+                v = val.get(step)
+                out.writerow([int(step), f"{loss:.6f}", "" if v is None else f"{v:.6f}"])
 
     # ---- is the copying head the one doing the job? ----------------------------------------------
     def _copying_heads(self) -> tuple[tuple[int, int], tuple[int, int]] | None:

@@ -41,10 +41,14 @@ class WorkerClient(Answers):
         self.outstanding: dict[int, str] = {}  # request id -> kind, sent and not yet finished
         self.stopping: set[int] = set()  # outstanding requests the user asked to stop
         self.closing = False  # set by shutdown(): new requests are refused (id 0)
+        self.info = None  # the active model's ModelInfo, as the worker last said
+        self.ablation: tuple[tuple[tuple[int, int], ...], str] = ((), "zero")  # heads out, mode
         self._ids = itertools.count(1)
         # the client's own bookkeeping first: views relayed the same answers see it up to date
         self.state_changed.connect(self._on_state_changed)
         self.request_finished.connect(self._on_request_finished)
+        self.model_loaded.connect(self._on_model_loaded)
+        self.ablation_changed.connect(self._on_ablation_changed)
         self.worker_thread = QThread()
         self.worker_thread.setObjectName("playground-worker")
         self.worker.moveToThread(self.worker_thread)
@@ -164,6 +168,12 @@ class WorkerClient(Answers):
         self.outstanding.pop(request, None)
         self.stopping.discard(request)
         self.changed.emit()
+
+    def _on_model_loaded(self, info) -> None:
+        self.info = info
+
+    def _on_ablation_changed(self, heads, mode: str) -> None:
+        self.ablation = (tuple(heads), mode)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the job, end the thread's event loop and wait for it. True if it ended."""

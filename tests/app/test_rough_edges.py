@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import models
 from playground.views import save_dialogs
@@ -75,16 +75,20 @@ def test_exports_add_their_extension_and_say_where_they_wrote(
     _answer_dialogs(monkeypatch, str(tmp_path / "picture"))
     if action == "json":  # File ▸ Export run JSON, by its shortcut
         qtbot.keyClick(window, Qt.Key.Key_E, CTRL)
-    else:  # the attention view's own buttons
+    else:  # the attention view's Export menu
         window.show_view("attention")
-        button = next(
-            b for b in window.attention_view.findChildren(QPushButton) if action in b.text().lower()
-        )
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        _menu_action(window.attention_view.export_head, suffix).trigger()
     written = tmp_path / f"picture{suffix}"
     assert written.is_file() and written.stat().st_size > 0
     assert str(written) in window.message.text()
     assert not (tmp_path / "picture").exists()
+    if action != "json":  # every figure export writes its recipe beside it
+        assert (tmp_path / "picture.recipe.json").is_file()
+
+
+def _menu_action(button, suffix: str):
+    """The entry of an Export button's menu for one file type."""
+    return next(a for a in button.menu().actions() if f"({suffix})" in a.text())
 
 
 def test_an_export_that_cannot_be_written_says_why(qtbot, window, monkeypatch, tmp_path):
@@ -92,8 +96,7 @@ def test_an_export_that_cannot_be_written_says_why(qtbot, window, monkeypatch, t
     qtbot.waitUntil(lambda: window.attention_view.attentions.size > 0, timeout=10_000)
     _answer_dialogs(monkeypatch, str(tmp_path / "no such folder" / "a.png"))
     window.show_view("attention")
-    button = next(b for b in window.attention_view.findChildren(QPushButton) if "png" in b.text().lower())
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    _menu_action(window.attention_view.export_head, ".png").trigger()
     assert window.errors.last is not None and window.errors.last.message.startswith("Could not write")
 
 

@@ -1,0 +1,120 @@
+"""Every exported figure gets a recipe beside it; File ▸ Open recipe draws the figure again: the same
+model (opened if another is active), the same knocked-out heads, the same settings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+
+def _wait_sweep(qtbot, view, before):
+    qtbot.waitUntil(lambda: view.sweep is not before and view.sweep.complete, timeout=20_000)
+    qtbot.waitUntil(lambda: view.run_button.isEnabled(), timeout=5_000)
+    return view.sweep
+
+
+def _patching_sweep(qtbot, window):
+    view = window.heads_view
+    window.show_view("heads")
+    view.kind.setFocus()
+    qtbot.keyClick(view.kind, Qt.Key.Key_Down)  # patching
+    for field, text in ((view.text, "the cat sat"), (view.corrupted, "the dog sat")):
+        field.clear()
+        qtbot.keyClicks(field, text)
+    before = view.sweep
+    qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    return _wait_sweep(qtbot, view, before)
+
+
+def test_a_sweep_figure_and_its_recipe_round_trip(qtbot, window, tmp_path, tiny_gpt_dir):
+    sweep = _patching_sweep(qtbot, window)
+    view = window.heads_view
+    assert view.export_button.export(tmp_path / "sweep.svg")
+    recipe = json.loads((tmp_path / "sweep.recipe.json").read_text(encoding="utf-8"))
+    assert recipe["view"] == "heads" and recipe["model"]["source"] == str(tiny_gpt_dir)
+    assert recipe["model"]["fingerprint"] == window.client.info.fingerprint
+    assert recipe["settings"]["kind"] == "patching" and recipe["settings"]["corrupted"] == "the dog sat"
+    assert recipe["figure"] == "sweep.svg" and recipe["ablation"]["heads"] == []
+    view.corrupted.setText("something else")  # the user moves on…
+    view.kind.setCurrentIndex(0)
+    before = view.sweep
+    window.open_recipe(tmp_path / "sweep.recipe.json")
+    again = _wait_sweep(qtbot, view, before)
+    np.testing.assert_array_equal(again.values, sweep.values)
+    assert view.kind.currentData() == "patching" and view.corrupted.text() == "the dog sat"
+
+
+def test_a_recipe_brings_back_its_knocked_out_heads_and_its_model(
+    qtbot, window, tmp_path, tiny_bert_dir, wait_signal
+):
+    lens = window.lens_view
+    wait_signal(window.client.ablation_changed, lambda: window.client.set_ablation([(1, 0)]))
+    window.show_view("lens")
+    lens.text.setText("the cat sat")
+    before = lens.lens
+    qtbot.mouseClick(lens.read_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: lens.lens is not before and lens.read_button.isEnabled(), timeout=10_000)
+    knocked = lens.lens
+    assert lens.export_button.export(tmp_path / "lens.pdf") and (tmp_path / "lens.recipe.json").is_file()
+    wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tiny_bert_dir)))
+    assert window.client.ablation == ((), "zero")  # a new model forgets the heads
+    window.open_recipe(tmp_path / "lens.recipe.json")
+    qtbot.waitUntil(
+        lambda: (
+            window.client.ablation == (((1, 0),), "zero")
+            and lens.lens is not None
+            and lens.lens.arch == "gpt"
+            and lens.read_button.isEnabled()
+            and not window.client.outstanding
+        ),
+        timeout=20_000,
+    )
+    assert window.info.arch == "gpt"
+    np.testing.assert_allclose(lens.lens.prob, knocked.prob, atol=1e-6)
+    assert window.tabs.currentWidget() is lens
+
+
+RECIPE = '{"format": "transformer-playground-recipe", "version": 1, '
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        ("not json at all", "not JSON"),
+        ('{"format": "something else"}', "not a Transformer Playground recipe"),
+        ('{"format": "transformer-playground-recipe", "version": 9}', "version 9"),
+        (RECIPE + '"view": "heads"}', "missing a field"),
+        (RECIPE + '"view": "charts", "model": {"source": "x"}}', "a view this app does not have"),
+        (RECIPE + '"view": "lens", "model": {"source": ""}}', "never saved"),
+    ],
+)
+def test_a_bad_recipe_is_refused_with_its_reason_and_nothing_changes(qtbot, window, tmp_path, content, why):
+    path = tmp_path / "bad.recipe.json"
+    path.write_text(content, encoding="utf-8")
+    info, tab = window.client.info, window.tabs.currentWidget()
+    window.open_recipe(path)
+    assert why in window.errors.last.message
+    qtbot.wait(200)
+    assert window.client.info is info and window.tabs.currentWidget() is tab and not window.client.outstanding
+
+
+def test_a_recipe_for_other_weights_still_draws_and_says_so(qtbot, window, tmp_path):
+    att = window.attention_view
+    window.show_view("attention")
+    att.inspect("the cat sat")
+    qtbot.waitUntil(lambda: att.attentions.size > 0, timeout=10_000)
+    att.select(1, 1)
+    assert att.export_head.export(tmp_path / "head.png")
+    path = tmp_path / "head.recipe.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["model"]["fingerprint"] = "0123456789abcdef"
+    data["settings"]["text"] = "a dog"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    att.select(0, 0)
+    window.open_recipe(path)
+    qtbot.waitUntil(lambda: att.text.text() == "a dog" and len(att.tokens) == 5, timeout=10_000)
+    qtbot.waitUntil(lambda: (att.layer, att.head) == (1, 1), timeout=5_000)
+    assert "not those the recipe was made with" in window.errors.last.message
