@@ -134,6 +134,8 @@ class HeadCheck:
     questions: int
     heads: tuple[tuple[tuple[int, int], ...], ...]  # the sets knocked out; () is the intact model
     accuracy: tuple[float, ...]  # the share answered exactly, one per set
+    mode: str = "zero"  # how the heads were knocked out
+    request: int = 0  # the request it answers
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class ModelInfo:
     can_fill_mask: bool  # BERT with its masked-LM head
     note: str = ""  # e.g. "starter model: the built-in one was not found"
     fingerprint: str = ""  # of its weights (models.fingerprint): a recipe names the model it used
+    task: str = ""  # the built-in task it was trained on here ("copy"…), "" if none or not known
 
     @property
     def summary(self) -> str:
@@ -33,7 +34,7 @@ def format_count(n: int) -> str:
     return str(n)
 
 
-def model_info(model, name: str, source: str, device: str, note: str = "") -> ModelInfo:
+def model_info(model, name: str, source: str, device: str, note: str = "", task: str = "") -> ModelInfo:
     """Describe a loaded or freshly trained model (worker thread: it hashes the weights)."""
     from models import fingerprint
 
@@ -51,4 +52,5 @@ def model_info(model, name: str, source: str, device: str, note: str = "") -> Mo
         can_fill_mask=cfg.arch == "bert" and getattr(cfg, "has_mlm_head", False),
         note=note,
         fingerprint=fingerprint(model),
+        task=task,
     )

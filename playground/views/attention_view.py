@@ -156,6 +156,9 @@ class AttentionView(QWidget):
         layout.addWidget(self.note)
         client.probed.connect(self._on_probed)
         client.ablation_changed.connect(self._on_ablation_changed)
+        client.heads_checked.connect(self._on_heads_checked)
+        self.check_request = 0  # on a model trained on a built-in task: exact answers, heads out
+        self.check_line = ""
         # a generation's attention, grown from its steps as they stream (nothing is run again)
         self.run_tokens = None  # the prompt's TokenizedText of the run being followed
         self.run_steps: list = []
@@ -341,9 +344,23 @@ class AttentionView(QWidget):
             self.mode_box.blockSignals(True)  # the worker's word, not a new request
             self.mode_box.setCurrentIndex(index)
             self.mode_box.blockSignals(False)
+        self.check_line = ""
         self._show_knocked()
         if self.text.text().strip():  # every view recomputes with the heads that are out
             self.client.probe(PROBE_TAG, self.text.text())
+        info = self.client.info
+        if heads and info is not None and info.task:  # a task model: do the answers survive?
+            self.check_request = self.client.check_heads([(), tuple(heads)])
+
+    def _on_heads_checked(self, check) -> None:
+        if check.request != self.check_request or tuple(check.heads[-1]) != self.knocked:
+            return
+        intact, knocked = check.accuracy
+        self.check_line = (
+            f" · exact answers on {check.questions} fresh {check.task} questions: "
+            f"{intact:.0%} → {knocked:.0%} ({knocked - intact:+.0%})"
+        )
+        self._show_knocked()
 
     def _show_knocked(self) -> None:
         self.overview.mark_knocked_out(self.knocked)
@@ -355,7 +372,7 @@ class AttentionView(QWidget):
         self.knock_button.setEnabled(bool(n))
         names = ", ".join(f"L{layer}H{head}" for layer, head in self.knocked)
         how = "zeroed" if self.mode_box.currentData() == "zero" else "mean over positions"
-        self.knocked_label.setText(f"knocked out ({how}): {names}" if names else "")
+        self.knocked_label.setText(f"knocked out ({how}): {names}{self.check_line}" if names else "")
 
     def _on_tile_clicked(self, layer: int, head: int) -> None:
         self.average = False

@@ -518,6 +518,8 @@ class TrainingView(QWidget):
         self._sync()
 
     def _on_heads_checked(self, check) -> None:
+        if check.request != self.check_request:
+            return  # another view's check
         intact, best, weakest = check.accuracy
         (b,), (w,) = check.heads[1], check.heads[2]
         self.check_label.setText(

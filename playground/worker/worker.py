@@ -239,9 +239,11 @@ class Worker(JobRunner):
     def check_heads(self, request: int, head_sets: Any) -> None:
         """Exact answers on fresh questions of the task the active model was trained on, with each
         set of heads knocked out (exactly those: the heads knocked out elsewhere are back in)."""
-        self._serve(request, "probing", "answering fresh questions…", lambda: self._check_heads(head_sets))
+        self._serve(
+            request, "probing", "answering fresh questions…", lambda: self._check_heads(request, head_sets)
+        )
 
-    def _check_heads(self, head_sets: Any) -> None:
+    def _check_heads(self, request: int, head_sets: Any) -> None:
         self._refuse_during("train", "checking heads")
         self._need_model()
         import models
@@ -258,7 +260,10 @@ class Worker(JobRunner):
         for heads in head_sets:
             with models.ablated(self.model, heads, self.ablation_mode):  # the mode the user picked
                 accuracy.append(exact_answers(self.model, self.tokenizer, task, n))
-        self.heads_checked.emit(models.HeadCheck(task.name, n, tuple(map(tuple, head_sets)), tuple(accuracy)))
+        sets = tuple(map(tuple, head_sets))
+        self.heads_checked.emit(
+            models.HeadCheck(task.name, n, sets, tuple(accuracy), self.ablation_mode, request)
+        )
 
     @Slot(int, object)
     def train(self, request: int, train_request: Any) -> None:
@@ -311,7 +316,9 @@ class Worker(JobRunner):
             name = f"trained {trainer.config.arch.upper()} ({trainer.corpus.name})"
             task = trainer.corpus.task
             hint = f"prompt it with {task.prompt_hint}" if task is not None else ""
-            self.info = model_info(self.model, name, self.last_checkpoint, trainer.device.type, hint)
+            self.info = model_info(
+                self.model, name, self.last_checkpoint, trainer.device.type, hint, task.name if task else ""
+            )
             self.model_loaded.emit(self.info)
         return ("done" if status == "finished" else status), message
 

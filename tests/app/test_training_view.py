@@ -213,3 +213,29 @@ def test_the_check_is_refused_once_another_model_is_active(qtbot, view, window, 
     qtbot.mouseClick(view.check_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "did not run" in view.check_label.text(), timeout=10_000)
     assert "built-in task" in window.errors.last.message and view.check_button.isEnabled()
+
+
+def test_knocking_heads_out_of_a_task_model_shows_the_exact_answers_change(qtbot, view, window):
+    from models.inspect.exact import exact_answers
+
+    _configure(view, steps=20, probe_every=10, sample_every=0, eval_every=0)
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    _wait_finished(qtbot, view)
+    qtbot.waitUntil(
+        lambda: window.client.info is not None and window.client.info.task == "copy", timeout=10_000
+    )
+    att = window.attention_view
+    window.show_view("attention")
+    att.inspect("qwertyui=qwertyui")
+    qtbot.waitUntil(lambda: att.attentions.size > 0, timeout=10_000)
+    att.select(1, 0)
+    qtbot.keyClick(att.overview_widget, Qt.Key.Key_K)
+    qtbot.waitUntil(lambda: "exact answers" in att.knocked_label.text(), timeout=60_000)
+    worker = window.client.worker
+    intact = exact_answers(worker.model, worker.tokenizer, "copy", 50)
+    with models.ablated(worker.model, [(1, 0)]):
+        knocked = exact_answers(worker.model, worker.tokenizer, "copy", 50)
+    assert f"copy questions: {intact:.0%} → {knocked:.0%}" in att.knocked_label.text()
+    assert (
+        view.check_label.isHidden() or "Exact answers" not in view.check_label.text()
+    )  # not the training view's
