@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
                 self.attention_view.inspect(self.fill_mask_view.current_text() or "hello world")
 
     # ---- recipes: an exported figure drawn again -----------------------------------------------
-    RECIPE_VIEWS = ("attention", "probabilities", "lens", "heads")  # the views whose figures have one
+    RECIPE_VIEWS = ("prompt", "attention", "probabilities", "lens", "heads", "fill-mask")  # all with figures
 
     def _on_open_recipe_triggered(self) -> None:
         start = self.settings.value("paths/last_recipe_folder", str(Path.home()))

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (
 )
 
 from playground.info import ModelInfo
+from playground.recipe import recipe_for
+from playground.views.figure_export import ExportButton
 from playground.views.tokens import TokenText, tint, visible
 from playground.views.topk_chart import TopKChart
 from playground.worker import WorkerClient
@@ -24,6 +26,8 @@ CHARTS = 3  # bar charts for the first masks; more masks still get their best fi
 
 class FillMaskView(QWidget):
     attentions_ready = Signal(object, object, str)  # token texts, float32 [L, H, T, T], text
+    saved = Signal(str)
+    failed = Signal(str, str)
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,9 +41,19 @@ class FillMaskView(QWidget):
         self.text.textEdited.connect(self._on_text_edited)
         self.fill_button = QPushButton("Fill")
         self.fill_button.clicked.connect(self._on_text_return_pressed)
+        self.export_button = ExportButton(
+            "mask fills",
+            lambda: self.charts[0],
+            lambda figure: recipe_for(self.client, "fill-mask", self.recipe_settings(), figure),
+            {".csv": ("CSV of every mask's fills", self.export_csv)},
+            lambda: "" if self.result is not None else "There are no fills to export yet: fill a mask first.",
+        )
+        self.export_button.saved.connect(self.saved)
+        self.export_button.failed.connect(self.failed)
         top = QHBoxLayout()
         top.addWidget(self.text, 1)
         top.addWidget(self.fill_button)
+        top.addWidget(self.export_button)
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.tokens = TokenText()
@@ -158,6 +172,25 @@ class FillMaskView(QWidget):
                 chart.hide()
         if result.attentions is not None:
             self.attentions_ready.emit(self.token_texts, result.attentions, self.text.text())
+
+    # ---- export and recipes -----------------------------------------------------------------------
+    def export_csv(self, path) -> None:
+        import csv
+
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["position", "rank", "token", "probability"])
+            for fill in self.result.fills:
+                for rank, (text, p) in enumerate(zip(fill.top_texts, fill.top_probs, strict=True), start=1):
+                    out.writerow([fill.position, rank, text, f"{p:.6f}"])
+
+    def recipe_settings(self) -> dict:
+        return {"text": self.text.text(), "positions": sorted(self.positions)}
+
+    def apply_recipe(self, settings: dict) -> None:
+        self.text.setText(str(settings.get("text", "")))
+        self.positions = {int(p) for p in settings.get("positions", [])}
+        self.fill()
 
     def _tooltip(self, i: int) -> str:
         if self.result is not None:

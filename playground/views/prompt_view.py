@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 
 from models.errors import ModelError
 from playground.info import ModelInfo
+from playground.recipe import recipe_for
+from playground.views.figure_export import ExportButton
 from playground.views.sampling_form import SamplingForm
 from playground.views.save_dialogs import ask_file
 from playground.views.token_details import TokenDetails
@@ -81,6 +83,17 @@ class PromptView(QWidget):
         mid.addWidget(self.stats)
 
         self.details = TokenDetails()
+        self.details_export = ExportButton(
+            "token alternatives",
+            lambda: self.details.chart,
+            lambda figure: recipe_for(self.client, "prompt", self.recipe_settings(), figure),
+            {".csv": ("CSV", self.export_alternatives_csv)},
+            lambda: "" if self.output.selected is not None else "Click a generated token first.",
+        )
+        self.details_export.saved.connect(self.saved)
+        self.details_export.failed.connect(self.failed)
+        self.details.layout().addWidget(self.details_export)
+        self._pending_token: int | None = None  # a recipe's token, selected when its run ends
         self.splitter = QSplitter()
         for w in (left, middle, self.details):
             self.splitter.addWidget(w)
@@ -168,6 +181,10 @@ class PromptView(QWidget):
         self._update_stats()
         if self.steps:
             self.run_finished.emit(self.prompt_text + self.generated_text())
+        if self._pending_token is not None and self._pending_token < len(self.steps):  # a recipe's
+            self.output.select(self._pending_token)
+            self._on_output_token_clicked(self._pending_token)
+        self._pending_token = None
 
     def _sync(self) -> None:
         """Buttons follow the one state: what runs, and which model is open."""
@@ -217,6 +234,36 @@ class PromptView(QWidget):
         keys = list(self.prompt_tokens.texts if self.prompt_tokens is not None else ())
         keys += [t.token_text for t in self.steps[:i]]
         self.details.show_token(s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.attention, keys)
+
+    # ---- recipes: the clicked token's figure made again --------------------------------------
+    def recipe_settings(self) -> dict:
+        s = self.run_settings
+        return {
+            "prompt": self.prompt_text,
+            "sampling": {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p,
+                         "max_tokens": s.max_new_tokens, "seed": s.seed},
+            "token": self.output.selected,
+        }  # fmt: skip
+
+    def apply_recipe(self, settings: dict) -> None:
+        """Run the recipe's prompt with its sampling settings (its seed), then click its token."""
+        self.prompt.setPlainText(str(settings.get("prompt", "")))
+        self.sampling.apply(dict(settings.get("sampling", {})))
+        token = settings.get("token")
+        self.generate()
+        self._pending_token = int(token) if token is not None and self.running else None
+
+    def export_alternatives_csv(self, path) -> None:
+        import csv
+
+        step = self.steps[self.output.selected]
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["rank", "token_id", "token", "probability", "chosen"])
+            for rank, (i, text, p) in enumerate(
+                zip(step.top_ids, step.top_texts, step.top_probs, strict=True)
+            ):
+                out.writerow([rank + 1, int(i), text, f"{p:.6f}", int(i) == step.token_id])
 
     # ---- export and persistence -----------------------------------------------------------
     def run_record(self) -> dict:

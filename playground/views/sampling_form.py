@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
@@ -39,16 +41,25 @@ class SamplingForm(QWidget):
             form.addRow(label, box)
 
     def settings(self) -> SamplingSettings:
+        """The form's settings; "random" draws a fresh seed here, so a run always knows its seed
+        (its export and its recipe can then make the same text again)."""
         seed = self.seed.value()
         return SamplingSettings(
             max_new_tokens=self.max_tokens.value(),
             temperature=self.temperature.value(),
             top_k=self.top_k.value(),
             top_p=self.top_p.value(),
-            seed=None if seed < 0 else seed,
+            seed=random.randrange(2**31) if seed < 0 else seed,
             alternatives=10,
             attention=True,  # each token's attention row, for the click-to-inspect panel
         )
+
+    def apply(self, values: dict) -> None:
+        """Set the boxes from a recipe's values (temperature, top_k, top_p, max_tokens, seed)."""
+        for name in ("temperature", "top_k", "top_p", "max_tokens", "seed"):
+            if name in values and values[name] is not None:
+                box = getattr(self, name)
+                box.setValue(type(box.value())(values[name]))
 
     def save(self, store: QSettings) -> None:
         for name in ("temperature", "top_k", "top_p", "max_tokens", "seed"):

@@ -118,3 +118,57 @@ def test_a_recipe_for_other_weights_still_draws_and_says_so(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: att.text.text() == "a dog" and len(att.tokens) == 5, timeout=10_000)
     qtbot.waitUntil(lambda: (att.layer, att.head) == (1, 1), timeout=5_000)
     assert "not those the recipe was made with" in window.errors.last.message
+
+
+def test_a_generation_recipe_makes_the_same_text_and_clicks_the_same_token(qtbot, window, tmp_path):
+    view = window.prompt_view
+    window.show_view("prompt")
+    view.sampling.max_tokens.setValue(12)
+    view.sampling.temperature.setValue(1.0)
+    view.sampling.seed.setValue(-1)  # "random": the run still knows the seed it drew
+    view.prompt.setPlainText("the cat")
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not view.running, timeout=20_000)
+    first = view.generated_text()
+    assert view.run_settings.seed is not None
+    at = view.output.token_rect_center(3)  # the 4th generated token's chip
+    qtbot.mouseClick(view.output.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    qtbot.waitUntil(lambda: view.output.selected == 3, timeout=5_000)
+    assert view.details_export.export(tmp_path / "token.svg")
+    recipe = json.loads((tmp_path / "token.recipe.json").read_text(encoding="utf-8"))
+    assert (
+        recipe["settings"]["sampling"]["seed"] == view.run_settings.seed and recipe["settings"]["token"] == 3
+    )
+    view.prompt.setPlainText("a dog")
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not view.running, timeout=20_000)
+    window.open_recipe(tmp_path / "token.recipe.json")
+    qtbot.waitUntil(lambda: view.prompt_text == "the cat" and not view.running, timeout=20_000)
+    qtbot.waitUntil(lambda: view.output.selected == 3, timeout=5_000)
+    assert view.generated_text() == first
+    assert visible_header(view.steps[3].token_text) in view.details.header.text()
+
+
+def visible_header(token: str) -> str:
+    from playground.views.tokens import visible
+
+    return f"“{visible(token)}”"
+
+
+def test_a_fill_mask_recipe_fills_the_same_masks(qtbot, window, tmp_path, tiny_bert_dir, wait_signal):
+    wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tiny_bert_dir)))
+    view = window.fill_mask_view
+    window.show_view("fill-mask")
+    view.text.setText("the [MASK] sat on the mat")
+    before = view.result
+    qtbot.keyClick(view.text, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: view.result is not before and view.result is not None, timeout=10_000)
+    fills = view.result.fills
+    assert view.export_button.export(tmp_path / "fills.png")
+    view.text.setText("a dog")
+    before = view.result
+    window.open_recipe(tmp_path / "fills.recipe.json")
+    qtbot.waitUntil(
+        lambda: view.result is not before and view.text.text() == "the [MASK] sat on the mat", timeout=10_000
+    )
+    assert [f.top_texts for f in view.result.fills] == [f.top_texts for f in fills]

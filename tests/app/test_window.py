@@ -63,7 +63,9 @@ def test_attention_overview_shows_every_layer_and_head(qtbot, window, wait_signa
     vb = view.overview.getViewBox()
     scene_pos = vb.mapViewToScene(pg_point((1.5) * T, (1.5) * T))
     assert view.overview.tile_at(scene_pos) == (1, 1)
-    view.overview.tile_clicked.emit(1, 1)
+    at = view.overview_widget.mapFromScene(scene_pos)
+    qtbot.mouseClick(view.overview_widget.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert (view.layer, view.head) == (1, 1)
     np.testing.assert_array_equal(view.head_plot.image.image, probe.attentions[1, 1])
     assert view.head_plot.x_axis.labels == [visible(t)[:10] for t in probe.tokens.texts]
 
