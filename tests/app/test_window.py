@@ -118,14 +118,17 @@ def test_run_lands_in_attention_and_probability_views(qtbot, window, wait_signal
     )
     probe = window.probability_view.probe
     assert window.attention_view.text.text() == text
-    assert window.attention_view.attentions.shape[2] == len(text)
+    # the attention is the run's own: its tokens as generated (a special token is one token, though
+    # its text, read again, would be several)
+    run_tokens = len(window.prompt_view.prompt_tokens) + len(window.prompt_view.steps)
+    assert window.attention_view.attentions.shape[2] == run_tokens
     # hidden, the views only keep the result (the end of a run stays smooth); shown, they draw it
     assert window.probability_view.tokens.token_count == 0
     window.show_view("probabilities")
     assert f"perplexity {probe.perplexity:.2f}" in window.probability_view.summary.text()
     assert window.probability_view.tokens.token_count == len(text)
     window.show_view("attention")
-    assert window.attention_view.overview.image.image.shape[0] == 2 * len(text)
+    assert window.attention_view.overview.image.image.shape[0] == 2 * run_tokens
 
 
 def test_export_run_json_and_attention(qtbot, window, wait_signal, tmp_path):
