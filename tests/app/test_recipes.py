@@ -159,6 +159,8 @@ def test_a_fill_mask_recipe_fills_the_same_masks(qtbot, window, tmp_path, tiny_b
     wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tiny_bert_dir)))
     view = window.fill_mask_view
     window.show_view("fill-mask")
+    qtbot.waitUntil(lambda: view.result is not None, timeout=10_000)  # the example a new BERT fills
+    qtbot.waitUntil(lambda: not window.client.outstanding, timeout=10_000)
     view.text.setText("the [MASK] sat on the mat")
     before = view.result
     qtbot.keyClick(view.text, Qt.Key.Key_Return)
