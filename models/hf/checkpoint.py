@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from models.errors import ModelError
 from models.hf.atomic import Writer, recover, write_folder
 from models.hf.config import config_from_hf, config_to_hf
-from models.hf.weights import TIED, state_from_hf, state_to_hf
-from models.nn import GPT, Bert, Model, ModelConfig
+from models.hf.weights import state_from_hf, state_to_hf
+from models.nn import GPT, Bert, Decoder, DecoderConfig, Model, ModelConfig
+from models.nn.decoder import Rotary
 from models.text.tokenizer import Tokenizer
 
 
@@ -37,14 +40,19 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[Model, T
     except (OSError, ValueError) as e:
         raise ModelError(f"{config_path}: not valid JSON ({e})") from e
     config = config_from_hf(hf_config)
-    weights = _read_weights(folder)
+    files = _weight_files(folder)
+    _check_memory(folder, files)
+    weights = _read_weights(files)
     tokenizer = Tokenizer.load(folder)
-    state = state_from_hf(config.arch, weights)
+    state = state_from_hf(config, weights)
     if config.arch == "bert" and not any(k.startswith("head.") for k in state):
         config = replace(config, has_mlm_head=False)  # encoder only: inspect, no fill-mask
-    model = GPT(config) if config.arch == "gpt" else Bert(config)
+    with torch.device("meta"):  # no random weights are made only to be overwritten
+        model = _build(config)
     _check_state(model, state, folder)
-    model.load_state_dict(state, strict=False)  # tied weights are absent from `state` on purpose
+    model.load_state_dict(state, strict=False, assign=True)  # tied weights are absent on purpose
+    model.tie_weights()
+    _make_buffers(model)
     if tokenizer.vocab_size > config.vocab_size:
         raise ModelError(
             f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
@@ -53,27 +61,92 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[Model, T
     return model.to(device).eval(), tokenizer
 
 
-def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
-    st, bin_ = folder / "model.safetensors", folder / "pytorch_model.bin"
-    if st.is_file():
+def _build(config: ModelConfig) -> Model:
+    if isinstance(config, DecoderConfig):
+        return Decoder(config)
+    return GPT(config) if config.arch == "gpt" else Bert(config)
+
+
+def _make_buffers(model: Model) -> None:
+    """Computed (not stored) tables, made on the CPU once the model left the meta device."""
+    if isinstance(model, Decoder):
+        model.model.rotary = Rotary(model.config)
+
+
+def available_memory() -> int:
+    """Bytes of memory free now (a test replaces this to play a small machine)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: do not refuse
+
+
+def _check_memory(folder: Path, files: list[Path]) -> None:
+    """Refuse, before reading a weight, a model whose float32 copy would not fit in free memory."""
+    if files[0].suffix != ".safetensors":
+        return
+    need = 0
+    for path in files:
         try:
-            return load_file(str(st))
+            with safe_open(str(path), "pt") as f:
+                for key in f.keys():
+                    sliced = f.get_slice(key)
+                    need += math.prod(sliced.get_shape()) * 4  # as float32
         except (SafetensorError, OSError, ValueError) as e:
-            raise ModelError(f"{st}: corrupt or truncated safetensors file ({e})") from e
-    if bin_.is_file():
+            raise ModelError(f"{path}: corrupt or truncated safetensors file ({e})") from e
+    free = available_memory()
+    if need > free:
+        raise ModelError(
+            f"{folder}: the model needs {need / 2**30:.1f} GiB as float32, but only "
+            f"{free / 2**30:.1f} GiB of memory are free: refused before loading"
+        )
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    """model.safetensors, the shards an index names, or pytorch_model.bin."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file() and not (folder / "model.safetensors").is_file():
         try:
-            # weights_only: a pickle that needs arbitrary code is refused, never executed
-            return torch.load(str(bin_), map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise ModelError(
-                f"{bin_}: refused — this pickle is not plain weights (loading it would run "
-                f"code) or it is corrupt. Details: {str(e).splitlines()[0]}"
-            ) from e
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"{index}: not a valid shard index ({e})") from e
+        missing = [s for s in shards if not (folder / s).is_file()]
+        if missing:
+            raise ModelError(f"{folder}: shard {missing[0]} named in the index is missing")
+        return [folder / s for s in shards]
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).is_file():
+            return [folder / name]
     raise ModelError(f"{folder}: no weights found (expected model.safetensors or pytorch_model.bin)")
 
 
+def _read_weights(files: list[Path]) -> dict[str, torch.Tensor]:
+    """Every tensor, as float32 (bf16 and fp16 folders are widened: CPU math is float32)."""
+    weights: dict[str, torch.Tensor] = {}
+    for path in files:
+        weights.update(_read_file(path))
+    return {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+
+
+def _read_file(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise ModelError(f"{path}: corrupt or truncated safetensors file ({e})") from e
+    try:
+        # weights_only: a pickle that needs arbitrary code is refused, never executed
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ModelError(
+            f"{path}: refused — this pickle is not plain weights (loading it would run "
+            f"code) or it is corrupt. Details: {str(e).splitlines()[0]}"
+        ) from e
+
+
 def _check_state(model: nn.Module, state: dict[str, torch.Tensor], folder: Path) -> None:
-    expected = {k: v for k, v in model.state_dict().items() if k not in TIED}
+    tied = _tied(model)
+    expected = {k: v for k, v in model.state_dict().items() if k not in tied}
     missing = sorted(set(expected) - set(state))
     if missing:
         raise ModelError(
@@ -86,6 +159,19 @@ def _check_state(model: nn.Module, state: dict[str, torch.Tensor], folder: Path)
                 f"{folder}: tensor '{name}' has shape {tuple(state[name].shape)}, "
                 f"but config.json implies {tuple(ref.shape)}"
             )
+
+
+def _tied(model: nn.Module) -> set[str]:
+    """Names of parameters that are an earlier parameter (an output head tied to the embedding):
+    files leave them out."""
+    first: dict[int, str] = {}
+    tied = set()
+    for name, p in model.named_parameters(remove_duplicate=False):
+        if id(p) in first:
+            tied.add(name)
+        else:
+            first[id(p)] = name
+    return tied
 
 
 # ---- saving -------------------------------------------------------------------------------
@@ -138,6 +224,9 @@ def _tokenizer_config(cfg: ModelConfig, tokenizer: Tokenizer) -> dict:
             "sep_token": "[SEP]",
             "mask_token": "[MASK]",
         }
+    if isinstance(cfg, DecoderConfig):  # the special tokens its config names, by their text
+        ids = (("bos_token", cfg.bos_token_id), ("eos_token", cfg.eos_token_id))
+        return base | {k: t for k, i in ids if i is not None and (t := tokenizer.hf.id_to_token(i))}
     if tokenizer.eos_id is not None:
         return base | {"eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>"}
     return base

@@ -1,4 +1,4 @@
-"""Weight names: Hugging Face's GPT-2 and BERT tensors to ours and back (the one key table)."""
+"""Weight names: Hugging Face's GPT-2, BERT, Llama-family and GPT-NeoX tensors to ours and back."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import torch
 
-from models.nn import GPT, Bert, Model
+from models.nn import GPT, Bert, Decoder, DecoderConfig, Model, ModelConfig
 
 # GPT-2 stores these as Conv1D ([in, out]); we use nn.Linear ([out, in]).
 _CONV1D = re.compile(r"\.(c_attn|c_proj|c_fc)\.weight$")
@@ -36,14 +36,98 @@ _IGNORED = re.compile(
 )
 
 
-def state_from_hf(arch: str, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+# GPT-NeoX name -> ours (Llama's); its fused query_key_value is split below
+_NEOX_KEYS = [
+    (r"gpt_neox\.embed_in\.", "model.embed_tokens."),
+    (r"gpt_neox\.layers\.(\d+)\.attention\.dense\.", r"model.layers.\1.self_attn.o_proj."),
+    (r"gpt_neox\.layers\.(\d+)\.mlp\.dense_h_to_4h\.", r"model.layers.\1.mlp.up_proj."),
+    (r"gpt_neox\.layers\.(\d+)\.mlp\.dense_4h_to_h\.", r"model.layers.\1.mlp.down_proj."),
+    (r"gpt_neox\.layers\.(\d+)\.(input_layernorm|post_attention_layernorm)\.", r"model.layers.\1.\2."),
+    (r"gpt_neox\.final_layer_norm\.", "model.norm."),
+    (r"embed_out\.", "lm_head."),
+]
+# buffers some checkpoints carry: rotary tables and old attention masks (we compute them)
+_DECODER_IGNORED = re.compile(r"(rotary_emb\.inv_freq$|\.attention\.(masked_)?bias$)")
+
+
+def state_from_hf(config: ModelConfig, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A Hugging Face state dict as ours (tied output weights absent: they are re-tied)."""
-    return _gpt_from_hf(weights) if arch == "gpt" else _bert_from_hf(weights)
+    if isinstance(config, DecoderConfig):
+        return _decoder_from_hf(config, weights)
+    return _gpt_from_hf(weights) if config.arch == "gpt" else _bert_from_hf(weights)
 
 
 def state_to_hf(model: Model) -> dict[str, torch.Tensor]:
     """Our model's weights under Hugging Face's names, on the CPU, contiguous, tied copies left out."""
+    if isinstance(model, Decoder):
+        return _decoder_to_hf(model)
     return _gpt_to_hf(model) if model.config.arch == "gpt" else _bert_to_hf(model)
+
+
+def _decoder_from_hf(cfg: DecoderConfig, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    state: dict[str, torch.Tensor] = {}
+    for key, t in weights.items():
+        if _DECODER_IGNORED.search(key) or (cfg.tie_word_embeddings and key == "lm_head.weight"):
+            continue
+        if cfg.family != "gpt_neox":
+            state[key] = t  # Llama, Qwen and Mistral names are ours
+            continue
+        m = re.match(r"gpt_neox\.layers\.(\d+)\.attention\.query_key_value\.(weight|bias)$", key)
+        if m:  # rows are [head, (query, key, value), size]: split into three projections
+            H, D = cfg.num_attention_heads, cfg.head_size
+            parts = t.reshape(H, 3, D, *t.shape[1:])
+            for i, name in enumerate(("q_proj", "k_proj", "v_proj")):
+                state[f"model.layers.{m[1]}.self_attn.{name}.{m[2]}"] = parts[:, i].reshape(
+                    H * D, *t.shape[1:]
+                )
+            continue
+        for pattern, ours in _NEOX_KEYS:
+            if re.match(pattern, key):
+                state[re.sub(pattern, ours, key)] = t
+                break
+    return state
+
+
+def _decoder_to_hf(model: Decoder) -> dict[str, torch.Tensor]:
+    cfg = model.config
+    out: dict[str, torch.Tensor] = {}
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu()
+        if cfg.tie_word_embeddings and name == "lm_head.weight":
+            continue  # transformers re-ties it on load
+        if cfg.family != "gpt_neox":
+            out[name] = t.contiguous()
+            continue
+        m = re.match(r"model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$", name)
+        if m:  # fuse query, key and value back, head by head
+            parts = [
+                model.state_dict()[name.replace("q_proj", p)].detach().cpu()
+                for p in ("q_proj", "k_proj", "v_proj")
+            ]
+            H, D = cfg.num_attention_heads, cfg.head_size
+            fused = torch.stack([p.reshape(H, D, *p.shape[1:]) for p in parts], dim=1)
+            out[f"gpt_neox.layers.{m[1]}.attention.query_key_value.{m[2]}"] = fused.reshape(
+                3 * H * D, *t.shape[1:]
+            ).contiguous()
+            continue
+        if ".self_attn.k_proj." in name or ".self_attn.v_proj." in name:
+            continue
+        for theirs, ours in _NEOX_KEYS:
+            pattern = (
+                re.escape(ours)
+                .replace(r"\\1", r"(\d+)")
+                .replace(r"\\2", "(input_layernorm|post_attention_layernorm)")
+            )
+            m = re.match(pattern, name)
+            if m:
+                template = theirs.replace(r"(\d+)", r"\1").replace(
+                    "(input_layernorm|post_attention_layernorm)", r"\2"
+                )
+                out[m.expand(template.replace("\\.", ".")) + name[m.end() :]] = t.contiguous()
+                break
+        else:
+            raise AssertionError(f"no GPT-NeoX name for {name}")
+    return out
 
 
 def _gpt_from_hf(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from models.errors import ModelError
-from models.nn.bert import Bert
-from models.nn.gpt import GPT
+from models.nn import Model
 
 MODES = ("zero", "mean")
 
@@ -31,7 +30,7 @@ class HeadEdit:
 
 
 @contextmanager
-def ablated(model: GPT | Bert, heads: Iterable[tuple[int, int]], mode: str = "zero") -> Iterator[None]:
+def ablated(model: Model, heads: Iterable[tuple[int, int]], mode: str = "zero") -> Iterator[None]:
     """Within the block, each (layer, head) contributes nothing ("zero") or its mean over the
     positions of each forward pass ("mean")."""
     if mode not in MODES:
@@ -41,9 +40,9 @@ def ablated(model: GPT | Bert, heads: Iterable[tuple[int, int]], mode: str = "ze
 
 
 @contextmanager
-def edited(model: GPT | Bert, edits: Mapping[int, HeadEdit]) -> Iterator[None]:
+def edited(model: Model, edits: Mapping[int, HeadEdit]) -> Iterator[None]:
     """Within the block, each layer's heads change as `edits` says."""
-    handles = [attention(model, layer).c_proj.register_forward_pre_hook(_hook(model, edit))
+    handles = [model.head_projection(layer).register_forward_pre_hook(_hook(model, edit))
                for layer, edit in sorted(edits.items())]  # fmt: skip
     try:
         yield
@@ -52,7 +51,7 @@ def edited(model: GPT | Bert, edits: Mapping[int, HeadEdit]) -> Iterator[None]:
             handle.remove()
 
 
-def head_rows(model: GPT | Bert, per_row: list[Iterable[tuple[int, int]]]) -> dict[int, torch.Tensor]:
+def head_rows(model: Model, per_row: list[Iterable[tuple[int, int]]]) -> dict[int, torch.Tensor]:
     """layer -> bool [len(per_row), heads]: which heads each batch row edits (checked first)."""
     L, H = model.config.n_layer, model.config.n_head
     rows: dict[int, torch.Tensor] = {}
@@ -66,7 +65,7 @@ def head_rows(model: GPT | Bert, per_row: list[Iterable[tuple[int, int]]]) -> di
     return {layer: mask.to(device) for layer, mask in rows.items()}
 
 
-def _hook(model: GPT | Bert, edit: HeadEdit):
+def _hook(model: Model, edit: HeadEdit):
     H = model.config.n_head
 
     def hook(_module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
@@ -83,13 +82,3 @@ def _hook(model: GPT | Bert, edit: HeadEdit):
         return (torch.where(chosen, new, z).reshape(B, T, C), *args[1:])
 
     return hook
-
-
-def attention(model: GPT | Bert, layer: int):
-    """The self-attention module of block `layer`."""
-    return model.transformer.h[layer].attn if model.config.arch == "gpt" else model.layers[layer].attn
-
-
-def embedding_output(model: GPT | Bert) -> torch.nn.Module:
-    """The module whose output is the embedded input, before the first block."""
-    return model.transformer.drop if model.config.arch == "gpt" else model.embeddings

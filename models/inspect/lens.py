@@ -8,14 +8,13 @@ import torch
 from models.errors import ModelError
 from models.inspect.analysis import _device, _encode
 from models.inspect.sampling import top_k
-from models.nn.bert import Bert
-from models.nn.gpt import GPT
+from models.nn import Model
 from models.results import LogitLens
 from models.text.tokenizer import Tokenizer
 
 
 def logit_lens(
-    model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 5, token: str | None = None
+    model: Model, tokenizer: Tokenizer, text: str, k: int = 5, token: str | None = None
 ) -> LogitLens:
     """Every layer's prediction at every position of `text`.
 
@@ -31,7 +30,7 @@ def logit_lens(
     with torch.inference_mode():
         out = model(ids, output_hidden_states=True)
         layers = out.hidden_states[1:]  # after each block
-        probs = torch.stack([torch.softmax(_read(model, h, i == len(layers) - 1)[0].float(), -1)
+        probs = torch.stack([torch.softmax(model.logits_from(h, i == len(layers) - 1)[0].float(), -1)
                              for i, h in enumerate(layers)])  # fmt: skip  # [L, T, vocab]
         if picked is None:
             target = probs[-1].argmax(-1)  # [T]: the model's own prediction at each position
@@ -52,15 +51,6 @@ def logit_lens(
         top_probs.reshape(L, T, kk),
         tuple(tuple(top_texts[layer * T : (layer + 1) * T]) for layer in range(L)),
     )
-
-
-def _read(model: GPT | Bert, hidden: torch.Tensor, last: bool) -> torch.Tensor:
-    """Logits from one layer's residual stream [B, T, C]."""
-    if model.config.arch == "bert":
-        return model.head(hidden)  # a post-norm layer's output is what the head reads
-    if not last:  # the model's last hidden state already went through ln_f
-        hidden = model.transformer.ln_f(hidden)
-    return model.lm_head(hidden)
 
 
 def _one_token(tokenizer: Tokenizer, token: str) -> int:

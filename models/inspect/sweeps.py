@@ -15,11 +15,10 @@ import numpy as np
 import torch
 
 from models.errors import ModelError
-from models.inspect.ablation import MODES, HeadEdit, attention, edited, embedding_output, head_rows
+from models.inspect.ablation import MODES, HeadEdit, edited, head_rows
 from models.inspect.analysis import _device, _encode
 from models.inspect.lens import _one_token
-from models.nn.bert import Bert
-from models.nn.gpt import GPT
+from models.nn import Model
 from models.results import HeadSweep, TokenizedText
 from models.text.tokenizer import Tokenizer
 
@@ -27,9 +26,7 @@ BATCH_TOKENS = 2048  # positions per forward pass: a batch takes a fraction of a
 LOGITS_BUDGET = 2**26  # logits per pass (256 MB of float32): a big vocabulary means smaller batches
 
 
-def ablation_sweep(
-    model: GPT | Bert, tokenizer: Tokenizer, text: str, mode: str = "zero"
-) -> Iterator[HeadSweep]:
+def ablation_sweep(model: Model, tokenizer: Tokenizer, text: str, mode: str = "zero") -> Iterator[HeadSweep]:
     """Knock each head out on its own and measure how much the text's loss rises (nats per token).
 
     The loss is what the probability view shows: a GPT's next-token loss, a BERT's loss of each
@@ -44,7 +41,7 @@ def ablation_sweep(
     return ablation_sweep_ids(model, tokens, mode)
 
 
-def ablation_sweep_ids(model: GPT | Bert, tokens: TokenizedText, mode: str = "zero") -> Iterator[HeadSweep]:
+def ablation_sweep_ids(model: Model, tokens: TokenizedText, mode: str = "zero") -> Iterator[HeadSweep]:
     """`ablation_sweep` on text already tokenized (the intact loss is computed at once)."""
     ids = torch.tensor(tokens.ids[None], device=_device(model))  # [1, T]
     with torch.inference_mode():
@@ -65,7 +62,7 @@ def _ablation_batches(model, tokens: TokenizedText, ids: torch.Tensor, mode: str
 
 
 def patching_sweep(
-    model: GPT | Bert, tokenizer: Tokenizer, clean: str, corrupted: str, target: str = "", other: str = ""
+    model: Model, tokenizer: Tokenizer, clean: str, corrupted: str, target: str = "", other: str = ""
 ) -> Iterator[HeadSweep]:
     """Patch each head's output from the clean run into the corrupted run, one head at a time, and
     measure the share of the clean logit difference it restores: (LD − LD_corrupted) /
@@ -89,7 +86,7 @@ def patching_sweep(
 
 
 def patching_sweep_ids(
-    model: GPT | Bert,
+    model: Model,
     clean: TokenizedText,
     corrupted: TokenizedText,
     position: int,
@@ -146,7 +143,7 @@ def _patching_batches(model, clean, corrupted, corrupted_ids, z, position, pair,
 
 @contextmanager
 def patched(
-    model: GPT | Bert, clean_ids: torch.Tensor, heads: Iterable[tuple[int, int]], embeddings: bool = False
+    model: Model, clean_ids: torch.Tensor, heads: Iterable[tuple[int, int]], embeddings: bool = False
 ) -> Iterator[None]:
     """Within the block, a forward pass over an input as long as `clean_ids` [1, T] takes each of
     `heads` (and, with `embeddings`, the embedded input) from the run on `clean_ids`."""
@@ -156,18 +153,18 @@ def patched(
     with ExitStack() as stack:
         stack.enter_context(edited(model, {layer: HeadEdit(r, z[layer]) for layer, r in rows.items()}))
         if embeddings:
-            hook = embedding_output(model).register_forward_hook(lambda _m, _a, out: embedded.expand_as(out))
+            hook = model.embedding_output().register_forward_hook(lambda _m, _a, out: embedded.expand_as(out))
             stack.callback(hook.remove)
         yield
 
 
 # ---- pieces ------------------------------------------------------------------------------------
-def _need_head(model: GPT | Bert) -> None:
+def _need_head(model: Model) -> None:
     if model.config.arch == "bert" and model.head is None:
         raise ModelError("this BERT has no masked-LM head: there are no predictions to measure heads by")
 
 
-def _batches(model: GPT | Bert, T: int, last_only: bool) -> Iterator[list[tuple[int, int]]]:
+def _batches(model: Model, T: int, last_only: bool) -> Iterator[list[tuple[int, int]]]:
     """Every (layer, head), in batches sized so a pass stays short and its logits fit in memory."""
     heads = [(layer, head) for layer in range(model.config.n_layer) for head in range(model.config.n_head)]
     vocab = model.config.vocab_size
@@ -177,13 +174,13 @@ def _batches(model: GPT | Bert, T: int, last_only: bool) -> Iterator[list[tuple[
         yield heads[start : start + size]
 
 
-def _edits(model: GPT | Bert, batch: list[tuple[int, int]], mode: str | None, z=None) -> dict[int, HeadEdit]:
+def _edits(model: Model, batch: list[tuple[int, int]], mode: str | None, z=None) -> dict[int, HeadEdit]:
     """Row b of the batch edits head batch[b]: knocked out by `mode`, or taken from `z` (patching)."""
     rows = head_rows(model, [[head] for head in batch])
     return {layer: HeadEdit(r, mode if z is None else z[layer]) for layer, r in rows.items()}
 
 
-def _clean_run(model: GPT | Bert, ids: torch.Tensor):
+def _clean_run(model: Model, ids: torch.Tensor):
     """One pass over `ids` [1, T]: every layer's merged heads [1, T, heads, size], the embedded
     input and the logits."""
     H = model.config.n_head
@@ -197,10 +194,10 @@ def _clean_run(model: GPT | Bert, ids: torch.Tensor):
 
         return hook
 
-    handles = [attention(model, layer).c_proj.register_forward_pre_hook(keep(layer))
+    handles = [model.head_projection(layer).register_forward_pre_hook(keep(layer))
                for layer in range(model.config.n_layer)]  # fmt: skip
     handles.append(
-        embedding_output(model).register_forward_hook(lambda _m, _a, out: embedded.append(out.clone()))
+        model.embedding_output().register_forward_hook(lambda _m, _a, out: embedded.append(out.clone()))
     )
     try:
         logits = model(ids).logits
@@ -210,7 +207,7 @@ def _clean_run(model: GPT | Bert, ids: torch.Tensor):
     return z, embedded[0], logits
 
 
-def _losses(model: GPT | Bert, ids: torch.Tensor) -> torch.Tensor:
+def _losses(model: Model, ids: torch.Tensor) -> torch.Tensor:
     """Mean loss of each row [B]: next-token (GPT) or of each token seen unmasked (BERT)."""
     logits = model(ids).logits.float()  # [B, T, vocab]
     if model.config.arch == "gpt":
@@ -221,14 +218,14 @@ def _losses(model: GPT | Bert, ids: torch.Tensor) -> torch.Tensor:
     return (logits.logsumexp(-1) - logits.gather(2, targets[..., None])[..., 0]).mean(1)
 
 
-def _answer_logits(model: GPT | Bert, ids: torch.Tensor, position: int) -> torch.Tensor:
+def _answer_logits(model: Model, ids: torch.Tensor, position: int) -> torch.Tensor:
     """Logits [B, vocab] where the answer is read."""
     if model.config.arch == "gpt" and position == ids.shape[1] - 1:
         return model(ids, last_only=True).logits[:, -1].float()
     return model(ids).logits[:, position].float()
 
 
-def _answer_position(model: GPT | Bert, tokenizer: Tokenizer, tokens: TokenizedText) -> int:
+def _answer_position(model: Model, tokenizer: Tokenizer, tokens: TokenizedText) -> int:
     if model.config.arch == "gpt":
         return len(tokens) - 1
     masks = np.flatnonzero(tokens.ids == tokenizer.mask_id) if tokenizer.mask_id is not None else []

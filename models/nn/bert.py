@@ -119,6 +119,23 @@ class Bert(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
+    def tie_weights(self) -> None:
+        """The masked-LM decoder is the token embedding (again, after loading replaced either)."""
+        if self.head is not None:
+            self.head.decoder.weight = self.embeddings.tok.weight
+
+    # ---- the parts the inspection tools edit or read -------------------------------------------
+    def head_projection(self, layer: int) -> nn.Linear:
+        """The projection whose input is layer `layer`'s merged heads [B, T, heads × size]."""
+        return self.layers[layer].attn.c_proj
+
+    def embedding_output(self) -> nn.Module:
+        return self.embeddings
+
+    def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
+        """The masked-LM head's logits from a layer's output (post-norm: what the head reads)."""
+        return self.head(hidden)
+
     def forward(
         self,
         input_ids: torch.Tensor,

@@ -96,6 +96,23 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
+    def tie_weights(self) -> None:
+        """The output head is the token embedding (again, after loading replaced either)."""
+        self.lm_head.weight = self.transformer.wte.weight
+
+    # ---- the parts the inspection tools edit or read -------------------------------------------
+    def head_projection(self, layer: int) -> nn.Linear:
+        """The projection whose input is block `layer`'s merged heads [B, T, heads × size]."""
+        return self.transformer.h[layer].attn.c_proj
+
+    def embedding_output(self) -> nn.Module:
+        """The module whose output is the embedded input (tokens + positions)."""
+        return self.transformer.drop
+
+    def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
+        """Logits from a residual stream (the last hidden state went through ln_f already)."""
+        return self.lm_head(hidden if last else self.transformer.ln_f(hidden))
+
     def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
         cfg = self.config
         p = self.lm_head.weight

@@ -60,7 +60,7 @@ def test_damaged_safetensors(folder, damage, message):
         ({"n_embd": 64}, r"tensor 'transformer\.wte\.weight' has shape"),
         ({"n_layer": 3}, r"missing tensor 'transformer\.h\.2\."),
         ({"n_head": 5}, "heads .5. must divide the width .32."),
-        ({"model_type": "llama"}, "model_type 'llama' is not supported"),
+        ({"model_type": "t5"}, r"model_type 't5' is not supported \(supported: 'gpt2', 'bert', 'llama', "),
     ],
     ids=["shape-mismatch", "missing-tensor", "invalid-heads", "unsupported-type"],
 )

@@ -1,0 +1,334 @@
+"""Rotary decoders: Llama, Qwen2, Qwen3, Mistral and GPT-NeoX (Pythia) as one decoder with a few switches.
+
+Each family is exactly its `transformers` class (…ForCausalLM): rotary positions (with Llama 3's
+and linear `rope_scaling`), grouped-query attention, RMSNorm or LayerNorm, SwiGLU or GELU, tied
+or untied output head, and the switches below. Module names follow Llama's, so a Llama folder
+maps one to one; GPT-NeoX's fused query/key/value is split on load and fused again on save.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.errors import ModelError
+from models.nn.attention import KVCache, ModelOutput, check_shape
+
+FAMILIES = ("llama", "qwen2", "qwen3", "mistral", "gpt_neox")
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """A rotary decoder. `family` names the `transformers` class it is; the switches say how it
+    differs from Llama."""
+
+    family: str = "llama"
+    vocab_size: int = 32000
+    hidden_size: int = 512  # width of the residual stream
+    intermediate_size: int = 1376  # width of the feed-forward layer
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 8  # query heads
+    num_key_value_heads: int = 8  # key/value heads: fewer than query heads = grouped-query attention
+    head_dim: int = 0  # 0: hidden_size // num_attention_heads (Qwen3 and Mistral may set their own)
+    max_position_embeddings: int = 2048
+    norm_eps: float = 1e-6
+    rope_theta: float = 10000.0
+    rope_scaling: tuple[
+        tuple[str, float | str], ...
+    ] = ()  # e.g. (("rope_type", "llama3"), ("factor", 8.0), …)
+    rotary_fraction: float = 1.0  # share of each head's dimensions that rotate (GPT-NeoX: 0.25)
+    tie_word_embeddings: bool = False
+    qkv_bias: bool = False  # biases on the query, key and value projections (Qwen2: yes)
+    o_bias: bool = False  # bias on the output projection (GPT-NeoX, Llama's attention_bias)
+    mlp_bias: bool = False
+    qk_norm: bool = False  # RMSNorm on each head's queries and keys (Qwen3)
+    layer_norm: bool = False  # LayerNorm with bias instead of RMSNorm (GPT-NeoX)
+    gated_mlp: bool = True  # SwiGLU (down(act(gate) * up)); False: down(act(up)) (GPT-NeoX)
+    hidden_act: str = "silu"
+    parallel_residual: bool = False  # attention and MLP both read the block's input (GPT-NeoX)
+    sliding_window: int = 0  # keys further back than this are not seen (Mistral); 0 = none
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
+
+    arch = "gpt"  # a causal LM: it continues text, like GPT-2
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ModelError(f"unknown decoder family '{self.family}' (supported: {', '.join(FAMILIES)})")
+        check_shape(
+            self.head_size * self.num_attention_heads, self.num_attention_heads, self.num_hidden_layers,
+            self.max_position_embeddings, self.vocab_size,
+        )  # fmt: skip
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ModelError(
+                f"key/value heads ({self.num_key_value_heads}) must divide the query heads "
+                f"({self.num_attention_heads})"
+            )
+        if self.hidden_act not in ACTIVATIONS:
+            raise ModelError(f"activation '{self.hidden_act}' is not supported ({', '.join(ACTIVATIONS)})")
+
+    @property
+    def head_size(self) -> int:
+        return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    # the names the rest of the engine reads (GPT-2's)
+    @property
+    def n_layer(self) -> int:
+        return self.num_hidden_layers
+
+    @property
+    def n_head(self) -> int:
+        return self.num_attention_heads
+
+    @property
+    def n_embd(self) -> int:
+        return self.hidden_size
+
+    @property
+    def n_positions(self) -> int:
+        return self.max_position_embeddings
+
+    @property
+    def context(self) -> int:
+        return self.max_position_embeddings
+
+
+ACTIVATIONS = {
+    "silu": F.silu,
+    "gelu": F.gelu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+}
+
+
+class RMSNorm(nn.Module):
+    """x / rms(x) × weight, computed in float32 as `transformers` does."""
+
+    def __init__(self, size: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(size))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x = x.float()
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x.to(dtype)
+
+
+def _norm(cfg: DecoderConfig, size: int) -> nn.Module:
+    return nn.LayerNorm(size, eps=cfg.norm_eps) if cfg.layer_norm else RMSNorm(size, cfg.norm_eps)
+
+
+class Rotary(nn.Module):
+    """cos/sin tables of rotary position embeddings (non-interleaved halves, as `transformers`)."""
+
+    def __init__(self, cfg: DecoderConfig) -> None:
+        super().__init__()
+        self.dims = int(cfg.head_size * cfg.rotary_fraction)
+        inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, self.dims, 2, dtype=torch.float32) / self.dims))
+        self.register_buffer("inv_freq", _scaled(inv_freq, dict(cfg.rope_scaling)), persistent=False)
+
+    def forward(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        freqs = positions.float()[:, None] * self.inv_freq.float()[None, :]  # [T, dims / 2]
+        angles = torch.cat((freqs, freqs), dim=-1)  # [T, dims]
+        return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def _scaled(inv_freq: torch.Tensor, scaling: dict) -> torch.Tensor:
+    """The `rope_scaling` variants small models' configs use: linear and Llama 3's."""
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    if kind == "default":
+        return inv_freq
+    if kind == "linear":
+        return inv_freq / float(scaling["factor"])
+    if kind == "llama3":
+        factor, low, high = (float(scaling[k]) for k in ("factor", "low_freq_factor", "high_freq_factor"))
+        old = float(scaling["original_max_position_embeddings"])
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = (wavelen >= old / high) & (wavelen <= old / low)
+        return torch.where(medium, smoothed, scaled)
+    raise ModelError(f"rope_scaling type '{kind}' is not supported (default, linear, llama3)")
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate the first cos.shape[-1] dimensions of x [B, H, T, D]; the rest pass through."""
+    dims = cos.shape[-1]
+    turn, rest = x[..., :dims], x[..., dims:]
+    half = dims // 2
+    rotated = torch.cat((-turn[..., half:], turn[..., :half]), dim=-1)
+    return torch.cat((turn * cos + rotated * sin, rest), dim=-1)
+
+
+class Attention(nn.Module):
+    """Grouped-query attention with rotary positions. Query heads h·G … h·G+G-1 share key/value
+    head h (G = query heads per key/value head). Attentions come back for every query head."""
+
+    def __init__(self, cfg: DecoderConfig) -> None:
+        super().__init__()
+        H, KV, D, C = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_size, cfg.hidden_size
+        self.heads, self.kv_heads, self.size, self.window = H, KV, D, cfg.sliding_window
+        self.q_proj = nn.Linear(C, H * D, bias=cfg.qkv_bias)
+        self.k_proj = nn.Linear(C, KV * D, bias=cfg.qkv_bias)
+        self.v_proj = nn.Linear(C, KV * D, bias=cfg.qkv_bias)
+        self.o_proj = nn.Linear(H * D, C, bias=cfg.o_bias)
+        self.q_norm = RMSNorm(D, cfg.norm_eps) if cfg.qk_norm else None
+        self.k_norm = RMSNorm(D, cfg.norm_eps) if cfg.qk_norm else None
+
+    def forward(self, x, rotary, cache: KVCache | None, layer: int, need_weights: bool):
+        B, T, _ = x.shape
+        q = self.q_proj(x).view(B, T, self.heads, self.size)
+        k = self.k_proj(x).view(B, T, self.kv_heads, self.size)
+        v = self.v_proj(x).view(B, T, self.kv_heads, self.size).transpose(1, 2)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        cos, sin = rotary
+        q, k = _rotate(q.transpose(1, 2), cos, sin), _rotate(k.transpose(1, 2), cos, sin)  # [B, h, T, D]
+        past = 0
+        if cache is not None:
+            past = cache.length
+            k, v = cache.update(layer, k, v)  # [B, KV, S, D]
+        groups = self.heads // self.kv_heads
+        if groups > 1:  # every query head reads its group's key/value head
+            k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+        mask = self._mask(T, past, x.device)
+        if not need_weights:
+            plain = mask is None or (self.window == 0 and past == 0)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=None if plain else mask, is_causal=plain and T > 1
+            )
+            probs = None
+        else:
+            scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(self.size)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            probs = torch.softmax(scores, dim=-1)
+            y = probs.to(v.dtype) @ v
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, self.heads * self.size)), probs
+
+    def _mask(self, T: int, past: int, device) -> torch.Tensor | None:
+        """bool [T, S], True = may attend: causal, and within the sliding window if there is one."""
+        if T == 1 and (not self.window or past < self.window):
+            return None
+        rows = torch.arange(T, device=device)[:, None] + past
+        cols = torch.arange(past + T, device=device)[None, :]
+        mask = cols <= rows
+        if self.window:
+            mask &= cols > rows - self.window
+        return mask
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: DecoderConfig) -> None:
+        super().__init__()
+        C, I = cfg.hidden_size, cfg.intermediate_size  # noqa: E741 (the paper's letter)
+        self.gate_proj = nn.Linear(C, I, bias=cfg.mlp_bias) if cfg.gated_mlp else None
+        self.up_proj = nn.Linear(C, I, bias=cfg.mlp_bias)
+        self.down_proj = nn.Linear(I, C, bias=cfg.mlp_bias)
+        self.act = ACTIVATIONS[cfg.hidden_act]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gate_proj is None:
+            return self.down_proj(self.act(self.up_proj(x)))
+        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: DecoderConfig) -> None:
+        super().__init__()
+        self.input_layernorm = _norm(cfg, cfg.hidden_size)
+        self.self_attn = Attention(cfg)
+        self.post_attention_layernorm = _norm(cfg, cfg.hidden_size)
+        self.mlp = MLP(cfg)
+        self.parallel = cfg.parallel_residual
+
+    def forward(self, x, rotary, cache, layer: int, need_weights: bool):
+        a, probs = self.self_attn(self.input_layernorm(x), rotary, cache, layer, need_weights)
+        if self.parallel:  # both read the block's input
+            return x + a + self.mlp(self.post_attention_layernorm(x)), probs
+        x = x + a
+        return x + self.mlp(self.post_attention_layernorm(x)), probs
+
+
+class Body(nn.Module):
+    """Llama's `model.`: embeddings, blocks, final norm (named so the weights map one to one)."""
+
+    def __init__(self, cfg: DecoderConfig) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.num_hidden_layers))
+        self.norm = _norm(cfg, cfg.hidden_size)
+        self.rotary = Rotary(cfg)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: DecoderConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.model = Body(cfg)
+        self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        self.tie_weights()
+
+    def tie_weights(self) -> None:
+        """A tied output head is the token embedding (again, after loading replaced either)."""
+        if self.config.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+
+    # ---- the parts the inspection tools edit or read -------------------------------------------
+    def head_projection(self, layer: int) -> nn.Linear:
+        """The projection whose input is block `layer`'s merged heads [B, T, heads × size]."""
+        return self.model.layers[layer].self_attn.o_proj
+
+    def embedding_output(self) -> nn.Module:
+        return self.model.embed_tokens
+
+    def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
+        """Logits from a residual stream (the last hidden state is already normed)."""
+        return self.lm_head(hidden if last else self.model.norm(hidden))
+
+    def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
+        cfg = self.config
+        p = self.lm_head.weight
+        return KVCache(
+            cfg.num_hidden_layers, batch, cfg.num_key_value_heads, max_len or cfg.max_position_embeddings,
+            cfg.head_size, p.device, p.dtype,
+        )  # fmt: skip
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        cache: KVCache | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        last_only: bool = False,
+    ) -> ModelOutput:
+        B, T = input_ids.shape
+        past = cache.length if cache is not None else 0
+        limit = cache.max_len if cache is not None else self.config.max_position_embeddings
+        if past + T > min(limit, self.config.max_position_embeddings):
+            raise ModelError(f"sequence of {past + T} tokens exceeds the context ({limit})")
+        body = self.model
+        x = body.embed_tokens(input_ids)  # [B, T, C]
+        rotary = body.rotary(torch.arange(past, past + T, device=input_ids.device), x.dtype)
+        attentions, hidden = [], [x]
+        for i, block in enumerate(body.layers):
+            x, probs = block(x, rotary, cache, i, output_attentions)
+            attentions.append(probs)
+            hidden.append(x)
+        x = body.norm(x)
+        hidden[-1] = x  # as in transformers: the last hidden state is after the final norm
+        if cache is not None:
+            cache.length += T
+        logits = self.lm_head(x[:, -1:] if last_only else x)
+        return ModelOutput(
+            logits,
+            tuple(attentions) if output_attentions else None,
+            tuple(hidden) if output_hidden_states else None,
+        )

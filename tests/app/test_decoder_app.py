@@ -1,0 +1,50 @@
+"""A Llama-family folder in the app: it opens, generates, and every view inspects it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from tests.models.helpers import char_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen3_dir(tmp_path_factory):
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.Qwen3Config(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=128, bos_token_id=None, eos_token_id=None,
+    )  # fmt: skip
+    folder = tmp_path_factory.mktemp("tiny-qwen3")
+    transformers.Qwen3ForCausalLM(cfg).save_pretrained(folder)
+    char_tokenizer().save(folder)
+    return folder
+
+
+def test_a_qwen3_folder_opens_generates_and_is_inspected_by_every_view(
+    qtbot, window, tiny_qwen3_dir, wait_signal
+):
+    wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tiny_qwen3_dir)))
+    assert window.info.n_layer == 2 and window.info.n_head == 4 and window.info.arch == "gpt"
+    view = window.prompt_view
+    window.show_view("prompt")
+    view.sampling.max_tokens.setValue(15)
+    view.prompt.setPlainText("First")
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not view.running, timeout=20_000)
+    assert len(view.steps) == 15
+    att = window.attention_view
+    qtbot.waitUntil(
+        lambda: att.attentions.shape[:2] == (2, 4) and att.attentions.shape[-1] == 5 + 15, timeout=10_000
+    )
+    window.show_view("attention")
+    att.select(1, 3)
+    got = []
+    window.client.probed.connect(lambda _tag, probe: got.append(probe))
+    qtbot.keyClick(att.overview_widget, Qt.Key.Key_K)
+    qtbot.waitUntil(lambda: bool(got) and got[-1].knocked_out == ((1, 3),), timeout=10_000)
+    assert not np.allclose(got[-1].target_prob[:-1], got[-1].intact_prob[:-1])
