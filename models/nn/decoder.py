@@ -196,16 +196,16 @@ class Attention(nn.Module):
             past = cache.length
             k, v = cache.update(layer, k, v)  # [B, KV, S, D]
         groups = self.heads // self.kv_heads
-        if groups > 1:  # every query head reads its group's key/value head
-            k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
         mask = self._mask(T, past, x.device)
-        if not need_weights:
+        if not need_weights:  # SDPA reads each group's key/value head itself: nothing is copied
             plain = mask is None or (self.window == 0 and past == 0)
             y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=None if plain else mask, is_causal=plain and T > 1
+                q, k, v, attn_mask=None if plain else mask, is_causal=plain and T > 1, enable_gqa=groups > 1
             )
             probs = None
         else:
+            if groups > 1:  # every query head reads its group's key/value head
+                k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
             scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(self.size)
             if mask is not None:
                 scores = scores.masked_fill(~mask, float("-inf"))
