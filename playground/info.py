@@ -20,6 +20,7 @@ class ModelInfo:
     note: str = ""  # e.g. "starter model: the built-in one was not found"
     fingerprint: str = ""  # of its weights (models.fingerprint): a recipe names the model it used
     task: str = ""  # the built-in task it was trained on here ("copy"…), "" if none or not known
+    chat: bool = False  # its tokenizer has a chat template (an instruct model)
 
     @property
     def summary(self) -> str:
@@ -34,7 +35,9 @@ def format_count(n: int) -> str:
     return str(n)
 
 
-def model_info(model, name: str, source: str, device: str, note: str = "", task: str = "") -> ModelInfo:
+def model_info(
+    model, name: str, source: str, device: str, note: str = "", task: str = "", chat: bool = False
+) -> ModelInfo:
     """Describe a loaded or freshly trained model (worker thread: it hashes the weights)."""
     from models import fingerprint
 
@@ -53,4 +56,5 @@ def model_info(model, name: str, source: str, device: str, note: str = "", task:
         note=note,
         fingerprint=fingerprint(model),
         task=task,
+        chat=chat,
     )

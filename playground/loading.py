@@ -46,7 +46,7 @@ def open_model(
         folder = Path(source).expanduser()
         model, tok = models.load(folder, device)
         name = folder.name or str(folder)
-    return model, tok, model_info(model, name, source, device, note)
+    return model, tok, model_info(model, name, source, device, note, chat=tok.chat_template is not None)
 
 
 def _starter(

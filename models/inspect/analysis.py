@@ -126,7 +126,10 @@ def fill_mask(
 def _encode(model: GPT | Bert, tokenizer: Tokenizer, text: str) -> TokenizedText:
     if not text.strip():
         raise ModelError("the text is empty: type something to inspect")
-    tokens = tokenizer.encode(text, special_tokens=model.config.arch == "bert")
+    if model.config.arch == "bert":
+        tokens = tokenizer.encode(text, special_tokens=True)
+    else:
+        tokens = tokenizer.encode_for_decoder(text)
     ctx = model.config.context
     if len(tokens) > ctx:  # keep the last window, and say so
         note = f"the text has {len(tokens)} tokens, more than the context of {ctx}: showing its last {ctx}"

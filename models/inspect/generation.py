@@ -30,7 +30,9 @@ class Generation:
             raise ModelError("generation needs a GPT model; BERT fills masks instead")
         self.model, self.tokenizer = model, tokenizer
         self.settings = settings or SamplingSettings()
-        tokens = tokenizer.encode(prompt, special_tokens=False)
+        if self.settings.chat:
+            prompt = tokenizer.apply_chat(prompt)
+        tokens = tokenizer.encode_for_decoder(prompt)
         notes = list(tokens.notes)
         if len(tokens) == 0:
             if tokenizer.eos_id is None:

@@ -29,6 +29,7 @@ class SamplingSettings:
     stop: tuple[str, ...] = ()  # generation ends once the output contains one of these
     alternatives: int = 10  # how many top alternatives each step reports
     attention: bool = False  # report each step's attention row for every layer and head
+    chat: bool = False  # wrap the prompt in the model's chat template (instruct models)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:

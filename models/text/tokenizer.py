@@ -23,11 +23,21 @@ BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 class Tokenizer:
     """A `tokenizers.Tokenizer` plus what the app needs: display texts, unknown notes, streaming."""
 
-    def __init__(self, hf: HFTokenizer) -> None:
+    def __init__(
+        self,
+        hf: HFTokenizer,
+        bos_prefix: int | None = None,
+        chat_template: str | None = None,
+        special_texts: dict[str, str] | None = None,
+    ) -> None:
         self.hf = hf
         self.kind = {"WordLevel": "char", "BPE": "bpe", "WordPiece": "wordpiece"}.get(
             type(hf.model).__name__, "bpe"
         )
+        self.bos_prefix = bos_prefix  # a token a decoder's text starts with (Llama's <s>), if any
+        self.chat_template = chat_template  # the Jinja template instruct models wrap prompts in
+        self.special_texts = special_texts or {}  # bos_token, eos_token… as tokenizer_config names them
+        self.special_texts = special_texts or {}  # bos_token, eos_token… as tokenizer_config names them
 
     # ---- building -------------------------------------------------------------------------
     @classmethod
@@ -63,7 +73,11 @@ class Tokenizer:
         folder = Path(folder)
         try:
             if (folder / "tokenizer.json").is_file():
-                return cls(HFTokenizer.from_file(str(folder / "tokenizer.json")))
+                hf = HFTokenizer.from_file(str(folder / "tokenizer.json"))
+                bos, template, specials = _decoder_settings(hf, _read_json(folder / "tokenizer_config.json"))
+                if template is None and (folder / "chat_template.jinja").is_file():  # newer folders
+                    template = (folder / "chat_template.jinja").read_text(encoding="utf-8")
+                return cls(hf, bos, template, specials)
             if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
                 bpe = models.BPE.from_file(str(folder / "vocab.json"), str(folder / "merges.txt"))
                 return cls(_bpe_tokenizer(bpe))
@@ -132,6 +146,45 @@ class Tokenizer:
                 )
         return TokenizedText(np.array(enc.ids, dtype=np.int64), texts, offsets, notes)
 
+    def encode_for_decoder(self, text: str) -> TokenizedText:
+        """A decoder's view of a text: its tokens, after the start token its tokenizer_config asks
+        for (add_bos_token), which the text itself may already hold (a chat template's)."""
+        tokens = self.encode(text, special_tokens=False)
+        bos = self.bos_prefix
+        if bos is None or (len(tokens) and tokens.ids[0] == bos):
+            return tokens
+        return TokenizedText(
+            np.concatenate([[bos], tokens.ids]).astype(np.int64),
+            (self.hf.id_to_token(bos) or "", *tokens.texts),
+            np.concatenate([np.zeros((1, 2), np.int64), tokens.offsets]),
+            tokens.notes,
+        )
+
+    def apply_chat(self, text: str) -> str:
+        """`text` as the user's turn in the model's own chat template, ready for the reply
+        (rendered with Jinja in a sandbox, as `transformers` does)."""
+        if not self.chat_template:
+            raise ModelError("this model has no chat template: turn chat off to prompt it directly")
+        from jinja2 import TemplateError
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        def raise_exception(message: str):
+            raise TemplateError(message)
+
+        env = ImmutableSandboxedEnvironment(
+            trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+        )
+        env.globals["raise_exception"] = raise_exception
+        env.filters["tojson"] = lambda x, indent=None, **_: json.dumps(x, indent=indent, ensure_ascii=False)
+        try:
+            return env.from_string(self.chat_template).render(
+                messages=[{"role": "user", "content": text}],
+                add_generation_prompt=True,
+                **{"bos_token": "", "eos_token": ""} | self.special_texts,
+            )
+        except TemplateError as e:
+            raise ModelError(f"the model's chat template failed: {e}") from e
+
     def decode(self, ids: Iterable[int], skip_special: bool = False) -> str:
         return self.hf.decode([int(i) for i in ids], skip_special_tokens=skip_special)
 
@@ -188,6 +241,22 @@ def _bert_post_processor(hf: HFTokenizer) -> processors.TemplateProcessing:
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
+
+
+def _decoder_settings(hf: HFTokenizer, config: dict) -> tuple[int | None, str | None, dict[str, str]]:
+    """(start-token id, chat template, special token texts) from tokenizer_config.json."""
+    specials = {}
+    for name in ("bos_token", "eos_token", "unk_token", "pad_token"):
+        value = config.get(name)
+        value = value.get("content") if isinstance(value, dict) else value  # {"content": "<s>", …}
+        if isinstance(value, str):
+            specials[name] = value
+    bos = specials.get("bos_token")
+    bos_id = hf.token_to_id(bos) if config.get("add_bos_token") and bos else None
+    template = config.get("chat_template")
+    if isinstance(template, list):  # several named templates: the default one
+        template = next((t.get("template") for t in template if t.get("name") == "default"), None)
+    return bos_id, template if isinstance(template, str) else None, specials
 
 
 def _read_json(path: Path) -> dict:

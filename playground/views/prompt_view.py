@@ -152,6 +152,7 @@ class PromptView(QWidget):
         if self.info is not None and info is not self.info:
             self.details.clear()  # the last model's header and layers mean nothing now
         self.info = info
+        self.sampling.model_changed(info.chat)
         self.prompt.setPlaceholderText(
             "Type a prompt, then Ctrl+Enter"
             if info.arch == "gpt"
@@ -241,7 +242,7 @@ class PromptView(QWidget):
         return {
             "prompt": self.prompt_text,
             "sampling": {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p,
-                         "max_tokens": s.max_new_tokens, "seed": s.seed},
+                         "max_tokens": s.max_new_tokens, "seed": s.seed, "chat": s.chat},
             "token": self.output.selected,
         }  # fmt: skip
 
@@ -279,6 +280,7 @@ class PromptView(QWidget):
                 "top_p": s.top_p,
                 "max_new_tokens": s.max_new_tokens,
                 "seed": s.seed,
+                "chat": s.chat,
             },
             "notes": list(self.prompt_tokens.notes) if self.prompt_tokens is not None else [],
             "tokens": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from models.inspect.sampling import SamplingSettings
 
@@ -21,12 +21,16 @@ class SamplingForm(QWidget):
         self.max_tokens = QSpinBox(minimum=1, maximum=10_000, value=200)
         self.seed = QSpinBox(minimum=-1, maximum=2**31 - 1, value=-1)
         self.seed.setSpecialValueText("random")
+        self.chat = QCheckBox("wrap the prompt in the model's chat template")
+        self.chat.setEnabled(False)  # until a model with a chat template opens
         tips = {
             self.temperature: "Higher = more surprising; 0 always takes the most likely token",
             self.top_k: "Sample only among the k most likely tokens",
             self.top_p: "Sample among the fewest tokens whose probabilities reach p",
             self.max_tokens: "Stop after this many new tokens",
             self.seed: "Same seed, same text; 'random' draws afresh each time",
+            self.chat: "Instruct models answer a user's turn: the prompt becomes one, in the\n"
+            "model's own template (the Attention tab shows the template's tokens)",
         }
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
@@ -36,6 +40,7 @@ class SamplingForm(QWidget):
             ("Top-p", self.top_p),
             ("Max tokens", self.max_tokens),
             ("Seed", self.seed),
+            ("Chat", self.chat),
         ):
             box.setToolTip(tips[box])
             form.addRow(label, box)
@@ -52,14 +57,21 @@ class SamplingForm(QWidget):
             seed=random.randrange(2**31) if seed < 0 else seed,
             alternatives=10,
             attention=True,  # each token's attention row, for the click-to-inspect panel
+            chat=self.chat.isEnabled() and self.chat.isChecked(),
         )
 
     def apply(self, values: dict) -> None:
-        """Set the boxes from a recipe's values (temperature, top_k, top_p, max_tokens, seed)."""
+        """Set the boxes from a recipe's values (temperature, top_k, top_p, max_tokens, seed, chat)."""
         for name in ("temperature", "top_k", "top_p", "max_tokens", "seed"):
             if name in values and values[name] is not None:
                 box = getattr(self, name)
                 box.setValue(type(box.value())(values[name]))
+        self.chat.setChecked(bool(values.get("chat", False)))
+
+    def model_changed(self, has_template: bool) -> None:
+        """Chat is offered only for a model whose tokenizer has a template (and then on)."""
+        self.chat.setEnabled(has_template)
+        self.chat.setChecked(has_template)
 
     def save(self, store: QSettings) -> None:
         for name in ("temperature", "top_k", "top_p", "max_tokens", "seed"):

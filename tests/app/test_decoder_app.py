@@ -48,3 +48,26 @@ def test_a_qwen3_folder_opens_generates_and_is_inspected_by_every_view(
     qtbot.keyClick(att.overview_widget, Qt.Key.Key_K)
     qtbot.waitUntil(lambda: bool(got) and got[-1].knocked_out == ((1, 3),), timeout=10_000)
     assert not np.allclose(got[-1].target_prob[:-1], got[-1].intact_prob[:-1])
+
+
+def test_the_chat_box_follows_the_models_template_and_wraps_the_prompt(qtbot, window, tmp_path, wait_signal):
+    from tests.models.test_decoder_tokenizer import TEMPLATE, _folder
+
+    sampling, view = window.prompt_view.sampling, window.prompt_view
+    assert not sampling.chat.isEnabled()  # the tiny GPT has no template
+    folder = _folder(tmp_path, add_bos_token=True, chat_template=TEMPLATE)
+    wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(folder)))
+    assert sampling.chat.isEnabled() and sampling.chat.isChecked() and window.info.chat
+    window.show_view("prompt")
+    view.sampling.max_tokens.setValue(3)
+    view.prompt.setPlainText("Speak")
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not view.running, timeout=20_000)
+    assert (
+        view.prompt_tokens.texts[:2] == ("<s>", "<|user|>")
+        and view.prompt_tokens.texts[-1] == "<|assistant|>"
+    )
+    qtbot.mouseClick(sampling.chat, Qt.MouseButton.LeftButton)  # off: the prompt as typed, after <s>
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not view.running, timeout=20_000)
+    assert view.prompt_tokens.texts == ("<s>", "S", "p", "e", "a", "k")

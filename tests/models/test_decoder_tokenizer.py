@@ -1,0 +1,69 @@
+"""Tokenizers as decoders' folders have them: the start token tokenizer_config asks for, and the chat
+template, rendered as `transformers` renders it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import transformers
+
+import models
+from tests.models.helpers import char_tokenizer
+
+TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def _folder(tmp_path, **config):
+    torch.manual_seed(0)
+    tok = char_tokenizer()
+    tok.hf.add_special_tokens(["<s>", "<|user|>", "<|assistant|>", "<|end|>"])
+    cfg = transformers.LlamaConfig(
+        vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, bos_token_id=None,
+        eos_token_id=None,
+    )  # fmt: skip
+    transformers.LlamaForCausalLM(cfg).save_pretrained(tmp_path)
+    tok.save(tmp_path)
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"bos_token": "<s>", **config}))
+    return tmp_path
+
+
+def test_the_start_token_is_added_once_where_the_config_asks(tmp_path):
+    model, tok = models.load(_folder(tmp_path, add_bos_token=True))
+    bos = tok.token_id("<s>")
+    probe = models.probe(model, tok, "First")
+    assert probe.tokens.ids[0] == bos and probe.tokens.texts[0] == "<s>" and len(probe.tokens) == 6
+    gen = models.generate(model, tok, "<s>First", max_new_tokens=2, temperature=0)
+    assert list(gen.prompt.ids).count(bos) == 1  # already there: not added again
+    plain, plain_tok = models.load(_folder(tmp_path / "plain"))
+    assert models.probe(plain, plain_tok, "First").tokens.ids[0] != bos
+
+
+def test_the_chat_template_renders_as_transformers_renders_it(tmp_path):
+    folder = _folder(tmp_path, add_bos_token=True, chat_template=TEMPLATE)
+    model, tok = models.load(folder)
+    theirs = transformers.PreTrainedTokenizerFast(
+        tokenizer_file=str(folder / "tokenizer.json"), bos_token="<s>", chat_template=TEMPLATE
+    )
+    expected = theirs.apply_chat_template(
+        [{"role": "user", "content": "Speak"}], tokenize=False, add_generation_prompt=True
+    )
+    assert tok.apply_chat("Speak") == expected == "<s><|user|>Speak<|end|><|assistant|>"
+    gen = models.generate(model, tok, "Speak", max_new_tokens=3, temperature=0, chat=True)
+    assert gen.prompt.texts[:2] == ("<s>", "<|user|>") and gen.prompt.texts[-1] == "<|assistant|>"
+    assert len(list(gen)) == 3
+
+
+def test_a_missing_or_failing_template_is_a_clear_error(tmp_path):
+    model, tok = models.load(_folder(tmp_path / "none"))
+    with pytest.raises(models.ModelError, match="no chat template"):
+        models.generate(model, tok, "Speak", chat=True)
+    bad = "{{ raise_exception('only system and user turns') }}"
+    model, tok = models.load(_folder(tmp_path / "bad", chat_template=bad))
+    with pytest.raises(models.ModelError, match="chat template failed: only system and user turns"):
+        models.generate(model, tok, "Speak", chat=True)
