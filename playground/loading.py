@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from models import assets
 from playground.info import ModelInfo, model_info
 from playground.starter import train_starter
 
+HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # how a Hugging Face repository is named
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "transformer-playground"
 STARTER_NOTE = "built-in model not found: using a small starter model made at first start"
 
@@ -44,8 +46,12 @@ def open_model(
             note = f"{STARTER_NOTE}; {why}" if why else STARTER_NOTE
     else:
         folder = Path(source).expanduser()
-        model, tok = models.load(folder, device)
         name = folder.name or str(folder)
+        if not folder.exists() and HUB_ID.match(source):  # "org/name": a model in the hub cache
+            from models.hf.hub_cache import resolve
+
+            folder, name = resolve(source), source
+        model, tok = models.load(folder, device)
     return model, tok, model_info(model, name, source, device, note, chat=tok.chat_template is not None)
 
 

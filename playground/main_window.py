@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -24,6 +25,7 @@ from playground.recipe import Recipe, RecipeError, read_recipe
 from playground.views.attention_view import AttentionView
 from playground.views.fill_mask_view import FillMaskView
 from playground.views.heads_view import HeadsView
+from playground.views.hub_dialog import HubDialog
 from playground.views.lens_view import LensView
 from playground.views.probability_view import ProbabilityView
 from playground.views.prompt_view import PromptView
@@ -138,6 +140,9 @@ class MainWindow(QMainWindow):
         self.open_action = self._action(
             file, "&Open model folder…", self._on_open_triggered, QKeySequence.Open
         )
+        self.hub_action = self._action(
+            file, "Open from &Hugging Face cache…", self._on_open_hub_triggered, "Ctrl+Shift+H"
+        )
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
         file.addSeparator()
@@ -151,6 +156,7 @@ class MainWindow(QMainWindow):
         model = self.menuBar().addMenu("&Model")
         self.model_actions = (
             self.open_action,
+            self.hub_action,
             self._action(model, "Built-in &GPT", self._on_builtin_gpt_triggered, "Ctrl+Shift+G"),
             self._action(model, "Built-in &BERT", self._on_builtin_bert_triggered, "Ctrl+Shift+B"),
         )
@@ -187,6 +193,15 @@ class MainWindow(QMainWindow):
         if folder:
             self.settings.setValue("paths/last_folder", str(Path(folder).parent))
             self.open_model(folder)
+
+    def _on_open_hub_triggered(self) -> None:
+        dialog = self.hub_dialog()
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.chosen:
+            self.open_model(dialog.chosen)
+
+    def hub_dialog(self) -> HubDialog:
+        """The cache browser (a test shows it without its modal loop)."""
+        return HubDialog(self.client, self)
 
     def _on_builtin_gpt_triggered(self) -> None:
         self.open_model("builtin:gpt")
@@ -442,7 +457,7 @@ SHUTDOWN_WAIT_MS = 3000  # how long closing blocks before it says why and waits 
 SHORTCUTS = """\
 Ctrl+Enter  generate (prompt tab)
 Esc  stop generating (prompt tab)
-Ctrl+O  open a model folder
+Ctrl+O  open a model folder · Ctrl+Shift+H  open one from the Hugging Face cache
 Ctrl+Shift+G / Ctrl+Shift+B  built-in GPT / BERT
 Ctrl+1 … Ctrl+7  prompt, attention, probabilities, logit lens, head effects, fill-mask, training
 Training, from any tab: F5 train, F6 pause / continue, F10 one step while paused,

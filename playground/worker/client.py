@@ -32,6 +32,7 @@ class WorkerClient(Answers):
     _ablation_requested = Signal(int, object, str)
     _sweep_requested = Signal(int, object)
     _check_requested = Signal(int, object)
+    _scan_requested = Signal(int)
     _save_requested = Signal(int, str)
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
@@ -62,6 +63,7 @@ class WorkerClient(Answers):
         self._ablation_requested.connect(self.worker.set_ablation, queued)
         self._sweep_requested.connect(self.worker.sweep, queued)
         self._check_requested.connect(self.worker.check_heads, queued)
+        self._scan_requested.connect(self.worker.scan_cache, queued)
         self._save_requested.connect(self.worker.save_model, queued)
         for name in ANSWERS:  # worker thread -> this GUI-thread object: queued, order kept
             getattr(self.worker, name).connect(getattr(self, name), queued)
@@ -93,6 +95,10 @@ class WorkerClient(Answers):
     def check_heads(self, head_sets) -> int:
         """Exact answers on the trained task's fresh questions, with each set of heads knocked out."""
         return self._send("check", self._check_requested, tuple(tuple(heads) for heads in head_sets))
+
+    def scan_cache(self) -> int:
+        """List the models in the local Hugging Face cache (answered by `cache_scanned`)."""
+        return self._send("scan", self._scan_requested)
 
     def train(self, request: Any) -> int:
         return self._send("train", self._train_requested, request)

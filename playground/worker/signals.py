@@ -24,6 +24,7 @@ class Answers(QObject):
     training_started = Signal(object)  # TrainingStarted
     training_updated = Signal(object)  # list[TrainingUpdate], in order, none dropped
     model_saved = Signal(str)  # folder
+    cache_scanned = Signal(str, object)  # the hub cache folder, list[CachedModel]
 
 
 ANSWERS = tuple(name for name, value in vars(Answers).items() if isinstance(value, Signal))

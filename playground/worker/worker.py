@@ -265,6 +265,17 @@ class Worker(JobRunner):
             models.HeadCheck(task.name, n, sets, tuple(accuracy), self.ablation_mode, request)
         )
 
+    @Slot(int)
+    def scan_cache(self, request: int) -> None:
+        """The models in the local Hugging Face cache, and whether each opens here (offline)."""
+        self._serve(request, "probing", "reading the Hugging Face cache…", self._scan_cache)
+
+    def _scan_cache(self) -> None:
+        from models.hf.hub_cache import cache_dir, scan
+
+        folder = cache_dir()
+        self.cache_scanned.emit(str(folder), scan(folder))
+
     @Slot(int, object)
     def train(self, request: int, train_request: Any) -> None:
         """Start (or resume) a training run as a chunked job; its model becomes active at the end."""
