@@ -21,6 +21,7 @@ class ModelInfo:
     fingerprint: str = ""  # of its weights (models.fingerprint): a recipe names the model it used
     task: str = ""  # the built-in task it was trained on here ("copy"…), "" if none or not known
     chat: bool = False  # its tokenizer has a chat template (an instruct model)
+    n_kv_head: int = 0  # key/value heads when fewer than query heads (grouped-query attention)
 
     @property
     def summary(self) -> str:
@@ -57,4 +58,5 @@ def model_info(
         fingerprint=fingerprint(model),
         task=task,
         chat=chat,
+        n_kv_head=getattr(cfg, "num_key_value_heads", cfg.n_head) if cfg.arch == "gpt" else cfg.n_head,
     )

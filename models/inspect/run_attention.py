@@ -17,20 +17,33 @@ def run_attention(steps: Sequence[GenerationStep], complete: bool = True) -> np.
     gives the part it holds (T one short), with `complete` True it gives None. None also when
     attention was not asked for, or the context filled and slid (the rows describe another window).
     """
+    shape = run_shape(steps, complete)
+    if shape is None:
+        return None
+    L, H, T = shape
+    block = steps[0].prompt_attention
+    P = block.shape[-1]
+    full = np.zeros((L, H, T, T), np.float32)
+    full[:, :, :P, :P] = block
+    for i, row in enumerate(_rows(steps), start=1):  # the query at position P - 1 + i
+        full[:, :, P - 1 + i, : P + i] = row
+    return full
+
+
+def run_shape(steps: Sequence[GenerationStep], complete: bool = True) -> tuple[int, int, int] | None:
+    """(layers, heads, T) of what `run_attention` would give, or None; cheap: nothing is copied."""
     if not steps or steps[0].prompt_attention is None:
         return None
-    final = steps[-1].final_attention
-    if complete and final is None:
+    if complete and steps[-1].final_attention is None:
         return None
-    block = steps[0].prompt_attention
-    L, H, P, _ = block.shape
-    rows = [step.attention for step in steps[1:]] + ([final] if final is not None else [])
+    L, H, P, _ = steps[0].prompt_attention.shape
+    rows = _rows(steps)
     # the row of step i is the query at position P - 1 + i, over the P + i tokens up to it
     if any(row is None or row.shape[-1] != P + i for i, row in enumerate(rows, start=1)):
         return None
-    T = P + len(rows)
-    full = np.zeros((L, H, T, T), np.float32)
-    full[:, :, :P, :P] = block
-    for i, row in enumerate(rows, start=1):
-        full[:, :, P - 1 + i, : P + i] = row
-    return full
+    return L, H, P + len(rows)
+
+
+def _rows(steps: Sequence[GenerationStep]) -> list:
+    final = steps[-1].final_attention
+    return [step.attention for step in steps[1:]] + ([final] if final is not None else [])

@@ -23,13 +23,15 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.recipe import recipe_for
+from playground.views.background import Background
 from playground.views.figure_export import ExportButton
 from playground.views.heatmap import HeatmapPlot, colorbar
-from playground.views.mosaic import AttentionMosaic
+from playground.views.mosaic import AttentionMosaic, build_mosaic
 from playground.views.tokens import visible
 from playground.worker import WorkerClient
 
 PROBE_TAG = "inspect"
+POOL_AWAY = 4_000_000  # attention values beyond which the overview is pooled off the GUI thread
 FOLLOW_MS = 200  # while text streams, the view redraws the growing run at most 5 times a second
 EMPTY_NOTE = "Generate or inspect a text to see its attention."
 
@@ -51,6 +53,7 @@ class AttentionView(QWidget):
         self._notes: tuple[str, ...] = ()
         self._drawn = True  # False while attentions that arrived hidden wait to be drawn
         self._pending_selection: tuple[int, int, bool] | None = None  # a recipe's, until its probe
+        self.background = Background(self)  # pools a big model's overview off the GUI thread
 
         self.text = QLineEdit(placeholderText="Text to inspect (Enter) — a run's text lands here")
         self.text.returnPressed.connect(self._on_text_return_pressed)
@@ -188,7 +191,20 @@ class AttentionView(QWidget):
 
     def _draw(self) -> None:
         self._drawn = True
-        self.overview.set_attentions(self.attentions)
+        if self.attentions.size > POOL_AWAY:  # a big model: pool its heads on a pool thread
+            attentions = self.attentions
+            self.background.run(lambda: build_mosaic(attentions), self._on_pooled)
+        else:
+            self.background.cancel()
+            self.overview.set_attentions(self.attentions)
+        self._draw_rest()
+
+    def _on_pooled(self, pooled) -> None:
+        self.overview.set_mosaic(*pooled, *self.attentions.shape[:2])
+        self._show_knocked()
+        self.overview.select(self.layer, None if self.average else self.head)
+
+    def _draw_rest(self) -> None:
         L, H = self.attentions.shape[:2]
         if not self.chosen or any(layer >= L or head >= H for layer, head in self.chosen):
             self._choose_selected()  # a first text, or a model of another shape
@@ -221,36 +237,54 @@ class AttentionView(QWidget):
             self._follow_timer.start()  # hidden, it catches up when shown
 
     def _follow_run(self) -> None:
-        from models.inspect.run_attention import run_attention  # numpy only
+        from models.inspect.run_attention import run_shape
 
         self._follow_timer.stop()
-        full = run_attention(self.run_steps, complete=False)
-        if full is None or not self.isVisible():
+        steps, tokens = list(self.run_steps), self.run_tokens
+        shape = run_shape(steps, complete=False)
+        if shape is None or not self.isVisible():
             return
-        T = full.shape[-1]
-        texts = (*self.run_tokens.texts, *(s.token_text for s in self.run_steps))[:T]
-        self.set_attentions(texts, full, notes=self.run_tokens.notes)
-        newest = visible(texts[-1])
-        self.readout.setText(f"following the run: the newest row is “{newest}” (query {T - 1}) attending")
+        self._assemble(steps, tokens, shape, complete=False)
 
     def finish_run(self, text: str) -> bool:
         """The run ended: show its whole text's attention from its own steps (True), or, when it
         does not hold it all (stopped, or the context slid), inspect the text afresh (False)."""
-        from models.inspect.run_attention import run_attention
+        from models.inspect.run_attention import run_shape
 
         self._follow_timer.stop()
-        full = run_attention(self.run_steps) if self.following else None
-        tokens, steps = self.run_tokens, self.run_steps
+        steps, tokens = self.run_steps, self.run_tokens
         self.run_tokens, self.run_steps = None, []
-        if full is None:
+        shape = run_shape(steps) if tokens is not None else None
+        if shape is None:
             self.inspect(text)
             return False
-        self.set_attentions((*tokens.texts, *(s.token_text for s in steps)), full, text, tokens.notes)
+        self._assemble(steps, tokens, shape, complete=True, text=text)
         return True
+
+    def _assemble(self, steps, tokens, shape, complete: bool, text: str | None = None) -> None:
+        """Put a run's attention together, on a pool thread when it is big, then show it."""
+        from models.inspect.run_attention import run_attention
+
+        L, H, T = shape
+
+        def show(full) -> None:
+            texts = (*tokens.texts, *(s.token_text for s in steps))[:T]
+            self.set_attentions(texts, full, text, tokens.notes)
+            if not complete:
+                newest = visible(texts[-1])
+                self.readout.setText(
+                    f"following the run: the newest row is “{newest}” (query {T - 1}) attending"
+                )
+
+        if L * H * T * T > POOL_AWAY:
+            self.background.run(lambda: run_attention(steps, complete), show)
+        else:
+            show(run_attention(steps, complete))
 
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's heads say nothing about it)."""
         self.tokens, self.attentions = (), np.zeros((0, 0, 0, 0), np.float32)
+        self.background.cancel()
         self.chosen = set()
         self._drawn = True
         self.overview.clear_attentions()
@@ -312,8 +346,17 @@ class AttentionView(QWidget):
         self.overview.select(self.layer, None if self.average else self.head)
         self.head_plot.set_matrix(self.shown_matrix(), self.tokens, self.tokens)
         what = "average of heads" if self.average else f"head {self.head}"
-        self.head_plot.setTitle(f"layer {self.layer}, {what}")
+        self.head_plot.setTitle(f"layer {self.layer}, {what}{self._kv_group()}")
         self.selection_changed.emit(self.layer, -1 if self.average else self.head)
+
+    def _kv_group(self) -> str:
+        """For grouped-query models: which query heads read the same key/value head as this one."""
+        info = self.client.info
+        if self.average or info is None or not 0 < info.n_kv_head < info.n_head:
+            return ""
+        group = info.n_head // info.n_kv_head
+        kv = self.head // group
+        return f" · key/value head {kv}, shared by heads {kv * group}–{kv * group + group - 1}"
 
     # ---- knocking heads out ------------------------------------------------------------------
     def toggle_knock_out(self) -> None:

@@ -97,8 +97,10 @@ class AttentionMosaic(pg.PlotItem):
         self._clicks_connected = False
 
     def set_attentions(self, att: np.ndarray) -> None:
-        mosaic, s = build_mosaic(att)
-        L, H = att.shape[:2]
+        self.set_mosaic(*build_mosaic(att), *att.shape[:2])
+
+    def set_mosaic(self, mosaic: np.ndarray, s: int, L: int, H: int) -> None:
+        """Show a mosaic built already (by `build_mosaic`, maybe off the GUI thread)."""
         reshaped = (L, H, s) != (self.layers, self.heads, self.tile)
         self.layers, self.heads, self.tile, self.data = L, H, s, mosaic
         self.image.setImage(mosaic, autoLevels=False, levels=(0.0, 1.0))

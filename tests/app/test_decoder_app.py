@@ -42,7 +42,8 @@ def test_a_qwen3_folder_opens_generates_and_is_inspected_by_every_view(
         lambda: att.attentions.shape[:2] == (2, 4) and att.attentions.shape[-1] == 5 + 15, timeout=10_000
     )
     window.show_view("attention")
-    att.select(1, 3)
+    att.select(1, 3)  # 4 query heads read 2 key/value heads: heads 2 and 3 share head 1
+    assert att.head_plot.titleLabel.text.endswith("key/value head 1, shared by heads 2–3")
     got = []
     window.client.probed.connect(lambda _tag, probe: got.append(probe))
     qtbot.keyClick(att.overview_widget, Qt.Key.Key_K)

@@ -54,3 +54,23 @@ def test_a_stopped_run_is_inspected_afresh(qtbot, window, wait_signal):
     text = "the cat" + prompt.generated_text()
     qtbot.waitUntil(lambda: view.text.text() == text and len(view.tokens) == len(text), timeout=20_000)
     assert view.attentions.shape[-1] == len(text) and not view.following
+
+
+def test_a_big_models_overview_is_pooled_off_the_gui_thread(qtbot, window):
+    """30 layers × 9 heads (SmolLM2's) over 128 tokens: set_attentions returns before the heads are
+    pooled; the pooled overview lands a moment later, equal to the one pooled in place."""
+    from playground.views.mosaic import build_mosaic
+
+    view = window.attention_view
+    window.show_view("attention")
+    rng = np.random.default_rng(0)
+    att = np.tril(rng.random((30, 9, 128, 128), dtype=np.float32))
+    att /= att.sum(-1, keepdims=True)
+    before = view.overview.data
+    view.set_attentions([f"t{i}" for i in range(128)], att)
+    assert view.overview.data is before and view.background.busy  # not pooled on this thread
+    assert view.head_plot.data.shape == (128, 128)  # the large head is drawn at once
+    qtbot.waitUntil(lambda: view.overview.data is not before, timeout=10_000)
+    expected, tile = build_mosaic(att)
+    np.testing.assert_array_equal(view.overview.data, expected)
+    assert (view.overview.layers, view.overview.heads, view.overview.tile) == (30, 9, tile)
