@@ -23,8 +23,12 @@ from models.text.tokenizer import Tokenizer
 
 
 # ---- loading ------------------------------------------------------------------------------
-def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[Model, Tokenizer]:
-    """Open a checkpoint folder (ours or a Hugging Face GPT-2/BERT one) from a local path.
+def load(
+    path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+) -> tuple[Model, Tokenizer]:
+    """Open a checkpoint folder (ours, or a Hugging Face GPT-2, BERT, Llama, Qwen, Mistral or
+    GPT-NeoX one) from a local path, in `dtype`: by default float32 on a CPU, and on a GPU
+    bfloat16 when the folder stores 16-bit weights (float32 otherwise).
 
     Everything is checked before a model is returned, so a failure leaves nothing half-loaded.
     """
@@ -41,8 +45,9 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[Model, T
         raise ModelError(f"{config_path}: not valid JSON ({e})") from e
     config = config_from_hf(hf_config)
     files = _weight_files(folder)
-    _check_memory(folder, files)
-    weights = _read_weights(files)
+    dtype = dtype or _default_dtype(files, torch.device(device))
+    _check_memory(folder, files, dtype)
+    weights = _read_weights(files, dtype)
     tokenizer = Tokenizer.load(folder)
     state = state_from_hf(config, weights)
     if config.arch == "bert" and not any(k.startswith("head.") for k in state):
@@ -81,25 +86,29 @@ def available_memory() -> int:
         return 1 << 62  # unknown: do not refuse
 
 
-def _check_memory(folder: Path, files: list[Path]) -> None:
-    """Refuse, before reading a weight, a model whose float32 copy would not fit in free memory."""
+def _check_memory(folder: Path, files: list[Path], dtype: torch.dtype = torch.float32) -> None:
+    """Refuse, before reading a weight, a model whose copy in `dtype` would not fit in free memory."""
     if files[0].suffix != ".safetensors":
         return
-    need = 0
+    need, width = 0, torch.empty((), dtype=dtype).element_size()
     for path in files:
         try:
             with safe_open(str(path), "pt") as f:
                 for key in f.keys():
                     sliced = f.get_slice(key)
-                    need += math.prod(sliced.get_shape()) * 4  # as float32
+                    need += math.prod(sliced.get_shape()) * width
         except (SafetensorError, OSError, ValueError) as e:
             raise ModelError(f"{path}: corrupt or truncated safetensors file ({e})") from e
     free = available_memory()
     if need > free:
         raise ModelError(
-            f"{folder}: the model needs {need / 2**30:.1f} GiB as float32, but only "
+            f"{folder}: the model needs {need / 2**30:.1f} GiB as {_name(dtype)}, but only "
             f"{free / 2**30:.1f} GiB of memory are free: refused before loading"
         )
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def _weight_files(folder: Path) -> list[Path]:
@@ -120,12 +129,21 @@ def _weight_files(folder: Path) -> list[Path]:
     raise ModelError(f"{folder}: no weights found (expected model.safetensors or pytorch_model.bin)")
 
 
-def _read_weights(files: list[Path]) -> dict[str, torch.Tensor]:
-    """Every tensor, as float32 (bf16 and fp16 folders are widened: CPU math is float32)."""
+def _default_dtype(files: list[Path], device: torch.device) -> torch.dtype:
+    """float32 on a CPU (its math is float32); on a GPU, bfloat16 for a 16-bit folder."""
+    if device.type == "cpu" or files[0].suffix != ".safetensors":
+        return torch.float32
+    with safe_open(str(files[0]), "pt") as f:
+        stored = {f.get_slice(k).get_dtype() for k in f.keys()}
+    return torch.bfloat16 if stored & {"BF16", "F16"} else torch.float32
+
+
+def _read_weights(files: list[Path], dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Every floating-point tensor in `dtype` (a bf16 folder is widened to float32 on a CPU)."""
     weights: dict[str, torch.Tensor] = {}
     for path in files:
         weights.update(_read_file(path))
-    return {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in weights.items()}
 
 
 def _read_file(path: Path) -> dict[str, torch.Tensor]:

@@ -194,3 +194,12 @@ def test_every_inspection_tool_works_on_a_grouped_query_decoder(tmp_path):
     torch.testing.assert_close(knocked, reference, atol=1e-4, rtol=0)
     sweep = list(models.ablation_sweep(ours, tok, text))[-1]
     assert sweep.complete and sweep.values.shape == (2, 4)
+
+
+def test_a_dtype_can_be_chosen_on_load(tmp_path):
+    theirs = _theirs("llama")
+    folder = _saved(theirs, tmp_path)
+    half, _ = models.load(folder, dtype=torch.bfloat16)
+    assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
+    with torch.no_grad():
+        torch.testing.assert_close(half(IDS).logits.float(), theirs(IDS).logits, atol=5e-2, rtol=0)
