@@ -55,6 +55,9 @@ def load(
     with torch.device("meta"):  # no random weights are made only to be overwritten
         model = _build(config)
     _check_state(model, state, folder)
+    # assigned, not copied: each tensor becomes the parameter, so it must be laid out as one
+    # (GPT-2's transposed Conv1D weights are views; a strided weight changes the matmul's rounding)
+    state = {k: v.contiguous() for k, v in state.items()}
     model.load_state_dict(state, strict=False, assign=True)  # tied weights are absent on purpose
     model.tie_weights()
     _make_buffers(model)
