@@ -245,9 +245,15 @@ def _tokenizer_config(cfg: ModelConfig, tokenizer: Tokenizer) -> dict:
             "sep_token": "[SEP]",
             "mask_token": "[MASK]",
         }
-    if isinstance(cfg, DecoderConfig):  # the special tokens its config names, by their text
+    if isinstance(cfg, DecoderConfig):  # what the folder it came from said: nothing is lost
         ids = (("bos_token", cfg.bos_token_id), ("eos_token", cfg.eos_token_id))
-        return base | {k: t for k, i in ids if i is not None and (t := tokenizer.hf.id_to_token(i))}
+        named = {k: t for k, i in ids if i is not None and (t := tokenizer.hf.id_to_token(i))}
+        kept = base | named | tokenizer.special_texts
+        if tokenizer.bos_prefix is not None:
+            kept |= {"add_bos_token": True, "bos_token": tokenizer.hf.id_to_token(tokenizer.bos_prefix)}
+        if tokenizer.chat_template:
+            kept["chat_template"] = tokenizer.chat_template
+        return kept
     if tokenizer.eos_id is not None:
         return base | {"eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>"}
     return base

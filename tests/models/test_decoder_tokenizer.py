@@ -67,3 +67,15 @@ def test_a_missing_or_failing_template_is_a_clear_error(tmp_path):
     model, tok = models.load(_folder(tmp_path / "bad", chat_template=bad))
     with pytest.raises(models.ModelError, match="chat template failed: only system and user turns"):
         models.generate(model, tok, "Speak", chat=True)
+
+
+def test_a_saved_decoder_keeps_its_start_token_and_chat_template(tmp_path):
+    model, tok = models.load(_folder(tmp_path / "in", add_bos_token=True, chat_template=TEMPLATE))
+    models.save(model, tok, tmp_path / "out")
+    again_model, again = models.load(tmp_path / "out")
+    assert again.bos_prefix == tok.bos_prefix is not None and again.chat_template == TEMPLATE
+    assert again.apply_chat("Speak") == tok.apply_chat("Speak")
+    theirs = transformers.AutoTokenizer.from_pretrained(tmp_path / "out")
+    assert theirs.apply_chat_template(
+        [{"role": "user", "content": "Speak"}], tokenize=False, add_generation_prompt=True
+    ) == tok.apply_chat("Speak")
