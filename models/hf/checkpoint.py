@@ -27,8 +27,8 @@ def load(
     path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> tuple[Model, Tokenizer]:
     """Open a checkpoint folder (ours, or a Hugging Face GPT-2, BERT, Llama, Qwen, Mistral or
-    GPT-NeoX one) from a local path, in `dtype`: by default float32 on a CPU, and on a GPU
-    bfloat16 when the folder stores 16-bit weights (float32 otherwise).
+    GPT-NeoX one) from a local path, in `dtype`: by default float32 on a CPU, and on a GPU the
+    folder's own type when it stores bfloat16 or float16 weights (float32 otherwise).
 
     Everything is checked before a model is returned, so a failure leaves nothing half-loaded.
     """
@@ -43,6 +43,14 @@ def load(
         hf_config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ModelError(f"{config_path}: not valid JSON ({e})") from e
+    generation = folder / "generation_config.json"  # instruct models list their turn-end tokens here
+    if generation.is_file():
+        try:
+            eos = json.loads(generation.read_text(encoding="utf-8")).get("eos_token_id")
+        except (OSError, ValueError):
+            eos = None
+        if isinstance(eos, list) and eos:
+            hf_config = hf_config | {"eos_token_id": eos}
     config = config_from_hf(hf_config)
     files = _weight_files(folder)
     dtype = dtype or _default_dtype(files, torch.device(device))
@@ -81,8 +89,18 @@ def _make_buffers(model: Model) -> None:
         model.model.rotary = Rotary(model.config)
 
 
+STORED_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "I8": 1, "U8": 1, "BOOL": 1}
+
+
 def available_memory() -> int:
-    """Bytes of memory free now (a test replaces this to play a small machine)."""
+    """Bytes of memory available now, page cache included (a test replaces this to play a
+    small machine)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -99,7 +117,9 @@ def _check_memory(folder: Path, files: list[Path], dtype: torch.dtype = torch.fl
             with safe_open(str(path), "pt") as f:
                 for key in f.keys():
                     sliced = f.get_slice(key)
-                    need += math.prod(sliced.get_shape()) * width
+                    n, stored = math.prod(sliced.get_shape()), STORED_BYTES.get(sliced.get_dtype(), 4)
+                    # the stored tensor and its converted copy are alive together while loading
+                    need += n * width + (n * stored if stored != width else 0)
         except (SafetensorError, OSError, ValueError) as e:
             raise ModelError(f"{path}: corrupt or truncated safetensors file ({e})") from e
     free = available_memory()
@@ -133,12 +153,14 @@ def _weight_files(folder: Path) -> list[Path]:
 
 
 def _default_dtype(files: list[Path], device: torch.device) -> torch.dtype:
-    """float32 on a CPU (its math is float32); on a GPU, bfloat16 for a 16-bit folder."""
+    """float32 on a CPU (its math is float32); on a GPU, a 16-bit folder's own 16-bit type."""
     if device.type == "cpu" or files[0].suffix != ".safetensors":
         return torch.float32
     with safe_open(str(files[0]), "pt") as f:
         stored = {f.get_slice(k).get_dtype() for k in f.keys()}
-    return torch.bfloat16 if stored & {"BF16", "F16"} else torch.float32
+    if "F16" in stored:
+        return torch.float16  # kept as stored, as transformers' dtype="auto" keeps it
+    return torch.bfloat16 if "BF16" in stored else torch.float32
 
 
 def _read_weights(files: list[Path], dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:

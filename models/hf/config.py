@@ -41,13 +41,12 @@ def config_from_hf(d: dict[str, Any]) -> ModelConfig:
 def _decoder_from_hf(family: str, d: dict[str, Any]) -> DecoderConfig:
     """Llama-family and GPT-NeoX configs, old style (rope_theta, rope_scaling, rotary_pct) or
     transformers 5's (rope_parameters)."""
-    rope = dict(d.get("rope_parameters") or {})
-    legacy = dict(d.get("rope_scaling") or {})
-    scaling = {
-        **legacy,
-        **{k: v for k, v in rope.items() if k not in ("rope_theta", "partial_rotary_factor")},
-    }
-    if scaling.get("rope_type", scaling.get("type", "default")) == "default":
+    rope = _rope_kind(dict(d.get("rope_parameters") or {}))
+    legacy = _rope_kind(dict(d.get("rope_scaling") or {}))
+    # transformers 5's rope_parameters, unless it only says "default" where the old key says more
+    source = rope if rope.get("rope_type", "default") != "default" else legacy
+    scaling = {k: v for k, v in source.items() if k not in ("rope_theta", "partial_rotary_factor")}
+    if scaling.get("rope_type", "default") == "default":
         scaling = {}
     heads = int(d.get("num_attention_heads", 32))
     hidden = int(d.get("hidden_size", 4096))
@@ -65,6 +64,7 @@ def _decoder_from_hf(family: str, d: dict[str, Any]) -> DecoderConfig:
         hidden_act=str(d.get("hidden_act", "gelu" if family == "gpt_neox" else "silu")),
         bos_token_id=_opt_int(d.get("bos_token_id")),
         eos_token_id=_opt_int(d.get("eos_token_id")),
+        stop_token_ids=tuple(int(i) for i in _ids(d.get("eos_token_id"))),
     )
     if family == "gpt_neox":
         bias = bool(d.get("attention_bias", True))
@@ -78,12 +78,12 @@ def _decoder_from_hf(family: str, d: dict[str, Any]) -> DecoderConfig:
         )  # fmt: skip
     if d.get("use_sliding_window"):
         raise ModelError(f"config.json: {family} with use_sliding_window is not supported")
-    window = d.get("sliding_window") if family == "mistral" else None
+    window = d.get("sliding_window", 4096) if family == "mistral" else None  # MistralConfig's default
     attention_bias = bool(d.get("attention_bias", False))
     return DecoderConfig(
         **common,
         num_key_value_heads=int(d.get("num_key_value_heads") or heads),
-        head_dim=int(d.get("head_dim") or hidden // heads),
+        head_dim=int(d.get("head_dim") or (128 if family == "qwen3" else hidden // heads)),
         norm_eps=float(d.get("rms_norm_eps", 1e-6)),
         qkv_bias=True if family == "qwen2" else attention_bias,
         o_bias=False if family in ("qwen2", "mistral") else attention_bias,
@@ -95,7 +95,7 @@ def _decoder_from_hf(family: str, d: dict[str, Any]) -> DecoderConfig:
 
 def _decoder_to_hf(cfg: DecoderConfig) -> dict[str, Any]:
     """Both spellings of the rotary settings: transformers 5's rope_parameters and the older keys."""
-    scaling = dict(cfg.rope_scaling)
+    scaling = dict(cfg.rope_scaling)  # read with its kind under "rope_type"
     rope = {"rope_type": "default", **scaling, "rope_theta": cfg.rope_theta}
     d: dict[str, Any] = {
         "model_type": cfg.family,
@@ -112,7 +112,7 @@ def _decoder_to_hf(cfg: DecoderConfig) -> dict[str, Any]:
         "tie_word_embeddings": cfg.tie_word_embeddings,
         "hidden_act": cfg.hidden_act,
         "bos_token_id": cfg.bos_token_id,
-        "eos_token_id": cfg.eos_token_id,
+        "eos_token_id": list(cfg.stop_token_ids) if len(cfg.stop_token_ids) > 1 else cfg.eos_token_id,
     }
     if cfg.family == "gpt_neox":
         rope["partial_rotary_factor"] = cfg.rotary_fraction
@@ -216,6 +216,18 @@ def _bert_from_hf(d: dict[str, Any]) -> BertConfig:
         layer_norm_eps=float(d.get("layer_norm_eps", 1e-12)),
         pad_token_id=int(d.get("pad_token_id") or 0),
     )
+
+
+def _rope_kind(params: dict[str, Any]) -> dict[str, Any]:
+    """Old configs name the scaling kind "type", newer ones "rope_type": keep one, "rope_type"."""
+    if "type" in params:
+        kind = params.pop("type")
+        params.setdefault("rope_type", kind)
+    return params
+
+
+def _ids(v: Any) -> list:
+    return [x for x in (v if isinstance(v, list) else [v]) if x is not None]
 
 
 def _opt_int(v: Any) -> int | None:

@@ -30,12 +30,18 @@ class CachedModel:
 
 
 def cache_dir() -> Path:
-    """HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub (read now, not at import)."""
+    """HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME (or ~/.cache)/huggingface/hub, as
+    huggingface_hub finds it (read now, not at import)."""
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"]).expanduser()
     if os.environ.get("HF_HOME"):
         return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    return Path.home() / ".cache" / "huggingface" / "hub"
+    base = (
+        Path(os.environ["XDG_CACHE_HOME"]).expanduser()
+        if os.environ.get("XDG_CACHE_HOME")
+        else Path.home() / ".cache"
+    )
+    return base / "huggingface" / "hub"
 
 
 def scan(cache: str | Path | None = None) -> list[CachedModel]:
@@ -80,26 +86,33 @@ def _describe(repo_id: str, folder: Path, size: int) -> CachedModel:
         return CachedModel(repo_id, str(folder), "", "", 0, size, "no readable config.json")
     kind = str(config.get("model_type", ""))
     architecture = ", ".join(config.get("architectures") or []) or kind
-    n_params = _count_parameters(folder)
+    from models.hf.checkpoint import _weight_files  # the files the loader would read
+
+    try:
+        files = _weight_files(folder)
+    except ModelError as e:
+        files, weights_missing = [], str(e).removeprefix(f"{folder}: ")
+    else:
+        weights_missing = ""
+    n_params = _count_parameters(files)
     why_not = ""
     if kind not in SUPPORTED:
         why_not = f"model_type '{kind}' is not supported ({', '.join(SUPPORTED)})"
-    elif not any(
-        (folder / f).is_file()
-        for f in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-    ):
-        why_not = "its weights are not in the cache (only some files were downloaded)"
+    elif weights_missing:
+        why_not = f"its weights are not all in the cache ({weights_missing})"
     elif not any((folder / f).is_file() for f in ("tokenizer.json", "vocab.json", "vocab.txt")):
         why_not = "its tokenizer is not in the cache"
     return CachedModel(repo_id, str(folder), kind, architecture, n_params, size, why_not)
 
 
-def _count_parameters(folder: Path) -> int:
-    """Elements of every tensor in the safetensors files, read from their headers alone."""
+def _count_parameters(files: list[Path]) -> int:
+    """Elements of every tensor in the safetensors files the loader reads, from their headers."""
     from safetensors import safe_open
 
     total = 0
-    for path in sorted(folder.glob("*.safetensors")):
+    for path in files:
+        if path.suffix != ".safetensors":
+            continue
         try:
             with safe_open(str(path), "pt") as f:
                 total += sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())

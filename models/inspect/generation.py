@@ -65,11 +65,15 @@ class Generation:
         device = model.lm_head.weight.device
         ctx = model.config.n_positions
         eos = model.config.eos_token_id if model.config.eos_token_id is not None else tok.eos_id
+        stops = {eos, *getattr(model.config, "stop_token_ids", ())} - {None}  # instruct models end turns
+        # the cache holds what this run can reach, not the whole context (a 128k-token context
+        # would be gigabytes); +1 for the last token's own row
+        cache_len = min(ctx, len(self.prompt.ids) + s.max_new_tokens + 1)
         gen = None
         if s.seed is not None:
             gen = torch.Generator(device=device).manual_seed(s.seed)
         ids = [int(i) for i in self.prompt.ids]
-        cache = model.new_cache()
+        cache = model.new_cache(max_len=cache_len)
         logits, attn = self._forward(ids, cache, device)
         prompt_attention = self._prompt_attention
         stream = tok.stream()
@@ -83,7 +87,7 @@ class Generation:
             piece = stream.step(token)
             text_so_far += piece
             finish = None
-            if eos is not None and token == eos:
+            if token in stops:
                 finish = "eos"
             elif any(stop in text_so_far for stop in s.stop):
                 finish = "stop"
@@ -92,7 +96,7 @@ class Generation:
             step = self._step(index, token, piece, shown, attn, finish)
             if index == 0 and prompt_attention is not None:
                 step = replace(step, prompt_attention=prompt_attention)
-            if finish and s.attention and cache.length < ctx:  # the last token's own row, so the
+            if finish and s.attention and cache.length < cache.max_len:  # the last token's own row, so the
                 # whole text's attention is known without running it again
                 _, last = self._forward([token], cache, device)
                 step = replace(step, final_attention=last.float().cpu().numpy())
@@ -100,8 +104,8 @@ class Generation:
             if finish:
                 return
             ids.append(token)
-            if cache.length + 1 > ctx:  # context full: slide to the last window and recompute
-                cache = model.new_cache()
+            if cache.length + 1 > cache.max_len:  # context full: slide to the last window, recompute
+                cache = model.new_cache(max_len=cache_len)
                 logits, attn = self._forward(ids[-(ctx - 1) :], cache, device)
             else:
                 logits, attn = self._forward(ids[-1:], cache, device)

@@ -19,6 +19,8 @@ from models.errors import ModelError
 from models.nn.attention import KVCache, ModelOutput, check_shape
 
 FAMILIES = ("llama", "qwen2", "qwen3", "mistral", "gpt_neox")
+# SDPA reads grouped key/value heads itself from torch 2.5 on (the package accepts torch 2.2)
+SDPA_GQA = tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 5)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class DecoderConfig:
     sliding_window: int = 0  # keys further back than this are not seen (Mistral); 0 = none
     bos_token_id: int | None = None
     eos_token_id: int | None = None
+    stop_token_ids: tuple[int, ...] = ()  # every token that ends a reply (Llama 3's <|eot_id|>…)
 
     arch = "gpt"  # a causal LM: it continues text, like GPT-2
 
@@ -199,8 +202,11 @@ class Attention(nn.Module):
         mask = self._mask(T, past, x.device)
         if not need_weights:  # SDPA reads each group's key/value head itself: nothing is copied
             plain = mask is None or (self.window == 0 and past == 0)
+            if groups > 1 and not SDPA_GQA:  # torch before 2.5: copy each group's key/value head
+                k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+            gqa = {"enable_gqa": True} if groups > 1 and SDPA_GQA else {}
             y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=None if plain else mask, is_causal=plain and T > 1, enable_gqa=groups > 1
+                q, k, v, attn_mask=None if plain else mask, is_causal=plain and T > 1, **gqa
             )
             probs = None
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -175,11 +176,14 @@ class Tokenizer:
             trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
         )
         env.globals["raise_exception"] = raise_exception
+        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)  # Llama 3.2's date
         env.filters["tojson"] = lambda x, indent=None, **_: json.dumps(x, indent=indent, ensure_ascii=False)
         try:
             return env.from_string(self.chat_template).render(
                 messages=[{"role": "user", "content": text}],
                 add_generation_prompt=True,
+                tools=None,  # defined, as transformers defines them: "is not none" tests must fail
+                documents=None,
                 **{"bos_token": "", "eos_token": ""} | self.special_texts,
             )
         except TemplateError as e:
@@ -252,7 +256,12 @@ def _decoder_settings(hf: HFTokenizer, config: dict) -> tuple[int | None, str | 
         if isinstance(value, str):
             specials[name] = value
     bos = specials.get("bos_token")
-    bos_id = hf.token_to_id(bos) if config.get("add_bos_token") and bos else None
+    bos_id = hf.token_to_id(bos) if bos else None
+    if "add_bos_token" in config:
+        bos_id = bos_id if config["add_bos_token"] else None
+    else:  # as transformers: the tokenizer.json post-processor decides (Llama 3 adds its BOS there)
+        added = hf.encode("", add_special_tokens=True).ids
+        bos_id = bos_id if bos_id is not None and added[:1] == [bos_id] else None
     template = config.get("chat_template")
     if isinstance(template, list):  # several named templates: the default one
         template = next((t.get("template") for t in template if t.get("name") == "default"), None)

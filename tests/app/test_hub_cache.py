@@ -87,3 +87,17 @@ def test_a_hub_id_that_is_not_cached_is_refused_and_the_model_stays(qtbot, windo
     before = window.info
     message, _ = wait_signal(window.client.worker.errored, lambda: window.open_model("tiny/missing"))
     assert "not in the Hugging Face cache" in message and window.info is before
+
+
+def test_a_sharded_model_with_a_shard_missing_does_not_open(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    folder = tmp_path / "sharded"
+    cfg = transformers.LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2)  # fmt: skip
+    transformers.LlamaForCausalLM(cfg).save_pretrained(folder, max_shard_size="20KB")
+    char_tokenizer().save(folder)
+    shards = sorted(folder.glob("model-*.safetensors"))
+    shards[-1].unlink()  # a download that stopped half way
+    cache_model(tmp_path / "hub", "tiny/partial", folder)
+    (found,) = scan(tmp_path / "hub")
+    assert not found.opens and "missing" in found.why_not and shards[-1].name in found.why_not

@@ -79,3 +79,29 @@ def test_a_saved_decoder_keeps_its_start_token_and_chat_template(tmp_path):
     assert theirs.apply_chat_template(
         [{"role": "user", "content": "Speak"}], tokenize=False, add_generation_prompt=True
     ) == tok.apply_chat("Speak")
+
+
+def test_a_start_token_the_post_processor_adds_is_kept_without_add_bos_token(tmp_path):
+    """Llama 3 folders say nothing of add_bos_token: tokenizer.json's post-processor adds it."""
+    from tokenizers import processors
+
+    folder = _folder(tmp_path)  # tokenizer_config: bos_token only
+    tok = models.Tokenizer.load(folder)
+    bos = tok.token_id("<s>")
+    tok.hf.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", bos)])
+    tok.save(folder)
+    model, tok = models.load(folder)
+    assert tok.bos_prefix == bos and models.probe(model, tok, "First").tokens.texts[0] == "<s>"
+
+
+def test_tools_and_documents_are_none_in_a_template_as_in_transformers(tmp_path):
+    template = "{% if tools is not none %}[TOOLS]{% endif %}{{ messages[0]['content'] }}"
+    folder = _folder(tmp_path, chat_template=template)
+    _, tok = models.load(folder)
+    theirs = transformers.PreTrainedTokenizerFast(
+        tokenizer_file=str(folder / "tokenizer.json"), chat_template=template
+    )
+    expected = theirs.apply_chat_template(
+        [{"role": "user", "content": "Speak"}], tokenize=False, add_generation_prompt=True
+    )
+    assert tok.apply_chat("Speak") == expected == "Speak"

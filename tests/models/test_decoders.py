@@ -203,3 +203,45 @@ def test_a_dtype_can_be_chosen_on_load(tmp_path):
     assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
     with torch.no_grad():
         torch.testing.assert_close(half(IDS).logits.float(), theirs(IDS).logits, atol=5e-2, rtol=0)
+
+
+def test_old_style_rope_keys_read_as_transformers_reads_them_and_survive_a_save(tmp_path):
+    """A transformers-4 config.json: rope_theta and rope_scaling {"type": "linear"} at top level."""
+    folder = _saved(_theirs("llama"), tmp_path / "in")
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("rope_parameters", None)
+    config |= {"rope_theta": 5000.0, "rope_scaling": {"type": "linear", "factor": 2.0}}
+    (folder / "config.json").write_text(json.dumps(config))
+    ours, tok = models.load(folder)
+    assert (
+        dict(ours.config.rope_scaling) == {"rope_type": "linear", "factor": 2.0}
+        and ours.config.rope_theta == 5000.0
+    )
+    theirs = transformers.AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager").eval()
+    _compare(ours, theirs)
+    models.save(ours, tok, tmp_path / "out")
+    again, _ = models.load(tmp_path / "out")
+    assert again.config.rope_scaling == ours.config.rope_scaling  # not read back as "default"
+
+
+def test_every_end_of_turn_token_stops_generation(tmp_path):
+    """Llama 3 instruct lists several eos ids (in generation_config.json): each one ends the reply."""
+    folder = _saved(_theirs("llama"), tmp_path)
+    ours, tok = models.load(folder)
+    free = [s.token_id for s in models.generate(ours, tok, "First", max_new_tokens=8, temperature=0)]
+    third = free[2]
+    (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": [63, third]}))
+    ours, tok = models.load(folder)
+    steps = list(models.generate(ours, tok, "First", max_new_tokens=8, temperature=0))
+    assert [s.token_id for s in steps] == free[: free.index(third) + 1] and steps[-1].finish_reason == "eos"
+
+
+def test_the_kv_cache_holds_what_the_run_can_reach_not_the_whole_context(tmp_path, monkeypatch):
+    ours, tok = models.load(_saved(_theirs("llama"), tmp_path))
+    sizes = []
+    new_cache = ours.new_cache
+    monkeypatch.setattr(
+        ours, "new_cache", lambda batch=1, max_len=None: sizes.append(max_len) or new_cache(batch, max_len)
+    )
+    steps = list(models.generate(ours, tok, "First", max_new_tokens=6, temperature=0, attention=True))
+    assert sizes == [5 + 6 + 1] and steps[-1].final_attention is not None  # not 64 (the context)
