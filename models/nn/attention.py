@@ -114,6 +114,45 @@ class SelfAttention(nn.Module):
         return mask
 
 
+def context_positions(cache: KVCache | None, T: int, context: int, device) -> torch.Tensor:
+    """Positions of T new tokens after those in the cache [T]; refuses a sequence past the context."""
+    past = cache.length if cache is not None else 0
+    limit = cache.max_len if cache is not None else context
+    if past + T > min(limit, context):
+        raise ModelError(f"sequence of {past + T} tokens exceeds the context ({limit})")
+    return torch.arange(past, past + T, device=device)
+
+
+def run_stack(
+    x: torch.Tensor,
+    blocks: nn.ModuleList,
+    call,
+    final_norm: nn.Module,
+    head: nn.Module,
+    cache: KVCache | None,
+    output_attentions: bool,
+    output_hidden_states: bool,
+    last_only: bool,
+) -> ModelOutput:
+    """A decoder's stack after its embeddings: each block by `call(block, x, layer)` -> (x, probs),
+    the final norm, the output head; the cache advances past the new tokens."""
+    attentions, hidden = [], [x]
+    for i, block in enumerate(blocks):
+        x, probs = call(block, x, i)
+        attentions.append(probs)
+        hidden.append(x)
+    x = final_norm(x)
+    hidden[-1] = x  # as in transformers: the last hidden state is after the final norm
+    if cache is not None:
+        cache.length += x.shape[1]
+    logits = head(x[:, -1:] if last_only else x)  # [B, T or 1, vocab]
+    return ModelOutput(
+        logits,
+        tuple(attentions) if output_attentions else None,
+        tuple(hidden) if output_hidden_states else None,
+    )
+
+
 def check_shape(width: int, heads: int, layers: int, context: int, vocab: int) -> None:
     for name, value in (
         ("width", width),

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.errors import ModelError
-from models.nn.attention import KVCache, ModelOutput, check_shape
+from models.nn.attention import KVCache, ModelOutput, check_shape, context_positions, run_stack
 
 FAMILIES = ("llama", "qwen2", "qwen3", "mistral", "gpt_neox")
 # SDPA reads grouped key/value heads itself from torch 2.5 on (the package accepts torch 2.2)
@@ -315,26 +315,13 @@ class Decoder(nn.Module):
         output_hidden_states: bool = False,
         last_only: bool = False,
     ) -> ModelOutput:
-        B, T = input_ids.shape
-        past = cache.length if cache is not None else 0
-        limit = cache.max_len if cache is not None else self.config.max_position_embeddings
-        if past + T > min(limit, self.config.max_position_embeddings):
-            raise ModelError(f"sequence of {past + T} tokens exceeds the context ({limit})")
+        pos = context_positions(
+            cache, input_ids.shape[1], self.config.max_position_embeddings, input_ids.device
+        )
         body = self.model
         x = body.embed_tokens(input_ids)  # [B, T, C]
-        rotary = body.rotary(torch.arange(past, past + T, device=input_ids.device), x.dtype)
-        attentions, hidden = [], [x]
-        for i, block in enumerate(body.layers):
-            x, probs = block(x, rotary, cache, i, output_attentions)
-            attentions.append(probs)
-            hidden.append(x)
-        x = body.norm(x)
-        hidden[-1] = x  # as in transformers: the last hidden state is after the final norm
-        if cache is not None:
-            cache.length += T
-        logits = self.lm_head(x[:, -1:] if last_only else x)
-        return ModelOutput(
-            logits,
-            tuple(attentions) if output_attentions else None,
-            tuple(hidden) if output_hidden_states else None,
-        )
+        rotary = body.rotary(pos, x.dtype)
+        return run_stack(
+            x, body.layers, lambda block, x, i: block(x, rotary, cache, i, output_attentions), body.norm,
+            self.lm_head, cache, output_attentions, output_hidden_states, last_only,
+        )  # fmt: skip

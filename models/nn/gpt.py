@@ -9,8 +9,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.errors import ModelError
-from models.nn.attention import KVCache, ModelOutput, SelfAttention, check_rate, check_shape
+from models.nn.attention import (
+    KVCache,
+    ModelOutput,
+    SelfAttention,
+    check_rate,
+    check_shape,
+    context_positions,
+    run_stack,
+)
 
 
 @dataclass(frozen=True)
@@ -134,26 +141,10 @@ class GPT(nn.Module):
         output_hidden_states: bool = False,
         last_only: bool = False,
     ) -> ModelOutput:
-        B, T = input_ids.shape
-        past = cache.length if cache is not None else 0
-        limit = cache.max_len if cache is not None else self.config.n_positions
-        if past + T > min(limit, self.config.n_positions):
-            raise ModelError(f"sequence of {past + T} tokens exceeds the context ({limit})")
-        pos = torch.arange(past, past + T, device=input_ids.device)  # [T]
+        pos = context_positions(cache, input_ids.shape[1], self.config.n_positions, input_ids.device)
         tr = self.transformer
         x = tr.drop(tr.wte(input_ids) + tr.wpe(pos))  # [B, T, C]
-        attentions, hidden = [], [x]
-        for i, block in enumerate(tr.h):
-            x, probs = block(x, cache, i, output_attentions)
-            attentions.append(probs)
-            hidden.append(x)
-        x = tr.ln_f(x)
-        hidden[-1] = x  # as in transformers: the last hidden state is after the final LayerNorm
-        if cache is not None:
-            cache.length += T
-        logits = self.lm_head(x[:, -1:] if last_only else x)  # [B, T or 1, vocab]
-        return ModelOutput(
-            logits,
-            tuple(attentions) if output_attentions else None,
-            tuple(hidden) if output_hidden_states else None,
-        )
+        return run_stack(
+            x, tr.h, lambda block, x, i: block(x, cache, i, output_attentions), tr.ln_f, self.lm_head,
+            cache, output_attentions, output_hidden_states, last_only,
+        )  # fmt: skip
