@@ -87,6 +87,27 @@ def make_model(folder: Path) -> str:
     return str(folder)
 
 
+class GapClock:
+    """The event loop's gaps: a 10 ms precise timer records how long each tick really took."""
+
+    def __init__(self) -> None:
+        self.gaps: list[int] = []
+        self.clock = QElapsedTimer()
+        self.tick = QTimer()
+        self.tick.setInterval(10)
+        self.tick.setTimerType(Qt.TimerType.PreciseTimer)
+        self.tick.timeout.connect(lambda: self.gaps.append(self.clock.restart()))
+
+    def start(self) -> None:
+        self.clock.start()
+        self.tick.start()
+
+    def stop(self) -> np.ndarray:
+        """The gaps in ms (the first, from start to the first tick, left out)."""
+        self.tick.stop()
+        return np.array(self.gaps[1:] or [0], dtype=float)
+
+
 class _Run(QObject):
     """GUI-thread receiver (a bare lambda connected to a worker signal runs on the worker)."""
 
@@ -124,23 +145,17 @@ def bench_gaps(app: QApplication, model: str, tokens: int, sweeps: bool = True) 
         client.worker.request_finished.connect(run._on_request_finished)
         w.open_model(model)
         app.exec()
-        gaps, clock = [], QElapsedTimer()
-        tick = QTimer()
-        tick.setInterval(10)
-        tick.setTimerType(Qt.TimerType.PreciseTimer)
-        tick.timeout.connect(lambda: gaps.append(clock.restart()))
         w.prompt_view.sampling.max_tokens.setValue(tokens)
         w.prompt_view.prompt.setPlainText("To be, or not to be")
-        clock.start()
-        tick.start()
+        gaps = GapClock()
+        gaps.start()
         t0 = time.perf_counter()
         w.prompt_view.generate()
         run.watch = w.prompt_view.request
         app.exec()
         elapsed = time.perf_counter() - t0 - 0.5
-        tick.stop()
+        g = gaps.stop()
         n = len(w.prompt_view.steps)
-        g = np.array(gaps[1:], dtype=float)
         print(
             f"event-loop gap while generating ({run.info.summary}, {n} tokens, "
             f"{n / elapsed:.0f} tokens/s in the app): max {g.max():.0f} ms, p99 "
@@ -165,20 +180,14 @@ def bench_sweep_gaps(app: QApplication, w, run: _Run) -> None:
         view.kind.setCurrentIndex(view.kind.findData(kind))
         view.text.setText(clean)
         view.corrupted.setText(corrupted)
-        gaps, clock = [], QElapsedTimer()
-        tick = QTimer()
-        tick.setInterval(10)
-        tick.setTimerType(Qt.TimerType.PreciseTimer)
-        tick.timeout.connect(lambda gaps=gaps, clock=clock: gaps.append(clock.restart()))
-        clock.start()
-        tick.start()
+        gaps = GapClock()
+        gaps.start()
         t0 = time.perf_counter()
         view.run()
         run.watch = view.request
         app.exec()
         elapsed = time.perf_counter() - t0 - 0.5
-        tick.stop()
-        g = np.array(gaps[1:], dtype=float)
+        g = gaps.stop()
         print(
             f"event-loop gap while sweeping ({kind}, {view.sweep.total} heads, {len(clean)} tokens, "
             f"{elapsed:.1f} s in the app): max {g.max():.0f} ms, p99 {np.percentile(g, 99):.0f} ms "
@@ -235,14 +244,9 @@ def bench_render_big(app: QApplication) -> None:
     L, H, T = 30, 9, 512
     att = np.tril(rng.random((L, H, T, T), dtype=np.float32))
     att /= att.sum(-1, keepdims=True)
-    gaps, clock = [], QElapsedTimer()
-    tick = QTimer()
-    tick.setInterval(10)
-    tick.setTimerType(Qt.TimerType.PreciseTimer)
-    tick.timeout.connect(lambda: gaps.append(clock.restart()))
     before = view.overview.data
-    clock.start()
-    tick.start()
+    gaps = GapClock()
+    gaps.start()
     t0 = time.perf_counter()
     view.set_attentions([f"t{i}" for i in range(T)], att)
     call = time.perf_counter() - t0
@@ -250,8 +254,7 @@ def bench_render_big(app: QApplication) -> None:
         app.processEvents()
     view.overview_widget.repaint()
     total = time.perf_counter() - t0
-    tick.stop()
-    g = np.array(gaps[1:] or [0], dtype=float)
+    g = gaps.stop()
     print(
         f"all heads of a 30x9 model on 512 tokens: set_attentions {call * 1000:.0f} ms on the GUI "
         f"thread, overview pooled and painted after {total * 1000:.0f} ms, longest event-loop gap "
