@@ -66,6 +66,12 @@ def test_the_cache_scan_finds_each_model_and_says_which_open(hub_cache):
         resolve("tiny/missing")
 
 
+def _click_row(qtbot, table, row: int) -> None:
+    """A click on the row's first cell, as a user picks it."""
+    at = table.visualItemRect(table.item(row, 0)).center()
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=at)
+
+
 def test_the_dialog_lists_the_cache_and_opens_the_chosen_model(qtbot, window, hub_cache, wait_signal):
     dialog = window.hub_dialog()
     qtbot.addWidget(dialog)
@@ -73,9 +79,9 @@ def test_the_dialog_lists_the_cache_and_opens_the_chosen_model(qtbot, window, hu
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 2, timeout=10_000)
     rows = {dialog.table.item(r, 0).text(): r for r in range(2)}
     assert dialog.table.item(rows["google/t5-tiny"], 4).text().startswith("no: model_type 't5'")
-    dialog.table.selectRow(rows["google/t5-tiny"])
+    _click_row(qtbot, dialog.table, rows["google/t5-tiny"])
     assert not dialog.open_button.isEnabled()  # it would not open: Open says why in its tooltip
-    dialog.table.selectRow(rows["tiny/llama"])
+    _click_row(qtbot, dialog.table, rows["tiny/llama"])
     assert dialog.open_button.isEnabled()
     qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     assert dialog.result() == dialog.DialogCode.Accepted and dialog.chosen == "tiny/llama"
