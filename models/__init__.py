@@ -2,7 +2,8 @@
 
 Layout: `nn/` the architectures, `hf/` Hugging Face folders (config, weight names, crash-safe
 load/save), `text/` tokenizers, corpora and tasks, `inspect/` generation, sampling, probes, head
-scores, the logit lens, ablation and patching, `training/` settings, batches and the Trainer.
+scores, the logit lens, ablation and patching, comparing two models, `training/` settings, batches,
+the Trainer and fine-tuning (text, or BERT sequence classification).
 Torch-free parts (`models.results`, `models.inspect.sampling`, `models.inspect.run_attention`,
 `models.training.settings`, `models.errors`) import without torch;
 everything else is loaded on first use, so the GUI can import results cheaply.
@@ -16,6 +17,9 @@ from typing import Any
 from models.errors import ModelError
 from models.inspect.sampling import SamplingSettings
 from models.results import (
+    Baseline,
+    ClassEval,
+    Comparison,
     FillMaskResult,
     GenerationStep,
     HeadCheck,
@@ -41,6 +45,12 @@ _LAZY = {
     "exact_answers": "models.inspect.exact",
     "patching_sweep": "models.inspect.sweeps",
     "patched": "models.inspect.sweeps",
+    "compare": "models.inspect.compare",
+    "finetune_config": "models.training.finetune",
+    "finetuner": "models.training.finetune",
+    "ClassifierTrainer": "models.training.classify",
+    "load_labelled": "models.text.labelled",
+    "labelled_task": "models.text.labelled",
     "GPT": "models.nn",
     "Bert": "models.nn",
     "GPTConfig": "models.nn",
@@ -56,6 +66,9 @@ _LAZY = {
 }
 
 __all__ = [
+    "Baseline",
+    "ClassEval",
+    "Comparison",
     "FillMaskResult",
     "GenerationStep",
     "HeadCheck",

@@ -156,6 +156,61 @@ class FillMaskResult:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """Two models on the same text (A before, B after): what changed, head by head and token by token."""
+
+    names: tuple[str, str]
+    a: Probe
+    b: Probe
+    scores_a: dict[str, np.ndarray]  # pattern -> float32 [layers, heads]
+    scores_b: dict[str, np.ndarray]
+
+    @property
+    def attention_change(self) -> np.ndarray:
+        """float32 [layers, heads, T, T]: B's attention minus A's."""
+        return self.b.attentions - self.a.attentions
+
+    @property
+    def head_change(self) -> np.ndarray:
+        """float32 [layers, heads]: how much each head's attention moved (mean absolute change of
+        its weights, summed over keys: 0 = unchanged, 2 = moved all its weight elsewhere)."""
+        return np.abs(self.attention_change).sum(-1).mean(-1)
+
+    @property
+    def score_change(self) -> dict[str, np.ndarray]:
+        return {k: self.scores_b[k] - self.scores_a[k] for k in self.scores_a}
+
+    @property
+    def prob_change(self) -> np.ndarray:
+        """float32 [T]: B's probability of each token minus A's (NaN where neither scores it)."""
+        return self.b.target_prob - self.a.target_prob
+
+
+@dataclass(frozen=True)
+class ClassEval:
+    """A sequence classifier scored on its validation examples."""
+
+    labels: tuple[str, ...]  # class names, by id
+    accuracy: float  # share of examples whose most likely label is the true one
+    loss: float  # mean cross-entropy, nats
+    confusion: np.ndarray  # int64 [true, predicted] counts
+    texts: tuple[str, ...]  # the validation examples
+    true: np.ndarray  # int64 [N] label ids
+    predicted: np.ndarray  # int64 [N] the most likely label
+    prob: np.ndarray  # float32 [N] its probability
+    truncated: int = 0  # examples cut to the context
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A fine-tune's base model measured before the first step, to show what training changed."""
+
+    val_loss: float
+    sample: str | None = None  # a GPT's sample from the run's prompt and seed
+    classes: ClassEval | None = None  # a classifier's validation scores (its head is untrained)
+
+
+@dataclass(frozen=True)
 class TrainingReport:
     """One optimizer step of a training run, as the views and the CLI show it."""
 
@@ -171,6 +226,8 @@ class TrainingReport:
     probe: Probe | None = None  # attention of the probe text, on probe steps
     head_scores: dict[str, np.ndarray] | None = None  # on probe steps: pattern -> float32 [layers, heads]
     checkpoint: str | None = None  # folder written on this step, if any
+    classes: ClassEval | None = None  # a classifier's validation scores, on validation steps
+    before: Baseline | None = None  # a fine-tune's base model, on its first report
     events: tuple[str, ...] = field(default=())  # messages: "paused", "stopped: NaN loss", ...
     # "running", or how the run stands after this report: "paused", "stopped" (on request,
     # resumable), "finished" (all steps done) or "failed" (NaN/Inf loss, unwritable checkpoint)

@@ -1,4 +1,4 @@
-"""The `playground` command: the app, or `playground train ...` to train headless."""
+"""The `playground` command: the app, or `playground train|finetune ...` to train headless."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ def main(argv: list[str] | None = None) -> int:
         from playground.train_cli import main as train_main
 
         return train_main(argv[1:])
+    if argv[:1] == ["finetune"]:
+        from playground.finetune_cli import main as finetune_main
+
+        return finetune_main(argv[1:])
     from playground.app import main as app_main
 
     return app_main(argv)

@@ -128,8 +128,6 @@ def _init_distributed(device: str | None) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from models.training.trainer import Trainer
 
     if args.resume:
@@ -143,8 +141,21 @@ def _train(args: argparse.Namespace) -> int:
         if not args.corpus or not args.out:
             raise ModelError("--corpus and --out are needed (or --resume DIR)")
         trainer = Trainer(config_from_args(args), args.corpus, args.out)
+    return run_with_progress(trainer, args.quiet)
+
+
+def _scores(val_loss: float, classes) -> str:
+    accuracy = f", validation accuracy {classes.accuracy:.1%}" if classes is not None else ""
+    return f"val {val_loss:.4f}{accuracy}"
+
+
+def run_with_progress(trainer, quiet: bool) -> int:
+    """Iterate a trainer with a progress bar, samples and events; Ctrl-C stops it cleanly."""
+    from tqdm import tqdm
+
     main_rank = trainer.rank == 0
-    quiet = args.quiet or not main_rank
+    shown = not quiet
+    quiet = quiet or not main_rank
     cfg = trainer.config
     # Ctrl-C asks for a clean stop: the current step ends and a checkpoint is written
     in_main = threading.current_thread() is threading.main_thread()
@@ -155,7 +166,7 @@ def _train(args: argparse.Namespace) -> int:
         tqdm.write(
             f"{cfg.arch} {n_params / 1e6:.2f}M parameters, {trainer.tokenizer.kind} "
             f"tokenizer ({trainer.tokenizer.vocab_size} tokens), "
-            f"{len(trainer.train_ids)} training tokens, device {trainer.device}"
+            f"{trainer.describe_data()}, device {trainer.device}"
             + (f" x{trainer.world} processes" if trainer.world > 1 else "")
         )
     if main_rank:
@@ -170,8 +181,16 @@ def _train(args: argparse.Namespace) -> int:
             if trainer.val_losses:
                 post["val"] = f"{trainer.val_losses[-1][1]:.3f}"
             bar.set_postfix(post, refresh=False)
+            if not quiet and report.before is not None:
+                tqdm.write(f"before fine-tuning: {_scores(report.before.val_loss, report.before.classes)}")
+                if report.before.sample:
+                    tqdm.write(f"--- sample before fine-tuning ---\n{report.before.sample}\n---")
+            if report.classes is not None:
+                post["acc"] = f"{report.classes.accuracy:.1%}"
             if not quiet and report.val_loss is not None:
-                tqdm.write(f"step {report.step}: train {report.loss:.4f}, val {report.val_loss:.4f}")
+                tqdm.write(
+                    f"step {report.step}: train {report.loss:.4f}, {_scores(report.val_loss, report.classes)}"
+                )
             if not quiet and report.sample:
                 tqdm.write(f"--- sample at step {report.step} ---\n{report.sample}\n---")
             for event in report.events:
@@ -183,6 +202,6 @@ def _train(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGINT, previous)
     if last is not None and last.status == "failed":
         return 1
-    if main_rank and trainer.last_checkpoint is not None and not args.quiet:
+    if main_rank and trainer.last_checkpoint is not None and shown:
         print(f"checkpoint: {trainer.last_checkpoint}")
     return 0

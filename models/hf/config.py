@@ -178,9 +178,18 @@ def _gpt_from_hf(d: dict[str, Any]) -> GPTConfig:
 
 
 def _bert_to_hf(cfg: BertConfig) -> dict[str, Any]:
-    return {
+    if cfg.labels:  # the head decides which class transformers builds
+        kind = "BertForSequenceClassification"
+    else:
+        kind = "BertForMaskedLM" if cfg.has_mlm_head else "BertModel"
+    labels = {
+        "id2label": {str(i): name for i, name in enumerate(cfg.labels)},
+        "label2id": {name: i for i, name in enumerate(cfg.labels)},
+        "problem_type": "single_label_classification",
+    }
+    return (labels if cfg.labels else {}) | {
         "model_type": "bert",
-        "architectures": ["BertForMaskedLM"],
+        "architectures": [kind],
         "vocab_size": cfg.vocab_size,
         "max_position_embeddings": cfg.max_position_embeddings,
         "hidden_size": cfg.hidden_size,
@@ -215,7 +224,18 @@ def _bert_from_hf(d: dict[str, Any]) -> BertConfig:
         dropout=float(d.get("hidden_dropout_prob", 0.1)),
         layer_norm_eps=float(d.get("layer_norm_eps", 1e-12)),
         pad_token_id=int(d.get("pad_token_id") or 0),
+        labels=_labels(d),
     )
+
+
+def _labels(d: dict[str, Any]) -> tuple[str, ...]:
+    """A sequence classifier's class names in id order (none for other BERTs: every config carries
+    a default id2label, so only the architecture says there is a classifier)."""
+    if not any("SequenceClassification" in a for a in d.get("architectures") or []):
+        return ()
+    names = {int(k): str(v) for k, v in (d.get("id2label") or {}).items()}
+    count = max(len(names), int(d.get("num_labels") or 0), 2)
+    return tuple(names.get(i, f"LABEL_{i}") for i in range(count))
 
 
 def _rope_kind(params: dict[str, Any]) -> dict[str, Any]:

@@ -26,12 +26,14 @@ _BERT_KEYS = [
     (r"cls\.predictions\.transform\.dense\.", "head.dense."),
     (r"cls\.predictions\.transform\.LayerNorm\.", "head.ln."),
     (r"cls\.predictions\.bias$", "head.bias"),
+    (r"pooler\.dense\.", "pooler.dense."),  # kept only by a classifier (the MLM model has none)
+    (r"classifier\.", "classifier."),
 ]
 # Output projections tied to the input embeddings: never stored, re-tied on load.
 TIED = ("lm_head.weight", "head.decoder.weight")
 # Hugging Face keys we do not use: buffers, the pooler, next-sentence head, tied copies.
 _IGNORED = re.compile(
-    r"(\.attn\.(masked_)?bias$|^lm_head\.weight$|position_ids$|^pooler\.|^cls\.seq_relationship|"
+    r"(\.attn\.(masked_)?bias$|^lm_head\.weight$|position_ids$|^cls\.seq_relationship|"
     r"^cls\.predictions\.decoder\.)"
 )
 
@@ -54,7 +56,7 @@ def state_from_hf(config: ModelConfig, weights: dict[str, torch.Tensor]) -> dict
     """A Hugging Face state dict as ours (tied output weights absent: they are re-tied)."""
     if isinstance(config, DecoderConfig):
         return _decoder_from_hf(config, weights)
-    return _gpt_from_hf(weights) if config.arch == "gpt" else _bert_from_hf(weights)
+    return _gpt_from_hf(weights) if config.arch == "gpt" else _bert_from_hf(config, weights)
 
 
 def state_to_hf(model: Model) -> dict[str, torch.Tensor]:
@@ -140,12 +142,12 @@ def _gpt_from_hf(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return state
 
 
-def _bert_from_hf(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _bert_from_hf(config: ModelConfig, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     state: dict[str, torch.Tensor] = {}
     for key, t in weights.items():
         key = key.removeprefix("bert.").replace("LayerNorm.gamma", "LayerNorm.weight")
         key = key.replace("LayerNorm.beta", "LayerNorm.bias")
-        if _IGNORED.search(key):
+        if _IGNORED.search(key) or (key.startswith("pooler.") and not config.labels):
             continue
         for pattern, ours in _BERT_KEYS:
             if re.match(pattern, key):
@@ -195,5 +197,5 @@ def _bert_hf_name(name: str) -> str:
         if m:
             template = theirs.replace(r"(\d+)", r"\1").replace("(query|key|value)", r"\2")
             hf = m.expand(template.replace("\\.", ".").rstrip("$")) + name[m.end() :]
-            return hf if hf.startswith("cls.") else f"bert.{hf}"
+            return hf if hf.startswith(("cls.", "classifier.")) else f"bert.{hf}"
     raise AssertionError(f"no Hugging Face name for {name}")

@@ -27,6 +27,7 @@ class BertConfig:
     layer_norm_eps: float = 1e-12  # BERT's LayerNorm epsilon
     pad_token_id: int = 0  # padding token, masked out of attention
     has_mlm_head: bool = True  # False for encoder-only checkpoints: fill-mask is unavailable
+    labels: tuple[str, ...] = ()  # a sequence classifier's class names (pooler + classifier head)
 
     arch = "bert"
 
@@ -39,6 +40,8 @@ class BertConfig:
             self.vocab_size,
         )
         check_rate(self.dropout)
+        if len(self.labels) == 1:
+            raise ModelError("a classifier needs at least two labels (got one)")
 
     @property
     def context(self) -> int:
@@ -103,6 +106,17 @@ class MLMHead(nn.Module):
         return self.decoder(self.ln(F.gelu(self.dense(x)))) + self.bias
 
 
+class Pooler(nn.Module):
+    """BERT's pooler: the [CLS] position through a dense layer and tanh."""
+
+    def __init__(self, cfg: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(x[:, 0]))  # [B, C]
+
+
 class Bert(nn.Module):
     def __init__(self, cfg: BertConfig) -> None:
         super().__init__()
@@ -110,6 +124,10 @@ class Bert(nn.Module):
         self.embeddings = Embeddings(cfg)
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.num_hidden_layers))
         self.head = MLMHead(cfg, self.embeddings.tok) if cfg.has_mlm_head else None
+        if cfg.labels:  # BertForSequenceClassification's pooler, dropout and classifier
+            self.pooler = Pooler(cfg)
+            self.classifier_drop = nn.Dropout(cfg.dropout)
+            self.classifier = nn.Linear(cfg.hidden_size, len(cfg.labels))
         self.apply(self._init_weights)
 
     @staticmethod
@@ -125,6 +143,10 @@ class Bert(nn.Module):
             self.head.decoder.weight = self.embeddings.tok.weight
 
     # ---- the parts the inspection tools edit or read -------------------------------------------
+    def blocks(self) -> nn.ModuleList:
+        """The transformer blocks, first to last (fine-tuning freezes the early ones)."""
+        return self.layers
+
     def head_projection(self, layer: int) -> nn.Linear:
         """The projection whose input is layer `layer`'s merged heads [B, T, heads × size]."""
         return self.layers[layer].attn.c_proj
@@ -144,6 +166,30 @@ class Bert(nn.Module):
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> ModelOutput:
+        """Masked-LM logits [B, T, vocab]; an encoder-only model (no MLM head) gives its last
+        hidden states [B, T, C] instead."""
+        x, attentions, hidden = self._encode(input_ids, attention_mask, token_type_ids, output_attentions)
+        return ModelOutput(
+            self.head(x) if self.head is not None else x,
+            tuple(attentions) if output_attentions else None,
+            tuple(hidden) if output_hidden_states else None,
+        )
+
+    def classify(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        output_attentions: bool = False,
+    ) -> ModelOutput:
+        """Class logits [B, labels] from the [CLS] position (BertForSequenceClassification)."""
+        if not self.config.labels:
+            raise ModelError("this BERT has no classification head: fine-tune it for classification first")
+        x, attentions, _ = self._encode(input_ids, attention_mask, token_type_ids, output_attentions)
+        logits = self.classifier(self.classifier_drop(self.pooler(x)))  # [B, labels]
+        return ModelOutput(logits, tuple(attentions) if output_attentions else None, None)
+
+    def _encode(self, input_ids, attention_mask, token_type_ids, output_attentions):
         if input_ids.shape[1] > self.config.max_position_embeddings:
             raise ModelError(
                 f"sequence of {input_ids.shape[1]} tokens exceeds the context "
@@ -155,10 +201,4 @@ class Bert(nn.Module):
             x, probs = layer(x, attention_mask, output_attentions)
             attentions.append(probs)
             hidden.append(x)
-        # an encoder-only checkpoint has no head: its "logits" are the last hidden states
-        logits = self.head(x) if self.head is not None else x
-        return ModelOutput(
-            logits,
-            tuple(attentions) if output_attentions else None,
-            tuple(hidden) if output_hidden_states else None,
-        )
+        return x, attentions, hidden

@@ -288,6 +288,10 @@ class Decoder(nn.Module):
             self.lm_head.weight = self.model.embed_tokens.weight
 
     # ---- the parts the inspection tools edit or read -------------------------------------------
+    def blocks(self) -> nn.ModuleList:
+        """The transformer blocks, first to last (fine-tuning freezes the early ones)."""
+        return self.model.layers
+
     def head_projection(self, layer: int) -> nn.Linear:
         """The projection whose input is block `layer`'s merged heads [B, T, heads × size]."""
         return self.model.layers[layer].self_attn.o_proj

@@ -108,6 +108,10 @@ class GPT(nn.Module):
         self.lm_head.weight = self.transformer.wte.weight
 
     # ---- the parts the inspection tools edit or read -------------------------------------------
+    def blocks(self) -> nn.ModuleList:
+        """The transformer blocks, first to last (fine-tuning freezes the early ones)."""
+        return self.transformer.h
+
     def head_projection(self, layer: int) -> nn.Linear:
         """The projection whose input is block `layer`'s merged heads [B, T, heads × size]."""
         return self.transformer.h[layer].attn.c_proj

@@ -10,6 +10,7 @@ from models.errors import ModelError
 from models.text.tokenizer import KINDS as TOKENIZERS
 
 ARCHS = ("gpt", "bert")
+TASKS = ("lm", "classify")  # what a run learns: the language model's own objective, or labels
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -34,6 +35,10 @@ class TrainConfig:
     n_embd: int = 128
     context: int = 64  # training window in tokens = size of the position table
     dropout: float = 0.0
+    # fine-tuning
+    task: str = "lm"  # "lm": next token (GPT) or masked tokens (BERT); "classify": labels (BERT)
+    base_model: str = ""  # the folder a fine-tune started from ("" = trained from scratch)
+    trainable_blocks: int = 0  # train only the last N blocks (and what follows them); 0 = all
     # optimisation
     batch_size: int = 12
     steps: int = 2000  # optimizer steps in the whole run
@@ -62,6 +67,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _choice("arch", self.arch, ARCHS)
+        _choice("task", self.task, TASKS)
+        if self.task == "classify" and self.arch != "bert":
+            raise ModelError("classification fine-tuning needs a BERT (a GPT learns text, not labels)")
         _choice("tokenizer", self.tokenizer, TOKENIZERS)
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
@@ -90,6 +98,7 @@ class TrainConfig:
             "sample_every",
             "probe_every",
             "checkpoint_every",
+            "trainable_blocks",
         ):
             _at_least(name, getattr(self, name), 0)
         if self.n_embd % self.n_head:
@@ -120,8 +129,10 @@ class TrainConfig:
             raise ModelError(f"gradient clipping must be 0 (off) or more (got {self.grad_clip})")
         if not 0.0 < self.mask_prob < 1.0:
             raise ModelError(f"mask probability must be in (0, 1) (got {self.mask_prob})")
-        if not 0.0 < self.val_fraction < 0.5:
-            raise ModelError(f"validation fraction must be in (0, 0.5) (got {self.val_fraction})")
+        # labelled examples are few and each is scored whole: more may be held out than of a text
+        high = 0.9 if self.task == "classify" else 0.5
+        if not 0.0 < self.val_fraction < high:
+            raise ModelError(f"validation fraction must be in (0, {high:g}) (got {self.val_fraction})")
 
     def warnings(self) -> list[str]:
         """Legal settings that usually make a run diverge or learn nothing: said before the run."""

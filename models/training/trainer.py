@@ -26,10 +26,10 @@ from models.hf.atomic import Writer, link_or_copy
 from models.inspect.analysis import fill_mask, probe
 from models.inspect.generation import generate
 from models.inspect.head_scores import head_scores
-from models.nn import BertConfig, GPTConfig
+from models.nn import BertConfig, GPTConfig, Model
 from models.nn.bert import Bert
 from models.nn.gpt import GPT
-from models.results import TrainingReport
+from models.results import Baseline, TrainingReport
 from models.text.corpus import BUILTIN_CORPORA, Corpus, check_size, load_corpus, read_text
 from models.text.tokenizer import Tokenizer
 from models.training.batches import Masker, encode_ids, gpt_batch
@@ -61,6 +61,30 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
         return torch.optim.AdamW(groups, **kwargs)
 
 
+def freeze_early_blocks(model: Model, trainable: int) -> tuple[str, ...]:
+    """Train only the last `trainable` blocks and what follows them (final norm, heads); 0 = all.
+
+    Everything before the first trained block (embeddings, earlier blocks) is frozen, so a tied
+    output head stays as it was too. Returns a note for the run's first report.
+    """
+    for p in model.parameters():
+        p.requires_grad_(True)
+    blocks = model.blocks()
+    if trainable <= 0 or trainable >= len(blocks):
+        return ()
+    first = next(blocks[len(blocks) - trainable].parameters())
+    for p in model.parameters():  # parameters come in forward order: embeddings, blocks, heads
+        if p is first:
+            break
+        p.requires_grad_(False)
+    total = sum(p.numel() for p in model.parameters())
+    kept = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return (
+        f"training the last {trainable} of {len(blocks)} blocks: {kept / 1e6:.2f} M of "
+        f"{total / 1e6:.2f} M parameters",
+    )
+
+
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     """Linear warmup to 1, then cosine decay to min_lr / lr at the last step (as nanoGPT)."""
     if step < cfg.warmup_steps:
@@ -79,6 +103,8 @@ class Trainer:
     themselves (e.g. a worker that trains in chunks).
     """
 
+    data_file = CORPUS_FILE  # where a user's data is kept with the run, so resuming needs nothing else
+
     def __init__(
         self,
         config: TrainConfig,
@@ -92,28 +118,18 @@ class Trainer:
         self.config = cfg = config
         self.device = pick_device(cfg.device)
         self.amp_dtype = autocast_dtype(self.device, cfg.precision)
-        self.corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, seed=cfg.seed)
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
         self.world = dist.get_world_size() if self.distributed else 1
+        self._setup_data(corpus, tokenizer)  # bad data is refused before any folder is made
         self.out_dir = Path(out_dir) if out_dir is not None and self.rank == 0 else None
         if self.out_dir is not None:
             _check_writable(self.out_dir)
 
-        # tokens: the tokenizer is learned on the whole corpus (as nanoGPT's vocabulary)
-        self.tokenizer = tokenizer or Tokenizer.train(
-            self.corpus.text.splitlines(keepends=True), cfg.tokenizer, cfg.vocab_size
-        )
-        train_text, val_text = self.corpus.split(cfg.val_fraction)
-        self.train_ids = encode_ids(self.tokenizer, train_text)
-        self.val_ids = encode_ids(self.tokenizer, val_text)
-        check_size(self.corpus.name, len(self.train_ids), len(self.val_ids), cfg.context, cfg.val_fraction)
-        self.probe_text = cfg.probe_text or self.corpus.probe_text(cfg.val_fraction)
-        self.sample_prompt = self.corpus.sample_prompt(cfg.val_fraction)
-
         # model and optimizer; the seed fixes the initial weights and everything after
         torch.manual_seed(cfg.seed)
-        self.model = (model or self._new_model()).to(self.device).train()
+        self.model = self._setup_model(model).to(self.device).train()
+        frozen = freeze_early_blocks(self.model, cfg.trainable_blocks)
         self._net: torch.nn.Module = self.model
         if self.distributed:  # one replica per process; DDP averages the gradients
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -123,7 +139,7 @@ class Trainer:
         self._gen = torch.Generator().manual_seed(cfg.seed + self.rank)
         self._masker = (
             Masker(self.tokenizer, self.model.config.vocab_size, cfg.mask_prob)
-            if cfg.arch == "bert"
+            if cfg.arch == "bert" and cfg.task == "lm"
             else None
         )
 
@@ -143,11 +159,34 @@ class Trainer:
         self._cond = threading.Condition()
         self._paused = self._stop = False
         self._single = 0  # steps allowed while paused
-        self._notes: tuple[str, ...] = ()  # messages for the next report
+        self._notes: tuple[str, ...] = (*self.data_notes, *frozen)  # messages for the next report
+        self.before: Baseline | None = None  # a fine-tune's base model, measured before step 1
         if state is not None:
             self._restore(state)
 
     # ---- building and resuming --------------------------------------------------------------
+    def _setup_data(self, corpus: Corpus | str | Path, tokenizer: Tokenizer | None) -> None:
+        """The corpus, its tokenizer, token ids of both splits, the probe text and sample prompt."""
+        cfg = self.config
+        self.corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, seed=cfg.seed)
+        # tokens: the tokenizer is learned on the whole corpus (as nanoGPT's vocabulary)
+        self.tokenizer = tokenizer or Tokenizer.train(
+            self.corpus.text.splitlines(keepends=True), cfg.tokenizer, cfg.vocab_size
+        )
+        train_text, val_text = self.corpus.split(cfg.val_fraction)
+        self.train_ids = encode_ids(self.tokenizer, train_text)
+        self.val_ids = encode_ids(self.tokenizer, val_text)
+        check_size(self.corpus.name, len(self.train_ids), len(self.val_ids), cfg.context, cfg.val_fraction)
+        self.probe_text = cfg.probe_text or self.corpus.probe_text(cfg.val_fraction)
+        self.sample_prompt = self.corpus.sample_prompt(cfg.val_fraction)
+        self.data_notes: tuple[str, ...] = ()  # said in the first report
+
+    def describe_data(self) -> str:
+        return f"{len(self.train_ids)} training tokens"
+
+    def _setup_model(self, model: Model | None) -> Model:
+        return model or self._new_model()
+
     def _new_model(self) -> GPT | Bert:
         cfg, tok = self.config, self.tokenizer
         if cfg.arch == "gpt":
@@ -215,6 +254,7 @@ class Trainer:
         self.val_losses = [(int(s), float(v)) for s, v in state["val_losses"]]
         self.head_score_history = [(int(s), dict(v)) for s, v in state.get("head_scores", [])]
         self._elapsed = float(state["elapsed_s"])
+        self.before = _baseline_from(state.get("before"))
         self._gen.set_state(state["rng"]["batches"])
         torch.set_rng_state(state["rng"]["torch"])
         if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
@@ -297,6 +337,9 @@ class Trainer:
         if self.done:
             raise ModelError(f"the run is {self.status}; start a new one or resume a checkpoint")
         cfg = self.config
+        extras: dict[str, Any] = {}
+        if cfg.base_model and self.before is None and self.rank == 0:
+            extras["before"] = self.before = self.measure_base()
         t0 = time.perf_counter()
         lr = self.optimizer.param_groups[0]["lr"]
         x, y = self._batch(self._gen)
@@ -338,12 +381,12 @@ class Trainer:
         self.lrs.append(lr)
 
         last = self.step >= cfg.steps
-        extras: dict[str, Any] = {}
         events: list[str] = list(self._notes)
         self._notes = ()
         if self.rank == 0:
             if _due(self.step, cfg.eval_every, last):
                 extras["val_loss"] = self.evaluate()
+                extras.update(self._validation_extras())
                 self.val_losses.append((self.step, extras["val_loss"]))
             if cfg.sample_every and _due(self.step, cfg.sample_every, last):
                 extras["sample"] = self.sample()
@@ -391,6 +434,15 @@ class Trainer:
         else:
             x, y = gpt_batch(data, cfg.batch_size, cfg.context, gen)
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def _validation_extras(self) -> dict[str, Any]:
+        """What a validation step reports besides the loss (a classifier adds its scores)."""
+        return {}
+
+    def measure_base(self) -> Baseline:
+        """The model before fine-tuning: validation loss, and a sample from the run's prompt
+        and seed (the run's samples use the same, so the two read side by side)."""
+        return Baseline(val_loss=self.evaluate(), sample=self.sample() if self.config.arch == "gpt" else None)
 
     def _explode_limit(self) -> float:
         """A loss this far above the run's first one means it is diverging, not learning."""
@@ -491,14 +543,14 @@ class Trainer:
             state = self.training_state()
             extra[STATE_FILE] = lambda p: torch.save(state, p)
             if self.corpus.task is None and self.corpus.name not in BUILTIN_CORPORA:
-                extra[CORPUS_FILE] = self._corpus_writer(target)  # built-in ones are made by name
+                extra[self.data_file] = self._corpus_writer(target)  # built-in ones are made by name
         checkpoint.save(self.model, self.tokenizer, target, extra_files=extra)
         self.last_checkpoint = target
         return target
 
     def _corpus_writer(self, target: Path) -> Writer:
         """A user's corpus is written once per folder; later checkpoints link the same file."""
-        stored = target / CORPUS_FILE
+        stored = target / self.data_file
         try:
             unchanged = hashlib.sha256(stored.read_bytes()).hexdigest() == self.corpus.sha256
         except OSError:
@@ -523,6 +575,7 @@ class Trainer:
             "val_losses": [list(v) for v in self.val_losses],
             "head_scores": [[s, v] for s, v in self.head_score_history],
             "elapsed_s": self._elapsed,
+            "before": _plain_baseline(self.before),
         }
 
     # ---- endings and reports ------------------------------------------------------------------
@@ -602,6 +655,17 @@ def _saved_corpus(folder: Path, name: str, seed: int) -> Corpus:
     raise ModelError(
         f"{folder}: this checkpoint does not carry its corpus ({name}); name the corpus to resume"
     )
+
+
+def _plain_baseline(before: Baseline | None) -> dict[str, Any] | None:
+    """A GPT fine-tune's baseline as plain values (a classifier's is measured again on resume)."""
+    if before is None or before.classes is not None:
+        return None
+    return {"val_loss": before.val_loss, "sample": before.sample}
+
+
+def _baseline_from(d: dict[str, Any] | None) -> Baseline | None:
+    return None if not d else Baseline(val_loss=float(d["val_loss"]), sample=d.get("sample"))
 
 
 def _due(step: int, every: int, last: bool) -> bool:

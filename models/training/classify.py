@@ -1,0 +1,221 @@
+"""Fine-tuning BERT as a sequence classifier: the Trainer's loop, on labelled examples."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.errors import ModelError
+from models.hf import checkpoint
+from models.inspect.analysis import probe
+from models.nn import Model
+from models.nn.bert import Bert
+from models.results import Baseline, ClassEval
+from models.text.labelled import Labelled, labelled_task, read_labelled
+from models.text.tokenizer import Tokenizer
+from models.training.settings import TrainConfig
+from models.training.trainer import Trainer, load_state
+
+DATA_FILE = "labelled.jsonl"  # a user's examples, kept with the run so resuming reads nothing else
+
+
+def with_labels(model: Model, labels: tuple[str, ...]) -> Bert:
+    """A classifier of `labels` on this BERT's encoder. Its pooler and classifier start random
+    (std 0.02, as `transformers` does when a masked-LM folder opens as a classifier); a model
+    that already classifies these labels is returned as it is."""
+    if not isinstance(model, Bert):
+        raise ModelError(
+            f"classification fine-tuning needs a BERT; this is a {model.config.arch.upper()} "
+            "(fine-tune it on text instead)"
+        )
+    if model.config.labels == tuple(labels):
+        return model
+    new = Bert(replace(model.config, labels=tuple(labels), has_mlm_head=False))
+    encoder = {
+        k: v for k, v in model.state_dict().items() if not k.startswith(("head.", "pooler.", "classifier."))
+    }
+    new.load_state_dict(encoder, strict=False)
+    return new.to(next(model.parameters()).device)
+
+
+def encode_examples(
+    tokenizer: Tokenizer, texts: tuple[str, ...], context: int
+) -> tuple[list[list[int]], int]:
+    """[CLS] text [SEP] ids of each text, cut to the context (keeping [SEP]); and how many were cut."""
+    sep = tokenizer.token_id("[SEP]")
+    cls = tokenizer.token_id("[CLS]")
+    if cls is None or sep is None:
+        raise ModelError("this tokenizer has no [CLS] or [SEP] token: a BERT classifier needs both")
+    encodings = tokenizer.hf.encode_batch(list(texts), add_special_tokens=False)
+    rows, cut = [], 0
+    for e in encodings:
+        body = e.ids[: context - 2]
+        cut += len(e.ids) > context - 2
+        rows.append([cls, *body, sep])
+    return rows, cut
+
+
+def pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids [B, T] padded to the longest row, and the attention mask (1 = token, 0 = padding)."""
+    T = max(len(r) for r in rows)
+    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), T), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+class ClassifierTrainer(Trainer):
+    """The Trainer on labelled examples: batches of [CLS] text [SEP], cross-entropy on the labels,
+    validation accuracy and a confusion matrix. Pause, stop, checkpoints and resume are the Trainer's."""
+
+    data_file = DATA_FILE
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: Labelled,
+        out_dir: str | Path | None = None,
+        *,
+        model: Model,
+        tokenizer: Tokenizer,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        if config.task != "classify":
+            raise ModelError("a ClassifierTrainer needs task='classify'")
+        self.last_eval: ClassEval | None = None
+        super().__init__(config, data, out_dir, tokenizer=tokenizer, model=model, state=state)
+
+    def _setup_data(self, data: Labelled, tokenizer: Tokenizer | None) -> None:  # type: ignore[override]
+        cfg = self.config
+        if tokenizer is None:
+            raise ModelError("fine-tuning needs the model's own tokenizer")
+        self.corpus, self.tokenizer = data, tokenizer
+        self.train_data, self.val_data = data.split(cfg.val_fraction, cfg.seed)
+        self.train_rows, cut_train = encode_examples(tokenizer, self.train_data.texts, cfg.context)
+        self.val_rows, self.val_cut = encode_examples(tokenizer, self.val_data.texts, cfg.context)
+        self.train_labels = torch.tensor(self.train_data.ids)
+        self.probe_text = cfg.probe_text or self.val_data.texts[0]
+        self.sample_prompt = ""
+        cut = cut_train + self.val_cut
+        self.data_notes = (
+            (f"{cut} of {len(data)} examples are longer than the context ({cfg.context} tokens) "
+             "and were truncated",) if cut else ()
+        )  # fmt: skip
+
+    def describe_data(self) -> str:
+        return (
+            f"{len(self.train_rows)} labelled examples to learn from, {len(self.val_rows)} held out, "
+            f"{len(self.corpus.labels)} classes"
+        )
+
+    def _setup_model(self, model: Model | None) -> Model:
+        if model is None:
+            raise ModelError("classification fine-tuning starts from a BERT: open one first")
+        classifier = with_labels(model, self.corpus.labels)
+        if self.config.context > classifier.config.context:
+            raise ModelError(
+                f"context {self.config.context} is longer than the model's ({classifier.config.context})"
+            )
+        return classifier
+
+    # ---- a step -------------------------------------------------------------------------------
+    def _batch(self, gen: torch.Generator, data: torch.Tensor | None = None):
+        pick = torch.randint(len(self.train_rows), (self.config.batch_size,), generator=gen)
+        ids, mask = pad([self.train_rows[i] for i in pick.tolist()], self.model.config.pad_token_id)
+        return (ids.to(self.device), mask.to(self.device)), self.train_labels[pick].to(self.device)
+
+    def _loss(self, net: torch.nn.Module, x, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self.model.classify(*x).logits.float(), y)
+
+    # ---- what a validation step measures ------------------------------------------------------
+    def evaluate(self, model: torch.nn.Module | None = None) -> float:
+        """Loss over every validation example; its scores are kept in `last_eval`."""
+        model = self.model if model is None else model
+        model.eval()
+        logits = []
+        size = max(self.config.batch_size, 32)
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, len(self.val_rows), size):
+                ids, mask = pad(self.val_rows[start : start + size], model.config.pad_token_id)
+                logits.append(model.classify(ids.to(self.device), mask.to(self.device)).logits.float().cpu())
+        model.train()
+        self.last_eval = class_eval(torch.cat(logits), self.val_data, self.val_cut)
+        return self.last_eval.loss
+
+    def _validation_extras(self) -> dict[str, Any]:
+        return {"classes": self.last_eval}
+
+    def measure_base(self) -> Baseline:
+        loss = self.evaluate()
+        return Baseline(val_loss=loss, classes=self.last_eval)
+
+    def sample(self) -> str:
+        """One validation example and the label the model gives it."""
+        model = self.model.eval()
+        i = (self.step // max(1, self.config.sample_every or 1)) % len(self.val_rows)
+        ids, mask = pad([self.val_rows[i]], model.config.pad_token_id)
+        with torch.inference_mode():
+            p = torch.softmax(model.classify(ids.to(self.device), mask.to(self.device)).logits[0].float(), -1)
+        model.train()
+        labels = self.corpus.labels
+        guess, true = int(p.argmax()), self.val_data.ids[i]
+        return f"{self.val_data.texts[i]} → {labels[guess]} {float(p[guess]):.2f} (true: {labels[true]})"
+
+    def probe(self):
+        self.model.eval()
+        try:
+            return probe(self.model, self.tokenizer, self.probe_text)
+        finally:
+            self.model.train()
+
+    # ---- keeping the data with the run --------------------------------------------------------
+    def training_state(self) -> dict[str, Any]:
+        state = super().training_state()
+        state["corpus"]["examples"] = len(self.corpus)
+        return state
+
+    @classmethod
+    def from_checkpoint(
+        cls, folder: str | Path, out_dir: str | Path | None = None, corpus: Any = None, **changes: Any
+    ) -> ClassifierTrainer:
+        folder = Path(folder)
+        state = load_state(folder)
+        config = TrainConfig.from_dict(state["config"]).replace(**changes)
+        model, tokenizer = checkpoint.load(folder)
+        if corpus is None:
+            saved = state["corpus"]
+            if saved["name"].startswith("task:"):
+                corpus = labelled_task(saved["name"], int(saved["examples"]), config.seed)
+            elif (folder / DATA_FILE).is_file():
+                corpus = read_labelled(folder / DATA_FILE, "text", "label")
+            else:
+                raise ModelError(f"{folder}: this checkpoint does not carry its labelled examples")
+        out = folder if out_dir is None else out_dir
+        return cls(config, corpus, out, model=model, tokenizer=tokenizer, state=state)
+
+
+def class_eval(logits: torch.Tensor, data: Labelled, truncated: int = 0) -> ClassEval:
+    """Accuracy, loss, confusion matrix and per-example predictions from class logits [N, C]."""
+    true = torch.tensor(data.ids)
+    prob = torch.softmax(logits, -1)
+    predicted = prob.argmax(-1)
+    C = len(data.labels)
+    confusion = torch.bincount(true * C + predicted, minlength=C * C).reshape(C, C)
+    return ClassEval(
+        labels=data.labels,
+        accuracy=float((predicted == true).float().mean()),
+        loss=float(F.cross_entropy(logits, true)),
+        confusion=confusion.numpy().astype(np.int64),
+        texts=data.texts,
+        true=true.numpy().astype(np.int64),
+        predicted=predicted.numpy().astype(np.int64),
+        prob=prob.max(-1).values.numpy().astype(np.float32),
+        truncated=truncated,
+    )

@@ -1,0 +1,77 @@
+"""Fine-tuning an opened model: its settings (a low learning rate, a short warmup) and its trainer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from models.errors import ModelError
+from models.nn import Model
+from models.nn.bert import Bert
+from models.text.corpus import Corpus
+from models.text.labelled import Labelled
+from models.text.tokenizer import Tokenizer
+from models.training.classify import ClassifierTrainer
+from models.training.settings import TrainConfig
+from models.training.trainer import Trainer
+
+# What a fine-tune changes from a from-scratch run: 10x lower peak rate, a short warmup, few steps,
+# little weight decay (the weights are already good: pulling them to zero undoes pre-training).
+PRESETS: dict[str, dict[str, Any]] = {
+    "lm": dict(
+        steps=300, lr=1e-4, min_lr=1e-5, warmup_steps=20, weight_decay=0.01, batch_size=8, context=128,
+        eval_every=50, eval_batches=20, sample_every=100, sample_tokens=80, probe_every=50,
+        checkpoint_every=100,
+    ),
+    # measured on the built-in word-order task (tests/bench/bench_finetune.py): 2e-4 learned in
+    # 300 steps what 5e-5 needed 1000 for; batch 16 is the usual BERT fine-tuning batch
+    "classify": dict(
+        steps=300, lr=2e-4, min_lr=2e-5, warmup_steps=30, weight_decay=0.01, batch_size=16, context=64,
+        eval_every=25, eval_batches=1, sample_every=50, probe_every=50, checkpoint_every=100,
+        val_fraction=0.2,
+    ),
+}  # fmt: skip
+
+
+def finetune_config(model: Model, task: str = "lm", base_model: str = "", **overrides: Any) -> TrainConfig:
+    """The fine-tuning preset for `task` on this model's shape, with `overrides` applied."""
+    if task not in PRESETS:
+        raise ModelError(f"task must be one of {', '.join(PRESETS)} (got '{task}')")
+    c = model.config
+    arch = "bert" if c.arch == "bert" else "gpt"
+    settings = PRESETS[task] | overrides
+    if "steps" in overrides and "warmup_steps" not in overrides:  # a short run, a short warmup
+        settings["warmup_steps"] = min(PRESETS[task]["warmup_steps"], int(overrides["steps"]) // 10)
+    settings["context"] = min(int(settings["context"]), c.context)
+    return TrainConfig(
+        arch=arch,
+        tokenizer="wordpiece" if arch == "bert" else "bpe",  # the model's own is used; this is a label
+        task=task,
+        base_model=base_model or "(opened model)",
+        n_layer=c.n_layer,
+        n_head=c.n_head,
+        n_embd=c.n_embd if c.n_embd % c.n_head == 0 else c.n_head,
+        **settings,
+    )
+
+
+def finetuner(
+    model: Model,
+    tokenizer: Tokenizer,
+    data: Corpus | Labelled | str | Path,
+    config: TrainConfig,
+    out_dir: str | Path | None = None,
+) -> Trainer:
+    """The trainer for a fine-tune: labels for a classifier, the model's own objective otherwise."""
+    if config.task == "classify":
+        if not isinstance(data, Labelled):
+            raise ModelError("classification needs labelled examples (a CSV, TSV or JSON Lines file)")
+        return ClassifierTrainer(config, data, out_dir, model=model, tokenizer=tokenizer)
+    if isinstance(data, Labelled):
+        raise ModelError("labelled examples need task 'classify'; fine-tuning on text needs a text file")
+    if isinstance(model, Bert) and model.head is None:
+        raise ModelError(
+            "this BERT has no masked-LM head (an encoder-only folder), so it cannot be fine-tuned "
+            "on text; fine-tune it for classification instead"
+        )
+    return Trainer(config, data, out_dir, tokenizer=tokenizer, model=model)
