@@ -22,6 +22,8 @@ class ModelInfo:
     task: str = ""  # the built-in task it was trained on here ("copy"…), "" if none or not known
     chat: bool = False  # its tokenizer has a chat template (an instruct model)
     n_kv_head: int = 0  # key/value heads when fewer than query heads (grouped-query attention)
+    labels: tuple[str, ...] = ()  # a sequence classifier's classes
+    base: str = ""  # the model it was fine-tuned from, kept to compare with ("" = none)
 
     @property
     def summary(self) -> str:
@@ -59,4 +61,5 @@ def model_info(
         task=task,
         chat=chat,
         n_kv_head=getattr(cfg, "num_key_value_heads", cfg.n_head) if cfg.arch == "gpt" else cfg.n_head,
+        labels=tuple(getattr(cfg, "labels", ())),
     )

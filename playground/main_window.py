@@ -23,7 +23,9 @@ from playground.errors import ErrorReporter
 from playground.info import ModelInfo
 from playground.recipe import Recipe, RecipeError, read_recipe
 from playground.views.attention_view import AttentionView
+from playground.views.compare_view import CompareView
 from playground.views.fill_mask_view import FillMaskView
+from playground.views.finetune_view import FinetuneView
 from playground.views.heads_view import HeadsView
 from playground.views.hub_dialog import HubDialog
 from playground.views.lens_view import LensView
@@ -59,6 +61,8 @@ class MainWindow(QMainWindow):
         self.lens_view = LensView(client)
         self.heads_view = HeadsView(client)
         self.training_view = TrainingView(client)
+        self.finetune_view = FinetuneView(client)
+        self.compare_view = CompareView(client)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.views: dict[str, QWidget] = {}
@@ -70,6 +74,8 @@ class MainWindow(QMainWindow):
             ("heads", "Head effects", self.heads_view),
             ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view),
             ("training", "Training", self.training_view),
+            ("finetune", "Fine-tune", self.finetune_view),
+            ("compare", "Compare", self.compare_view),
         ):
             self.add_view(name, title, view)
         self.setCentralWidget(self.tabs)
@@ -89,10 +95,10 @@ class MainWindow(QMainWindow):
             self.lens_view,
             self.heads_view,
         )
-        for view in (*views, self.training_view):
+        for view in (*views, self.training_view, self.finetune_view, self.compare_view):
             view.failed.connect(self._on_errored)
-        for view in (*views, self.training_view):
             view.saved.connect(self._on_saved)
+        self.finetune_view.compare_requested.connect(self._on_compare_requested)
         self._recipe: Recipe | None = None  # a recipe being followed: open its model, knock its heads
         self._recipe_wait = (0, None)  # out, then draw; (request, what comes next when it is done)
         w.request_finished.connect(self._on_recipe_step_finished)
@@ -164,12 +170,20 @@ class MainWindow(QMainWindow):
         for action in self.training_view.actions_:  # the view's own actions: one state, two places
             training.addAction(action)
         self.training_view.train_action.triggered.connect(self._on_train_triggered)
+        training.addSeparator()
+        for action in self.finetune_view.actions_:
+            training.addAction(action)
+        self.finetune_view.start_action.triggered.connect(self._on_finetune_triggered)
         view = self.menuBar().addMenu("&View")
         for i, name in enumerate(self.views):
             action = self._action(view, self.tabs.tabText(i), None, f"Ctrl+{i + 1}")
             action.triggered.connect(lambda _=False, n=name: self.show_view(n))
         help_ = self.menuBar().addMenu("&Help")
         self._action(help_, "&Keyboard shortcuts", self._on_shortcuts_triggered, "F1")
+
+    def _on_compare_requested(self) -> None:
+        self.show_view("compare")
+        self.compare_view.compare_before_after()
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
         action = menu.addAction(text)
@@ -348,6 +362,9 @@ class MainWindow(QMainWindow):
     def _on_train_triggered(self) -> None:
         self.show_view("training")  # F5 from any tab: watch the run it starts
 
+    def _on_finetune_triggered(self) -> None:
+        self.show_view("finetune")  # Ctrl+F5 from any tab: watch the fine-tune it starts
+
     def _on_tab_changed(self, _index: int = 0) -> None:
         # the prompt box takes the keys when its tab opens (Ctrl+Enter must work at launch)
         if self.tabs.currentWidget() is self.prompt_view:
@@ -459,9 +476,11 @@ Ctrl+Enter  generate (prompt tab)
 Esc  stop generating (prompt tab)
 Ctrl+O  open a model folder · Ctrl+Shift+H  open one from the Hugging Face cache
 Ctrl+Shift+G / Ctrl+Shift+B  built-in GPT / BERT
-Ctrl+1 … Ctrl+7  prompt, attention, probabilities, logit lens, head effects, fill-mask, training
+Ctrl+1 … Ctrl+9  prompt, attention, probabilities, logit lens, head effects, fill-mask, training,
+fine-tune, compare
 Training, from any tab: F5 train, F6 pause / continue, F10 one step while paused,
 Shift+F5 stop (writes a checkpoint)
+Fine-tuning the active model: Ctrl+F5 start, Ctrl+F6 pause / continue, Ctrl+Shift+F5 stop
 Ctrl+E  export the run as JSON
 Ctrl+Shift+O  open a figure's recipe (written beside every exported figure) and draw it again
 Attention overview: arrow keys walk heads and layers, A averages a layer, K knocks a head out of every view

@@ -41,6 +41,8 @@ class Screenshot(QObject):
         win = self.window
         if self.view == "training":
             self._train()
+        elif self.view in ("finetune", "compare"):
+            self._finetune()
         elif info.arch == "gpt":
             if self.prompt:
                 win.prompt_view.prompt.setPlainText(self.prompt)
@@ -112,7 +114,44 @@ class Screenshot(QObject):
         self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
         view.start(out_dir=self._scratch.name)
 
+    def _finetune(self) -> None:
+        """The demo fine-tune: the built-in BERT on the word-order task (and, for the Fine-tune
+        tab, its from-scratch twin); then an example's attention, or the before/after comparison."""
+        view = self.window.finetune_view
+        form = view.form
+        form.task.setCurrentIndex(form.task.findData("classify"))
+        form.data.setCurrentIndex(form.data.findData("task:word-order"))
+        form.ints["steps"].setValue(150 if self.view == "finetune" else 60)
+        form.scratch.setChecked(self.view == "finetune")
+        self.window.client.probed.connect(self._on_example_probed)
+        self.window.client.compared.connect(self._on_compared)
+        self.window.show_view("finetune")
+        self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
+        view.start(out_dir=f"{self._scratch.name}/finetune")
+
+    def _on_example_probed(self, tag: str, _probe) -> None:
+        if self.view == "finetune" and tag.endswith("finetune-example"):
+            self._shoot("finetune")
+
+    def _on_compared(self, _result) -> None:
+        if self.view == "compare":
+            self._shoot("compare")
+
     def _on_request_finished(self, request: int, _status: str, _message: str) -> None:
+        tuning = self.window.finetune_view
+        if self.view in ("finetune", "compare") and request == tuning.request and not tuning.twin_pending:
+            if self.view == "compare":
+                self.window.show_view("compare")
+                self.window.compare_view.compare_before_after()
+                return
+            scores = tuning.examples.scores
+            wrong = (
+                [i for i in range(len(scores.texts)) if scores.true[i] != scores.predicted[i]]
+                if scores
+                else []
+            )
+            tuning.show_example(wrong[0] if wrong else 0)
+            return
         view = self.window.training_view
         if self.view == "training" and request == view.request:
             if view.check_button.isEnabled():  # is the copying head the one doing the job?
@@ -123,7 +162,7 @@ class Screenshot(QObject):
             self._shoot("training")
 
     def _on_mask_filled(self, _result) -> None:
-        if self.arch == "bert" and self.view != "training":
+        if self.arch == "bert" and self.view not in ("training", "finetune", "compare"):
             self._shoot(self.view or "fill-mask")
 
     def _shoot(self, view: str) -> None:

@@ -15,14 +15,28 @@ from models.training.settings import TrainConfig
 
 
 @dataclass(frozen=True)
-class TrainRequest:
-    """What the training view asks for (torch-free, so the GUI can build it)."""
+class FinetuneRequest:
+    """Fine-tune the active model (torch-free: the worker turns it into settings for its shape)."""
 
-    config: TrainConfig | None  # None when resuming: the run keeps the settings it was saved with
+    task: str  # "lm": continue on text; "classify": labels (BERT)
+    data: str  # a text file or built-in corpus (lm); a labelled file or "task:NAME" (classify)
+    settings: dict[str, Any]  # changes to the fine-tune preset: steps, lr, batch_size, context, ...
+    text_column: str = ""  # labelled files: "" = guessed
+    label_column: str = ""
+    scratch: bool = False  # the same architecture from random weights, for comparison: the active
+    # model stays active, and this run only draws its curve
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What the training and fine-tune views ask for (torch-free, so the GUI can build it)."""
+
+    config: TrainConfig | None  # None when resuming or fine-tuning: the settings come from elsewhere
     corpus: str = ""  # a .txt file, a folder of them, or "task:NAME"
     resume_from: str = ""  # a checkpoint folder with training state; "" = a new run
     out_dir: str = ""  # where checkpoints go; "" = a new folder under the app's runs
     steps: int = 0  # when resuming: the new total number of steps; 0 = as saved
+    finetune: FinetuneRequest | None = None  # fine-tune the active model instead of a new one
 
 
 @dataclass(frozen=True)
@@ -40,14 +54,27 @@ class TrainingStarted:
     val_losses: np.ndarray  # float32 [n, 2]: (step, loss)
     lrs: np.ndarray  # float32 [steps so far]: the learning rate of each step
     head_scores: tuple[tuple[int, dict[str, np.ndarray]], ...] = ()  # (step, pattern -> [L, H])
+    labels: tuple[str, ...] = ()  # a classifier's classes
+    scratch: bool = False  # a from-scratch twin of a fine-tune, run for comparison
+    data: str = ""  # what it learns from, described ("200 labelled examples…", "12,345 tokens")
 
 
-def build_trainer(request: TrainRequest, runs_dir: Path):
-    """Make (or resume) the Trainer a request describes; may take seconds (tokenizer training)."""
-    from models.training.trainer import Trainer
+def build_trainer(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, str] | None = None):
+    """Make (or resume) the Trainer a request describes; may take seconds (tokenizer training).
 
+    A fine-tune needs `active`: (model, tokenizer, its source). It trains a copy, so the model
+    stays as it was (to compare against) until the run ends.
+    """
+    from models.training.trainer import Trainer, load_state
+
+    if request.finetune is not None:
+        return _finetuner(request, runs_dir, active)
     if request.resume_from:
         changes = {"steps": request.steps} if request.steps else {}
+        if load_state(request.resume_from)["config"].get("task") == "classify":
+            from models.training.classify import ClassifierTrainer
+
+            return ClassifierTrainer.from_checkpoint(request.resume_from, request.out_dir or None, **changes)
         return Trainer.from_checkpoint(request.resume_from, request.out_dir or None, **changes)
     if request.config is None:
         raise ValueError("a new run needs its settings")
@@ -55,7 +82,38 @@ def build_trainer(request: TrainRequest, runs_dir: Path):
     return Trainer(request.config, request.corpus, out)
 
 
-def started(trainer: Any) -> TrainingStarted:
+def _finetuner(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, str] | None):
+    import copy
+
+    from models.errors import ModelError
+    from models.text.corpus import load_corpus
+    from models.text.labelled import load_labelled
+    from models.training.finetune import finetune_config, finetuner
+
+    if active is None or active[0] is None:
+        raise ModelError("Open a model first: fine-tuning starts from the active model.")
+    ask = request.finetune
+    model, tokenizer, source = active
+    if ask.scratch:  # same architecture and tokenizer, weights drawn afresh by the run's seed
+        import torch
+
+        torch.manual_seed(int(ask.settings.get("seed", 1337)))
+        model = type(model)(model.config)
+    else:
+        model = copy.deepcopy(model)
+    seed = int(ask.settings.get("seed", 1337))
+    if ask.task == "classify":
+        data = load_labelled(ask.data, ask.text_column, ask.label_column, seed=seed)
+    else:
+        data = load_corpus(ask.data, seed=seed)
+    base = "random weights" if ask.scratch else source
+    config = finetune_config(model, ask.task, base_model=base, **ask.settings)
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{'scratch' if ask.scratch else 'finetune'}-{ask.task}"
+    out = Path(request.out_dir) if request.out_dir else runs_dir / name
+    return finetuner(model, tokenizer, data, config, out)
+
+
+def started(trainer: Any, scratch: bool = False) -> TrainingStarted:
     from models.text.tasks import TASKS
 
     task = TASKS.get(trainer.corpus.name.removeprefix("task:"))
@@ -75,6 +133,9 @@ def started(trainer: Any) -> TrainingStarted:
             (step, {k: np.asarray(v, np.float32) for k, v in scores.items()})
             for step, scores in trainer.head_score_history
         ),
+        labels=tuple(getattr(trainer.model.config, "labels", ())),
+        scratch=scratch,
+        data=trainer.describe_data(),
     )
 
 
@@ -87,9 +148,12 @@ def _run_name(request: TrainRequest) -> str:
 class TrainingRun:
     """One in-app run on the worker thread: the Trainer, its stream of updates, and its ending."""
 
-    def __init__(self, request: TrainRequest, runs_dir: Path) -> None:
-        self.trainer = build_trainer(request, runs_dir)
-        self.started = started(self.trainer)
+    def __init__(
+        self, request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, str] | None = None
+    ) -> None:
+        self.request = request
+        self.trainer = build_trainer(request, runs_dir, active)
+        self.started = started(self.trainer, request.finetune is not None and request.finetune.scratch)
         self.last_report: TrainingReport | None = None
         self.updates = self._updates()
         self.save_on_stop = True  # False when the user closes the window and discards the run

@@ -12,25 +12,9 @@ from models.text.corpus import Corpus
 from models.text.labelled import Labelled
 from models.text.tokenizer import Tokenizer
 from models.training.classify import ClassifierTrainer
+from models.training.settings import FINETUNE_PRESETS as PRESETS
 from models.training.settings import TrainConfig
 from models.training.trainer import Trainer
-
-# What a fine-tune changes from a from-scratch run: 10x lower peak rate, a short warmup, few steps,
-# little weight decay (the weights are already good: pulling them to zero undoes pre-training).
-PRESETS: dict[str, dict[str, Any]] = {
-    "lm": dict(
-        steps=300, lr=1e-4, min_lr=1e-5, warmup_steps=20, weight_decay=0.01, batch_size=8, context=128,
-        eval_every=50, eval_batches=20, sample_every=100, sample_tokens=80, probe_every=50,
-        checkpoint_every=100,
-    ),
-    # measured on the built-in word-order task (tests/bench/bench_finetune.py): 2e-4 learned in
-    # 300 steps what 5e-5 needed 1000 for; batch 16 is the usual BERT fine-tuning batch
-    "classify": dict(
-        steps=300, lr=2e-4, min_lr=2e-5, warmup_steps=30, weight_decay=0.01, batch_size=16, context=64,
-        eval_every=25, eval_batches=1, sample_every=50, probe_every=50, checkpoint_every=100,
-        val_fraction=0.2,
-    ),
-}  # fmt: skip
 
 
 def finetune_config(model: Model, task: str = "lm", base_model: str = "", **overrides: Any) -> TrainConfig:

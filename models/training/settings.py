@@ -283,3 +283,21 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     if "steps" in overrides and "warmup_steps" not in overrides:  # a short run, a short warmup
         overrides["warmup_steps"] = min(base.warmup_steps, int(overrides["steps"]) // 10)
     return base.replace(**overrides)
+
+
+# What a fine-tune changes from a from-scratch run: 10x lower peak rate, a short warmup, few steps,
+# little weight decay (the weights are already good: pulling them to zero undoes pre-training).
+FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
+    "lm": dict(
+        steps=300, lr=1e-4, min_lr=1e-5, warmup_steps=20, weight_decay=0.01, batch_size=8, context=128,
+        eval_every=50, eval_batches=20, sample_every=100, sample_tokens=80, probe_every=50,
+        checkpoint_every=100,
+    ),
+    # a small BERT on a few hundred examples: a higher rate than BERT's usual 2e-5 to 5e-5 (see
+    # tests/bench/bench_finetune.py for what it reaches); batch 16 is the usual fine-tuning batch
+    "classify": dict(
+        steps=300, lr=2e-4, min_lr=2e-5, warmup_steps=30, weight_decay=0.01, batch_size=16, context=64,
+        eval_every=25, eval_batches=1, sample_every=50, probe_every=50, checkpoint_every=100,
+        val_fraction=0.2,
+    ),
+}  # fmt: skip

@@ -1,4 +1,5 @@
-"""The app's views (prompt, attention, probabilities, lens, head effects, fill-mask, training) and parts."""
+"""The app's views (prompt, attention, probabilities, lens, head effects, fill-mask, training, fine-tune,
+compare) and their parts."""
 
 VIEW_NAMES = (
     "prompt",
@@ -8,4 +9,6 @@ VIEW_NAMES = (
     "heads",
     "fill-mask",
     "training",
+    "finetune",
+    "compare",
 )  # in tab order

@@ -58,6 +58,7 @@ class TrainingView(QWidget):
         self.selected = (0, 0)
         self.last_step = 0
         self._snapshot_due = False  # the newest snapshot is not drawn yet
+        self.following = False  # the run reporting now is this view's (not a fine-tune)
 
         self.form = TrainingForm()
         self.form.validity_changed.connect(self._on_form_validity_changed)
@@ -292,6 +293,9 @@ class TrainingView(QWidget):
 
     # ---- reports in -------------------------------------------------------------------------
     def _on_training_started(self, info: TrainingStarted) -> None:
+        self.following = not info.config.base_model  # fine-tunes are the Fine-tune tab's
+        if not self.following:
+            return
         for chart in self.charts:
             fix_steps(chart, info.config.steps)
         self.lr_chart.setYRange(0, info.config.lr * 1.05)
@@ -313,6 +317,8 @@ class TrainingView(QWidget):
         )
 
     def _on_training_updated(self, reports: list[TrainingReport]) -> None:
+        if not self.following:
+            return
         steps, losses, lr, val_steps, val = [], [], [], [], []
         for r in reports:
             if r.events:
@@ -452,10 +458,14 @@ class TrainingView(QWidget):
         state = self.state
         paused = state == "paused"
         generating = bool(self.client.active("generate"))
-        self.train_action.setEnabled(state == "idle" and not self.form.message and not generating)
+        other_run = bool(self.client.active("train"))  # a fine-tune of the Fine-tune tab
+        self.train_action.setEnabled(
+            state == "idle" and not self.form.message and not generating and not other_run
+        )
         self.train_action.setToolTip(
             self.form.message
             or ("A generation is running: stop it first (Esc in the Prompt tab)." if generating else "")
+            or ("A fine-tune is running: stop it first (Fine-tune tab)." if other_run else "")
             or "Start a run with these settings (F5)"
         )
         self.pause_action.setEnabled(state in ("running", "paused"))
@@ -466,7 +476,7 @@ class TrainingView(QWidget):
         self.step_action.setToolTip("One optimizer step while paused (F10)")
         self.stop_action.setEnabled(state in ("running", "paused", "preparing"))
         self.stop_action.setToolTip("Stop after this step and write a checkpoint (Shift+F5)")
-        self.resume_button.setEnabled(state == "idle")
+        self.resume_button.setEnabled(state == "idle" and not other_run)
         self.save_button.setEnabled(state in ("idle", "paused"))
         self.form.setEnabled(state == "idle")
         checkable = self.task_run and self._copying_heads() is not None

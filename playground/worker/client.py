@@ -34,6 +34,7 @@ class WorkerClient(Answers):
     _check_requested = Signal(int, object)
     _scan_requested = Signal(int)
     _save_requested = Signal(int, str)
+    _compare_requested = Signal(int, str, str, str)
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +66,7 @@ class WorkerClient(Answers):
         self._check_requested.connect(self.worker.check_heads, queued)
         self._scan_requested.connect(self.worker.scan_cache, queued)
         self._save_requested.connect(self.worker.save_model, queued)
+        self._compare_requested.connect(self.worker.compare, queued)
         for name in ANSWERS:  # worker thread -> this GUI-thread object: queued, order kept
             getattr(self.worker, name).connect(getattr(self, name), queued)
         # runs on the worker thread as its loop ends: a job's generator is closed where it ran
@@ -102,6 +104,10 @@ class WorkerClient(Answers):
 
     def train(self, request: Any) -> int:
         return self._send("train", self._train_requested, request)
+
+    def compare(self, a: str, b: str, text: str) -> int:
+        """Two models on `text`, each "active", "base" (before the last fine-tune) or a folder."""
+        return self._send("compare", self._compare_requested, a, b, text)
 
     def save_model(self, folder: str) -> int:
         return self._send("save", self._save_requested, str(folder))

@@ -25,6 +25,7 @@ class Answers(QObject):
     training_updated = Signal(object)  # list[TrainingUpdate], in order, none dropped
     model_saved = Signal(str)  # folder
     cache_scanned = Signal(str, object)  # the hub cache folder, list[CachedModel]
+    compared = Signal(object)  # Comparison: two models on one text
 
 
 ANSWERS = tuple(name for name, value in vars(Answers).items() if isinstance(value, Signal))

@@ -16,6 +16,7 @@ from playground.worker.jobs import Job, JobRunner
 
 FALLBACK_MODEL = "builtin:gpt"  # opened when a launch's --model cannot be
 EXACT_QUESTIONS = 50  # fresh questions per head check: 2 points per question, a second on a CPU
+LIVE_PROBE = "live:"  # probe tags with this prefix read the model a run is training, while it trains
 TRAINING_FLUSH_S = 0.2  # training reports reach the view 5 times a second: the GUI thread's CPU
 # is the trainer's (streamed text keeps the smoother default)
 
@@ -37,6 +38,8 @@ class Worker(JobRunner):
         self._probes: dict[str, tuple[str, bool]] = {}  # tag -> newest (text, attentions?)
         self.ablation: tuple[tuple[int, int], ...] = ()  # heads knocked out in every model call
         self.ablation_mode = "zero"
+        self.base: tuple[Any, Any, str] | None = None  # (model, tokenizer, name) before the last fine-tune
+        self._folders: dict[str, tuple[Any, Any]] = {}  # folders opened to compare, newest last
 
     @Slot()
     def close(self) -> None:
@@ -99,6 +102,7 @@ class Worker(JobRunner):
             model, tok, info = self._open(request, FALLBACK_MODEL)
             info = replace(info, note=f"{source} could not be opened ({e}); the built-in GPT opened instead")
         self.model, self.tokenizer, self.info = model, tok, info
+        self.base = None  # the model before a fine-tune goes with the fine-tuned one
         self._forget_ablation()
         self.model_loaded.emit(info)
 
@@ -251,7 +255,7 @@ class Worker(JobRunner):
 
         run = self.training_run
         task = run.trainer.corpus.task if run is not None and run.trainer.model is self.model else None
-        if task is None:
+        if not hasattr(task, "make"):  # none, or a labelled task (a classifier answers no questions)
             raise models.ModelError(
                 "Exact answers need the model of a run on a built-in task (train one in the Training tab)."
             )
@@ -264,6 +268,35 @@ class Worker(JobRunner):
         self.heads_checked.emit(
             models.HeadCheck(task.name, n, sets, tuple(accuracy), self.ablation_mode, request)
         )
+
+    @Slot(int, str, str, str)
+    def compare(self, request: int, a: str, b: str, text: str) -> None:
+        """Two models on one text: "active", "base" (before the last fine-tune) or a folder each."""
+        self._serve(request, "probing", "comparing the two models…", lambda: self._compare(a, b, text))
+
+    def _compare(self, a: str, b: str, text: str) -> None:
+        self._refuse_during("train", "comparing models")
+        import models
+
+        pair_a, name_a = self._model_for(a)
+        pair_b, name_b = self._model_for(b)
+        self.compared.emit(models.compare(pair_a, pair_b, text, (name_a, name_b)))
+
+    def _model_for(self, source: str) -> tuple[tuple[Any, Any], str]:
+        import models
+
+        if source == "active":
+            self._need_model()
+            return (self.model, self.tokenizer), self.info.name if self.info else "active model"
+        if source == "base":
+            if self.base is None:
+                raise models.ModelError("There is no model from before a fine-tune: fine-tune one first.")
+            return self.base[:2], self.base[2]
+        if source not in self._folders:
+            self._folders[source] = models.load(source, self._device())
+            while len(self._folders) > 2:  # models read to compare are kept, but only the last two
+                self._folders.pop(next(iter(self._folders)))
+        return self._folders[source], Path(source).name
 
     @Slot(int)
     def scan_cache(self, request: int) -> None:
@@ -279,9 +312,12 @@ class Worker(JobRunner):
     @Slot(int, object)
     def train(self, request: int, train_request: Any) -> None:
         """Start (or resume) a training run as a chunked job; its model becomes active at the end."""
-        self._serve(
-            request, "preparing", "preparing the corpus and tokenizer…", lambda: self._training(train_request)
+        label = (
+            "preparing the data and the model's copy…"
+            if train_request.finetune
+            else "preparing the corpus and tokenizer…"
         )
+        self._serve(request, "preparing", label, lambda: self._training(train_request))
 
     def _training(self, request: Any) -> Job:
         self._end_job("stopped")
@@ -290,7 +326,12 @@ class Worker(JobRunner):
 
         if request.config is not None and request.config.device == "auto":
             request = replace(request, config=request.config.replace(device=self._device()))
-        run = TrainingRun(request, (self._data_dir or DEFAULT_DATA_DIR) / "runs")
+        active = (
+            (self.model, self.tokenizer, self.info.source if self.info else "") if request.finetune else None
+        )
+        if request.finetune is not None and not request.finetune.scratch:
+            self._need_model()
+        run = TrainingRun(request, (self._data_dir or DEFAULT_DATA_DIR) / "runs", active)
         self.training_run = run
         self.training_started.emit(run.started)
         trainer = run.trainer
@@ -318,18 +359,27 @@ class Worker(JobRunner):
         if status == "failed":
             if reason != "failed":  # an exception was reported already
                 self.errored.emit(message, "")
-        else:  # the trained model is now the one to prompt and inspect, without reloading
+        elif not run.started.scratch:  # the trained model is now the one to prompt and inspect
             from playground.info import model_info
 
             trainer = run.trainer
+            fine_tuned = run.request.finetune is not None
+            if fine_tuned:  # the model it started from is kept, to compare before and after
+                self.base = (self.model, self.tokenizer, self.info.name if self.info else "base model")
             self.model, self.tokenizer = trainer.model.eval(), trainer.tokenizer
             self._forget_ablation()
-            name = f"trained {trainer.config.arch.upper()} ({trainer.corpus.name})"
-            task = trainer.corpus.task
-            hint = f"prompt it with {task.prompt_hint}" if task is not None else ""
-            self.info = model_info(
-                self.model, name, self.last_checkpoint, trainer.device.type, hint, task.name if task else ""
-            )
+            if fine_tuned:
+                kind = "classifier" if trainer.config.task == "classify" else "fine-tuned"
+                name = f"{self.base[2]}, {kind} ({Path(trainer.corpus.name).name})"
+                hint, task = "", ""
+            else:
+                name = f"trained {trainer.config.arch.upper()} ({trainer.corpus.name})"
+                corpus_task = trainer.corpus.task
+                hint = f"prompt it with {corpus_task.prompt_hint}" if corpus_task is not None else ""
+                task = corpus_task.name if corpus_task else ""
+            self.info = model_info(self.model, name, self.last_checkpoint, trainer.device.type, hint, task)
+            if fine_tuned:
+                self.info = replace(self.info, base=self.base[2])
             self.model_loaded.emit(self.info)
         return ("done" if status == "finished" else status), message
 
@@ -365,6 +415,10 @@ class Worker(JobRunner):
             text, attentions = self._probes.pop(tag)
             self._set_activity("probing", 0, "inspecting…")
             with self._guard("inspecting"):
+                run = self.training_run
+                if tag.startswith(LIVE_PROBE) and self.job is not None and self.job.kind == "train":
+                    self._probe_training_model(tag, text, run.trainer)
+                    continue
                 self._need_model()
                 import models
 
@@ -379,6 +433,17 @@ class Worker(JobRunner):
                     )
                 self.probed.emit(tag, probe)
             self._set_activity()
+
+    def _probe_training_model(self, tag: str, text: str, trainer: Any) -> None:
+        """The model as it is now, mid-run (between two of its steps, on this same thread)."""
+        import models
+
+        model = trainer.model.eval()
+        try:
+            self.probed.emit(tag, models.probe(model, trainer.tokenizer, text, k=10))
+        finally:
+            model.train()
+        self._set_activity()
 
     # ---- helpers -----------------------------------------------------------------------------
     def _device(self) -> str:

@@ -264,3 +264,13 @@ def test_cli_fine_tunes_a_classifier_and_resumes_it(tmp_path, bert_pair, capsys)
     assert main(["--model", str(tmp_path / "bert"), "--data", str(data), "--text-column", "body",
                  "--out", str(tmp_path / "x"), "--quiet"]) == 2  # fmt: skip
     assert "no text column 'body'" in capsys.readouterr().err
+
+
+def test_an_encoder_only_bert_fine_tunes_as_a_classifier(tmp_path, bert_pair):
+    _, tok = bert_pair
+    encoder = Bert(tiny_bert_config(tok.vocab_size, has_mlm_head=False))
+    data = read_labelled(_csv(tmp_path / "d.csv", _examples(40)))
+    reports = list(finetuner(encoder, tok, data, _config(encoder, steps=4, warmup_steps=0), tmp_path / "out"))
+    assert reports[-1].status == "finished" and reports[-1].classes is not None
+    again, _ = models.load(tmp_path / "out")
+    assert again.config.labels == ("hungry", "loud") and again.head is None
