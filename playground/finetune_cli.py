@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def is_labelled(data: str) -> bool:
-    return data.startswith("task:") or Path(data).suffix.lower() in _LABELLED_SUFFIXES
+    from models.text.labelled import is_labelled_task
+
+    return is_labelled_task(data) or Path(data).suffix.lower() in _LABELLED_SUFFIXES
 
 
 def _finetune(args: argparse.Namespace) -> int:
@@ -112,5 +114,8 @@ def _resumed(folder: str, out: str | None, changes: dict[str, Any]):
 
     task = load_state(folder)["config"].get("task", "lm")
     kept = {k: v for k, v in changes.items() if k in ("steps", "device")}
+    ignored = sorted(set(changes) - set(kept))
+    if ignored:  # the run continues as it was set up; only its length and device may change
+        print(f"warning: a resumed run keeps its settings; ignored: {', '.join(ignored)}", file=sys.stderr)
     cls = ClassifierTrainer if task == "classify" else Trainer
     return cls.from_checkpoint(folder, out_dir=out, **kept)

@@ -173,6 +173,7 @@ def run_with_progress(trainer, quiet: bool) -> int:
         for warning in cfg.warnings():
             print(f"warning: {warning}", file=sys.stderr)
     last = None
+    accuracy = ""
     try:
         for report in trainer:
             last = report
@@ -180,13 +181,15 @@ def run_with_progress(trainer, quiet: bool) -> int:
             post = {"loss": f"{report.loss:.3f}", "tok/s": f"{report.tokens_per_s:,.0f}"}
             if trainer.val_losses:
                 post["val"] = f"{trainer.val_losses[-1][1]:.3f}"
+            if report.classes is not None:  # a classifier: its newest validation accuracy stays shown
+                accuracy = f"{report.classes.accuracy:.1%}"
+            if accuracy:
+                post["acc"] = accuracy
             bar.set_postfix(post, refresh=False)
             if not quiet and report.before is not None:
                 tqdm.write(f"before fine-tuning: {_scores(report.before.val_loss, report.before.classes)}")
                 if report.before.sample:
                     tqdm.write(f"--- sample before fine-tuning ---\n{report.before.sample}\n---")
-            if report.classes is not None:
-                post["acc"] = f"{report.classes.accuracy:.1%}"
             if not quiet and report.val_loss is not None:
                 tqdm.write(
                     f"step {report.step}: train {report.loss:.4f}, {_scores(report.val_loss, report.classes)}"

@@ -55,6 +55,7 @@ class TrainingStarted:
     lrs: np.ndarray  # float32 [steps so far]: the learning rate of each step
     head_scores: tuple[tuple[int, dict[str, np.ndarray]], ...] = ()  # (step, pattern -> [L, H])
     labels: tuple[str, ...] = ()  # a classifier's classes
+    finetune: bool = False  # asked for by the Fine-tune tab (which draws it), not the Training tab
     scratch: bool = False  # a from-scratch twin of a fine-tune, run for comparison
     data: str = ""  # what it learns from, described ("200 labelled examples…", "12,345 tokens")
 
@@ -101,6 +102,9 @@ def _finetuner(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, st
         model = type(model)(model.config)
     else:
         model = copy.deepcopy(model)
+    # a 16-bit model (a GPU opens bf16 folders as they are) learns in float32: AdamW's small
+    # updates would round away in 16 bits
+    model = model.float()
     seed = int(ask.settings.get("seed", 1337))
     if ask.task == "classify":
         data = load_labelled(ask.data, ask.text_column, ask.label_column, seed=seed)
@@ -113,7 +117,7 @@ def _finetuner(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, st
     return finetuner(model, tokenizer, data, config, out)
 
 
-def started(trainer: Any, scratch: bool = False) -> TrainingStarted:
+def started(trainer: Any, finetune: bool = False, scratch: bool = False) -> TrainingStarted:
     from models.text.tasks import TASKS
 
     task = TASKS.get(trainer.corpus.name.removeprefix("task:"))
@@ -134,6 +138,7 @@ def started(trainer: Any, scratch: bool = False) -> TrainingStarted:
             for step, scores in trainer.head_score_history
         ),
         labels=tuple(getattr(trainer.model.config, "labels", ())),
+        finetune=finetune,
         scratch=scratch,
         data=trainer.describe_data(),
     )
@@ -153,7 +158,8 @@ class TrainingRun:
     ) -> None:
         self.request = request
         self.trainer = build_trainer(request, runs_dir, active)
-        self.started = started(self.trainer, request.finetune is not None and request.finetune.scratch)
+        ask = request.finetune
+        self.started = started(self.trainer, ask is not None, ask is not None and ask.scratch)
         self.last_report: TrainingReport | None = None
         self.updates = self._updates()
         self.save_on_stop = True  # False when the user closes the window and discards the run

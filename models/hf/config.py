@@ -233,6 +233,13 @@ def _labels(d: dict[str, Any]) -> tuple[str, ...]:
     a default id2label, so only the architecture says there is a classifier)."""
     if not any("SequenceClassification" in a for a in d.get("architectures") or []):
         return ()
+    kind = d.get("problem_type") or "single_label_classification"
+    if int(d.get("num_labels") or len(d.get("id2label") or {}) or 2) == 1:
+        kind = "regression"  # one output: a score, not classes
+    if kind != "single_label_classification":
+        raise ModelError(
+            f"config.json: a {kind} sequence classifier is not supported (only single-label classification)"
+        )
     names = {int(k): str(v) for k, v in (d.get("id2label") or {}).items()}
     count = max(len(names), int(d.get("num_labels") or 0), 2)
     return tuple(names.get(i, f"LABEL_{i}") for i in range(count))

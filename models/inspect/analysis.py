@@ -131,6 +131,16 @@ def _encode(model: GPT | Bert, tokenizer: Tokenizer, text: str) -> TokenizedText
     else:
         tokens = tokenizer.encode_for_decoder(text)
     ctx = model.config.context
+    if len(tokens) > ctx and model.config.arch == "bert":  # as BERT reads a long text: its start,
+        # with [CLS] first and [SEP] last (what a classifier was trained on), and say so
+        note = f"the text has {len(tokens)} tokens, more than the context of {ctx}: showing its first {ctx}"
+        keep = [*range(ctx - 1), len(tokens) - 1]
+        return TokenizedText(
+            tokens.ids[keep],
+            tuple(tokens.texts[i] for i in keep),
+            tokens.offsets[keep],
+            (*tokens.notes, note),
+        )
     if len(tokens) > ctx:  # keep the last window, and say so
         note = f"the text has {len(tokens)} tokens, more than the context of {ctx}: showing its last {ctx}"
         return TokenizedText(

@@ -48,15 +48,19 @@ class Labelled:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def split(self, val_fraction: float, seed: int) -> tuple[Labelled, Labelled]:
-        """Held-out examples from every class (at least one each), the same for the same seed."""
+        """Held-out examples from every class (at least one each), the same for the same seed.
+        Copies of one text stay on one side: a held-out example is never also learned from."""
         rng = random.Random(f"split:{seed}")
+        groups: dict[str, list[int]] = {}
+        for i, text in enumerate(self.texts):
+            groups.setdefault(text, []).append(i)
         train, val = [], []
         for c in range(len(self.labels)):
-            rows = [i for i, y in enumerate(self.ids) if y == c]
-            rng.shuffle(rows)
-            n = min(len(rows) - 1, max(1, round(len(rows) * val_fraction)))
-            val += rows[:n]
-            train += rows[n:]
+            texts = [t for t, rows in groups.items() if self.ids[rows[0]] == c]
+            rng.shuffle(texts)
+            n = min(len(texts) - 1, max(1, round(len(texts) * val_fraction)))
+            val += [i for t in texts[:n] for i in groups[t]]
+            train += [i for t in texts[n:] for i in groups[t]]
         return self.subset(sorted(train)), self.subset(sorted(val))
 
     def subset(self, rows: list[int]) -> Labelled:
@@ -87,7 +91,16 @@ def read_labelled(path: str | Path, text_column: str = "", label_column: str = "
         rows = _json_rows(path, text)
     else:
         reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(path, text))
-        rows = [(n + 2, row) for n, row in enumerate(reader)]  # line 1 is the header
+        try:
+            rows = [(reader.line_num, row) for row in reader]
+        except csv.Error as e:
+            raise ModelError(f"{path}: line {reader.line_num} cannot be read as CSV ({e})") from e
+        for line, row in rows:
+            if None in row:  # more cells than the header names
+                raise ModelError(
+                    f"{path}: row {line} has more fields than the header ({len(row) - 1 + len(row[None])} "
+                    f"vs {len(row) - 1}): quote a text that holds the delimiter"
+                )
     if not rows:
         raise ModelError(f"{path}: no examples (a header and at least one row are needed)")
     names = list(rows[0][1])
@@ -104,9 +117,20 @@ def read_labelled(path: str | Path, text_column: str = "", label_column: str = "
         for cell, column in ((value, text_column), (label, label_column)):
             if cell is None or str(cell).strip() == "":
                 raise ModelError(f"{path}: row {line} has an empty '{column}'")
+            if isinstance(cell, (list, dict)):
+                raise ModelError(f"{path}: row {line}: '{column}' is a list or an object, not one value")
         texts.append(str(value).strip())
-        labels.append(str(label).strip())
+        labels.append(_label_name(label))
     return make_labelled(str(path), texts, labels)
+
+
+def _label_name(label) -> str:
+    """One spelling per class: JSON's 1 and 1.0 are the same label "1"."""
+    if isinstance(label, bool):
+        return str(label).lower()
+    if isinstance(label, float) and label.is_integer():
+        return str(int(label))
+    return str(label).strip()
 
 
 def make_labelled(name: str, texts: list[str], labels: list[str], task: str | None = None) -> Labelled:
@@ -127,7 +151,9 @@ def make_labelled(name: str, texts: list[str], labels: list[str], task: str | No
 
 
 def _label_order(label: str) -> tuple:
-    return (0, float(label), "") if re.fullmatch(r"-?\d+(\.\d+)?", label) else (1, 0.0, label)
+    """Numbers in numeric order, then names; ties ("1" and "01") by spelling, so every process
+    numbers the classes alike."""
+    return (0, float(label), label) if re.fullmatch(r"-?\d+(\.\d+)?", label) else (1, 0.0, label)
 
 
 def _guess(names: list[str], usual: tuple[str, ...], fallback: int) -> str:
@@ -149,7 +175,8 @@ def _delimiter(path: Path, text: str) -> str:
 
 def _json_rows(path: Path, text: str) -> list[tuple[int, dict]]:
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # split on newlines only: a text may hold U+2028 or U+0085, which splitlines() would cut at
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -199,15 +226,16 @@ def _word_order(lines: list[str], rng: random.Random, n: int) -> tuple[list[str]
 
 
 def _question(lines: list[str], rng: random.Random, n: int) -> tuple[list[str], list[str]]:
-    asks = [ln for ln in lines if ln.endswith("?")]
-    tells = [ln for ln in lines if ln.endswith((".", "!"))]
-    texts, labels = [], []
-    for _ in range(n):
-        question = rng.random() < 0.5
-        line = rng.choice(asks if question else tells)
-        texts.append(line.rstrip("?.!").rstrip())  # the mark would give the answer away
-        labels.append("question" if question else "statement")
-    return texts, labels
+    """Half questions, half statements, each line at most once (the held-out tenth has a few
+    hundred questions: a larger n gives fewer examples, never a repeated one)."""
+    asks = sorted({ln for ln in lines if ln.endswith("?")})
+    tells = sorted({ln for ln in lines if ln.endswith((".", "!"))})
+    half = min(n // 2, len(asks), len(tells))
+    rows = [(ln, "question") for ln in rng.sample(asks, half)] + [
+        (ln, "statement") for ln in rng.sample(tells, half)
+    ]
+    rng.shuffle(rows)
+    return [ln.rstrip("?.!").rstrip() for ln, _ in rows], [y for _, y in rows]  # the mark would tell
 
 
 LABELLED_TASKS = {
@@ -238,11 +266,17 @@ def labelled_task(name: str, examples: int = 1000, seed: int = 0) -> Labelled:
     return make_labelled(f"task:{key}", texts, labels, task=key)
 
 
+def is_labelled_task(spec: str) -> bool:
+    return spec.removeprefix("task:").strip().lower() in LABELLED_TASKS and (
+        spec.startswith("task:") or not Path(spec).exists()
+    )
+
+
 def load_labelled(
     source: str | Path, text_column: str = "", label_column: str = "", seed: int = 0
 ) -> Labelled:
     """A built-in task by name ("task:word-order") or a labelled file."""
     spec = str(source)
-    if spec.startswith("task:") or (not Path(spec).exists() and spec.strip().lower() in LABELLED_TASKS):
+    if spec.startswith("task:") or is_labelled_task(spec):
         return labelled_task(spec, seed=seed)
     return read_labelled(spec, text_column, label_column)

@@ -197,6 +197,11 @@ class ClassifierTrainer(Trainer):
                 corpus = read_labelled(folder / DATA_FILE, "text", "label")
             else:
                 raise ModelError(f"{folder}: this checkpoint does not carry its labelled examples")
+        if tuple(corpus.labels) != tuple(model.config.labels):
+            raise ModelError(
+                f"{folder}: the examples' classes ({', '.join(corpus.labels)}) are not the ones this "
+                f"classifier was trained on ({', '.join(model.config.labels)})"
+            )
         out = folder if out_dir is None else out_dir
         return cls(config, corpus, out, model=model, tokenizer=tokenizer, state=state)
 

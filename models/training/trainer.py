@@ -658,14 +658,33 @@ def _saved_corpus(folder: Path, name: str, seed: int) -> Corpus:
 
 
 def _plain_baseline(before: Baseline | None) -> dict[str, Any] | None:
-    """A GPT fine-tune's baseline as plain values (a classifier's is measured again on resume)."""
-    if before is None or before.classes is not None:
+    """A fine-tune's baseline as plain values, so a resumed run keeps it (and does not measure
+    the half-trained model as "before"). A classifier's keeps its scores, not its examples."""
+    if before is None:
         return None
-    return {"val_loss": before.val_loss, "sample": before.sample}
+    d: dict[str, Any] = {"val_loss": before.val_loss, "sample": before.sample}
+    if before.classes is not None:
+        c = before.classes
+        d["classes"] = {"labels": list(c.labels), "accuracy": c.accuracy, "loss": c.loss,
+                        "confusion": c.confusion.tolist()}  # fmt: skip
+    return d
 
 
 def _baseline_from(d: dict[str, Any] | None) -> Baseline | None:
-    return None if not d else Baseline(val_loss=float(d["val_loss"]), sample=d.get("sample"))
+    if not d:
+        return None
+    classes = None
+    if d.get("classes"):
+        import numpy as np
+
+        from models.results import ClassEval
+
+        c, empty = d["classes"], np.zeros(0, np.int64)
+        classes = ClassEval(
+            tuple(c["labels"]), float(c["accuracy"]), float(c["loss"]), np.asarray(c["confusion"], np.int64),
+            (), empty, empty, np.zeros(0, np.float32),
+        )  # fmt: skip
+    return Baseline(val_loss=float(d["val_loss"]), sample=d.get("sample"), classes=classes)
 
 
 def _due(step: int, every: int, last: bool) -> bool:

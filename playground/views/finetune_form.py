@@ -58,6 +58,7 @@ class FinetuneForm(QWidget):
         self.info: ModelInfo | None = None
         self.message = ""  # why the settings cannot start, "" when they can
         self._labelled_file = ""  # the labelled file chosen, whose columns the boxes list
+        self._arch = ""  # the kind of the model shown last
         self.error = QLabel(wordWrap=True)  # laid out last; edits while building already write it
         self.error.setStyleSheet("color: #d9534f")
         form = QFormLayout(self)
@@ -140,7 +141,14 @@ class FinetuneForm(QWidget):
             self.model_label.setText(f"<b>{info.name}</b> ({info.arch.upper()}, {head})")
             self.ints["context"].setMaximum(info.context)
             self.ints["trainable_blocks"].setMaximum(info.n_layer)
-            wanted = "classify" if info.arch == "bert" else "lm"
+            # another kind of model: its usual task; the same kind (the end of a fine-tune): the
+            # task stays, unless the model cannot do it (a BERT without its masked-LM head)
+            lm_ok = info.arch != "bert" or info.can_fill_mask
+            if info.arch != self._arch:
+                wanted = "classify" if info.arch == "bert" else "lm"
+            else:
+                wanted = self.task_key if lm_ok else "classify"
+            self._arch = info.arch
             if wanted != self.task_key:
                 self.task.setCurrentIndex(self.task.findData(wanted))
         self._on_edited()

@@ -293,7 +293,7 @@ class TrainingView(QWidget):
 
     # ---- reports in -------------------------------------------------------------------------
     def _on_training_started(self, info: TrainingStarted) -> None:
-        self.following = not info.config.base_model  # fine-tunes are the Fine-tune tab's
+        self.following = not info.finetune  # the Fine-tune tab's runs are drawn there
         if not self.following:
             return
         for chart in self.charts:

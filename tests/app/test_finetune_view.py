@@ -186,3 +186,15 @@ def test_compare_a_model_with_itself_is_all_zero_and_other_shapes_are_refused(
     status, message = finish(lambda: (compare.run(), compare.request)[1])
     assert status == "failed" and "different shapes" in message
     assert "Not compared" in compare.summary.text() and compare.run_button.isEnabled()
+
+
+def test_a_bert_text_fine_tune_keeps_its_task_for_the_twin_and_after(qtbot, bert_window):
+    view = bert_window.finetune_view
+    view.form.task.setCurrentIndex(view.form.task.findData("lm"))
+    _set(view, "shakespeare", steps=3)
+    view.form.scratch.setChecked(True)
+    _click(qtbot, view.start_button)
+    _idle(qtbot, view, timeout=90_000)
+    assert view.task == "lm" and view.form.task_key == "lm"  # the fine-tuned BERT did not reset it
+    assert view.comparison.series["from scratch"].n >= 2  # the twin ran the text task too
+    assert "BEFORE fine-tuning" in view.before_after.toPlainText()

@@ -1,7 +1,8 @@
-"""App benchmarks (not collected by pytest): event-loop gaps while generating and while sweeping every
-head, all-heads render, launch.
+"""App benchmarks (not collected by pytest): event-loop gaps while generating, while sweeping every
+head and while fine-tuning, all-heads render, launch.
 
     python tests/bench/bench_app.py [--model PATH] [--tokens N]
+    python tests/bench/bench_app.py --finetune-only   # the gap while the Fine-tune tab runs
 
 Prints one line per number with its target. Offscreen unless a display is set.
 """
@@ -195,6 +196,51 @@ def bench_sweep_gaps(app: QApplication, w, run: _Run) -> None:
         )
 
 
+def bench_finetune_gaps(app: QApplication, steps: int = 100) -> None:
+    """The longest event-loop gap while the Fine-tune tab fine-tunes the built-in BERT on the
+    word-order task: loss every step; accuracy, confusion matrix and the 200-row examples table
+    every 25 steps."""
+    from playground import gc_policy
+    from playground.main_window import MainWindow
+    from playground.worker import WorkerClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        client = WorkerClient()
+        collector = gc_policy.start_collector()  # noqa: F841 (as the app collects: GUI thread, frozen heap)
+        gc_policy.settle_after_loads(client)
+        w = MainWindow(
+            client, QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat), interactive=False
+        )
+        w.show()
+        run = _Run(app)
+        client.worker.model_loaded.connect(run._on_model_loaded)
+        client.worker.request_finished.connect(run._on_request_finished)
+        w.open_model("builtin:bert")
+        app.exec()
+        w.show_view("finetune")
+        settle = time.perf_counter() + 1.0  # the load's deferred collection and the tab's first
+        while time.perf_counter() < settle:  # paint happen before the user presses Fine-tune
+            app.processEvents()
+        view = w.finetune_view
+        view.form.data.setCurrentIndex(view.form.data.findData("task:word-order"))
+        view.form.ints["steps"].setValue(steps)
+        gaps = GapClock()
+        gaps.start()
+        t0 = time.perf_counter()
+        view.start(out_dir=str(Path(tmp) / "finetune"))
+        run.watch = view.request
+        app.exec()
+        elapsed = time.perf_counter() - t0 - 0.5
+        g = gaps.stop()
+        accuracy = view.examples.scores.accuracy if view.examples.scores else float("nan")
+        print(
+            f"event-loop gap while fine-tuning (built-in BERT, word order, {steps} steps in {elapsed:.1f} s, "
+            f"accuracy {accuracy:.1%}): max {g.max():.0f} ms, p99 {np.percentile(g, 99):.0f} ms "
+            f"(target max < 50 ms)"
+        )
+        w.close()
+
+
 def bench_render(app: QApplication, repeats: int = 10) -> None:
     from playground.views.attention_view import AttentionView
     from playground.worker import WorkerClient
@@ -269,11 +315,15 @@ def main() -> None:
     p.add_argument("--model", help="model folder; default: a random 6-layer 384-wide GPT")
     p.add_argument("--tokens", type=int, default=300)
     p.add_argument("--no-sweeps", action="store_true", help="skip the head sweeps (big models)")
+    p.add_argument("--finetune-only", action="store_true", help="only the gap while fine-tuning")
     args = p.parse_args()
     app = QApplication.instance() or QApplication([])
     from playground import theme
 
     theme.configure_pyqtgraph()
+    if args.finetune_only:
+        bench_finetune_gaps(app)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or make_model(Path(tmp) / "bench-gpt")
         bench_launch(model)

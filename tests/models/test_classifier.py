@@ -92,7 +92,29 @@ def test_comparing_a_model_with_itself_changes_nothing():
     other = Bert(tiny_bert_config(tok.vocab_size)).eval()  # other random weights
     changed = models.compare((bert, tok), (other, tok), "First Citizen: speak, speak.")
     assert np.abs(changed.attention_change).max() > 1e-3 and changed.head_change.min() > 0
-    np.testing.assert_allclose(changed.attention_change, changed.b.attentions - changed.a.attentions, atol=0)
+    # B's own probe: the comparison holds each model's attention, not one model's twice
+    text = "First Citizen: speak, speak."
+    np.testing.assert_allclose(changed.b.attentions, models.probe(other, tok, text).attentions)
+
+
+def test_regression_and_multi_label_classifier_folders_are_refused(tmp_path):
+    from models.hf.config import config_from_hf
+
+    base = {"model_type": "bert", "architectures": ["BertForSequenceClassification"]}
+    with pytest.raises(models.ModelError, match="regression"):
+        config_from_hf(base | {"num_labels": 1, "id2label": {"0": "score"}})
+    with pytest.raises(models.ModelError, match="multi_label_classification"):
+        config_from_hf(base | {"problem_type": "multi_label_classification"})
+    assert config_from_hf(base | {"id2label": {"0": "no", "1": "yes"}}).labels == ("no", "yes")
+    assert config_from_hf({"model_type": "bert", "architectures": ["BertForMaskedLM"]}).labels == ()
+
+
+def test_a_long_text_probed_on_a_bert_keeps_its_start_and_cls():
+    tok = wordpiece_tokenizer()
+    bert = Bert(tiny_bert_config(tok.vocab_size, max_position_embeddings=8)).eval()
+    p = models.probe(bert, tok, "You are all resolved rather to die than to famish, speak, speak")
+    assert len(p.tokens) == 8 and p.tokens.texts[0] == "[CLS]" and p.tokens.texts[-1] == "[SEP]"
+    assert p.tokens.texts[1] == "you" and any("showing its first 8" in n for n in p.tokens.notes)
 
 
 def test_comparing_models_of_different_shapes_is_refused():

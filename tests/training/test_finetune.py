@@ -14,7 +14,7 @@ import torch
 import models
 from models.nn.bert import Bert
 from models.nn.gpt import GPT
-from models.text.labelled import columns, labelled_task, read_labelled
+from models.text.labelled import Labelled, columns, labelled_task, make_labelled, read_labelled
 from models.training.classify import ClassifierTrainer
 from models.training.finetune import finetune_config, finetuner
 from tests.models.helpers import TEXT, tiny_bert_config, wordpiece_tokenizer
@@ -107,11 +107,42 @@ def test_a_missing_named_column_is_refused(tmp_path):
         read_labelled(path, "body", "label")
 
 
+def test_a_row_with_more_fields_than_the_header_is_named(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\nhello there,x\nhello, there,y\n", encoding="utf-8")
+    with pytest.raises(models.ModelError, match="row 3 has more fields than the header"):
+        read_labelled(path)  # the columns guessed, as the command line does
+
+
+def test_json_labels_one_spelling_per_class_and_lists_refused(tmp_path):
+    path = tmp_path / "d.jsonl"
+    rows = [{"text": "a b", "label": 1}, {"text": "c d", "label": 1.0}, {"text": "e f", "label": 2},
+            {"text": "g h\u2028i", "label": 2}]  # fmt: skip
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    data = read_labelled(path)
+    assert data.labels == ("1", "2") and data.ids == (0, 0, 1, 1)
+    again = tmp_path / "again.jsonl"  # how a run keeps its examples: read back whole
+    again.write_text(data.text, encoding="utf-8")
+    assert read_labelled(again, "text", "label") == Labelled(str(again), data.texts, data.ids, data.labels)
+    path.write_text(json.dumps({"text": "a", "label": [1, 2]}) + "\n", encoding="utf-8")
+    with pytest.raises(models.ModelError, match="a list or an object"):
+        read_labelled(path)
+
+
+def test_copies_of_a_text_stay_on_one_side_of_the_split():
+    texts = [f"text {i % 10}" for i in range(60)]
+    data = make_labelled("d", texts, ["a" if i % 10 < 5 else "b" for i in range(60)])
+    train, val = data.split(0.3, seed=0)
+    assert not set(train.texts) & set(val.texts) and len(train) + len(val) == 60
+
+
 def test_builtin_labelled_tasks_are_reproducible_and_balanced():
     a, b = labelled_task("word-order", 200, seed=3), labelled_task("task:word-order", 200, seed=3)
     assert a == b and 70 < sum(a.ids) < 130
     shuffled = [t for t, y in zip(a.texts, a.ids, strict=True) if a.labels[y] == "shuffled"]
     assert all(t == t.lower() and "," not in t for t in shuffled)  # no punctuation gives it away
+    big = labelled_task("question", 5000)  # more than there are questions: fewer examples, no repeats
+    assert len(set(big.texts)) == len(big) < 5000 and sum(big.ids) == len(big) // 2
     q = labelled_task("question", 100)
     assert not any(t.endswith(("?", ".", "!")) for t in q.texts) and set(q.labels) == {
         "question",
@@ -140,7 +171,7 @@ def test_classifier_resume_continues_the_same_curve(tmp_path, bert_pair):
     model, tok = bert_pair
     data = read_labelled(_csv(tmp_path / "d.csv", _examples(100)))
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    cfg = _config(model, steps=16, eval_every=4, dropout=0.0)
+    cfg = _config(model, steps=16, eval_every=4)
     whole = [r.loss for r in finetuner(model, tok, data, cfg)]
     model.load_state_dict(state)
     first = finetuner(model, tok, data, cfg, tmp_path / "run")
@@ -151,8 +182,12 @@ def test_classifier_resume_continues_the_same_curve(tmp_path, bert_pair):
             first.stop()
     (tmp_path / "d.csv").unlink()  # the run keeps its own copy of the examples
     second = ClassifierTrainer.from_checkpoint(tmp_path / "run")
-    rest = [r.loss for r in second]
-    np.testing.assert_allclose(losses[:6] + rest, whole, rtol=1e-5)
+    # the base model's scores stay those measured before step 1, not the half-trained model's
+    assert second.before.classes.accuracy == first.before.classes.accuracy
+    np.testing.assert_array_equal(second.before.classes.confusion, first.before.classes.confusion)
+    rest = list(second)
+    assert all(r.before is None for r in rest)
+    np.testing.assert_allclose(losses[:6] + [r.loss for r in rest], whole, rtol=1e-5)
 
 
 def test_over_long_texts_are_truncated_with_a_note(tmp_path, bert_pair):
