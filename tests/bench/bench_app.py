@@ -246,12 +246,13 @@ def bench_finetune_gaps(app: QApplication, steps: int = 100) -> None:
         app.exec()
         elapsed = time.perf_counter() - t0 - 0.5
         after = gaps.stop()[len(until.gaps) :]
+        after_max = after.max() if after.size else 0.0
         g = until.gaps
         accuracy = view.examples.scores.accuracy if view.examples.scores else float("nan")
         print(
             f"event-loop gap while fine-tuning (built-in BERT, word order, {steps} steps in {elapsed:.1f} s, "
             f"accuracy {accuracy:.1%}): max {g.max():.0f} ms, p99 {np.percentile(g, 99):.0f} ms "
-            f"(target max < 50 ms); in the 0.5 s after it ended: max {after.max() if after.size else 0:.0f} ms "
+            f"(target max < 50 ms); in the 0.5 s after it ended: max {after_max:.0f} ms "
             "(the model swap and the app's deferred full garbage collection)"
         )
         w.close()
