@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
             view.failed.connect(self._on_errored)
             view.saved.connect(self._on_saved)
         self.finetune_view.compare_requested.connect(self._on_compare_requested)
+        self.finetune_view.tuned.connect(self.compare_view.compare_after_tuning)
         self._recipe: Recipe | None = None  # a recipe being followed: open its model, knock its heads
         self._recipe_wait = (0, None)  # out, then draw; (request, what comes next when it is done)
         w.request_finished.connect(self._on_recipe_step_finished)

@@ -142,10 +142,13 @@ class CompareView(QWidget):
         self._sync()
 
     # ---- commands -----------------------------------------------------------------------------
-    def run(self) -> None:
-        """Compare the chosen models on the text (refused with a reason when it cannot run)."""
+    def run(self, quiet: bool = False) -> None:
+        """Compare the chosen models on the text (refused with a reason when it cannot run,
+        silently when `quiet`)."""
+        self._sync()
         if not self.run_button.isEnabled():
-            self.failed.emit(self.run_button.toolTip(), "")
+            if not quiet:
+                self.failed.emit(self.run_button.toolTip(), "")
             return
         if not self.text.text().strip():
             self.failed.emit("Type a text for both models to read.", "")
@@ -154,11 +157,16 @@ class CompareView(QWidget):
         self.request = self.client.compare(self.a.currentData(), self.b.currentData(), self.text.text())
         self._sync()
 
-    def compare_before_after(self) -> None:
+    def compare_before_after(self, quiet: bool = False) -> None:
         """The model before the last fine-tune (A) against the fine-tuned one (B)."""
         self.a.setCurrentIndex(self.a.findData("base"))
         self.b.setCurrentIndex(self.b.findData("active"))
-        self.run()
+        self.run(quiet)
+
+    def compare_after_tuning(self) -> None:
+        """A fine-tune just ended: its before/after comparison is made at once (two probes), so
+        the tab shows it when opened; nothing is said if it cannot run."""
+        self.compare_before_after(quiet=True)
 
     def choose_folder(self, box: QComboBox, folder: str) -> None:
         index = box.findData(folder)

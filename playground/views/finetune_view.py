@@ -141,6 +141,7 @@ class FinetuneView(QWidget):
     failed = Signal(str, str)
     saved = Signal(str)
     compare_requested = Signal()  # show the model before and after the fine-tune side by side
+    tuned = Signal()  # a fine-tune ended and its model is the active one (the base is kept)
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -559,6 +560,9 @@ class FinetuneView(QWidget):
         self._redraw_timer.stop()
         self._redraw_all()
         self.log.appendPlainText(f"[{status}] {message}" if message else f"[{status}]")
+        info = self.client.info
+        if not self.scratch_run and status in ("done", "stopped") and info is not None and info.base:
+            self.tuned.emit()  # before the twin is sent: what it asks for is served first
         if status == "done" and self.twin_pending:
             self._start_twin()
         elif not self.scratch_run:

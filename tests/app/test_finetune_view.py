@@ -122,6 +122,9 @@ def test_a_from_scratch_twin_draws_its_curve_beside_the_fine_tune(qtbot, bert_wi
     assert tuned[0][0] == 0 and tuned[0][-1] == 12 and scratch[0][-1] == 12  # from step 0 to the end
     assert "pre-training bought" in view.summary.text()
     assert "classifier" in bert_window.info.name  # the fine-tune stays active, not the twin
+    # the before/after comparison was made as the fine-tune ended, ahead of the twin's run
+    compare = bert_window.compare_view.result
+    assert compare is not None and compare.names == (bert_window.info.base, bert_window.info.name)
 
 
 def test_a_text_fine_tune_shows_the_loss_and_a_sample_before_and_after(qtbot, window, tmp_path):
