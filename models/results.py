@@ -181,9 +181,22 @@ class Comparison:
         return {k: self.scores_b[k] - self.scores_a[k] for k in self.scores_a}
 
     @property
+    def token_probs(self) -> tuple[np.ndarray, np.ndarray]:
+        """float32 [T] each: A's and B's probability of each token, where the token stands (a
+        GPT's from the tokens before it, so its first token has none; a BERT's of the token itself)."""
+        return _at_tokens(self.a), _at_tokens(self.b)
+
+    @property
     def prob_change(self) -> np.ndarray:
         """float32 [T]: B's probability of each token minus A's (NaN where neither scores it)."""
-        return self.b.target_prob - self.a.target_prob
+        a, b = self.token_probs
+        return b - a
+
+
+def _at_tokens(probe: Probe) -> np.ndarray:
+    if probe.arch != "gpt":
+        return probe.target_prob
+    return np.concatenate([[np.nan], probe.target_prob[:-1]]).astype(np.float32)
 
 
 @dataclass(frozen=True)

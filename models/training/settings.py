@@ -290,7 +290,7 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
     "lm": dict(
         steps=300, lr=1e-4, min_lr=1e-5, warmup_steps=20, weight_decay=0.01, batch_size=8, context=128,
-        eval_every=50, eval_batches=20, sample_every=100, sample_tokens=80, probe_every=50,
+        eval_every=50, eval_batches=20, sample_every=100, sample_tokens=200, probe_every=50,
         checkpoint_every=100,
     ),
     # a small BERT on a few hundred examples: a higher rate than BERT's usual 2e-5 to 5e-5 (see

@@ -294,5 +294,6 @@ class CompareView(QWidget):
         with open(path, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
             out.writerow(["position", "token", "probability A", "probability B", "change"])
+            a, b = r.token_probs
             for i, token in enumerate(r.a.tokens.texts):
-                out.writerow([i, token, r.a.target_prob[i], r.b.target_prob[i], r.prob_change[i]])
+                out.writerow([i, token, a[i], b[i], b[i] - a[i]])

@@ -79,6 +79,11 @@ class ComparisonChart(pg.PlotWidget):
             self.setLabel("left", label)
         self.dirty = True
 
+    def place_legend(self, rising: bool) -> None:
+        """Where the curves are not: bottom right under rising accuracy, top right over a falling loss."""
+        y, offset = (1, -10) if rising else (0, 10)
+        self.getPlotItem().legend.anchor(itemPos=(1, y), parentPos=(1, y), offset=(-10, offset))
+
     def add(self, which: str, steps: list[int], values: list[float]) -> None:
         self.series[which].extend(steps, values)
         self.dirty = self.dirty or bool(values)
@@ -152,7 +157,6 @@ class FinetuneView(QWidget):
         self.scratch_run = False  # it is the from-scratch twin
         self.task = "classify"
         self.last_step = 0
-        self.before_text = ""
         self.example_tokens: tuple[str, ...] = ()
         self.out_dir = ""
         self.asked = None  # the FinetuneRequest of the newest fine-tune
@@ -284,14 +288,18 @@ class FinetuneView(QWidget):
         classify.setStretchFactor(0, 1)
         classify.setStretchFactor(1, 1)
 
-        # text: the loss and a sample before and after
-        self.before_after = QPlainTextEdit(readOnly=True)
-        self.before_after.setPlaceholderText(
-            "The validation loss and a sample from the same prompt and seed, before and after"
+        # text: the loss and a sample from the same prompt and seed, before and after, side by side
+        self.before, self.after = (QPlainTextEdit(readOnly=True) for _ in range(2))
+        self.before.setPlaceholderText(
+            "Before fine-tuning: the validation loss on the new text, and a sample"
         )
+        self.after.setPlaceholderText("After: the same, from the same prompt and seed, as the run goes")
+        before_after = QSplitter()
+        before_after.addWidget(self.before)
+        before_after.addWidget(self.after)
         self.panels = QStackedWidget()
         self.panels.addWidget(classify)
-        self.panels.addWidget(self.before_after)
+        self.panels.addWidget(before_after)
         self.log = QPlainTextEdit(readOnly=True, placeholderText="Events of the run")
         self.log.setMaximumBlockCount(2000)
 
@@ -403,6 +411,7 @@ class FinetuneView(QWidget):
             ]
             self.comparison.start("fine-tuned", label)
             self.comparison.start("from scratch", label)
+            self.comparison.place_legend(rising=classify)
             self.loss_chart.reset(info.losses, info.val_losses)
             self.summary.setText(
                 f"<b>{info.corpus}</b> · {info.data} · {info.n_params:,} parameters · {info.device}"
@@ -467,19 +476,17 @@ class FinetuneView(QWidget):
             )
             self._show_scores(b.classes)
         else:
-            self.before_text = (
+            self.before.setPlainText(
                 f"BEFORE fine-tuning: validation loss {b.val_loss:.3f} "
-                f"(perplexity {math.exp(min(b.val_loss, 50)):.1f})\n"
-                f"{b.sample or ''}\n"
+                f"(perplexity {math.exp(min(b.val_loss, 50)):.1f})\n\n{b.sample or ''}"
             )
-            self.before_after.setPlainText(self.before_text)
 
     def _show_after(self, r: TrainingReport) -> None:
         val = self.loss_chart.val.data()[1]
         loss = (
             f"validation loss {val[-1]:.3f} (perplexity {math.exp(min(val[-1], 50)):.1f})" if val.size else ""
         )
-        self.before_after.setPlainText(f"{self.before_text}\nAFTER {r.step} steps: {loss}\n{r.sample}")
+        self.after.setPlainText(f"AFTER {r.step} steps: {loss}\n\n{r.sample}")
 
     def _show_scores(self, scores: ClassEval) -> None:
         """Kept, and drawn by the timer (the matrix in one tick, the table in the next)."""
@@ -626,8 +633,8 @@ class FinetuneView(QWidget):
     # ---- state ------------------------------------------------------------------------------------
     def _reset(self) -> None:
         self.last_step = 0
-        self.before_text = ""
-        self.before_after.clear()
+        self.before.clear()
+        self.after.clear()
         self.log.clear()
         self.examples.set_scores(None)
         self.confusion.clear_matrix()

@@ -136,8 +136,8 @@ def test_a_text_fine_tune_shows_the_loss_and_a_sample_before_and_after(qtbot, wi
     _set(view, str(corpus), steps=30)
     _click(qtbot, view.start_button)
     _idle(qtbot, view)
-    text = view.before_after.toPlainText()
-    assert "BEFORE fine-tuning: validation loss" in text and "AFTER 30 steps" in text
+    assert "BEFORE fine-tuning: validation loss" in view.before.toPlainText()
+    assert "AFTER 30 steps" in view.after.toPlainText()
     loss = view.comparison.series["fine-tuned"].data()[1]
     assert loss[-1] < loss[0]  # the new text reads better after
     assert view.panels.currentIndex() == 1  # the before/after panel, not the classifier's
@@ -200,4 +200,4 @@ def test_a_bert_text_fine_tune_keeps_its_task_for_the_twin_and_after(qtbot, bert
     _idle(qtbot, view, timeout=90_000)
     assert view.task == "lm" and view.form.task_key == "lm"  # the fine-tuned BERT did not reset it
     assert view.comparison.series["from scratch"].n >= 2  # the twin ran the text task too
-    assert "BEFORE fine-tuning" in view.before_after.toPlainText()
+    assert "BEFORE fine-tuning" in view.before.toPlainText()

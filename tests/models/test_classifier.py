@@ -123,3 +123,21 @@ def test_comparing_models_of_different_shapes_is_refused():
     b = Bert(tiny_bert_config(tok.vocab_size, num_hidden_layers=3)).eval()
     with pytest.raises(models.ModelError, match="different shapes"):
         models.compare((a, tok), (b, tok), "speak")
+
+
+def test_a_gpt_comparison_puts_each_probability_over_the_token_it_is_for():
+    from models.nn import GPTConfig
+    from models.nn.gpt import GPT
+    from tests.models.helpers import char_tokenizer
+
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    a, b = (
+        GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=32, n_embd=16, n_layer=1, n_head=2)).eval()
+        for _ in "ab"
+    )
+    result = models.compare((a, tok), (b, tok), "First Citizen")
+    before, after = result.token_probs
+    assert np.isnan(before[0]) and np.isnan(result.prob_change[0])  # nothing predicts the first token
+    np.testing.assert_allclose(before[1:], result.a.target_prob[:-1])  # token t's, from tokens before it
+    np.testing.assert_allclose(result.prob_change[1:], after[1:] - before[1:])
