@@ -55,6 +55,8 @@ _LAZY = {
     "Bert": "models.nn",
     "GPTConfig": "models.nn",
     "BertConfig": "models.nn",
+    "Seq2Seq": "models.nn",
+    "Seq2SeqConfig": "models.nn",
     "Tokenizer": "models.text.tokenizer",
     "Trainer": "models.training.trainer",
     "TrainConfig": "models.training.settings",

@@ -17,8 +17,9 @@ from models.errors import ModelError
 from models.hf.atomic import Writer, recover, write_folder
 from models.hf.config import config_from_hf, config_to_hf
 from models.hf.weights import state_from_hf, state_to_hf
-from models.nn import GPT, Bert, Decoder, DecoderConfig, Model, ModelConfig
+from models.nn import GPT, Bert, Decoder, DecoderConfig, Model, ModelConfig, Seq2Seq, Seq2SeqConfig
 from models.nn.decoder import Rotary
+from models.nn.seq2seq import sinusoidal_table
 from models.text.tokenizer import Tokenizer
 
 
@@ -80,6 +81,8 @@ def load(
 def _build(config: ModelConfig) -> Model:
     if isinstance(config, DecoderConfig):
         return Decoder(config)
+    if isinstance(config, Seq2SeqConfig):
+        return Seq2Seq(config)
     return GPT(config) if config.arch == "gpt" else Bert(config)
 
 
@@ -87,6 +90,10 @@ def _make_buffers(model: Model) -> None:
     """Computed (not stored) tables, made on the CPU once the model left the meta device."""
     if isinstance(model, Decoder):
         model.model.rotary = Rotary(model.config)
+    if isinstance(model, Seq2Seq):  # the sinusoidal tables are computed, never stored
+        table = sinusoidal_table(model.config.max_position_embeddings, model.config.d_model)
+        model.model.encoder.positions = table
+        model.model.decoder.positions = table.clone()
 
 
 STORED_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "I8": 1, "U8": 1, "BOOL": 1}

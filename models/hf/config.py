@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from models.errors import ModelError
-from models.nn import BertConfig, DecoderConfig, GPTConfig, ModelConfig
+from models.nn import BertConfig, DecoderConfig, GPTConfig, ModelConfig, Seq2SeqConfig
 from models.nn.decoder import FAMILIES
 
-SUPPORTED = ("gpt2", "bert", *FAMILIES)  # the model_type values this engine opens
+SUPPORTED = ("gpt2", "bert", *FAMILIES, "marian")  # the model_type values this engine opens
 CLASSES = {
     "llama": "LlamaForCausalLM",
     "qwen2": "Qwen2ForCausalLM",
@@ -22,6 +22,8 @@ def config_to_hf(cfg: ModelConfig) -> dict[str, Any]:
     """The `config.json` that `transformers` reads for this model."""
     if isinstance(cfg, DecoderConfig):
         return _decoder_to_hf(cfg)
+    if isinstance(cfg, Seq2SeqConfig):
+        return _marian_to_hf(cfg)
     return _gpt_to_hf(cfg) if cfg.arch == "gpt" else _bert_to_hf(cfg)
 
 
@@ -34,6 +36,8 @@ def config_from_hf(d: dict[str, Any]) -> ModelConfig:
         return _bert_from_hf(d)
     if kind in FAMILIES:
         return _decoder_from_hf(kind, d)
+    if kind == "marian":
+        return _marian_from_hf(d)
     supported = ", ".join(f"'{k}'" for k in SUPPORTED)
     raise ModelError(f"config.json: model_type '{kind}' is not supported (supported: {supported})")
 
@@ -243,6 +247,42 @@ def _labels(d: dict[str, Any]) -> tuple[str, ...]:
     names = {int(k): str(v) for k, v in (d.get("id2label") or {}).items()}
     count = max(len(names), int(d.get("num_labels") or 0), 2)
     return tuple(names.get(i, f"LABEL_{i}") for i in range(count))
+
+
+_MARIAN_FIELDS = (
+    "vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_attention_heads",
+    "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim", "max_position_embeddings", "dropout",
+    "attention_dropout", "activation_dropout", "scale_embedding", "pad_token_id", "eos_token_id",
+    "decoder_start_token_id",
+)  # fmt: skip
+
+
+def _marian_to_hf(cfg: Seq2SeqConfig) -> dict[str, Any]:
+    return {"model_type": "marian", "architectures": ["MarianMTModel"]} | {
+        k: getattr(cfg, k) for k in _MARIAN_FIELDS
+    } | {
+        "activation_function": cfg.activation,
+        "decoder_vocab_size": cfg.vocab_size,
+        "share_encoder_decoder_embeddings": True,
+        "tie_word_embeddings": True,
+        "forced_eos_token_id": cfg.eos_token_id,
+        "is_encoder_decoder": True,
+    }  # fmt: skip
+
+
+def _marian_from_hf(d: dict[str, Any]) -> Seq2SeqConfig:
+    """Marian's config; one shared vocabulary (the usual case) is supported, two are refused."""
+    if not d.get("share_encoder_decoder_embeddings", True) or d.get("decoder_vocab_size") not in (
+        None, d.get("vocab_size"),
+    ):  # fmt: skip
+        raise ModelError(
+            "config.json: a Marian model with separate source and target vocabularies is not supported"
+        )
+    defaults = Seq2SeqConfig()
+    values = {k: d.get(k, getattr(defaults, k)) for k in _MARIAN_FIELDS}
+    values["eos_token_id"] = _opt_int(values["eos_token_id"]) or 0
+    values["pad_token_id"] = int(values["pad_token_id"] or 0)
+    return Seq2SeqConfig(**values, activation=str(d.get("activation_function", "gelu")))
 
 
 def _rope_kind(params: dict[str, Any]) -> dict[str, Any]:

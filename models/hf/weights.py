@@ -6,7 +6,7 @@ import re
 
 import torch
 
-from models.nn import GPT, Bert, Decoder, DecoderConfig, Model, ModelConfig
+from models.nn import GPT, Bert, Decoder, DecoderConfig, Model, ModelConfig, Seq2Seq, Seq2SeqConfig
 
 # GPT-2 stores these as Conv1D ([in, out]); we use nn.Linear ([out, in]).
 _CONV1D = re.compile(r"\.(c_attn|c_proj|c_fc)\.weight$")
@@ -56,6 +56,8 @@ def state_from_hf(config: ModelConfig, weights: dict[str, torch.Tensor]) -> dict
     """A Hugging Face state dict as ours (tied output weights absent: they are re-tied)."""
     if isinstance(config, DecoderConfig):
         return _decoder_from_hf(config, weights)
+    if isinstance(config, Seq2SeqConfig):
+        return _marian_from_hf(config, weights)
     return _gpt_from_hf(weights) if config.arch == "gpt" else _bert_from_hf(config, weights)
 
 
@@ -63,7 +65,25 @@ def state_to_hf(model: Model) -> dict[str, torch.Tensor]:
     """Our model's weights under Hugging Face's names, on the CPU, contiguous, tied copies left out."""
     if isinstance(model, Decoder):
         return _decoder_to_hf(model)
+    if isinstance(model, Seq2Seq):  # Marian's names are ours; the tied head is left out
+        return {
+            k: t.detach().cpu().contiguous() for k, t in model.state_dict().items() if k != "lm_head.weight"
+        }
     return _gpt_to_hf(model) if model.config.arch == "gpt" else _bert_to_hf(model)
+
+
+# Marian keys that are copies of the shared embedding or the computed sinusoidal tables
+_MARIAN_IGNORED = re.compile(
+    r"^(lm_head\.weight|model\.(en|de)coder\.(embed_tokens|embed_positions)\.weight)$"
+)
+
+
+def _marian_from_hf(cfg: Seq2SeqConfig, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    state = {k: t for k, t in weights.items() if not _MARIAN_IGNORED.match(k)}
+    if "model.shared.weight" not in state and "model.encoder.embed_tokens.weight" in weights:
+        state["model.shared.weight"] = weights["model.encoder.embed_tokens.weight"]  # an older layout
+    state.setdefault("final_logits_bias", torch.zeros(1, cfg.vocab_size))  # a zero bias may go unsaved
+    return state
 
 
 def _decoder_from_hf(cfg: DecoderConfig, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
