@@ -215,6 +215,16 @@ class ClassEval:
 
 
 @dataclass(frozen=True)
+class TranslationEval:
+    """An encoder–decoder scored on its held-out pairs."""
+
+    loss: float  # teacher-forced cross-entropy per target token, nats
+    token_accuracy: float  # share of target tokens (and the final </s>) predicted right, teacher-forced
+    exact: float  # share of sources whose greedy translation is exactly the target
+    examples: tuple[tuple[str, str, str], ...]  # (source, greedy output, target) of the first few
+
+
+@dataclass(frozen=True)
 class Baseline:
     """A fine-tune's base model measured before the first step, to show what training changed."""
 
@@ -241,6 +251,7 @@ class TrainingReport:
     checkpoint: str | None = None  # folder written on this step, if any
     classes: ClassEval | None = None  # a classifier's validation scores, on validation steps
     before: Baseline | None = None  # a fine-tune's base model, on its first report
+    translations: TranslationEval | None = None  # an encoder–decoder's scores, on validation steps
     events: tuple[str, ...] = field(default=())  # messages: "paused", "stopped: NaN loss", ...
     # "running", or how the run stands after this report: "paused", "stopped" (on request,
     # resumable), "finished" (all steps done) or "failed" (NaN/Inf loss, unwritable checkpoint)

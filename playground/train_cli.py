@@ -84,7 +84,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     }
     if args.no_training_state:
         changes["keep_training_state"] = False
-    name = args.preset or ("task" if _is_task(args.corpus) else "tiny")
+    name = args.preset or (
+        "seq2seq" if args.arch == "seq2seq" else "task" if _is_task(args.corpus) else "tiny"
+    )
     return preset(name, **changes)
 
 
@@ -128,7 +130,7 @@ def _init_distributed(device: str | None) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from models.training.trainer import Trainer
+    from models.training.trainer import make_trainer, resume_trainer
 
     if args.resume:
         changes = {
@@ -136,16 +138,18 @@ def _train(args: argparse.Namespace) -> int:
             for flag, (field, _) in _FLAGS.items()
             if getattr(args, flag) is not None and field in ("steps", "device")
         }
-        trainer = Trainer.from_checkpoint(args.resume, out_dir=args.out, corpus=args.corpus, **changes)
+        trainer = resume_trainer(args.resume, out_dir=args.out, corpus=args.corpus, **changes)
     else:
         if not args.corpus or not args.out:
             raise ModelError("--corpus and --out are needed (or --resume DIR)")
-        trainer = Trainer(config_from_args(args), args.corpus, args.out)
+        trainer = make_trainer(config_from_args(args), args.corpus, args.out)
     return run_with_progress(trainer, args.quiet)
 
 
-def _scores(val_loss: float, classes) -> str:
+def _scores(val_loss: float, classes, translations=None) -> str:
     accuracy = f", validation accuracy {classes.accuracy:.1%}" if classes is not None else ""
+    if translations is not None:
+        accuracy = f", token accuracy {translations.token_accuracy:.1%}, exact {translations.exact:.1%}"
     return f"val {val_loss:.4f}{accuracy}"
 
 
@@ -183,6 +187,8 @@ def run_with_progress(trainer, quiet: bool) -> int:
                 post["val"] = f"{trainer.val_losses[-1][1]:.3f}"
             if report.classes is not None:  # a classifier: its newest validation accuracy stays shown
                 accuracy = f"{report.classes.accuracy:.1%}"
+            if report.translations is not None:  # an encoder–decoder: exact held-out translations
+                accuracy = f"{report.translations.exact:.1%} exact"
             if accuracy:
                 post["acc"] = accuracy
             bar.set_postfix(post, refresh=False)
@@ -192,7 +198,8 @@ def run_with_progress(trainer, quiet: bool) -> int:
                     tqdm.write(f"--- sample before fine-tuning ---\n{report.before.sample}\n---")
             if not quiet and report.val_loss is not None:
                 tqdm.write(
-                    f"step {report.step}: train {report.loss:.4f}, {_scores(report.val_loss, report.classes)}"
+                    f"step {report.step}: train {report.loss:.4f}, "
+                    f"{_scores(report.val_loss, report.classes, report.translations)}"
                 )
             if not quiet and report.sample:
                 tqdm.write(f"--- sample at step {report.step} ---\n{report.sample}\n---")

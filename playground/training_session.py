@@ -66,17 +66,13 @@ def build_trainer(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any,
     A fine-tune needs `active`: (model, tokenizer, its source). It trains a copy, so the model
     stays as it was (to compare against) until the run ends.
     """
-    from models.training.trainer import Trainer, load_state
+    from models.training.trainer import Trainer, resume_trainer
 
     if request.finetune is not None:
         return _finetuner(request, runs_dir, active)
     if request.resume_from:
         changes = {"steps": request.steps} if request.steps else {}
-        if load_state(request.resume_from)["config"].get("task") == "classify":
-            from models.training.classify import ClassifierTrainer
-
-            return ClassifierTrainer.from_checkpoint(request.resume_from, request.out_dir or None, **changes)
-        return Trainer.from_checkpoint(request.resume_from, request.out_dir or None, **changes)
+        return resume_trainer(request.resume_from, request.out_dir or None, **changes)
     if request.config is None:
         raise ValueError("a new run needs its settings")
     out = Path(request.out_dir) if request.out_dir else runs_dir / _run_name(request)

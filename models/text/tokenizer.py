@@ -42,12 +42,18 @@ class Tokenizer:
 
     # ---- building -------------------------------------------------------------------------
     @classmethod
-    def train(cls, texts: Iterable[str], kind: str, vocab_size: int = 1000) -> Tokenizer:
-        """Learn a tokenizer of `kind` from texts (an iterable of strings)."""
+    def train(
+        cls, texts: Iterable[str], kind: str, vocab_size: int = 1000, specials: tuple[str, ...] = ()
+    ) -> Tokenizer:
+        """Learn a tokenizer of `kind` from texts (an iterable of strings). A char tokenizer may
+        start with `specials` (ids 0, 1, …: an encoder–decoder's "<pad>" and "</s>")."""
         if kind == "char":
-            chars = sorted(set("".join(texts)))
-            vocab = {CHAR_UNK: 0} | {c: i + 1 for i, c in enumerate(chars)}
-            return cls(_char_tokenizer(vocab))
+            chars = sorted(set("".join(texts)) - set(specials))
+            names = [*specials, CHAR_UNK, *chars]
+            hf = _char_tokenizer({name: i for i, name in enumerate(names)})
+            if specials:  # whole tokens, never split into characters, and left out of decoded text
+                hf.add_special_tokens(list(specials))
+            return cls(hf)
         if kind == "bpe":
             hf = _bpe_tokenizer(models.BPE())
             trainer = trainers.BpeTrainer(

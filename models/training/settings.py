@@ -9,7 +9,7 @@ from models.device import DEVICES
 from models.errors import ModelError
 from models.text.tokenizer import KINDS as TOKENIZERS
 
-ARCHS = ("gpt", "bert")
+ARCHS = ("gpt", "bert", "seq2seq")
 TASKS = ("lm", "classify")  # what a run learns: the language model's own objective, or labels
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -19,6 +19,8 @@ def tokenizer_for(arch: str, wanted: str | None = None) -> str:
     [SEP]); GPT needs one that keeps spaces and newlines (char unless BPE is wanted)."""
     if arch == "bert":
         return "wordpiece"
+    if arch == "seq2seq":  # the built-in tasks are characters: numerals, letters, digits
+        return "char"
     return wanted if wanted in ("char", "bpe") else "char"
 
 
@@ -27,7 +29,7 @@ class TrainConfig:
     """Everything a run needs besides the corpus. Torch-free, so the app can build and check it."""
 
     # model
-    arch: str = "gpt"  # "gpt" (next token) or "bert" (masked LM)
+    arch: str = "gpt"  # "gpt" (next token), "bert" (masked LM) or "seq2seq" (source → target)
     tokenizer: str = "char"  # "char", "bpe" or "wordpiece" (BERT needs "wordpiece")
     vocab_size: int = 1000  # target vocabulary of a trained bpe/wordpiece tokenizer
     n_layer: int = 4
@@ -50,6 +52,7 @@ class TrainConfig:
     beta2: float = 0.99  # 0.99 rather than 0.999: small models and few tokens per step
     grad_clip: float = 1.0  # max global gradient norm; 0 = off
     mask_prob: float = 0.15  # BERT: fraction of tokens to predict (80% [MASK], 10% random, 10% kept)
+    label_smoothing: float = 0.0  # encoder–decoder: the article's 0.1 spreads that much of each target
     # what the run reports and writes
     eval_every: int = 250  # validation loss every N steps (and at the end); 0 = only at the end
     eval_batches: int = 20  # batches averaged for one validation loss
@@ -78,6 +81,8 @@ class TrainConfig:
                 "BERT needs the WordPiece tokenizer (it provides [MASK], [CLS] and "
                 f"[SEP]); got '{self.tokenizer}'"
                 if self.arch == "bert"
+                else "the encoder–decoder uses the char tokenizer"
+                if self.arch == "seq2seq"
                 else "GPT needs a tokenizer that keeps spaces and newlines: "
                 "choose 'char' or 'bpe', not 'wordpiece'"
             )
@@ -127,6 +132,8 @@ class TrainConfig:
                 raise ModelError(f"{name} must be in [0, 1) (got {getattr(self, name)})")
         if self.grad_clip < 0:
             raise ModelError(f"gradient clipping must be 0 (off) or more (got {self.grad_clip})")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ModelError(f"label smoothing must be in [0, 1) (got {self.label_smoothing})")
         if not 0.0 < self.mask_prob < 1.0:
             raise ModelError(f"mask probability must be in (0, 1) (got {self.mask_prob})")
         # labelled examples are few and each is scored whole: more may be held out than of a text
@@ -241,6 +248,30 @@ PRESETS: dict[str, Preset] = {
             "task: a built-in task (copy, reverse, sort, addition, induction) in "
             "a minute or two on CPU — watch the attention pattern appear",
             TrainConfig(**_TASK),
+        ),
+        Preset(
+            "seq2seq",
+            "seq2seq: the original Transformer (encoder and decoder, 2 + 2 layers, width 128) on a "
+            "built-in translation task or your TSV — a few minutes on CPU",
+            TrainConfig(
+                arch="seq2seq",
+                n_layer=2,
+                n_head=4,
+                n_embd=128,
+                context=32,
+                batch_size=64,
+                steps=3000,
+                lr=1e-3,
+                min_lr=1e-4,
+                warmup_steps=100,
+                dropout=0.1,
+                label_smoothing=0.1,
+                eval_every=250,
+                eval_batches=1,
+                sample_every=250,
+                probe_every=0,
+                checkpoint_every=500,
+            ),
         ),
         Preset(
             "shakespeare",

@@ -189,6 +189,20 @@ class Trainer:
 
     def _new_model(self) -> GPT | Bert:
         cfg, tok = self.config, self.tokenizer
+        if cfg.arch == "seq2seq":
+            from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
+
+            pad = tok.token_id("<pad>") or 0
+            return Seq2Seq(
+                Seq2SeqConfig(
+                    vocab_size=tok.vocab_size, d_model=cfg.n_embd, encoder_layers=cfg.n_layer,
+                    decoder_layers=cfg.n_layer, encoder_attention_heads=cfg.n_head,
+                    decoder_attention_heads=cfg.n_head, encoder_ffn_dim=4 * cfg.n_embd,
+                    decoder_ffn_dim=4 * cfg.n_embd, max_position_embeddings=cfg.context, activation="relu",
+                    dropout=cfg.dropout, pad_token_id=pad, decoder_start_token_id=pad,
+                    eos_token_id=tok.token_id("</s>") or 0,
+                )
+            )  # fmt: skip
         if cfg.arch == "gpt":
             return GPT(
                 GPTConfig(
@@ -703,3 +717,25 @@ def _check_writable(folder: Path) -> None:
 
 def _json(d: dict[str, Any]) -> str:
     return json.dumps(d, indent=2)
+
+
+def make_trainer(config: TrainConfig, corpus: Any, out_dir: str | Path | None = None) -> Trainer:
+    """The trainer a run's settings need: the encoder–decoder's for arch "seq2seq", else this one."""
+    if config.arch == "seq2seq":
+        from models.training.seq2seq_trainer import Seq2SeqTrainer
+
+        return Seq2SeqTrainer(config, corpus, out_dir)
+    return Trainer(config, corpus, out_dir)
+
+
+def resume_trainer(folder: str | Path, out_dir: str | Path | None = None, corpus: Any = None, **changes: Any):
+    """Continue a saved run with the trainer it was made by (language model, classifier or
+    encoder–decoder), read from its training state."""
+    config = load_state(folder)["config"]
+    if config.get("arch") == "seq2seq":
+        from models.training.seq2seq_trainer import Seq2SeqTrainer as cls
+    elif config.get("task") == "classify":
+        from models.training.classify import ClassifierTrainer as cls
+    else:
+        cls = Trainer
+    return cls.from_checkpoint(folder, out_dir=out_dir, corpus=corpus, **changes)

@@ -76,6 +76,8 @@ class TrainingForm(QWidget):
 
         self.preset = QComboBox()
         for p in PRESETS.values():
+            if p.config.arch == "seq2seq":  # the encoder–decoder trains headless for now
+                continue
             self.preset.addItem(p.name, p.name)
             self.preset.setItemData(self.preset.count() - 1, p.description, TOOLTIP)
         self.preset.setCurrentText("task")

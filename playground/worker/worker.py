@@ -359,6 +359,8 @@ class Worker(JobRunner):
         if status == "failed":
             if reason != "failed":  # an exception was reported already
                 self.errored.emit(message, "")
+        elif run.trainer.config.arch == "seq2seq":  # trained and saved; not a model the views show
+            message += "; encoder–decoder models are not shown in the app's views yet"
         elif not run.started.scratch:  # the trained model is now the one to prompt and inspect
             from playground.info import model_info
 
