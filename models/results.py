@@ -41,6 +41,9 @@ class GenerationStep:
     # on the last, the row of the last token as query (one more decode step) [layers, heads, keys]
     prompt_attention: np.ndarray | None = None
     final_attention: np.ndarray | None = None
+    # an encoder–decoder's: the new token's cross-attention row over the source [layers, heads, S]
+    # (`attention` is then its row of the decoder's own, causal, attention)
+    cross_attention: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

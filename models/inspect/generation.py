@@ -157,4 +157,8 @@ def generate(
     """`generate(model, tok, "To be", max_new_tokens=50)` — settings or keyword arguments."""
     if kwargs:
         settings = SamplingSettings(**{**(settings or SamplingSettings()).__dict__, **kwargs})
+    if model.config.arch == "seq2seq":  # the prompt is the source; the steps are its translation
+        from models.inspect.translate import Translation
+
+        return Translation(model, tokenizer, prompt, settings)
     return Generation(model, tokenizer, prompt, settings)

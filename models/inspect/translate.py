@@ -1,11 +1,17 @@
-"""Greedy translation with an encoder–decoder: the source read once, the target decoded with the cache."""
+"""Translation with an encoder–decoder: the source read once, the target decoded with the cache; greedy
+in batches, or as the same stream of steps (probabilities, alternatives, attention) as GPT generation."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
 
 import torch
 
 from models.errors import ModelError
+from models.inspect.sampling import SamplingSettings, choose, entropy, top_k
 from models.nn.seq2seq import Seq2Seq
+from models.results import GenerationStep, TokenizedText
 from models.text.tokenizer import Tokenizer
 
 EOS = "</s>"  # ends every source and every target of the encoder–decoders trained here
@@ -56,3 +62,81 @@ def translate(model: Seq2Seq, tokenizer: Tokenizer, sources: list[str], max_new_
         if bool(done.all()):
             break
     return [tokenizer.decode(ids, skip_special=True) for ids in out]
+
+
+class Translation:
+    """Iterate to receive a `GenerationStep` per target token, given a source text; `cancel()`
+    (any thread) stops between two steps. Sampling as GPT's: greedy, temperature, top-k, top-p, seed."""
+
+    def __init__(
+        self, model: Seq2Seq, tokenizer: Tokenizer, source: str, settings: SamplingSettings | None = None
+    ) -> None:
+        if not source.strip():
+            raise ModelError("the source is empty: type a text to translate")
+        self.model, self.tokenizer = model, tokenizer
+        self.settings = settings or SamplingSettings()
+        ids, cut = encode_source(tokenizer, source, model.config.context)
+        notes = (
+            (f"the source is longer than the context of {model.config.context}: its start is read",)
+            if cut
+            else ()
+        )
+        enc = tokenizer.encode(source, special_tokens=False)
+        n = len(ids) - 1
+        self.prompt = TokenizedText(  # the source as read, ending in </s>
+            ids=torch.tensor(ids).numpy(),
+            texts=(*enc.texts[:n], EOS),
+            offsets=torch.tensor([*enc.offsets[:n].tolist(), [len(source), len(source)]]).numpy(),
+            notes=notes,
+        )
+        self.notes = notes
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def __iter__(self) -> Iterator[GenerationStep]:
+        with torch.inference_mode():
+            yield from self._steps()
+
+    def _steps(self) -> Iterator[GenerationStep]:
+        s, model, tok = self.settings, self.model, self.tokenizer
+        cfg = model.config
+        device = model.lm_head.weight.device
+        src = torch.tensor([self.prompt.ids.tolist()], device=device)
+        memory, encoder_attention = model.encode(src, output_attentions=s.attention)
+        steps = min(s.max_new_tokens, cfg.context)
+        cache = model.new_cache(1, steps)
+        gen = torch.Generator(device=device).manual_seed(s.seed) if s.seed is not None else None
+        stream = tok.stream()
+        token, text = cfg.decoder_start_token_id, ""
+        for index in range(steps):
+            if self._cancel.is_set():
+                return
+            x = torch.tensor([[token]], device=device)
+            out = model.decode(x, memory, cache=cache, output_attentions=s.attention, last_only=True)
+            token, probs = choose(out.logits[0, -1].float(), s, gen)
+            piece = "" if token == tok.token_id(EOS) else stream.step(token)
+            text += piece
+            finish = "eos" if token == tok.token_id(EOS) else None
+            if finish is None and any(stop in text for stop in s.stop):
+                finish = "stop"
+            elif finish is None and index == steps - 1:
+                finish = "length" if steps == s.max_new_tokens else "context"
+            ids, top_probs, texts = top_k(probs, s.alternatives, tok)
+            rows = (
+                (torch.stack([a[0, :, -1] for a in out.decoder_attentions]).float().cpu().numpy(),
+                 torch.stack([a[0, :, -1] for a in out.cross_attentions]).float().cpu().numpy())
+                if s.attention else (None, None)
+            )  # fmt: skip
+            yield GenerationStep(
+                index=index, token_id=token, text=piece, token_text=tok.token_text(token),
+                prob=float(probs[token]), entropy=float(entropy(probs)), top_ids=ids, top_probs=top_probs,
+                top_texts=texts[0], attention=rows[0], cross_attention=rows[1], finish_reason=finish,
+                prompt_attention=(
+                    torch.stack([a[0] for a in encoder_attention]).float().cpu().numpy()
+                    if index == 0 and encoder_attention is not None else None
+                ),
+            )  # fmt: skip
+            if finish:
+                return

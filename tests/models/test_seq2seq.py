@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import transformers
@@ -140,3 +141,33 @@ def test_bad_encoder_decoder_configs_are_refused(tmp_path):
     model = Seq2Seq(Seq2SeqConfig(vocab_size=50, **SHAPE)).eval()
     with pytest.raises(models.ModelError, match="exceeds the context"):
         model(torch.ones(1, 41, dtype=torch.long), torch.ones(1, 2, dtype=torch.long))
+
+
+def test_translation_streams_steps_that_match_a_full_forward():
+    from models.inspect.translate import translate
+
+    tok = models.Tokenizer.train(["abcdefgh ijk"], "char", specials=("<pad>", "</s>"))
+    torch.manual_seed(0)
+    model = Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, eos_token_id=1, **SHAPE)).eval()
+    steps = list(models.generate(model, tok, "abc defg", max_new_tokens=12, temperature=0, attention=True))
+    assert steps[-1].finish_reason in ("eos", "length") and len(steps) <= 12
+    ids = [s.token_id for s in steps if s.token_id != tok.token_id("</s>")]
+    assert tok.decode(ids, skip_special=True) == translate(model, tok, ["abc defg"], 12)[0]
+    src = torch.tensor([tok.encode("abc defg", special_tokens=False).ids.tolist() + [1]])
+    dec = torch.tensor([[0, *[s.token_id for s in steps[:-1]]]])  # what the decoder read, step by step
+    with torch.no_grad():
+        full = model(src, dec, output_attentions=True)
+    probs = torch.softmax(full.logits[0], -1)
+    for i, step in enumerate(steps):
+        assert step.prob == pytest.approx(float(probs[i, step.token_id]), abs=1e-5)
+        np.testing.assert_allclose(
+            step.cross_attention, torch.stack([a[0, :, i] for a in full.cross_attentions]), atol=1e-5
+        )
+    assert steps[0].prompt_attention.shape == (2, 4, src.shape[1], src.shape[1])  # the encoder's own
+    sampled = [
+        s.token_id for s in models.generate(model, tok, "abc", max_new_tokens=8, temperature=1.0, seed=3)
+    ]
+    again = [
+        s.token_id for s in models.generate(model, tok, "abc", max_new_tokens=8, temperature=1.0, seed=3)
+    ]
+    assert sampled == again
