@@ -29,6 +29,7 @@ from playground.views.finetune_view import FinetuneView
 from playground.views.heads_view import HeadsView
 from playground.views.hub_dialog import HubDialog
 from playground.views.lens_view import LensView
+from playground.views.positions_view import PositionsView
 from playground.views.probability_view import ProbabilityView
 from playground.views.prompt_view import PromptView
 from playground.views.training_view import TrainingView
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self.training_view = TrainingView(client)
         self.finetune_view = FinetuneView(client)
         self.compare_view = CompareView(client)
+        self.positions_view = PositionsView()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.views: dict[str, QWidget] = {}
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
             ("training", "Training", self.training_view),
             ("finetune", "Fine-tune", self.finetune_view),
             ("compare", "Compare", self.compare_view),
+            ("positions", "Positions", self.positions_view),
         ):
             self.add_view(name, title, view)
         self.setCentralWidget(self.tabs)
@@ -95,7 +98,7 @@ class MainWindow(QMainWindow):
             self.lens_view,
             self.heads_view,
         )
-        for view in (*views, self.training_view, self.finetune_view, self.compare_view):
+        for view in (*views, self.training_view, self.finetune_view, self.compare_view, self.positions_view):
             view.failed.connect(self._on_errored)
             view.saved.connect(self._on_saved)
         self.finetune_view.compare_requested.connect(self._on_compare_requested)
@@ -177,7 +180,8 @@ class MainWindow(QMainWindow):
         self.finetune_view.start_action.triggered.connect(self._on_finetune_triggered)
         view = self.menuBar().addMenu("&View")
         for i, name in enumerate(self.views):
-            action = self._action(view, self.tabs.tabText(i), None, f"Ctrl+{i + 1}")
+            key = f"Ctrl+{(i + 1) % 10}" if i < 10 else None  # the tenth tab is Ctrl+0
+            action = self._action(view, self.tabs.tabText(i), None, key)
             action.triggered.connect(lambda _=False, n=name: self.show_view(n))
         help_ = self.menuBar().addMenu("&Help")
         self._action(help_, "&Keyboard shortcuts", self._on_shortcuts_triggered, "F1")
@@ -478,7 +482,7 @@ Esc  stop generating (prompt tab)
 Ctrl+O  open a model folder · Ctrl+Shift+H  open one from the Hugging Face cache
 Ctrl+Shift+G / Ctrl+Shift+B  built-in GPT / BERT
 Ctrl+1 … Ctrl+9  prompt, attention, probabilities, logit lens, head effects, fill-mask, training,
-fine-tune, compare
+fine-tune, compare; Ctrl+0 positional encoding
 Training, from any tab: F5 train, F6 pause / continue, F10 one step while paused,
 Shift+F5 stop (writes a checkpoint)
 Fine-tuning the active model: Ctrl+F5 start, Ctrl+F6 pause / continue, Ctrl+Shift+F5 stop

@@ -41,6 +41,8 @@ class Screenshot(QObject):
         win = self.window
         if self.view == "training":
             self._train()
+        elif self.view == "positions":  # no model needed: the article's table
+            self._shoot("positions")
         elif self.view in ("finetune", "compare"):
             self._finetune()
         elif info.arch == "gpt":

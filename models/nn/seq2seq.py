@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.errors import ModelError
+from models.inspect.positions import sinusoidal
 from models.nn.attention import KVCache, check_rate, check_shape
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "silu": F.silu, "swish": F.silu}
@@ -71,10 +72,7 @@ class Seq2SeqConfig:
 def sinusoidal_table(positions: int, dim: int) -> torch.Tensor:
     """[positions, dim]: the article's PE(pos, 2i) = sin(pos / 10000^(2i/d)) and PE(pos, 2i+1) = cos(…),
     laid out as Marian lays it out: every sine first, then every cosine (not interleaved)."""
-    pos = torch.arange(positions, dtype=torch.float64)[:, None]
-    rates = 10000.0 ** (-2.0 * torch.arange(dim // 2 + dim % 2, dtype=torch.float64) / dim)  # [ceil(d/2)]
-    angles = pos * rates  # [P, ceil(d/2)]
-    return torch.cat([angles.sin(), angles[:, : dim // 2].cos()], dim=1).float()
+    return torch.from_numpy(sinusoidal(positions, dim, "marian")).float()
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The app's views (prompt, attention, probabilities, lens, head effects, fill-mask, training, fine-tune,
-compare) and their parts."""
+compare, positional encoding) and their parts."""
 
 VIEW_NAMES = (
     "prompt",
@@ -11,4 +11,5 @@ VIEW_NAMES = (
     "training",
     "finetune",
     "compare",
+    "positions",
 )  # in tab order
