@@ -13,6 +13,7 @@ from models.inspect.sampling import SamplingSettings, choose, entropy, top_k
 from models.nn.seq2seq import Seq2Seq
 from models.results import GenerationStep, TokenizedText
 from models.text.tokenizer import Tokenizer
+from models.training.batches import pad_rows
 
 EOS = "</s>"  # ends every source and every target of the encoder–decoders trained here
 
@@ -24,17 +25,6 @@ def encode_source(tokenizer: Tokenizer, text: str, context: int) -> tuple[list[i
         raise ModelError(f"this tokenizer has no {EOS} token: it is not an encoder–decoder's")
     ids = tokenizer.encode(text, special_tokens=False).ids.tolist()
     return ids[: context - 1] + [eos], len(ids) > context - 1
-
-
-def pad_rows(rows: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """[B, T] ids padded to the longest row, and the mask (1 = token, 0 = padding)."""
-    T = max(len(r) for r in rows)
-    ids = torch.full((len(rows), T), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), T), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
-    return ids.to(device), mask.to(device)
 
 
 @torch.inference_mode()

@@ -1,4 +1,4 @@
-"""Training batches: token ids of a corpus, random windows (GPT) and masked windows (BERT, 80/10/10)."""
+"""Training batches: token ids of a corpus, random windows (GPT), masked windows (BERT, 80/10/10), padding."""
 
 from __future__ import annotations
 
@@ -66,3 +66,14 @@ class Masker:
         sep = torch.full((batch, 1), self.sep, dtype=body.dtype)
         ignore = torch.full((batch, 1), -100, dtype=body.dtype)
         return torch.cat([cls, inputs, sep], 1), torch.cat([ignore, labels, ignore], 1)
+
+
+def pad_rows(rows: list[list[int]], pad: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids [B, T] padded to the longest row, and the attention mask (1 = token, 0 = padding)."""
+    T = max(len(r) for r in rows)
+    ids = torch.full((len(rows), T), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), T), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+    return ids.to(device), mask.to(device)

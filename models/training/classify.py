@@ -11,15 +11,14 @@ import torch
 import torch.nn.functional as F
 
 from models.errors import ModelError
-from models.hf import checkpoint
-from models.inspect.analysis import probe
 from models.nn import Model
 from models.nn.bert import Bert
 from models.results import Baseline, ClassEval
 from models.text.labelled import Labelled, labelled_task, read_labelled
 from models.text.tokenizer import Tokenizer
+from models.training.batches import pad_rows
 from models.training.settings import TrainConfig
-from models.training.trainer import Trainer, load_state
+from models.training.trainer import Trainer, resume_parts
 
 DATA_FILE = "labelled.jsonl"  # a user's examples, kept with the run so resuming reads nothing else
 
@@ -58,17 +57,6 @@ def encode_examples(
         cut += len(e.ids) > context - 2
         rows.append([cls, *body, sep])
     return rows, cut
-
-
-def pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ids [B, T] padded to the longest row, and the attention mask (1 = token, 0 = padding)."""
-    T = max(len(r) for r in rows)
-    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), T), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
-    return ids, mask
 
 
 class ClassifierTrainer(Trainer):
@@ -128,7 +116,7 @@ class ClassifierTrainer(Trainer):
     # ---- a step -------------------------------------------------------------------------------
     def _batch(self, gen: torch.Generator, data: torch.Tensor | None = None):
         pick = torch.randint(len(self.train_rows), (self.config.batch_size,), generator=gen)
-        ids, mask = pad([self.train_rows[i] for i in pick.tolist()], self.model.config.pad_token_id)
+        ids, mask = pad_rows([self.train_rows[i] for i in pick.tolist()], self.model.config.pad_token_id)
         return (ids.to(self.device), mask.to(self.device)), self.train_labels[pick].to(self.device)
 
     def _loss(self, net: torch.nn.Module, x, y: torch.Tensor) -> torch.Tensor:
@@ -143,7 +131,7 @@ class ClassifierTrainer(Trainer):
         size = max(self.config.batch_size, 32)
         with torch.inference_mode(), self._autocast():
             for start in range(0, len(self.val_rows), size):
-                ids, mask = pad(self.val_rows[start : start + size], model.config.pad_token_id)
+                ids, mask = pad_rows(self.val_rows[start : start + size], model.config.pad_token_id)
                 logits.append(model.classify(ids.to(self.device), mask.to(self.device)).logits.float().cpu())
         model.train()
         self.last_eval = class_eval(torch.cat(logits), self.val_data, self.val_cut)
@@ -160,20 +148,13 @@ class ClassifierTrainer(Trainer):
         """One validation example and the label the model gives it."""
         model = self.model.eval()
         i = (self.step // max(1, self.config.sample_every or 1)) % len(self.val_rows)
-        ids, mask = pad([self.val_rows[i]], model.config.pad_token_id)
+        ids, mask = pad_rows([self.val_rows[i]], model.config.pad_token_id)
         with torch.inference_mode():
             p = torch.softmax(model.classify(ids.to(self.device), mask.to(self.device)).logits[0].float(), -1)
         model.train()
         labels = self.corpus.labels
         guess, true = int(p.argmax()), self.val_data.ids[i]
         return f"{self.val_data.texts[i]} → {labels[guess]} {float(p[guess]):.2f} (true: {labels[true]})"
-
-    def probe(self):
-        self.model.eval()
-        try:
-            return probe(self.model, self.tokenizer, self.probe_text)
-        finally:
-            self.model.train()
 
     # ---- keeping the data with the run --------------------------------------------------------
     def training_state(self) -> dict[str, Any]:
@@ -186,9 +167,7 @@ class ClassifierTrainer(Trainer):
         cls, folder: str | Path, out_dir: str | Path | None = None, corpus: Any = None, **changes: Any
     ) -> ClassifierTrainer:
         folder = Path(folder)
-        state = load_state(folder)
-        config = TrainConfig.from_dict(state["config"]).replace(**changes)
-        model, tokenizer = checkpoint.load(folder)
+        state, config, model, tokenizer = resume_parts(folder, changes)
         if corpus is None:
             saved = state["corpus"]
             if saved["name"].startswith("task:"):

@@ -9,14 +9,14 @@ import torch
 import torch.nn.functional as F
 
 from models.errors import ModelError
-from models.hf import checkpoint
-from models.inspect.translate import EOS, encode_source, pad_rows, translate
+from models.inspect.translate import EOS, encode_source, translate
 from models.nn import Model
 from models.results import TranslationEval
 from models.text.pairs import Pairs, load_pairs, pair_task, read_pairs
 from models.text.tokenizer import Tokenizer
+from models.training.batches import pad_rows
 from models.training.settings import TrainConfig
-from models.training.trainer import Trainer, load_state
+from models.training.trainer import Trainer, resume_parts
 
 DATA_FILE = "pairs.tsv"  # a user's pairs, kept with the run so resuming reads nothing else
 PAD = "<pad>"
@@ -145,9 +145,7 @@ class Seq2SeqTrainer(Trainer):
         cls, folder: str | Path, out_dir: str | Path | None = None, corpus: Any = None, **changes: Any
     ) -> Seq2SeqTrainer:
         folder = Path(folder)
-        state = load_state(folder)
-        config = TrainConfig.from_dict(state["config"]).replace(**changes)
-        model, tokenizer = checkpoint.load(folder)
+        state, config, model, tokenizer = resume_parts(folder, changes)
         if corpus is None:
             saved = state["corpus"]
             if saved["name"].startswith("task:"):

@@ -640,6 +640,14 @@ class Trainer:
         )
 
 
+def resume_parts(folder: str | Path, changes: dict[str, Any]):
+    """What resuming a run needs from its folder: (state, settings with `changes`, model, tokenizer)."""
+    state = load_state(folder)
+    config = TrainConfig.from_dict(state["config"]).replace(**changes)
+    model, tokenizer = checkpoint.load(folder)
+    return state, config, model, tokenizer
+
+
 def load_state(folder: str | Path) -> dict[str, Any]:
     """The training state of a checkpoint folder; plain tensors and values only."""
     path = Path(folder) / STATE_FILE

@@ -26,11 +26,12 @@ import checkout  # noqa: F401  (the repository on sys.path, as from any folder)
 import torch
 import torch.nn.functional as F
 import transformers
+from bench_training import timed  # one clock for every bench script
 
 import models
 from models import assets
 from models.text.labelled import labelled_task
-from models.training.classify import pad
+from models.training.batches import pad_rows as pad
 from models.training.finetune import finetune_config, finetuner
 from models.training.settings import TrainConfig
 from models.training.trainer import make_optimizer
@@ -138,16 +139,6 @@ def step_fn(model, y, forward):
         optimizer.zero_grad(set_to_none=True)
 
     return step
-
-
-def timed(step, n: int | None = None) -> float:
-    t = time.perf_counter()
-    step()  # warm-up outside the clock
-    n = n or max(3, int(1.0 / (time.perf_counter() - t)))
-    t = time.perf_counter()
-    for _ in range(n):
-        step()
-    return (time.perf_counter() - t) / n
 
 
 def masked() -> None:

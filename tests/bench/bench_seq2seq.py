@@ -19,6 +19,7 @@ import checkout  # noqa: F401  (the repository on sys.path, as from any folder)
 import torch
 import torch.nn.functional as F
 import transformers
+from bench_training import timed  # one clock for every bench script
 
 import models
 from models.training.settings import TrainConfig
@@ -29,16 +30,6 @@ SHAPE = dict(
     encoder_ffn_dim=1024, decoder_ffn_dim=1024, max_position_embeddings=256,
 )  # fmt: skip
 VOCAB, BATCH, SRC, TGT, NEW = 8000, 16, 32, 32, 64
-
-
-def timed(step, n: int | None = None) -> float:
-    t = time.perf_counter()
-    step()  # warm-up outside the clock
-    n = n or max(3, int(1.0 / (time.perf_counter() - t)))
-    t = time.perf_counter()
-    for _ in range(n):
-        step()
-    return (time.perf_counter() - t) / n
 
 
 def pair_models():

@@ -9,7 +9,8 @@ import transformers
 
 import models
 from models.nn.bert import Bert
-from models.training.classify import pad, with_labels
+from models.training.batches import pad_rows as pad
+from models.training.classify import with_labels
 from tests.models.helpers import tiny_bert_config, wordpiece_tokenizer
 
 LABELS = ("bad", "good", "neutral")
