@@ -4,12 +4,11 @@ matrix, the validation examples and their attention; or, on text, the loss and a
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,6 +33,7 @@ from models.results import ClassEval, TrainingReport
 from playground import theme
 from playground.info import ModelInfo
 from playground.training_session import TrainingStarted, TrainRequest
+from playground.views.budgeted_redraw import BudgetedRedraw
 from playground.views.figure_export import ExportButton
 from playground.views.finetune_form import FinetuneForm
 from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar
@@ -163,7 +163,6 @@ class FinetuneView(QWidget):
         self.newest: TrainingReport | None = None  # the newest report, not drawn yet
         self.pending_scores: ClassEval | None = None  # the newest validation scores
         self._scores_due: set[str] = set()  # which of their drawings are not made yet
-        self._next_drawing = 0
         self._setups: list[tuple[object, QWidget]] = []  # chart set-ups for a new run, one per tick
 
         self.form = FinetuneForm()
@@ -322,8 +321,7 @@ class FinetuneView(QWidget):
         splitter.setStretchFactor(1, 1)
         QVBoxLayout(self).addWidget(splitter)
 
-        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
-        self._redraw_timer.timeout.connect(self._redraw)
+        self.redraw = BudgetedRedraw(self, self._drawings, REDRAW_MS, REDRAW_BUDGET)
         w = client
         w.training_started.connect(self._on_training_started)
         w.training_updated.connect(self._on_training_updated)
@@ -419,7 +417,7 @@ class FinetuneView(QWidget):
             )
         self.progress.setRange(0, info.config.steps)
         self.progress.setValue(self.last_step)
-        self._redraw_timer.start()
+        self.redraw.soon()
 
     def _set_comparison_range(self, steps: int, classify: bool) -> None:
         fix_steps(self.comparison, steps)
@@ -460,8 +458,7 @@ class FinetuneView(QWidget):
         if scores:
             self._show_scores(scores[-1])
         self.newest = reports[-1]
-        if not self._redraw_timer.isActive():  # drawn on the timer, one piece per tick
-            self._redraw_timer.start()
+        self.redraw.soon()  # drawn on the timer, one piece per tick
 
     def _on_before(self, r: TrainingReport, which: str) -> None:
         b = r.before
@@ -492,8 +489,7 @@ class FinetuneView(QWidget):
         """Kept, and drawn by the timer (the matrix in one tick, the table in the next)."""
         self.pending_scores = scores
         self._scores_due = {"confusion", "table"}
-        if not self._redraw_timer.isActive():
-            self._redraw_timer.start()
+        self.redraw.soon()
 
     def _draw_confusion(self) -> None:
         scores = self.pending_scores
@@ -537,35 +533,10 @@ class FinetuneView(QWidget):
             ("table" in self._scores_due, self._draw_table, self.table),
         ]
 
-    def _redraw(self) -> None:
-        """One drawing with news, painted at once inside the measured time; the next tick waits
-        long enough that drawing takes at most REDRAW_BUDGET of the time. Painting everything in
-        one go (both charts, the matrix, the table) held the event loop for 150-230 ms."""
-        drawings = self._drawings()
-        for i in range(1, len(drawings) + 1):
-            index = (self._next_drawing + i) % len(drawings)
-            due, draw, widget = drawings[index]
-            if due:
-                self._next_drawing = index
-                t0 = time.perf_counter()
-                draw()
-                (widget.viewport() if hasattr(widget, "viewport") else widget).repaint()
-                cost_ms = 1000 * (time.perf_counter() - t0)
-                self._redraw_timer.setInterval(max(REDRAW_MS, int(cost_ms / REDRAW_BUDGET)))
-                break
-        if any(due for due, _, _ in self._drawings()):
-            self._redraw_timer.start()
-
-    def _redraw_all(self) -> None:
-        for due, draw, _ in self._drawings():
-            if due:
-                draw()
-
     def _on_request_finished(self, request: int, status: str, message: str) -> None:
         if request != self.request:
             return
-        self._redraw_timer.stop()
-        self._redraw_all()
+        self.redraw.now()
         self.log.appendPlainText(f"[{status}] {message}" if message else f"[{status}]")
         info = self.client.info
         if not self.scratch_run and status in ("done", "stopped") and info is not None and info.base:
@@ -648,7 +619,7 @@ class FinetuneView(QWidget):
         self.comparison.start("from scratch", "validation")
         self.summary.setText("")
         self.stats.setText("waiting to start…")
-        self._redraw_timer.start()  # the emptied charts are drawn a piece per tick, like news
+        self.redraw.soon()  # the emptied charts are drawn a piece per tick, like news
 
     def _sync(self, *_args) -> None:
         state = self.state

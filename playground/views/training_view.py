@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,6 +29,7 @@ from models.errors import ModelError
 from models.results import TrainingReport
 from playground import theme
 from playground.training_session import TrainingStarted, TrainRequest
+from playground.views.budgeted_redraw import BudgetedRedraw
 from playground.views.figure_export import ExportButton
 from playground.views.heatmap import HeatmapPlot, colorbar
 from playground.views.mosaic import AttentionMosaic
@@ -124,7 +124,6 @@ class TrainingView(QWidget):
         self.lr_chart = LearningRateChart()
         self.score_chart = HeadScoreChart()
         self.charts = (self.loss_chart, self.score_chart, self.lr_chart)
-        self._next_chart = 0
         self.log_box = QCheckBox("log scale")
         self.log_box.toggled.connect(self.loss_chart.set_log)
         self.export_button = ExportButton(
@@ -206,8 +205,7 @@ class TrainingView(QWidget):
         w.training_started.connect(self._on_training_started)
         w.training_updated.connect(self._on_training_updated)
         w.heads_checked.connect(self._on_heads_checked)
-        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
-        self._redraw_timer.timeout.connect(self._on_redraw_timer_timeout)
+        self.redraw = BudgetedRedraw(self, self._drawings, REDRAW_MS, REDRAW_BUDGET)
         w.request_finished.connect(self._on_request_finished)
         w.changed.connect(self._sync)
         self._sync()
@@ -309,7 +307,7 @@ class TrainingView(QWidget):
             self.latest_scores = scores
         self.task_run = info.corpus.startswith("task:")
         self.last_step = len(info.losses)
-        self._redraw_timer.start()  # drawn within the budget: the first steps are not held up
+        self.redraw.soon()  # drawn within the budget: the first steps are not held up
         where = f" · checkpoints in {info.out_dir}" if info.out_dir else ""
         self.look_for.setText(
             f"<b>{info.corpus}</b> · {info.n_params:,} parameters · {info.device}{where}"
@@ -340,34 +338,13 @@ class TrainingView(QWidget):
                 self.latest_scores = r.head_scores
         self.loss_chart.add(steps, losses, val_steps, val)
         self.lr_chart.add(steps, lr)
-        if not self._redraw_timer.isActive():  # drawing happens on the timer, within its budget
-            self._redraw_timer.start()
+        self.redraw.soon()  # drawing happens on the timer, within its budget
         r = reports[-1]
         self.progress.setMaximum(r.max_steps)
         self.progress.setValue(r.step)
         eta = "—" if not math.isfinite(r.eta_s) else _clock(r.eta_s)
         val_text = f" · val {val[-1]:.3f}" if val else ""
         self.stats.setText(f"loss {r.loss:.3f}{val_text} · {r.tokens_per_s:,.0f} tok/s · ETA {eta}")
-
-    def _on_redraw_timer_timeout(self) -> None:
-        # Repainting costs the GUI thread (and the CPU and GIL the trainer needs) far more than
-        # storing points: points are stored on arrival; per tick one drawing with news (a chart,
-        # the newest attention snapshot) is made and painted at once, in turn, and the next tick
-        # waits long enough that drawing takes at most REDRAW_BUDGET of the time.
-        drawings = self._drawings()
-        for i in range(1, len(drawings) + 1):
-            index = (self._next_chart + i) % len(drawings)
-            due, draw, widget = drawings[index]
-            if due:
-                self._next_chart = index
-                t0 = time.perf_counter()
-                draw()
-                widget.viewport().repaint()  # paint now, inside the measured time
-                cost_ms = 1000 * (time.perf_counter() - t0)
-                self._redraw_timer.setInterval(max(REDRAW_MS, int(cost_ms / REDRAW_BUDGET)))
-                break
-        if any(due for due, _, _ in self._drawings()):
-            self._redraw_timer.start()
 
     def _drawings(self) -> list[tuple[bool, object, pg.GraphicsView]]:
         """(has news, draw it, the widget it paints in) for each live drawing."""
@@ -378,18 +355,12 @@ class TrainingView(QWidget):
         self._snapshot_due = False
         self._show_snapshot(self.timeline.value())
 
-    def _redraw_all(self) -> None:
-        for due, draw, _ in self._drawings():
-            if due:
-                draw()
-
     def _on_request_finished(self, request: int, status: str, message: str) -> None:
         if request == self.check_request and status != "done":
             self.check_label.setText(f"The check did not run: {message or status}")
         if request != self.request:
             return
-        self._redraw_timer.stop()
-        self._redraw_all()
+        self.redraw.now()
         self.samples.appendPlainText(f"[{status}] {message}" if message else f"[{status}]")
         if self.last_step == 0:
             self.stats.setText(f"{status}: {message}" if message else status)
@@ -451,7 +422,7 @@ class TrainingView(QWidget):
         self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         self.samples.clear()
         self.stats.setText("waiting to start…")
-        self._redraw_all()  # empty at once: the run has not started yet
+        self.redraw.now()  # empty at once: the run has not started yet
 
     def _sync(self) -> None:
         """Every control follows the one state (the client's), so none can get stuck."""
