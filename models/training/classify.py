@@ -18,7 +18,7 @@ from models.text.labelled import Labelled, labelled_task, read_labelled
 from models.text.tokenizer import Tokenizer
 from models.training.batches import pad_rows
 from models.training.settings import TrainConfig
-from models.training.trainer import Trainer, resume_parts
+from models.training.trainer import Trainer
 
 DATA_FILE = "labelled.jsonl"  # a user's examples, kept with the run so resuming reads nothing else
 
@@ -77,6 +77,12 @@ class ClassifierTrainer(Trainer):
     ) -> None:
         if config.task != "classify":
             raise ModelError("a ClassifierTrainer needs task='classify'")
+        labels = tuple(getattr(model.config, "labels", ()))
+        if state is not None and labels != tuple(data.labels):  # a resume: a new head would be random
+            raise ModelError(
+                f"the examples' classes ({', '.join(data.labels)}) are not the ones this classifier "
+                f"was trained on ({', '.join(labels)})"
+            )
         self.last_eval: ClassEval | None = None
         super().__init__(config, data, out_dir, tokenizer=tokenizer, model=model, state=state)
 
@@ -157,32 +163,13 @@ class ClassifierTrainer(Trainer):
         return f"{self.val_data.texts[i]} → {labels[guess]} {float(p[guess]):.2f} (true: {labels[true]})"
 
     # ---- keeping the data with the run --------------------------------------------------------
-    def training_state(self) -> dict[str, Any]:
-        state = super().training_state()
-        state["corpus"]["examples"] = len(self.corpus)
-        return state
-
     @classmethod
-    def from_checkpoint(
-        cls, folder: str | Path, out_dir: str | Path | None = None, corpus: Any = None, **changes: Any
-    ) -> ClassifierTrainer:
-        folder = Path(folder)
-        state, config, model, tokenizer = resume_parts(folder, changes)
-        if corpus is None:
-            saved = state["corpus"]
-            if saved["name"].startswith("task:"):
-                corpus = labelled_task(saved["name"], int(saved["examples"]), config.seed)
-            elif (folder / DATA_FILE).is_file():
-                corpus = read_labelled(folder / DATA_FILE, "text", "label")
-            else:
-                raise ModelError(f"{folder}: this checkpoint does not carry its labelled examples")
-        if tuple(corpus.labels) != tuple(model.config.labels):
-            raise ModelError(
-                f"{folder}: the examples' classes ({', '.join(corpus.labels)}) are not the ones this "
-                f"classifier was trained on ({', '.join(model.config.labels)})"
-            )
-        out = folder if out_dir is None else out_dir
-        return cls(config, corpus, out, model=model, tokenizer=tokenizer, state=state)
+    def _saved_data(cls, folder: Path, saved: dict[str, Any], seed: int) -> Labelled:
+        if saved["name"].startswith("task:"):
+            return labelled_task(saved["name"], int(saved["examples"]), seed)
+        if (folder / DATA_FILE).is_file():
+            return read_labelled(folder / DATA_FILE, "text", "label")
+        raise ModelError(f"{folder}: this checkpoint does not carry its labelled examples")
 
 
 def class_eval(logits: torch.Tensor, data: Labelled, truncated: int = 0) -> ClassEval:

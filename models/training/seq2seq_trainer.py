@@ -16,7 +16,7 @@ from models.text.pairs import Pairs, load_pairs, pair_task, read_pairs
 from models.text.tokenizer import Tokenizer
 from models.training.batches import pad_rows
 from models.training.settings import TrainConfig
-from models.training.trainer import Trainer, resume_parts
+from models.training.trainer import Trainer
 
 DATA_FILE = "pairs.tsv"  # a user's pairs, kept with the run so resuming reads nothing else
 PAD = "<pad>"
@@ -135,24 +135,10 @@ class Seq2SeqTrainer(Trainer):
         return f"{self.val_pairs.sources[i]} → {out} (target: {self.val_pairs.targets[i]})"
 
     # ---- keeping the data with the run ----------------------------------------------------------
-    def training_state(self) -> dict[str, Any]:
-        state = super().training_state()
-        state["corpus"]["examples"] = len(self.corpus)
-        return state
-
     @classmethod
-    def from_checkpoint(
-        cls, folder: str | Path, out_dir: str | Path | None = None, corpus: Any = None, **changes: Any
-    ) -> Seq2SeqTrainer:
-        folder = Path(folder)
-        state, config, model, tokenizer = resume_parts(folder, changes)
-        if corpus is None:
-            saved = state["corpus"]
-            if saved["name"].startswith("task:"):
-                corpus = pair_task(saved["name"], int(saved["examples"]), config.seed)
-            elif (folder / DATA_FILE).is_file():
-                corpus = read_pairs(folder / DATA_FILE)
-            else:
-                raise ModelError(f"{folder}: this checkpoint does not carry its pairs")
-        out = folder if out_dir is None else out_dir
-        return cls(config, corpus, out, tokenizer=tokenizer, model=model, state=state)
+    def _saved_data(cls, folder: Path, saved: dict[str, Any], seed: int) -> Pairs:
+        if saved["name"].startswith("task:"):
+            return pair_task(saved["name"], int(saved["examples"]), seed)
+        if (folder / DATA_FILE).is_file():
+            return read_pairs(folder / DATA_FILE)
+        raise ModelError(f"{folder}: this checkpoint does not carry its pairs")

@@ -9,7 +9,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -246,7 +246,7 @@ class Trainer:
         config = TrainConfig.from_dict(state["config"]).replace(**changes)
         model, tokenizer = checkpoint.load(folder)
         if corpus is None:
-            corpus = _saved_corpus(folder, state["corpus"]["name"], config.seed)
+            corpus = cls._saved_data(folder, state["corpus"], config.seed)
         return cls(
             config,
             corpus,
@@ -255,6 +255,11 @@ class Trainer:
             model=model,
             state=state,
         )
+
+    @classmethod
+    def _saved_data(cls, folder: Path, saved: dict[str, Any], seed: int) -> Any:
+        """The data a run was saved with, from the checkpoint alone (or a built-in one by name)."""
+        return _saved_corpus(folder, saved["name"], seed)
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -580,7 +585,9 @@ class Trainer:
             "format": _FORMAT,
             "step": self.step,
             "config": self.config.to_dict(),
-            "corpus": {"name": self.corpus.name, "sha256": self.corpus.sha256},
+            # labelled examples and pairs also keep their count: a built-in task is made again by it
+            "corpus": {"name": self.corpus.name, "sha256": self.corpus.sha256}
+            | ({"examples": len(self.corpus)} if isinstance(self.corpus, Sized) else {}),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "batches": self._gen.get_state(), "cuda": cuda},
@@ -638,14 +645,6 @@ class Trainer:
             eta_s=eta,
             **fields,
         )
-
-
-def resume_parts(folder: str | Path, changes: dict[str, Any]):
-    """What resuming a run needs from its folder: (state, settings with `changes`, model, tokenizer)."""
-    state = load_state(folder)
-    config = TrainConfig.from_dict(state["config"]).replace(**changes)
-    model, tokenizer = checkpoint.load(folder)
-    return state, config, model, tokenizer
 
 
 def load_state(folder: str | Path) -> dict[str, Any]:
