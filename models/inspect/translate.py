@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
+import numpy as np
 import torch
 
 from models.errors import ModelError
@@ -18,13 +20,27 @@ from models.training.batches import pad_rows
 EOS = "</s>"  # ends every source and every target of the encoder–decoders trained here
 
 
-def encode_source(tokenizer: Tokenizer, text: str, context: int) -> tuple[list[int], bool]:
-    """The source's ids ending in </s>, cut to the context; and whether it was cut."""
+def source_tokens(tokenizer: Tokenizer, text: str, context: int) -> tuple[TokenizedText, bool]:
+    """The text's tokens ending in </s>, cut to the context; and whether it was cut."""
     eos = tokenizer.token_id(EOS)
     if eos is None:
         raise ModelError(f"this tokenizer has no {EOS} token: it is not an encoder–decoder's")
-    ids = tokenizer.encode(text, special_tokens=False).ids.tolist()
-    return ids[: context - 1] + [eos], len(ids) > context - 1
+    enc = tokenizer.encode(text, special_tokens=False)
+    n = min(len(enc), context - 1)
+    end = len(text)
+    tokens = TokenizedText(
+        np.append(enc.ids[:n], eos),
+        (*enc.texts[:n], EOS),
+        np.vstack([enc.offsets[:n], [[end, end]]]),
+        enc.notes,
+    )
+    return tokens, len(enc) > n
+
+
+def encode_source(tokenizer: Tokenizer, text: str, context: int) -> tuple[list[int], bool]:
+    """The source's ids ending in </s>, cut to the context; and whether it was cut."""
+    tokens, cut = source_tokens(tokenizer, text, context)
+    return tokens.ids.tolist(), cut
 
 
 @torch.inference_mode()
@@ -40,17 +56,15 @@ def translate(model: Seq2Seq, tokenizer: Tokenizer, sources: list[str], max_new_
     cache = model.new_cache(len(rows), steps)
     token = torch.full((len(rows), 1), cfg.decoder_start_token_id, dtype=torch.long, device=device)
     done = torch.zeros(len(rows), dtype=torch.bool, device=device)
-    out: list[list[int]] = [[] for _ in rows]
+    chosen = []  # [B, 1] per step; each row is cut at its first </s> once, at the end
     for _ in range(steps):
         logits = model.decode(token, memory, mask, cache=cache, last_only=True).logits[:, -1]  # [B, V]
         token = logits.argmax(-1, keepdim=True)  # [B, 1]
-        for b in (~done).nonzero().flatten().tolist():
-            if token[b, 0].item() == eos:
-                done[b] = True
-            else:
-                out[b].append(int(token[b, 0]))
+        chosen.append(token)
+        done |= token[:, 0] == eos
         if bool(done.all()):
             break
+    out = [row[: row.index(eos)] if eos in row else row for row in torch.cat(chosen, 1).tolist()]
     return [tokenizer.decode(ids, skip_special=True) for ids in out]
 
 
@@ -65,20 +79,13 @@ class Translation:
             raise ModelError("the source is empty: type a text to translate")
         self.model, self.tokenizer = model, tokenizer
         self.settings = settings or SamplingSettings()
-        ids, cut = encode_source(tokenizer, source, model.config.context)
+        tokens, cut = source_tokens(tokenizer, source, model.config.context)
+        ctx = model.config.context
         notes = (
-            (f"the source is longer than the context of {model.config.context}: its start is read",)
-            if cut
-            else ()
+            *tokens.notes,
+            *((f"the source is longer than the context of {ctx}: its start is read",) if cut else ()),
         )
-        enc = tokenizer.encode(source, special_tokens=False)
-        n = len(ids) - 1
-        self.prompt = TokenizedText(  # the source as read, ending in </s>
-            ids=torch.tensor(ids).numpy(),
-            texts=(*enc.texts[:n], EOS),
-            offsets=torch.tensor([*enc.offsets[:n].tolist(), [len(source), len(source)]]).numpy(),
-            notes=notes,
-        )
+        self.prompt = replace(tokens, notes=notes)  # the source as read, ending in </s>
         self.notes = notes
         self._cancel = threading.Event()
 
@@ -99,6 +106,7 @@ class Translation:
         cache = model.new_cache(1, steps)
         gen = torch.Generator(device=device).manual_seed(s.seed) if s.seed is not None else None
         stream = tok.stream()
+        eos = tok.token_id(EOS)
         token, text = cfg.decoder_start_token_id, ""
         for index in range(steps):
             if self._cancel.is_set():
@@ -106,9 +114,9 @@ class Translation:
             x = torch.tensor([[token]], device=device)
             out = model.decode(x, memory, cache=cache, output_attentions=s.attention, last_only=True)
             token, probs = choose(out.logits[0, -1].float(), s, gen)
-            piece = "" if token == tok.token_id(EOS) else stream.step(token)
+            piece = "" if token == eos else stream.step(token)
             text += piece
-            finish = "eos" if token == tok.token_id(EOS) else None
+            finish = "eos" if token == eos else None
             if finish is None and any(stop in text for stop in s.stop):
                 finish = "stop"
             elif finish is None and index == steps - 1:
