@@ -128,24 +128,29 @@ class _Run(QObject):
         QTimer.singleShot(500, self.app.exit)  # the run's probe and the views' refresh land now
 
 
-def bench_gaps(app: QApplication, model: str, tokens: int, sweeps: bool = True) -> None:
+def open_window(app: QApplication, tmp: str, model: str):
+    """The main window as the app makes it (its collector, GUI thread, frozen heap), on `model`:
+    (window, run receiver, collector to keep alive)."""
     from playground import gc_policy
     from playground.main_window import MainWindow
     from playground.worker import WorkerClient
 
+    client = WorkerClient()
+    collector = gc_policy.start_collector()
+    gc_policy.settle_after_loads(client)
+    w = MainWindow(client, QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat), interactive=False)
+    w.show()
+    run = _Run(app)
+    client.worker.model_loaded.connect(run._on_model_loaded)
+    client.worker.request_finished.connect(run._on_request_finished)
+    w.open_model(model)
+    app.exec()
+    return w, run, collector
+
+
+def bench_gaps(app: QApplication, model: str, tokens: int, sweeps: bool = True) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        client = WorkerClient()
-        collector = gc_policy.start_collector()  # noqa: F841 (as the app collects: GUI thread, frozen heap)
-        gc_policy.settle_after_loads(client)
-        w = MainWindow(
-            client, QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat), interactive=False
-        )
-        w.show()
-        run = _Run(app)
-        client.worker.model_loaded.connect(run._on_model_loaded)
-        client.worker.request_finished.connect(run._on_request_finished)
-        w.open_model(model)
-        app.exec()
+        w, run, _collector = open_window(app, tmp, model)
         w.prompt_view.sampling.max_tokens.setValue(tokens)
         w.prompt_view.prompt.setPlainText("To be, or not to be")
         gaps = GapClock()
@@ -212,23 +217,9 @@ def bench_finetune_gaps(app: QApplication, steps: int = 100) -> None:
     """The longest event-loop gap while the Fine-tune tab fine-tunes the built-in BERT on the
     word-order task: loss every step; accuracy, confusion matrix and the 200-row examples table
     every 25 steps."""
-    from playground import gc_policy
-    from playground.main_window import MainWindow
-    from playground.worker import WorkerClient
-
     with tempfile.TemporaryDirectory() as tmp:
-        client = WorkerClient()
-        collector = gc_policy.start_collector()  # noqa: F841 (as the app collects: GUI thread, frozen heap)
-        gc_policy.settle_after_loads(client)
-        w = MainWindow(
-            client, QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat), interactive=False
-        )
-        w.show()
-        run = _Run(app)
-        client.worker.model_loaded.connect(run._on_model_loaded)
-        client.worker.request_finished.connect(run._on_request_finished)
-        w.open_model("builtin:bert")
-        app.exec()
+        w, run, _collector = open_window(app, tmp, "builtin:bert")
+        client = w.client
         w.show_view("finetune")
         settle = time.perf_counter() + 1.0  # the load's deferred collection and the tab's first
         while time.perf_counter() < settle:  # paint happen before the user presses Fine-tune
