@@ -168,8 +168,8 @@ def test_a_bad_labelled_file_is_refused_with_its_reason_and_nothing_changes(
     assert "every example has the label 'x'" in window.errors.last.message
     _idle(qtbot, view)
     assert window.info == before  # the model is unchanged
-    _set(view, str(labelled_csv), steps=5)  # and the next try runs
-    _click(qtbot, view.start_button)
+    _set(view, str(labelled_csv), steps=5)  # and the next try runs, from its shortcut
+    qtbot.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ControlModifier)
     _idle(qtbot, view)
     assert window.info.labels == ("animal", "thing")
 
