@@ -50,20 +50,35 @@ class GenerationStep:
 class Probe:
     """One forward pass over a text: everything the inspection views draw."""
 
-    arch: str  # "gpt" or "bert"
-    tokens: TokenizedText
-    attentions: np.ndarray  # float32 [layers, heads, T, T]: query rows, key columns
+    arch: str  # "gpt", "bert" or "seq2seq"
+    tokens: TokenizedText  # an encoder–decoder's: the decoder's inputs, its start token first
+    attentions: np.ndarray  # float32 [layers, heads, T, T]: query rows, key columns (decoder self)
     top_ids: np.ndarray  # int64 [T, k]: predictions at each position (next token for GPT)
     top_probs: np.ndarray  # float32 [T, k]
     top_texts: tuple[tuple[str, ...], ...]
     entropy: np.ndarray  # float32 [T], nats
     # float32 [T]: GPT: probability of the actual next token (NaN at the last position);
-    # BERT: probability of the token itself at that position.
+    # BERT: probability of the token itself at that position; encoder–decoder: of the next target
+    # token, the last position's being the closing </s>.
     target_prob: np.ndarray
     # with heads knocked out: those heads, their mode, and the intact model's target_prob
     knocked_out: tuple[tuple[int, int], ...] = ()
     knock_mode: str = ""
     intact_prob: np.ndarray | None = None
+    # an encoder–decoder's: the source as read (ending in </s>), the encoder's self-attention
+    # [layers, heads, S, S] and the decoder's cross-attention over the source [layers, heads, T, S]
+    source: TokenizedText | None = None
+    encoder_attentions: np.ndarray | None = None
+    cross_attentions: np.ndarray | None = None
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """What each position predicts, as text: the next token (an encoder–decoder's last is </s>;
+        a GPT's last is unknown, ""); a BERT's, the token itself."""
+        texts = self.tokens.texts
+        if self.arch == "bert":
+            return texts
+        return (*texts[1:], "</s>" if self.arch == "seq2seq" else "")
 
     @property
     def loss(self) -> float:

@@ -24,6 +24,7 @@ class ModelInfo:
     n_kv_head: int = 0  # key/value heads when fewer than query heads (grouped-query attention)
     labels: tuple[str, ...] = ()  # a sequence classifier's classes
     base: str = ""  # the model it was fine-tuned from, kept to compare with ("" = none)
+    example: str = ""  # a text to show it with first: an encoder–decoder's held-out source
 
     @property
     def summary(self) -> str:

@@ -52,11 +52,6 @@ def open_model(
 
             folder, name = resolve(source), source
         model, tok = models.load(folder, device)
-    if model.config.arch == "seq2seq":
-        raise models.ModelError(
-            f"{name} is an encoder–decoder (Marian) model: the engine opens it (models.load), "
-            "but the app's views do not show encoder–decoder models yet"
-        )
     return model, tok, model_info(model, name, source, device, note, chat=tok.chat_template is not None)
 
 

@@ -36,6 +36,7 @@ from playground.views.training_view import TrainingView
 from playground.worker import WorkerClient
 
 MAX_RECENT = 8
+ENCODER_DECODER_OFF = ("lens", "heads", "fill-mask", "finetune", "compare")  # views it has no use of
 BERT_SCORES = "A BERT scores each token itself, unmasked: type a text above and press Enter."
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
 
@@ -122,7 +123,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(view, title)
 
     def show_view(self, name: str) -> None:
-        self.tabs.setCurrentWidget(self.views[name])
+        index = self.tabs.indexOf(self.views[name])
+        if not self.tabs.isTabEnabled(index):  # a shortcut to a tab this model has no use of
+            self.message.setText(f"{self.tabs.tabText(index)}: {self.tabs.tabToolTip(index)}")
+            return
+        self.tabs.setCurrentIndex(index)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -256,8 +261,17 @@ class MainWindow(QMainWindow):
         self.attention_view.clear()  # until the new model's own results arrive
         self.lens_view.clear()
         self.heads_view.clear()
-        self.probability_view.clear(f"Scoring with {info.name}…" if info.arch == "gpt" else BERT_SCORES)
-        if info.arch == "gpt":
+        self.probability_view.clear(f"Scoring with {info.name}…" if info.arch != "bert" else BERT_SCORES)
+        self._enable_views(info.arch)
+        if info.arch == "seq2seq":  # its prompt is a source: a held-out one of its own data, if known
+            if info.example:
+                self.prompt_view.prompt.setPlainText(info.example)
+            text = self.prompt_view.typed_prompt() or "three hundred and twelve"
+            self.attention_view.inspect(text)
+            self.probability_view.set_text(text)
+            if not self.tabs.isTabEnabled(self.tabs.currentIndex()):
+                self.show_view("prompt")
+        elif info.arch == "gpt":
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
             self.attention_view.inspect(text)
             self.probability_view.set_text(text)
@@ -272,6 +286,16 @@ class MainWindow(QMainWindow):
                 self.fill_mask_view.fill_or_start("the cat sat on the [MASK].")
             else:
                 self.attention_view.inspect(self.fill_mask_view.current_text() or "hello world")
+
+    def _enable_views(self, arch: str) -> None:
+        """The views that read one stack of heads (or fine-tune) are off for an encoder–decoder."""
+        for name in ENCODER_DECODER_OFF:
+            index = self.tabs.indexOf(self.views[name])
+            self.tabs.setTabEnabled(index, arch != "seq2seq")
+            self.tabs.setTabToolTip(
+                index, "Not for encoder–decoder models: see Prompt, Attention (three kinds) and Probabilities"
+                if arch == "seq2seq" else "",
+            )  # fmt: skip
 
     # ---- recipes: an exported figure drawn again -----------------------------------------------
     RECIPE_VIEWS = ("prompt", "attention", "probabilities", "lens", "heads", "fill-mask")  # all with figures

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from models.errors import ModelError
+from models.errors import ModelError, refuse_encoder_decoder
 from models.nn import Model
 
 MODES = ("zero", "mean")
@@ -53,6 +53,7 @@ def edited(model: Model, edits: Mapping[int, HeadEdit]) -> Iterator[None]:
 
 def head_rows(model: Model, per_row: list[Iterable[tuple[int, int]]]) -> dict[int, torch.Tensor]:
     """layer -> bool [len(per_row), heads]: which heads each batch row edits (checked first)."""
+    refuse_encoder_decoder(model, "Knocking heads out")
     L, H = model.config.n_layer, model.config.n_head
     rows: dict[int, torch.Tensor] = {}
     for row, heads in enumerate(per_row):

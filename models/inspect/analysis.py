@@ -17,7 +17,12 @@ from models.text.tokenizer import Tokenizer
 
 def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True) -> Probe:
     """Tokens, all attentions (unless not wanted: then [0, 0, T, T]), and per position the top-k
-    predictions, target prob and entropy."""
+    predictions, target prob and entropy. An encoder–decoder reads "source → target" (or a source
+    alone, with its greedy translation): see `models.inspect.translate.probe_pair`."""
+    if model.config.arch == "seq2seq":
+        from models.inspect.translate import probe_pair
+
+        return probe_pair(model, tokenizer, text, k, attentions)
     tokens = _encode(model, tokenizer, text)
     device = _device(model)
     ids = torch.tensor(tokens.ids[None], device=device)  # [1, T]
@@ -57,6 +62,8 @@ def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10, atten
 
 def target_prob(model: GPT | Bert, tokenizer: Tokenizer, text: str) -> np.ndarray:
     """A probe's `target_prob` alone (one pass, no attentions): float32 [T]."""
+    if model.config.arch == "seq2seq":
+        return probe(model, tokenizer, text, k=1, attentions=False).target_prob
     tokens = _encode(model, tokenizer, text)
     ids = torch.tensor(tokens.ids[None], device=_device(model))
     if model.config.arch == "bert" and model.head is None:
@@ -86,7 +93,9 @@ def fill_mask(
 ) -> FillMaskResult:
     """Top-k fills for every masked position: `[MASK]` in the text, or token indices to mask."""
     if model.config.arch != "bert":
-        raise ModelError("fill-mask needs a BERT model; GPT continues text instead")
+        raise ModelError(
+            "fill-mask needs a BERT model; a GPT continues text and an encoder–decoder translates"
+        )
     if model.head is None:
         raise ModelError(
             "this BERT checkpoint has no masked-LM head: fill-mask is unavailable "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.errors import ModelError
+from models.errors import ModelError, refuse_encoder_decoder
 from models.inspect.analysis import probe
 from models.inspect.head_scores import head_scores
 from models.nn import Model
@@ -19,6 +19,8 @@ def compare(
     """Probe both models on `text`; they must split it into the same tokens and have the same
     layers and heads (e.g. a model before and after fine-tuning, or two checkpoints of one run)."""
     (model_a, tok_a), (model_b, tok_b) = a, b
+    for model in (model_a, model_b):
+        refuse_encoder_decoder(model, "Comparing two models head by head")
     shape_a = (model_a.config.n_layer, model_a.config.n_head)
     shape_b = (model_b.config.n_layer, model_b.config.n_head)
     if shape_a != shape_b:

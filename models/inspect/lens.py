@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.errors import ModelError
+from models.errors import ModelError, refuse_encoder_decoder
 from models.inspect.analysis import _device, _encode
 from models.inspect.sampling import top_k
 from models.nn import Model
@@ -22,6 +22,7 @@ def logit_lens(
     final LayerNorm and output head, a BERT's masked-LM head. `prob` follows, at each position,
     the token the model finally predicts there, or `token` (one token of the vocabulary) if given.
     """
+    refuse_encoder_decoder(model, "The logit lens")
     if model.config.arch == "bert" and model.head is None:
         raise ModelError("this BERT has no masked-LM head: there is nothing to read its layers with")
     tokens = _encode(model, tokenizer, text)

@@ -32,8 +32,8 @@ def run_attention(steps: Sequence[GenerationStep], complete: bool = True) -> np.
 
 def run_shape(steps: Sequence[GenerationStep], complete: bool = True) -> tuple[int, int, int] | None:
     """(layers, heads, T) of what `run_attention` would give, or None; cheap: nothing is copied."""
-    if not steps or steps[0].prompt_attention is None:
-        return None
+    if not steps or steps[0].prompt_attention is None or steps[0].cross_attention is not None:
+        return None  # (an encoder–decoder's run: see `translation_attention`)
     if complete and steps[-1].final_attention is None:
         return None
     L, H, P, _ = steps[0].prompt_attention.shape
@@ -42,6 +42,23 @@ def run_shape(steps: Sequence[GenerationStep], complete: bool = True) -> tuple[i
     if any(row is None or row.shape[-1] != P + i for i, row in enumerate(rows, start=1)):
         return None
     return L, H, P + len(rows)
+
+
+def translation_attention(
+    steps: Sequence[GenerationStep],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """An encoder–decoder run's attention from its steps, for the N decoder inputs it read (its start
+    token and every token but the last it chose): the encoder's [layers, heads, S, S], the decoder's
+    own [layers, heads, N, N] and the cross-attention [layers, heads, N, S]. None without attention."""
+    if not steps or steps[0].prompt_attention is None or steps[0].cross_attention is None:
+        return None
+    L, H = steps[0].attention.shape[:2]
+    N = len(steps)
+    decoder = np.zeros((L, H, N, N), np.float32)
+    for i, step in enumerate(steps):  # step i's query is decoder input i, over inputs 0 … i
+        decoder[:, :, i, : i + 1] = step.attention
+    cross = np.stack([step.cross_attention for step in steps], axis=2).astype(np.float32)
+    return steps[0].prompt_attention, decoder, cross
 
 
 def _rows(steps: Sequence[GenerationStep]) -> list:

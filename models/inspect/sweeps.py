@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 import numpy as np
 import torch
 
-from models.errors import ModelError
+from models.errors import ModelError, refuse_encoder_decoder
 from models.inspect.ablation import MODES, HeadEdit, edited, head_rows
 from models.inspect.analysis import _device, _encode
 from models.inspect.lens import _one_token
@@ -160,6 +160,7 @@ def patched(
 
 # ---- pieces ------------------------------------------------------------------------------------
 def _need_head(model: Model) -> None:
+    refuse_encoder_decoder(model, "A head sweep")
     if model.config.arch == "bert" and model.head is None:
         raise ModelError("this BERT has no masked-LM head: there are no predictions to measure heads by")
 

@@ -13,7 +13,8 @@ import torch
 from models.errors import ModelError
 from models.inspect.sampling import SamplingSettings, choose, entropy, top_k
 from models.nn.seq2seq import Seq2Seq
-from models.results import GenerationStep, TokenizedText
+from models.results import GenerationStep, Probe, TokenizedText
+from models.text.pairs import ARROW, START, split_pair
 from models.text.tokenizer import Tokenizer
 from models.training.batches import pad_rows
 
@@ -41,6 +42,61 @@ def encode_source(tokenizer: Tokenizer, text: str, context: int) -> tuple[list[i
     """The source's ids ending in </s>, cut to the context; and whether it was cut."""
     tokens, cut = source_tokens(tokenizer, text, context)
     return tokens.ids.tolist(), cut
+
+
+@torch.inference_mode()
+def probe_pair(
+    model: Seq2Seq, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True
+) -> Probe:
+    """A `Probe` of "source → target" read teacher-forced (a source alone: with its greedy
+    translation): the decoder's inputs as tokens, its self-attention, the encoder's and the cross."""
+    source_text, target_text = split_pair(text)
+    if not source_text:
+        raise ModelError(f"the source is empty: type a text to translate (or “source{ARROW}target”)")
+    cfg = model.config
+    source, source_cut = source_tokens(tokenizer, source_text, cfg.context)
+    if target_text is None:
+        target_text = translate(model, tokenizer, [source_text])[0]
+    target, target_cut = source_tokens(tokenizer, target_text, cfg.context)  # ends in </s> too
+    base = len(source_text) + len(ARROW)  # where the target starts in "source → target"
+    T = len(target) - 1  # the decoder reads [start, t1 … tn] and predicts [t1 … tn, </s>]
+    tokens = TokenizedText(
+        np.concatenate([[cfg.decoder_start_token_id], target.ids[:-1]]),
+        (START, *target.texts[:-1]),
+        np.vstack([[[base, base]], target.offsets[:-1] + base]),
+        (*source.notes, *target.notes, *(
+            (f"the {what} is longer than the context of {cfg.context}: its start is read",)
+            for what, cut in (("source", source_cut), ("target", target_cut)) if cut
+        )),
+    )  # fmt: skip
+    device = next(model.parameters()).device
+    out = model(
+        torch.tensor(source.ids[None], device=device),
+        torch.tensor(tokens.ids[None], device=device),
+        output_attentions=attentions,
+    )
+    probs = torch.softmax(out.logits[0].float(), -1)  # [T, vocab]
+    top_ids, top_probs, top_texts = top_k(probs, k, tokenizer)
+    following = torch.as_tensor(target.ids, device=device)  # [t1 … tn, </s>]
+    empty = np.zeros((0, 0, T, T), np.float32)
+    return Probe(
+        "seq2seq",
+        tokens,
+        _stacked(out.decoder_attentions) if attentions else empty,
+        top_ids,
+        top_probs,
+        tuple(top_texts),
+        entropy(probs).cpu().numpy().astype(np.float32),
+        probs.gather(1, following[:, None])[:, 0].cpu().numpy(),
+        source=source,
+        encoder_attentions=_stacked(out.encoder_attentions) if attentions else None,
+        cross_attentions=_stacked(out.cross_attentions) if attentions else None,
+    )
+
+
+def _stacked(layers: tuple[torch.Tensor, ...]) -> np.ndarray:
+    """Per-layer attentions of the first row of a batch -> float32 [layers, heads, rows, keys]."""
+    return torch.stack([a[0] for a in layers]).float().cpu().numpy()
 
 
 @torch.inference_mode()

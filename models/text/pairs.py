@@ -15,6 +15,19 @@ from pathlib import Path
 from models.errors import ModelError
 from models.text.corpus import read_text
 
+ARROW = " → "  # "source → target": a pair to inspect (a source alone is inspected with its translation)
+START = "<start>"  # how the decoder's first input (Marian's pad token) is shown
+
+
+def split_pair(text: str) -> tuple[str, str | None]:
+    """ "source → target" (or "source -> target", easier to type) -> (source, target); a text
+    without an arrow is a source alone."""
+    for arrow in (ARROW.strip(), "->"):
+        source, found, target = text.partition(arrow)
+        if found:
+            return source.strip(), target.strip()
+    return text.strip(), None
+
 
 @dataclass(frozen=True)
 class Pairs:

@@ -22,6 +22,11 @@ def finetune_config(model: Model, task: str = "lm", base_model: str = "", **over
     if task not in PRESETS:
         raise ModelError(f"task must be one of {', '.join(PRESETS)} (got '{task}')")
     c = model.config
+    if c.arch == "seq2seq":  # its pairs train from the Training tab (or `playground train --arch seq2seq`)
+        raise ModelError(
+            "fine-tuning is for decoders (GPT) and BERT: "
+            "an encoder–decoder trains on pairs in the Training tab"
+        )
     arch = "bert" if c.arch == "bert" else "gpt"
     settings = PRESETS[task] | overrides
     if "steps" in overrides and "warmup_steps" not in overrides:  # a short run, a short warmup

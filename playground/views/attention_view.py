@@ -34,6 +34,12 @@ PROBE_TAG = "inspect"
 POOL_AWAY = 4_000_000  # attention values beyond which the overview is pooled off the GUI thread
 FOLLOW_MS = 200  # while text streams, the view redraws the growing run at most 5 times a second
 EMPTY_NOTE = "Generate or inspect a text to see its attention."
+# an encoder–decoder's three kinds of attention: (key, what the kind box says, query axis, key axis)
+PAIR_KINDS = (
+    ("cross", "cross: target × source", "target (each row: the token it chose)", "source"),
+    ("decoder", "decoder self (causal)", "query (target)", "key (target)"),
+    ("encoder", "encoder self", "query (source)", "key (source)"),
+)
 
 
 class AttentionView(QWidget):
@@ -47,8 +53,11 @@ class AttentionView(QWidget):
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client = client
-        self.tokens: tuple[str, ...] = ()
+        self.rows: tuple[str, ...] = ()  # the shown kind's query tokens
+        self.cols: tuple[str, ...] = ()  # and its key tokens (the same but for cross-attention)
         self.attentions = np.zeros((0, 0, 0, 0), np.float32)
+        # an encoder–decoder's kinds: key -> (query tokens, key tokens, [layers, heads, Q, K])
+        self.kinds: dict[str, tuple[tuple[str, ...], tuple[str, ...], np.ndarray]] = {}
         self.layer, self.head, self.average = 0, 0, False
         self._notes: tuple[str, ...] = ()
         self._drawn = True  # False while attentions that arrived hidden wait to be drawn
@@ -59,8 +68,18 @@ class AttentionView(QWidget):
         self.text.returnPressed.connect(self._on_text_return_pressed)
         inspect = QPushButton("Inspect")
         inspect.clicked.connect(self._on_text_return_pressed)
+        self.kind_box = QComboBox()
+        for key, title, _, _ in PAIR_KINDS:
+            self.kind_box.addItem(title, key)
+        self.kind_box.setToolTip(
+            "An encoder–decoder attends three ways: the target over the source (cross),\n"
+            "the target over itself (causal), and the source over itself (encoder)"
+        )
+        self.kind_box.currentIndexChanged.connect(self._on_kind_box_changed)
+        self.kind_box.hide()  # only an encoder–decoder has more than one kind
         top = QHBoxLayout()
         top.addWidget(self.text, 1)
+        top.addWidget(self.kind_box)
         top.addWidget(inspect)
 
         self.overview_widget = pg.GraphicsLayoutWidget()
@@ -137,6 +156,7 @@ class AttentionView(QWidget):
         self.knocked: tuple[tuple[int, int], ...] = ()  # as the worker last said
         self.chosen: set[tuple[int, int]] = set()  # what K knocks out: the selected head, or more
         knock = (self.layer_button, self.knock_button, self.mode_box, self.restore_button)
+        self.knock_controls = knock
         controls = QHBoxLayout()
         for w in (self.layer_box, self.head_box, self.average_box, *knock):
             controls.addWidget(w)
@@ -176,10 +196,33 @@ class AttentionView(QWidget):
         self, tokens, attentions: np.ndarray, text: str | None = None, notes: tuple[str, ...] = ()
     ) -> None:
         """tokens: display texts [T]; attentions: float32 [layers, heads, T, T]; notes: e.g. truncation."""
-        self.tokens = tuple(tokens)
+        self.kinds = {}
+        self.kind_box.hide()
+        self._show_kind(tuple(tokens), tuple(tokens), attentions, text, notes)
+
+    def set_pair(self, source, inputs, outputs, encoder, decoder, cross, text=None, notes=()) -> None:
+        """An encoder–decoder's attention, three kinds (the kind box picks one): source tokens [S],
+        the decoder's inputs [T] and what each chose [T]; encoder [L, H, S, S], decoder [L', H', T, T],
+        cross [L', H', T, S]."""
+        source, inputs, outputs = tuple(source), tuple(inputs), tuple(outputs)
+        self.kinds = {
+            "cross": (outputs, source, cross),
+            "decoder": (inputs, inputs, decoder),
+            "encoder": (source, source, encoder),
+        }
+        self.kind_box.show()
+        rows, cols, att = self.kinds[self.kind_box.currentData()]
+        self._show_kind(rows, cols, att, text, notes)
+
+    def _show_kind(self, rows, cols, attentions: np.ndarray, text: str | None, notes) -> None:
+        self.rows, self.cols = rows, cols
         self.attentions = attentions
         if text is not None and text != self.text.text():
             self.text.setText(text)
+        kind = next((k for k in PAIR_KINDS if k[0] == self.kind_box.currentData()), None)
+        query, key = (kind[2], kind[3]) if self.kinds and kind else ("query", "key")
+        self.head_plot.setLabel("left", query)
+        self.head_plot.setLabel("bottom", key)
         L, H = attentions.shape[:2]
         self.layer_box.setRange(0, L - 1)
         self.head_box.setRange(0, H - 1)
@@ -205,6 +248,8 @@ class AttentionView(QWidget):
         self.overview.select(self.layer, None if self.average else self.head)
 
     def _draw_rest(self) -> None:
+        for w in self.knock_controls:  # heads are knocked out of decoders and encoders, not both
+            w.setVisible(not self.kinds)
         L, H = self.attentions.shape[:2]
         if not self.chosen or any(layer >= L or head >= H for layer, head in self.chosen):
             self._choose_selected()  # a first text, or a model of another shape
@@ -241,8 +286,12 @@ class AttentionView(QWidget):
 
         self._follow_timer.stop()
         steps, tokens = list(self.run_steps), self.run_tokens
+        if not self.isVisible():
+            return
+        if self._show_translation(steps, tokens):
+            return
         shape = run_shape(steps, complete=False)
-        if shape is None or not self.isVisible():
+        if shape is None:
             return
         self._assemble(steps, tokens, shape, complete=False)
 
@@ -254,11 +303,25 @@ class AttentionView(QWidget):
         self._follow_timer.stop()
         steps, tokens = self.run_steps, self.run_tokens
         self.run_tokens, self.run_steps = None, []
+        if tokens is not None and self._show_translation(steps, tokens, text):
+            return True
         shape = run_shape(steps) if tokens is not None else None
         if shape is None:
             self.inspect(text)
             return False
         self._assemble(steps, tokens, shape, complete=True, text=text)
+        return True
+
+    def _show_translation(self, steps, source, text: str | None = None) -> bool:
+        """An encoder–decoder's run, from its steps: its three kinds of attention (True), or False."""
+        from models.inspect.run_attention import translation_attention
+        from models.text.pairs import START
+
+        parts = translation_attention(steps)
+        if parts is None:
+            return False
+        chosen = tuple(s.token_text for s in steps)
+        self.set_pair(source.texts, (START, *chosen[:-1]), chosen, *parts, text, source.notes)
         return True
 
     def _assemble(self, steps, tokens, shape, complete: bool, text: str | None = None) -> None:
@@ -283,7 +346,9 @@ class AttentionView(QWidget):
 
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's heads say nothing about it)."""
-        self.tokens, self.attentions = (), np.zeros((0, 0, 0, 0), np.float32)
+        self.rows, self.cols, self.attentions = (), (), np.zeros((0, 0, 0, 0), np.float32)
+        self.kinds = {}
+        self.kind_box.hide()
         self.background.cancel()
         self.chosen = set()
         self._drawn = True
@@ -305,8 +370,14 @@ class AttentionView(QWidget):
         self.client.probe(PROBE_TAG, text)
 
     def _on_probed(self, tag: str, probe) -> None:
-        if tag == PROBE_TAG:
+        if tag == PROBE_TAG and probe.cross_attentions is not None:
+            self.set_pair(
+                probe.source.texts, probe.tokens.texts, probe.outputs, probe.encoder_attentions,
+                probe.attentions, probe.cross_attentions, notes=probe.tokens.notes,
+            )  # fmt: skip
+        elif tag == PROBE_TAG:
             self.set_attentions(probe.tokens.texts, probe.attentions, notes=probe.tokens.notes)
+        if tag == PROBE_TAG:
             if self._pending_selection is not None:  # a recipe's head
                 layer, head, average = self._pending_selection
                 self._pending_selection = None
@@ -331,7 +402,7 @@ class AttentionView(QWidget):
         self._show_knocked()
 
     def shown_matrix(self) -> np.ndarray:
-        """The [T, T] matrix in the large plot: one head, or the layer's average over heads."""
+        """The [queries, keys] matrix in the large plot: one head, or the layer's average over heads."""
         layer = self.attentions[self.layer]
         return layer.mean(axis=0) if self.average else layer[self.head]
 
@@ -344,7 +415,7 @@ class AttentionView(QWidget):
             box.blockSignals(False)
         self.head_box.setEnabled(not self.average)
         self.overview.select(self.layer, None if self.average else self.head)
-        self.head_plot.set_matrix(self.shown_matrix(), self.tokens, self.tokens)
+        self.head_plot.set_matrix(self.shown_matrix(), self.cols, self.rows)
         what = "average of heads" if self.average else f"head {self.head}"
         self.head_plot.setTitle(f"layer {self.layer}, {what}{self._kv_group()}")
         self.selection_changed.emit(self.layer, -1 if self.average else self.head)
@@ -435,6 +506,11 @@ class AttentionView(QWidget):
     def _on_head_box_value_changed(self, value: int) -> None:
         self.select(self.layer, value)
 
+    def _on_kind_box_changed(self, _index: int) -> None:
+        if self.kinds:
+            rows, cols, att = self.kinds[self.kind_box.currentData()]
+            self._show_kind(rows, cols, att, None, self._notes)
+
     def _on_average_box_toggled(self, on: bool) -> None:
         self.average = on
         self._choose_selected()
@@ -465,9 +541,12 @@ class AttentionView(QWidget):
         return super().eventFilter(watched, event)
 
     def _on_head_plot_hovered(self, row: int, col: int, value: float) -> None:
-        if row < 0 or row >= len(self.tokens):
+        if not (0 <= row < len(self.rows) and 0 <= col < len(self.cols)):
             return
-        q, k = visible(self.tokens[row]), visible(self.tokens[col])
+        q, k = visible(self.rows[row]), visible(self.cols[col])
+        if self.kinds and self.kind_box.currentData() == "cross":
+            self.readout.setText(f"choosing “{q}” ({row}) → source “{k}” ({col}): {value:.2f}")
+            return
         self.readout.setText(f"query “{q}” ({row}) → key “{k}” ({col}): {value:.2f}")
 
     def _on_text_return_pressed(self) -> None:
@@ -487,8 +566,8 @@ class AttentionView(QWidget):
         """The shown matrix, with the query tokens as rows and key tokens as columns."""
         with open(path, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
-            out.writerow(["query \\ key", *self.tokens])
-            for tok, row in zip(self.tokens, self.shown_matrix(), strict=True):
+            out.writerow(["query \\ key", *self.cols])
+            for tok, row in zip(self.rows, self.shown_matrix(), strict=True):
                 out.writerow([tok, *(f"{v:.6f}" for v in row)])
 
     def _nothing_to_export(self) -> str:
@@ -504,7 +583,10 @@ class AttentionView(QWidget):
 
     # ---- recipes ----------------------------------------------------------------------------------
     def recipe_settings(self) -> dict:
-        return {"text": self.text.text(), "layer": self.layer, "head": self.head, "average": self.average}
+        return {
+            "text": self.text.text(), "layer": self.layer, "head": self.head, "average": self.average,
+            "kind": self.kind_box.currentData() if self.kinds else "",
+        }  # fmt: skip
 
     def apply_recipe(self, settings: dict) -> None:
         """Inspect the recipe's text, then select its head (or layer average) when it arrives."""
@@ -513,4 +595,7 @@ class AttentionView(QWidget):
             int(settings.get("head", 0)),
             bool(settings.get("average", False)),
         )
+        index = self.kind_box.findData(str(settings.get("kind", "")))
+        if index >= 0:  # an encoder–decoder's kind of attention
+            self.kind_box.setCurrentIndex(index)
         self.inspect(str(settings.get("text", "")))

@@ -16,8 +16,14 @@ MAX_TILE = 96  # pixels per tile side; longer texts are mean-pooled (it is an ov
 
 
 def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE) -> tuple[np.ndarray, int]:
-    """[L, H, T, T] -> ([L*s, H*s] row-major float32, tile size s), pooled when T > max_tile."""
-    L, H, T, _ = att.shape
+    """[L, H, T, T] -> ([L*s, H*s] row-major float32, tile size s), pooled when T > max_tile.
+    A rectangular [L, H, R, C] (cross-attention) gets square tiles, the cells beyond it empty (NaN)."""
+    L, H, R, C = att.shape
+    if R != C:
+        square = np.full((L, H, max(R, C), max(R, C)), np.nan, np.float32)
+        square[:, :, :R, :C] = att
+        att = square
+    T = att.shape[2]
     f = max(1, math.ceil(T / max_tile))
     if f > 1:
         s = math.ceil(T / f)
@@ -27,10 +33,10 @@ def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE) -> tuple[np.ndarray,
         # than reducing over the middle axes of a 6-D reshape
         rows = padded[:, :, 0::f, :]
         for i in range(1, f):
-            rows = np.maximum(rows, padded[:, :, i::f, :])
+            rows = np.fmax(rows, padded[:, :, i::f, :])  # fmax: empty (NaN) cells lose
         att = rows[..., 0::f]
         for j in range(1, f):
-            att = np.maximum(att, rows[..., j::f])
+            att = np.fmax(att, rows[..., j::f])
     s = att.shape[2]
     # [L, H, s, s] -> [L, s, H, s] -> [L*s, H*s]: tile (l, h) at rows l*s.., columns h*s..
     return np.ascontiguousarray(att.transpose(0, 2, 1, 3).reshape(L * s, H * s), dtype=np.float32), s

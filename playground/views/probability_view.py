@@ -35,7 +35,8 @@ class Scores:
     """A probe's predictions aligned with the tokens they score: entry i is about token i.
 
     A GPT predicts token i at position i - 1, so its arrays shift by one (token 0 has no
-    score) and the prediction after the last token is kept apart as `after`.
+    score) and the prediction after the last token is kept apart as `after`. An encoder–decoder's
+    tokens are what each position chose (the target, then </s>), scored where they stand.
     """
 
     prob: np.ndarray  # float [T]: p(token i), NaN where unscored
@@ -44,14 +45,21 @@ class Scores:
     top_probs: tuple  # [T] of float arrays
     after: tuple | None  # GPT: (top_texts, top_probs, entropy) of what comes after the text
     intact: np.ndarray | None = None  # float [T]: p(token i) with no head knocked out, if some are
+    texts: tuple[str, ...] = ()  # the tokens scored: the text's own, or an encoder–decoder's target
+    offsets: np.ndarray | None = None  # their character spans in the probed text
 
     @classmethod
     def of(cls, probe) -> Scores:
         intact = probe.intact_prob
+        texts, offsets = probe.tokens.texts, probe.tokens.offsets
+        if probe.arch == "seq2seq":  # position i chose token i + 1 (the last chose </s>)
+            end = offsets[-1:, 1:].repeat(2, axis=1)
+            texts, offsets = probe.outputs, np.vstack([offsets[1:], end])
         if probe.arch != "gpt":
             return cls(
-                probe.target_prob, probe.entropy, probe.top_texts, tuple(probe.top_probs), None, intact
-            )
+                probe.target_prob, probe.entropy, probe.top_texts, tuple(probe.top_probs), None, intact,
+                texts, offsets,
+            )  # fmt: skip
         nan = np.full(1, np.nan, np.float32)
         return cls(
             np.concatenate([nan, probe.target_prob[:-1]]),
@@ -60,6 +68,8 @@ class Scores:
             (np.zeros(0, np.float32), *probe.top_probs[:-1]),
             (probe.top_texts[-1], probe.top_probs[-1], float(probe.entropy[-1])),
             None if intact is None else np.concatenate([nan, intact[:-1]]),
+            texts,
+            offsets,
         )
 
 
@@ -182,9 +192,9 @@ class ProbabilityView(QWidget):
     def _draw(self) -> None:
         self._drawn = True
         probe = self.probe
-        texts, p, h = probe.tokens.texts, self.scores.prob, self.scores.entropy
+        texts, p, h = self.scores.texts, self.scores.prob, self.scores.entropy
         self.tokens.set_tokens(
-            texts, [tint(x) if np.isfinite(x) else None for x in p], offsets=probe.tokens.offsets
+            texts, [tint(x) if np.isfinite(x) else None for x in p], offsets=self.scores.offsets
         )
         n = len(texts)
         finite = np.nan_to_num(p, nan=0.0)
@@ -209,11 +219,10 @@ class ProbabilityView(QWidget):
         self.axis.set_labels(texts)
         self.entropy_plot.setXRange(0, max(n, 1), padding=0)
         scored = int(np.isfinite(p).sum())
-        how = (
-            "given the tokens before it (the first token has none)"
-            if probe.arch == "gpt"
-            else "itself, unmasked"
-        )
+        how = {
+            "gpt": "given the tokens before it (the first token has none)",
+            "seq2seq": "given the source and the target before it",
+        }.get(probe.arch, "itself, unmasked")
         after = self.scores.after
         next_text = (
             f" · after the text: {after[2]:.2f} nats, likely “{visible(after[0][0])}”"
@@ -242,7 +251,7 @@ class ProbabilityView(QWidget):
         with open(path, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
             out.writerow(["position", "token", "probability", "entropy_nats"])
-            for i, token in enumerate(self.probe.tokens.texts):
+            for i, token in enumerate(sc.texts):
                 out.writerow([i, token, f"{sc.prob[i]:.6f}", f"{sc.entropy[i]:.6f}"])
 
     def apply_recipe(self, settings: dict) -> None:
@@ -252,7 +261,7 @@ class ProbabilityView(QWidget):
         pr, sc = self.probe, self.scores
         if pr is None or sc is None or not 0 <= i < len(pr.tokens):
             return ""
-        token = visible(pr.tokens.texts[i])
+        token = visible(sc.texts[i])
         if not np.isfinite(sc.prob[i]):
             return f"“{token}”: not scored (a GPT scores a token from the ones before it)"
         change = ""
@@ -267,7 +276,7 @@ class ProbabilityView(QWidget):
         pr, sc = self.probe, self.scores
         if pr is None or sc is None or not 0 <= i < len(pr.tokens):
             return
-        token = pr.tokens.texts[i]
+        token = sc.texts[i]
         if not len(sc.top_texts[i]):
             self.chart.clear_bars(f"“{visible(token)}”: nothing before it to predict from")
             return

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.errors import ModelError
+from models.text.pairs import ARROW
 from playground.info import ModelInfo
 from playground.recipe import recipe_for
 from playground.views.figure_export import ExportButton
@@ -45,6 +46,7 @@ class PromptView(QWidget):
         self.request = 0  # the id of this view's newest generation
         self.run_settings = None  # the SamplingSettings the newest generation ran with
         self.finish_reason = ""
+        self.lead = ""  # what stands between prompt and output: an encoder–decoder's " → "
         self._t0 = 0.0
 
         self.prompt = QPlainTextEdit(placeholderText="Type a prompt, then Ctrl+Enter")
@@ -63,7 +65,8 @@ class PromptView(QWidget):
         buttons.addWidget(self.stop_button)
         left = QWidget()
         col = QVBoxLayout(left)
-        col.addWidget(QLabel("Prompt"))
+        self.prompt_label = QLabel("Prompt")
+        col.addWidget(self.prompt_label)
         col.addWidget(self.prompt, 1)
         col.addWidget(self.sampling)
         col.addLayout(buttons)
@@ -130,10 +133,11 @@ class PromptView(QWidget):
             return
         self.prompt_text, self.run_settings = self.prompt.toPlainText(), settings
         self.steps, self.prompt_tokens, self.finish_reason = [], None, ""
+        self.lead = ARROW if self.info.arch == "seq2seq" else ""  # a translation follows its source
         self._prob_sum = 0.0  # of the steps' probabilities: the stats line stays O(1) a batch
         self.notes.hide()
         self.output.clear_tokens()
-        self.output.append_plain(self.prompt_text)
+        self.output.append_plain(self.prompt_text + self.lead)
         self.details.clear()
         self._t0 = time.perf_counter()
         self.request = self.client.generate(self.prompt_text, settings)
@@ -153,11 +157,11 @@ class PromptView(QWidget):
             self.details.clear()  # the last model's header and layers mean nothing now
         self.info = info
         self.sampling.model_changed(info.chat)
-        self.prompt.setPlaceholderText(
-            "Type a prompt, then Ctrl+Enter"
-            if info.arch == "gpt"
-            else "This is a BERT model: it fills masks (Fill-mask tab)"
-        )
+        self.prompt.setPlaceholderText({
+            "gpt": "Type a prompt, then Ctrl+Enter",
+            "seq2seq": "Type a source to translate, then Ctrl+Enter: the target streams out",
+        }.get(info.arch, "This is a BERT model: it fills masks (Fill-mask tab)"))  # fmt: skip
+        self.prompt_label.setText("Source (encoder–decoder)" if info.arch == "seq2seq" else "Prompt")
         self._sync()
 
     def _on_prompt_tokenized(self, tokens) -> None:
@@ -181,7 +185,7 @@ class PromptView(QWidget):
         self._sync()
         self._update_stats()
         if self.steps:
-            self.run_finished.emit(self.prompt_text + self.generated_text())
+            self.run_finished.emit(self.prompt_text + self.lead + self.generated_text())
         if self._pending_token is not None and self._pending_token < len(self.steps):  # a recipe's
             self.output.select(self._pending_token)
             self._on_output_token_clicked(self._pending_token)
@@ -193,7 +197,7 @@ class PromptView(QWidget):
         why_not = ""
         if self.info is None:
             why_not = "No model is open yet."
-        elif self.info.arch != "gpt":
+        elif self.info.arch == "bert":
             why_not = "A BERT model fills masks (Fill-mask tab); open a GPT to generate."
         elif self.client.active("train"):
             why_not = "Training is running: stop it first (the trained model then becomes active)."
@@ -233,6 +237,12 @@ class PromptView(QWidget):
             return
         s = self.steps[i]
         keys = list(self.prompt_tokens.texts if self.prompt_tokens is not None else ())
+        if s.cross_attention is not None:  # a translation: which source tokens it read to choose
+            self.details.show_token(
+                s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.cross_attention, keys,
+                title="its attention over the source (cross, average of heads per layer)",
+            )  # fmt: skip
+            return
         keys += [t.token_text for t in self.steps[:i]]
         self.details.show_token(s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.attention, keys)
 

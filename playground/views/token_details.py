@@ -48,8 +48,10 @@ class TokenDetails(QWidget):
         top_probs,
         attention: np.ndarray | None = None,
         keys=(),
+        title: str = "its attention (average of heads per layer)",
     ) -> None:
         """attention: float32 [layers, heads, keys] for this token's query, or None."""
+        self.attention.setTitle(title)
         self.header.setText(f"“{visible(token_text)}”   p = {prob:.3f}   entropy = {entropy:.2f} nats")
         self.chart.set_alternatives(top_texts, top_probs, chosen=token_text)
         if attention is not None and attention.size:

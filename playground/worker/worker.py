@@ -359,8 +359,6 @@ class Worker(JobRunner):
         if status == "failed":
             if reason != "failed":  # an exception was reported already
                 self.errored.emit(message, "")
-        elif run.trainer.config.arch == "seq2seq":  # trained and saved; not a model the views show
-            message += "; encoder–decoder models are not shown in the app's views yet"
         elif not run.started.scratch:  # the trained model is now the one to prompt and inspect
             from playground.info import model_info
 
@@ -374,6 +372,14 @@ class Worker(JobRunner):
                 kind = "classifier" if trainer.config.task == "classify" else "fine-tuned"
                 name = f"{self.base[2]}, {kind} ({Path(trainer.corpus.name).name})"
                 hint, task = "", ""
+            elif trainer.config.arch == "seq2seq":  # a pair task is known by its name
+                from models.text.pairs import PAIR_TASKS
+
+                name = f"trained encoder–decoder ({trainer.corpus.name})"
+                pair_task = PAIR_TASKS.get(trainer.corpus.task or "")
+                hint = f"type a source to translate; look for {pair_task.look_for}" if pair_task else ""
+                task = ""  # (exact answers with heads out are a decoder's)
+                example = trainer.val_pairs.sources[0]
             else:
                 name = f"trained {trainer.config.arch.upper()} ({trainer.corpus.name})"
                 corpus_task = trainer.corpus.task
@@ -382,6 +388,8 @@ class Worker(JobRunner):
             self.info = model_info(self.model, name, self.last_checkpoint, trainer.device.type, hint, task)
             if fine_tuned:
                 self.info = replace(self.info, base=self.base[2])
+            if trainer.config.arch == "seq2seq":
+                self.info = replace(self.info, example=example)
             self.model_loaded.emit(self.info)
         return ("done" if status == "finished" else status), message
 

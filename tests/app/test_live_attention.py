@@ -35,7 +35,7 @@ def test_the_view_grows_with_the_run_and_keeps_its_attention_without_running_it_
         reference = worker.model(torch.tensor([ids]), output_attentions=True).attentions
     np.testing.assert_allclose(view.attentions, torch.stack([a[0] for a in reference]).numpy(), atol=1e-5)
     assert (
-        view.tokens[-1] == prompt.steps[-1].token_text
+        view.rows[-1] == prompt.steps[-1].token_text
         and view.text.text() == "the cat" + prompt.generated_text()
     )
     qtbot.wait(300)
@@ -52,7 +52,7 @@ def test_a_stopped_run_is_inspected_afresh(qtbot, window, wait_signal):
     qtbot.keyClick(prompt.prompt, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not prompt.running, timeout=10_000)
     text = "the cat" + prompt.generated_text()
-    qtbot.waitUntil(lambda: view.text.text() == text and len(view.tokens) == len(text), timeout=20_000)
+    qtbot.waitUntil(lambda: view.text.text() == text and len(view.rows) == len(text), timeout=20_000)
     assert view.attentions.shape[-1] == len(text) and not view.following
 
 

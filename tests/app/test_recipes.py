@@ -115,7 +115,7 @@ def test_a_recipe_for_other_weights_still_draws_and_says_so(qtbot, window, tmp_p
     path.write_text(json.dumps(data), encoding="utf-8")
     att.select(0, 0)
     window.open_recipe(path)
-    qtbot.waitUntil(lambda: att.text.text() == "a dog" and len(att.tokens) == 5, timeout=10_000)
+    qtbot.waitUntil(lambda: att.text.text() == "a dog" and len(att.rows) == 5, timeout=10_000)
     qtbot.waitUntil(lambda: (att.layer, att.head) == (1, 1), timeout=5_000)
     assert "not those the recipe was made with" in window.errors.last.message
 

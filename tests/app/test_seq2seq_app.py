@@ -1,25 +1,93 @@
-"""An encoder–decoder folder: the engine opens it, the app refuses it with the reason and keeps its model."""
+"""An encoder–decoder in the app: the prompt is its source and the target streams; the attention view
+shows its three kinds (cross-attention labelled target × source); views it has no use of are off."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
+from PySide6.QtCore import Qt
 
 import models
 from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
-from tests.models.helpers import char_tokenizer
+from models.text.pairs import ARROW, START
+
+SHAPE = dict(
+    d_model=32, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4, decoder_attention_heads=2,
+    encoder_ffn_dim=64, decoder_ffn_dim=48, max_position_embeddings=40,
+)  # fmt: skip
 
 
-def test_an_encoder_decoder_folder_is_refused_and_the_model_stays(qtbot, window, tmp_path, finish):
-    tok = char_tokenizer()
+@pytest.fixture(scope="module")
+def marian_dir(tmp_path_factory):
+    tok = models.Tokenizer.train(["abcdefgh ijk 0123456789"], "char", specials=("<pad>", "</s>"))
     torch.manual_seed(0)
-    models.save(
-        Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, d_model=16)).eval(), tok, tmp_path / "marian"
-    )
-    before = window.info
-    status, message = finish(lambda: window.client.load(str(tmp_path / "marian")))
-    assert status == "failed" and "encoder–decoder (Marian)" in message
-    assert window.info == before  # the tiny GPT is still the active model
-    assert (
-        window.errors.last is not None
-        and "do not show encoder–decoder models yet" in window.errors.last.message
-    )
+    model = Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, eos_token_id=1, **SHAPE)).eval()
+    with torch.no_grad():
+        model.final_logits_bias[0, 0] = -1e4  # <pad> is never chosen: the output reads back as text
+    folder = tmp_path_factory.mktemp("marian") / "marian"
+    models.save(model, tok, folder)
+    return folder
+
+
+def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kinds(
+    qtbot, window, marian_dir, tiny_gpt_dir, wait_signal
+):
+    wait_signal(window.client.model_loaded, lambda: window.open_model(str(marian_dir)))
+    assert window.info.arch == "seq2seq" and window.prompt_view.prompt_label.text().startswith("Source")
+    for name in ("lens", "heads", "fill-mask", "finetune", "compare"):  # they read one stack of heads
+        assert not window.tabs.isTabEnabled(window.tabs.indexOf(window.views[name]))
+    qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)  # Ctrl+4: the lens
+    assert window.tabs.currentWidget() is not window.lens_view and "encoder–decoder" in window.message.text()
+
+    window.show_view("prompt")
+    view = window.prompt_view
+    view.sampling.max_tokens.setValue(12)
+    view.prompt.clear()
+    qtbot.keyClicks(view.prompt, "abc def")
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not view.running and bool(view.steps), timeout=30_000)
+    out = view.generated_text()
+    assert view.output.toPlainText().rstrip("\u200b") == f"abc def{ARROW}{out}"  # (\u200b: the </s> chip)
+
+    # a generated token shows which source tokens it read
+    qtbot.mouseClick(view.output.viewport(), Qt.MouseButton.LeftButton, pos=view.output.token_rect_center(1))
+    assert view.output.selected == 1 and view.details.attention.data.shape == (3, len(view.prompt_tokens))
+    np.testing.assert_allclose(view.details.attention.data, view.steps[1].cross_attention.mean(1))
+
+    att = window.attention_view
+    window.show_view("attention")
+    qtbot.waitUntil(lambda: att.text.text() == f"abc def{ARROW}{out}", timeout=10_000)
+    assert not att.kind_box.isHidden() and att.kind_box.currentData() == "cross"
+    n, S = len(view.steps), len(view.prompt_tokens)
+    assert att.attentions.shape == (3, 2, n, S) and att.cols[-1] == "</s>"
+    assert att.rows[0] == view.steps[0].token_text  # each cross row: the token it chose
+    assert att.head_plot.data.shape == (n, S)  # rectangular: target rows × source columns
+    steps_cross = np.stack([s.cross_attention for s in view.steps], axis=2)
+    np.testing.assert_allclose(att.attentions, steps_cross)
+    for kind, shape in (("decoder", (3, 2, n, n)), ("encoder", (2, 4, S, S))):
+        att.kind_box.setCurrentIndex(att.kind_box.findData(kind))
+        assert att.attentions.shape == shape and att.head_plot.data.shape == shape[2:]
+        # the decoder's own attention reads its inputs, the start token first; the encoder, the source
+        assert att.rows[0] == (START if kind == "decoder" else "a")
+    assert att.knock_button.isHidden()  # heads are not knocked out of an encoder–decoder
+
+    # Inspect a pair typed by hand: teacher-forced, the same three kinds
+    att.kind_box.setCurrentIndex(att.kind_box.findData("cross"))
+    att.text.clear()
+    qtbot.keyClicks(att.text, "abc -> ba")  # "->" for the arrow a keyboard lacks
+    qtbot.keyClick(att.text, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: att.cols == ("a", "b", "c", "</s>"), timeout=10_000)
+    assert att.rows == ("b", "a", "</s>") and att.attentions.shape == (3, 2, 3, 4)
+
+    # the probabilities view scores the target where it stands, </s> last
+    pv = window.probability_view
+    pv.score(f"abc{ARROW}ba")
+    qtbot.waitUntil(lambda: pv.scores is not None and pv.scores.texts == ("b", "a", "</s>"), timeout=10_000)
+    assert np.isfinite(pv.scores.prob).all()
+
+    # back to a GPT: every view is on again, and the attention view has one kind
+    wait_signal(window.client.model_loaded, lambda: window.open_model(str(tiny_gpt_dir)))
+    assert all(window.tabs.isTabEnabled(i) for i in range(window.tabs.count()))
+    qtbot.waitUntil(lambda: att.attentions.shape[:2] == (2, 2), timeout=10_000)
+    assert att.kind_box.isHidden() and not att.knock_button.isHidden()

@@ -171,3 +171,44 @@ def test_translation_streams_steps_that_match_a_full_forward():
         s.token_id for s in models.generate(model, tok, "abc", max_new_tokens=8, temperature=1.0, seed=3)
     ]
     assert sampled == again
+
+
+def test_a_probe_reads_a_pair_teacher_forced_and_a_run_holds_the_same_attention():
+    """The probe of "source → target" is one teacher-forced forward; the attention a streamed run
+    carries, put together from its steps, is the probe of its own output (nothing is run again)."""
+    from models.inspect.run_attention import translation_attention
+    from models.text.pairs import ARROW, START
+
+    tok = models.Tokenizer.train(["abcdefgh ijk"], "char", specials=("<pad>", "</s>"))
+    torch.manual_seed(0)
+    model = Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, eos_token_id=1, **SHAPE)).eval()
+    probe = models.probe(model, tok, f"abc{ARROW}fed")
+    assert probe.arch == "seq2seq" and probe.tokens.texts == (START, "f", "e", "d")
+    assert probe.source.texts == ("a", "b", "c", "</s>") and probe.outputs == ("f", "e", "d", "</s>")
+    src = torch.tensor([[*tok.encode("abc", special_tokens=False).ids.tolist(), 1]])
+    with torch.no_grad():
+        full = model(src, torch.from_numpy(probe.tokens.ids[None]), output_attentions=True)
+    probs = torch.softmax(full.logits[0], -1)
+    following = [*tok.encode("fed", special_tokens=False).ids.tolist(), 1]  # f e d </s>
+    np.testing.assert_allclose(probe.target_prob, probs[torch.arange(4), following], atol=1e-6)
+    assert probe.attentions.shape == (3, 2, 4, 4) and probe.cross_attentions.shape == (3, 2, 4, 4)
+    assert probe.encoder_attentions.shape == (2, 4, 4, 4)
+    np.testing.assert_allclose(probe.cross_attentions[1], full.cross_attentions[1][0], atol=1e-6)
+    # the last position predicts </s>; its probability is scored, not NaN
+    assert np.isfinite(probe.target_prob).all()
+
+    with torch.no_grad():
+        model.final_logits_bias[0, 0] = -1e4  # <pad> is never chosen: the output reads back as text
+    steps = list(models.generate(model, tok, "abc defg", max_new_tokens=30, temperature=0, attention=True))
+    out = tok.decode([s.token_id for s in steps], skip_special=True)
+    encoder, decoder, cross = translation_attention(steps)
+    again = models.probe(model, tok, f"abc defg{ARROW}{out}")
+    n = min(len(steps), len(again.tokens))  # a run cut by its length holds no row for its last token
+    assert n > 3 and again.tokens.ids[1:n].tolist() == [s.token_id for s in steps[: n - 1]]
+    np.testing.assert_allclose(encoder, again.encoder_attentions, atol=1e-5)
+    np.testing.assert_allclose(decoder[:, :, :n, :n], again.attentions[:, :, :n, :n], atol=1e-5)
+    np.testing.assert_allclose(cross[:, :, :n], again.cross_attentions[:, :, :n], atol=1e-5)
+    alone = models.probe(model, tok, "abc defg")  # a source alone: with its greedy translation
+    assert alone.tokens.texts[:n] == again.tokens.texts[:n]
+    with pytest.raises(models.ModelError, match="source is empty"):
+        models.probe(model, tok, f"{ARROW}abc")
