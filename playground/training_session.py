@@ -66,7 +66,7 @@ def build_trainer(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any,
     A fine-tune needs `active`: (model, tokenizer, its source). It trains a copy, so the model
     stays as it was (to compare against) until the run ends.
     """
-    from models.training.trainer import Trainer, resume_trainer
+    from models.training.trainer import make_trainer, resume_trainer
 
     if request.finetune is not None:
         return _finetuner(request, runs_dir, active)
@@ -76,7 +76,7 @@ def build_trainer(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any,
     if request.config is None:
         raise ValueError("a new run needs its settings")
     out = Path(request.out_dir) if request.out_dir else runs_dir / _run_name(request)
-    return Trainer(request.config, request.corpus, out)
+    return make_trainer(request.config, request.corpus, out)
 
 
 def _finetuner(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, str] | None):
@@ -114,10 +114,12 @@ def _finetuner(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, st
 
 
 def started(trainer: Any, finetune: bool = False, scratch: bool = False) -> TrainingStarted:
+    from models.text.pairs import PAIR_TASKS
     from models.text.tasks import TASKS
 
-    task = TASKS.get(trainer.corpus.name.removeprefix("task:"))
     cfg = trainer.config
+    tasks = PAIR_TASKS if cfg.arch == "seq2seq" else TASKS  # ("reverse" is both: a GPT's and a pair task)
+    task = tasks.get(trainer.corpus.name.removeprefix("task:"))
     return TrainingStarted(
         config=cfg,
         corpus=trainer.corpus.name,

@@ -12,7 +12,7 @@ from models.errors import ModelError
 from models.inspect.translate import EOS, encode_source, translate
 from models.nn import Model
 from models.results import TranslationEval
-from models.text.pairs import Pairs, load_pairs, pair_task, read_pairs
+from models.text.pairs import ARROW, Pairs, load_pairs, pair_task, read_pairs
 from models.text.tokenizer import Tokenizer
 from models.training.batches import pad_rows
 from models.training.settings import TrainConfig
@@ -42,9 +42,7 @@ class Seq2SeqTrainer(Trainer):
         if config.arch != "seq2seq":
             raise ModelError("a Seq2SeqTrainer needs arch='seq2seq'")
         self.last_eval: TranslationEval | None = None
-        # attention snapshots of an encoder–decoder are not drawn yet: none are taken
-        super().__init__(config.replace(probe_every=0), corpus, out_dir, tokenizer=tokenizer, model=model,
-                         state=state)  # fmt: skip
+        super().__init__(config, corpus, out_dir, tokenizer=tokenizer, model=model, state=state)
 
     def _setup_data(self, corpus: Pairs | str | Path, tokenizer: Tokenizer | None) -> None:  # type: ignore[override]
         cfg = self.config
@@ -54,7 +52,8 @@ class Seq2SeqTrainer(Trainer):
         self.train_pairs, self.val_pairs = self.corpus.split(cfg.val_fraction, cfg.seed)
         self.train_rows, cut_train = self._encode(self.train_pairs)
         self.val_rows, cut_val = self._encode(self.val_pairs)
-        self.probe_text = self.val_pairs.sources[0]
+        # the probe pair, read teacher-forced: its cross-attention forms as the model learns
+        self.probe_text = cfg.probe_text or f"{self.val_pairs.sources[0]}{ARROW}{self.val_pairs.targets[0]}"
         self.sample_prompt = ""
         cut = cut_train + cut_val
         self.data_notes = (

@@ -269,7 +269,7 @@ PRESETS: dict[str, Preset] = {
                 eval_every=250,
                 eval_batches=1,
                 sample_every=250,
-                probe_every=0,
+                probe_every=100,
                 checkpoint_every=500,
             ),
         ),

@@ -19,12 +19,15 @@ from PySide6.QtWidgets import (
 
 from models.errors import ModelError
 from models.text.corpus import BUILTIN_CORPORA
+from models.text.pairs import PAIR_TASKS
 from models.text.tasks import TASKS
 from models.training.settings import DEVICES, PRESETS, TOKENIZERS, TrainConfig, tokenizer_for
 
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
-FILE_ITEM, FOLDER_ITEM = "Text file…", "Folder of .txt files…"
-CORPUS_PRESET = {"task": "task", "shakespeare": "shakespeare"}  # picking a corpus picks its preset
+FILE_ITEM, FOLDER_ITEM, PAIRS_ITEM = "Text file…", "Folder of .txt files…", "Pairs file (TSV)…"
+PAIRS = "pairs:"  # the form's prefix for an encoder–decoder's data: "pairs:reverse", "pairs:/path.tsv"
+# picking a corpus picks its preset
+CORPUS_PRESET = {"task": "task", "shakespeare": "shakespeare", "pairs": "seq2seq"}
 # (field, label, minimum, maximum, tooltip); floats get a QDoubleSpinBox
 INT_FIELDS = (
     ("n_layer", "Layers", 1, 48, "Transformer blocks"),
@@ -62,8 +65,12 @@ class TrainingForm(QWidget):
         for name in BUILTIN_CORPORA:
             self.corpus.addItem(f"{name.capitalize()} (built-in)", name)
         self.corpus.setItemData(self.corpus.count() - 1, "Tiny Shakespeare, 1.1 MB, public domain", TOOLTIP)
+        for task in PAIR_TASKS.values():  # source → target, for the encoder–decoder
+            self.corpus.addItem(f"Pairs: {task.name}", f"{PAIRS}{task.name}")
+            self.corpus.setItemData(self.corpus.count() - 1, f"{task.description} (encoder–decoder)", TOOLTIP)
         self.corpus.addItem(FILE_ITEM, FILE_ITEM)
         self.corpus.addItem(FOLDER_ITEM, FOLDER_ITEM)
+        self.corpus.addItem(PAIRS_ITEM, PAIRS_ITEM)
         self.corpus.setCurrentIndex(list(TASKS).index("reverse"))
         # long file names must not widen the whole panel: the box elides, its tooltip has the path
         self.corpus.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -76,8 +83,6 @@ class TrainingForm(QWidget):
 
         self.preset = QComboBox()
         for p in PRESETS.values():
-            if p.config.arch == "seq2seq":  # the encoder–decoder trains headless for now
-                continue
             self.preset.addItem(p.name, p.name)
             self.preset.setItemData(self.preset.count() - 1, p.description, TOOLTIP)
         self.preset.setCurrentText("task")
@@ -89,6 +94,7 @@ class TrainingForm(QWidget):
         self.arch = QComboBox()
         self.arch.addItem("GPT (next token)", "gpt")
         self.arch.addItem("BERT (masked LM)", "bert")
+        self.arch.addItem("Encoder–decoder (source → target)", "seq2seq")
         self.arch.currentIndexChanged.connect(self._on_arch_changed)
         form.addRow("Architecture", self.arch)
         self.tokenizer = QComboBox()
@@ -144,7 +150,12 @@ class TrainingForm(QWidget):
         return base.replace(**values)
 
     def corpus_source(self) -> str:
-        return str(self.corpus.currentData())
+        """What the trainer reads: a file, a folder, "task:NAME" (an encoder–decoder's pair tasks too)."""
+        source = str(self.corpus.currentData())
+        if source.startswith(PAIRS):
+            name = source.removeprefix(PAIRS)
+            return f"task:{name}" if name in PAIR_TASKS else name
+        return source
 
     def apply(self, cfg: TrainConfig) -> None:
         """Show a config's values (from a preset) without emitting a storm of checks."""
@@ -160,12 +171,13 @@ class TrainingForm(QWidget):
             widget.blockSignals(False)
         self._on_edited()
 
-    def set_corpus_path(self, path: str) -> None:
-        """Add (once) and select a file or folder as the corpus."""
-        index = self.corpus.findData(path)
+    def set_corpus_path(self, path: str, pairs: bool = False) -> None:
+        """Add (once) and select a file or folder as the corpus (or a TSV of pairs)."""
+        data = f"{PAIRS}{path}" if pairs else path
+        index = self.corpus.findData(data)
         if index < 0:
-            self.corpus.insertItem(self.corpus.count() - 2, Path(path).name, path)
-            index = self.corpus.count() - 3
+            index = self.corpus.count() - 3  # before the three "…" items
+            self.corpus.insertItem(index, f"{Path(path).name} (pairs)" if pairs else Path(path).name, data)
             self.corpus.setItemData(index, path, TOOLTIP)
         self.corpus.setCurrentIndex(index)
 
@@ -189,6 +201,16 @@ class TrainingForm(QWidget):
             path, _ = QFileDialog.getOpenFileName(self, "Train on a text file", "", "Text (*.txt);;All (*)")
         elif choice == FOLDER_ITEM:
             path = QFileDialog.getExistingDirectory(self, "Train on a folder of .txt files")
+        elif choice == PAIRS_ITEM:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Train an encoder–decoder on pairs (source and target columns)", "",
+                "Tab-separated (*.tsv *.txt);;All (*)",
+            )  # fmt: skip
+            if path:
+                self.preset.setCurrentIndex(self.preset.findData("seq2seq"))
+                self.apply(PRESETS["seq2seq"].config)
+                self.set_corpus_path(path, pairs=True)
+                return
         else:
             return
         if path:
@@ -197,17 +219,27 @@ class TrainingForm(QWidget):
             self.corpus.setCurrentIndex(0)
 
     def _on_edited(self, *_args) -> None:
-        source = self.corpus_source()
-        task = TASKS.get(source.removeprefix("task:")) if source.startswith("task:") else None
-        self.look_for.setText(
-            f"<b>Look for:</b> {task.look_for}<br><b>Prompt it with:</b> {task.prompt_hint}"
-            if task
-            else f"<b>Corpus:</b> {source}"
-        )
+        source, choice = self.corpus_source(), str(self.corpus.currentData())
+        pairs = choice.startswith(PAIRS)
+        task = TASKS.get(source.removeprefix("task:")) if source.startswith("task:") and not pairs else None
+        pair_task = PAIR_TASKS.get(choice.removeprefix(PAIRS)) if pairs else None
+        if task:
+            hint = f"<b>Look for:</b> {task.look_for}<br><b>Prompt it with:</b> {task.prompt_hint}"
+        elif pair_task:
+            hint = f"<b>Look for</b> (cross-attention): {pair_task.look_for}"
+        else:
+            hint = f"<b>Corpus:</b> {source}"
+        self.look_for.setText(hint)
         self.preset_note.setText(PRESETS[self.preset.currentData()].description)
+        seq2seq = self.arch.currentData() == "seq2seq"
+        self.tokenizer.setEnabled(not seq2seq)  # an encoder–decoder reads characters
         try:
             warnings = self.config().warnings()
             message = ""
+            if seq2seq and not pairs:
+                message = "An encoder–decoder learns from pairs: pick a Pairs task or a pairs file (TSV)."
+            elif pairs and not seq2seq:
+                message = "Pairs train an encoder–decoder: pick that architecture (or the seq2seq preset)."
         except ModelError as e:
             message, warnings = str(e), []
         self.message = message

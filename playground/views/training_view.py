@@ -54,7 +54,9 @@ class TrainingView(QWidget):
         self.client = client
         self.request = 0  # the id of this view's newest training request
         self.snapshots: list[tuple[int, np.ndarray]] = []  # (step, [L, H, T, T])
-        self.probe_tokens: tuple[str, ...] = ()
+        self.probe_rows: tuple[str, ...] = ()  # the probe's query tokens (an encoder–decoder's:
+        self.probe_cols: tuple[str, ...] = ()  # the target it chose) and key tokens (its source)
+        self.scores_text = ""
         self.selected = (0, 0)
         self.last_step = 0
         self._snapshot_due = False  # the newest snapshot is not drawn yet
@@ -305,7 +307,8 @@ class TrainingView(QWidget):
         for step, scores in info.head_scores:
             self.score_chart.add(step, scores)
             self.latest_scores = scores
-        self.task_run = info.corpus.startswith("task:")
+        # a decoder's task: its heads can be checked on fresh questions (not an encoder–decoder's pairs)
+        self.task_run = info.corpus.startswith("task:") and info.config.arch != "seq2seq"
         self.last_step = len(info.losses)
         self.redraw.soon()  # drawn within the budget: the first steps are not held up
         where = f" · checkpoints in {info.out_dir}" if info.out_dir else ""
@@ -331,8 +334,10 @@ class TrainingView(QWidget):
                 val.append(r.val_loss)
             if r.sample:
                 self.samples.appendPlainText(f"── step {r.step} ──\n{r.sample}")
+            if r.translations is not None:
+                self._show_translations(r.step, r.translations)
             if r.probe is not None:
-                self._add_snapshot(r.step, r.probe.tokens.texts, r.probe.attentions)
+                self._add_snapshot(r.step, r.probe)
             if r.head_scores is not None:
                 self.score_chart.add(r.step, r.head_scores)
                 self.latest_scores = r.head_scores
@@ -344,7 +349,21 @@ class TrainingView(QWidget):
         self.progress.setValue(r.step)
         eta = "—" if not math.isfinite(r.eta_s) else _clock(r.eta_s)
         val_text = f" · val {val[-1]:.3f}" if val else ""
-        self.stats.setText(f"loss {r.loss:.3f}{val_text} · {r.tokens_per_s:,.0f} tok/s · ETA {eta}")
+        self.stats.setText(
+            f"loss {r.loss:.3f}{val_text}{self.scores_text} · {r.tokens_per_s:,.0f} tok/s · ETA {eta}"
+        )
+
+    def _show_translations(self, step: int, scores) -> None:
+        """An encoder–decoder's validation: its scores in the stats, its first translations below."""
+        self.scores_text = f" · tokens {scores.token_accuracy:.0%} · exact {scores.exact:.0%}"
+        lines = [
+            f"✓ {source} → {out}" if out == target else f"✗ {source} → {out}  (target {target})"
+            for source, out, target in scores.examples
+        ]
+        self.samples.appendPlainText(
+            f"── step {step}: held-out translations, {scores.exact:.0%} exact, "
+            f"{scores.token_accuracy:.0%} of tokens right ──\n" + "\n".join(lines)
+        )
 
     def _drawings(self) -> list[tuple[bool, object, pg.GraphicsView]]:
         """(has news, draw it, the widget it paints in) for each live drawing."""
@@ -366,9 +385,18 @@ class TrainingView(QWidget):
             self.stats.setText(f"{status}: {message}" if message else status)
 
     # ---- the attention timeline -------------------------------------------------------------
-    def _add_snapshot(self, step: int, tokens: tuple[str, ...], attentions: np.ndarray) -> None:
+    def _add_snapshot(self, step: int, probe) -> None:
+        """A probe's attention on the timeline: an encoder–decoder's cross-attention (the target it
+        chose × its source), any other model's own."""
         follow = self.timeline.value() == self.timeline.maximum()  # at the end: stay live
-        self.probe_tokens = tokens
+        if probe.cross_attentions is not None:
+            self.probe_rows, self.probe_cols = probe.outputs, probe.source.texts
+            attentions = probe.cross_attentions
+            self.mosaic.setTitle("probe pair cross-attention (target × source): all layers × heads")
+        else:
+            self.probe_rows = self.probe_cols = probe.tokens.texts
+            attentions = probe.attentions
+            self.mosaic.setTitle("probe attention: all layers × heads")
         self.snapshots.append((step, attentions))
         if len(self.snapshots) > MAX_SNAPSHOTS:  # keep the first, thin the rest evenly
             self.snapshots = self.snapshots[:1] + self.snapshots[2:-1:2] + self.snapshots[-1:]
@@ -396,7 +424,7 @@ class TrainingView(QWidget):
         layer = min(self.selected[0], att.shape[0] - 1)
         head = min(self.selected[1], att.shape[1] - 1)
         self.mosaic.select(layer, head)
-        self.head_plot.set_matrix(att[layer, head], self.probe_tokens, self.probe_tokens)
+        self.head_plot.set_matrix(att[layer, head], self.probe_cols, self.probe_rows)
         self.head_plot.setTitle(f"layer {layer}, head {head} at step {step}")
         self.timeline_label.setText(f"step {step} ({index + 1}/{len(self.snapshots)})")
 
@@ -417,6 +445,7 @@ class TrainingView(QWidget):
         self.look_for.setText("")
         self.check_label.hide()
         self.latest_scores = None
+        self.scores_text = ""  # an encoder–decoder's newest token accuracy and exact share
         self.score_chart.reset()
         self.lr_chart.reset()
         self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))

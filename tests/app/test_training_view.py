@@ -239,3 +239,44 @@ def test_knocking_heads_out_of_a_task_model_shows_the_exact_answers_change(qtbot
     assert (
         view.check_label.isHidden() or "Exact answers" not in view.check_label.text()
     )  # not the training view's
+
+
+def _choose(qtbot, combo, data) -> None:
+    """Pick an item the way a user does: open the list and click it (the combo emits `activated`)."""
+    combo.showPopup()
+    items = combo.view()
+    rect = items.visualRect(combo.model().index(combo.findData(data), 0))
+    qtbot.mouseClick(items.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: combo.currentData() == data, timeout=5_000)
+
+
+def test_an_encoder_decoder_trains_on_pairs_and_its_cross_attention_forms_on_the_timeline(
+    qtbot, view, window
+):
+    form = view.form
+    _choose(qtbot, form.arch, "seq2seq")  # text does not train an encoder–decoder: refused, said why
+    assert "learns from pairs" in form.message and not view.train_action.isEnabled()
+    _choose(qtbot, form.corpus, "pairs:reverse")  # the pair task picks the encoder–decoder's preset
+    assert form.preset.currentData() == "seq2seq" and form.arch.currentData() == "seq2seq"
+    assert form.corpus_source() == "task:reverse" and "anti-diagonal" in form.look_for.text()
+    form.apply(
+        models.preset("seq2seq", n_embd=32, n_head=2, batch_size=16, steps=40, warmup_steps=5,
+                      eval_every=20, probe_every=20, sample_every=0, checkpoint_every=0)
+    )  # fmt: skip
+    assert form.message == "" and view.train_action.isEnabled()
+    qtbot.keyClick(view, Qt.Key.Key_F5)
+    _wait_finished(qtbot, view)
+    assert [s for s, _ in view.snapshots] == [20, 40]
+    step, cross = view.snapshots[-1]
+    assert view.probe_cols[-1] == "</s>" and view.probe_rows[-1] == "</s>"  # target rows × source columns
+    assert cross.shape == (2, 2, len(view.probe_rows), len(view.probe_cols))
+    assert view.head_plot.data.shape == cross.shape[2:] and "cross-attention" in view.mosaic.titleLabel.text
+    assert "exact" in view.stats.text() and "tokens" in view.stats.text()
+    assert "held-out translations" in view.samples.toPlainText()
+    # the trained encoder–decoder is the active model, with a held-out source to try
+    qtbot.waitUntil(lambda: window.info.arch == "seq2seq", timeout=10_000)
+    assert window.info.name.startswith("trained encoder–decoder") and window.info.example
+    assert window.prompt_view.typed_prompt() == window.info.example
+    # and back to a GPT's task: its preset, its architecture, valid again
+    _choose(qtbot, form.corpus, "task:copy")
+    assert form.arch.currentData() == "gpt" and form.message == ""
