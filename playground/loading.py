@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,12 @@ def open_model(
 
             folder, name = resolve(source), source
         model, tok = models.load(folder, device)
-    return model, tok, model_info(model, name, source, device, note, chat=tok.chat_template is not None)
+    info = model_info(model, name, source, device, note, chat=tok.chat_template is not None)
+    if model.config.arch == "seq2seq" and not source.startswith("builtin:"):
+        from models.training.seq2seq_trainer import held_out_source
+
+        info = replace(info, example=held_out_source(folder))  # a source it can read, if known
+    return model, tok, info
 
 
 def _starter(

@@ -264,11 +264,10 @@ class MainWindow(QMainWindow):
         self.probability_view.clear(f"Scoring with {info.name}…" if info.arch != "bert" else BERT_SCORES)
         self._enable_views(info.arch)
         if info.arch == "seq2seq":  # its prompt is a source: a held-out one of its own data, if known
-            if info.example:
+            if info.example:  # (a folder without its run's data: the user types a source it reads)
                 self.prompt_view.prompt.setPlainText(info.example)
-            text = self.prompt_view.typed_prompt() or "three hundred and twelve"
-            self.attention_view.inspect(text)
-            self.probability_view.set_text(text)
+                self.attention_view.inspect(info.example)
+                self.probability_view.set_text(info.example)
             if not self.tabs.isTabEnabled(self.tabs.currentIndex()):
                 self.show_view("prompt")
         elif info.arch == "gpt":

@@ -45,7 +45,7 @@ class Screenshot(QObject):
             self._shoot("positions")
         elif self.view in ("finetune", "compare"):
             self._finetune()
-        elif info.arch == "gpt":
+        elif info.arch in ("gpt", "seq2seq"):  # a prompt, or an encoder–decoder's source
             if self.prompt:
                 win.prompt_view.prompt.setPlainText(self.prompt)
             win.prompt_view.sampling.seed.setValue(1)  # the same picture every time
@@ -59,7 +59,7 @@ class Screenshot(QObject):
         # the run's scores arrive after generation finished (its attention came from its steps)
         if (
             tag == SCORES_TAG
-            and self.arch == "gpt"
+            and self.arch in ("gpt", "seq2seq")
             and self.view != "training"
             and not self.window.prompt_view.running
             and self.window.prompt_view.steps
@@ -93,10 +93,22 @@ class Screenshot(QObject):
             self._shoot("heads")
 
     def _train(self) -> None:
-        """The demo run: the copy task, whose copying head forms within a few hundred steps."""
+        """The demo run: the copy task, whose copying head forms within a few hundred steps (with an
+        encoder–decoder open: the reverse pairs, whose cross-attention turns into an anti-diagonal)."""
         import models
 
         view = self.window.training_view
+        if self.arch == "seq2seq":
+            view.form.corpus.setCurrentIndex(view.form.corpus.findData("pairs:reverse"))
+            view.form.preset.setCurrentIndex(view.form.preset.findData("seq2seq"))
+            view.form.apply(
+                models.preset("seq2seq", steps=300, batch_size=32, probe_every=20, eval_every=100,
+                              sample_every=0, checkpoint_every=0)
+            )  # fmt: skip
+            self.window.show_view("training")
+            self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
+            view.start(out_dir=self._scratch.name)
+            return
         view.form.corpus.setCurrentIndex(view.form.corpus.findData("task:copy"))
         view.form.apply(
             models.preset(

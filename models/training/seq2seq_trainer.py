@@ -141,3 +141,18 @@ class Seq2SeqTrainer(Trainer):
         if (folder / DATA_FILE).is_file():
             return read_pairs(folder / DATA_FILE)
         raise ModelError(f"{folder}: this checkpoint does not carry its pairs")
+
+
+def held_out_source(folder: str | Path) -> str:
+    """The first held-out source of the run a checkpoint folder was saved by ("" when the folder
+    keeps no training state or no pairs): the text to show a trained encoder–decoder with first."""
+    from models.training.trainer import load_state
+
+    folder = Path(folder)
+    try:
+        state = load_state(folder)
+        config = TrainConfig.from_dict(state["config"])
+        pairs = Seq2SeqTrainer._saved_data(folder, state["corpus"], config.seed)
+    except (ModelError, KeyError):
+        return ""
+    return pairs.split(config.val_fraction, config.seed)[1].sources[0]

@@ -25,7 +25,7 @@ from models.hf import checkpoint
 from models.hf.atomic import Writer, link_or_copy
 from models.inspect.analysis import fill_mask, probe
 from models.inspect.generation import generate
-from models.inspect.head_scores import head_scores
+from models.inspect.head_scores import probe_scores
 from models.nn import BertConfig, GPTConfig, Model
 from models.nn.bert import Bert
 from models.nn.gpt import GPT
@@ -411,7 +411,7 @@ class Trainer:
                 extras["sample"] = self.sample()
             if cfg.probe_every and _due(self.step, cfg.probe_every, last):
                 extras["probe"] = self.probe()
-                extras["head_scores"] = head_scores(extras["probe"].attentions, extras["probe"].tokens.ids)
+                extras["head_scores"] = probe_scores(extras["probe"])
                 plain = {k: v.tolist() for k, v in extras["head_scores"].items()}
                 self.head_score_history.append((self.step, plain))
         status = "finished" if last else "running"

@@ -17,11 +17,14 @@ MAX_TILE = 96  # pixels per tile side; longer texts are mean-pooled (it is an ov
 
 def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE) -> tuple[np.ndarray, int]:
     """[L, H, T, T] -> ([L*s, H*s] row-major float32, tile size s), pooled when T > max_tile.
-    A rectangular [L, H, R, C] (cross-attention) gets square tiles, the cells beyond it empty (NaN)."""
+    A rectangular [L, H, R, C] (cross-attention) is stretched to square tiles by repeating its rows
+    (or columns) a whole number of times; what is left over stays empty (NaN)."""
     L, H, R, C = att.shape
-    if R != C:
-        square = np.full((L, H, max(R, C), max(R, C)), np.nan, np.float32)
-        square[:, :, :R, :C] = att
+    if R != C:  # each row (or column) repeated to fill the square as far as whole copies go
+        att = np.repeat(att, max(1, C // R), axis=2) if R < C else np.repeat(att, max(1, R // C), axis=3)
+        n = max(att.shape[2:])
+        square = np.full((L, H, n, n), np.nan, np.float32)
+        square[:, :, : att.shape[2], : att.shape[3]] = att
         att = square
     T = att.shape[2]
     f = max(1, math.ceil(T / max_tile))

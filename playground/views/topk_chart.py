@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
@@ -43,8 +45,8 @@ class TopKChart(pg.PlotWidget):
         top = float(probs.max()) if n else 1.0
         self.setXRange(0, max(0.05, min(1.0, top * 1.1)), padding=0)
         self.setYRange(-0.6, max(n, 1) - 0.4, padding=0)
-        if title is not None:
-            self.plotItem.setTitle(title)
+        if title is not None:  # plain text: a token such as "</s>" must not read as markup
+            self.plotItem.setTitle(html.escape(title, quote=False))
 
     def clear_bars(self, title: str = "top alternatives") -> None:
         self.set_alternatives([], [], title=title)

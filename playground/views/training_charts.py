@@ -8,7 +8,11 @@ import pyqtgraph as pg
 from playground import theme
 
 VAL_COLOR = "#e8712b"
-SCORE_COLORS = {"previous-token": "#4e9af1", "first-token": "#9e9e9e", "induction": "#e8712b"}
+SCORE_COLORS = {
+    "previous-token": "#4e9af1", "first-token": "#9e9e9e", "induction": "#e8712b",
+    "diagonal": "#4e9af1", "anti-diagonal": "#e8712b",  # an encoder–decoder's cross-attention
+}  # fmt: skip
+FIRST_SHOWN = ("previous-token", "first-token", "induction")  # named before a run's first scores
 
 
 class Series:
@@ -156,6 +160,7 @@ class HeadScoreChart(pg.PlotWidget):
         self.series = {name: Series() for name in SCORE_COLORS}
         self.curves = {name: self.plot(pen=pg.mkPen(color, width=2)) for name, color in SCORE_COLORS.items()}
         self.best: dict[str, tuple[int, int]] = {}
+        self.shown: tuple[str, ...] = FIRST_SHOWN  # the patterns the run scores (the title's keys)
         self.dirty = False
         self._set_title()
 
@@ -163,9 +168,11 @@ class HeadScoreChart(pg.PlotWidget):
         for s in self.series.values():
             s.clear()
         self.best = {}
+        self.shown = FIRST_SHOWN
         self.dirty = True
 
     def add(self, step: int, scores: dict[str, np.ndarray]) -> None:
+        self.shown = tuple(name for name in SCORE_COLORS if name in scores)
         for name, grid in scores.items():
             if name not in self.series or not np.isfinite(grid).any():
                 continue
@@ -182,7 +189,8 @@ class HeadScoreChart(pg.PlotWidget):
 
     def _set_title(self) -> None:
         keys = []
-        for name, color in SCORE_COLORS.items():
+        for name in self.shown:
+            color = SCORE_COLORS[name]
             where = f" L{self.best[name][0]}H{self.best[name][1]}" if name in self.best else ""
             keys.append(f'<span style="color:{color}">━</span> {name}{where}')
         self.setTitle(" &nbsp; ".join(keys))  # short: a long title widens the plot past its widget

@@ -233,6 +233,11 @@ class TrainingForm(QWidget):
         self.preset_note.setText(PRESETS[self.preset.currentData()].description)
         seq2seq = self.arch.currentData() == "seq2seq"
         self.tokenizer.setEnabled(not seq2seq)  # an encoder–decoder reads characters
+        self.probe_text.setPlaceholderText(
+            "(a held-out pair: source → target, or source -> target)"
+            if seq2seq
+            else "(a line from the corpus)"
+        )
         try:
             warnings = self.config().warnings()
             message = ""

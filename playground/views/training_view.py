@@ -392,7 +392,7 @@ class TrainingView(QWidget):
         if probe.cross_attentions is not None:
             self.probe_rows, self.probe_cols = probe.outputs, probe.source.texts
             attentions = probe.cross_attentions
-            self.mosaic.setTitle("probe pair cross-attention (target × source): all layers × heads")
+            self.mosaic.setTitle("probe pair cross-attention (target × source)")
         else:
             self.probe_rows = self.probe_cols = probe.tokens.texts
             attentions = probe.attentions

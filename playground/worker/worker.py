@@ -379,7 +379,7 @@ class Worker(JobRunner):
                 pair_task = PAIR_TASKS.get(trainer.corpus.task or "")
                 hint = f"type a source to translate; look for {pair_task.look_for}" if pair_task else ""
                 task = ""  # (exact answers with heads out are a decoder's)
-                example = trainer.val_pairs.sources[0]
+                example = trainer.val_pairs.sources[0]  # (as `held_out_source` reads it from its folder)
             else:
                 name = f"trained {trainer.config.arch.upper()} ({trainer.corpus.name})"
                 corpus_task = trainer.corpus.task

@@ -91,3 +91,13 @@ def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kin
     assert all(window.tabs.isTabEnabled(i) for i in range(window.tabs.count()))
     qtbot.waitUntil(lambda: att.attentions.shape[:2] == (2, 2), timeout=10_000)
     assert att.kind_box.isHidden() and not att.knock_button.isHidden()
+
+
+def test_a_token_that_looks_like_markup_keeps_its_text_in_a_chart_title(qtbot):
+    """pyqtgraph titles are rich text: "</s>" (an encoder–decoder's end) used to vanish from them."""
+    from playground.views.topk_chart import TopKChart
+
+    chart = TopKChart()
+    qtbot.addWidget(chart)
+    chart.set_alternatives(["</s>", "4"], [0.9, 0.1], chosen="</s>", title="expected at “</s>”")
+    assert chart.plotItem.titleLabel.item.toPlainText() == "expected at “</s>”"

@@ -272,6 +272,9 @@ def test_an_encoder_decoder_trains_on_pairs_and_its_cross_attention_forms_on_the
     assert cross.shape == (2, 2, len(view.probe_rows), len(view.probe_cols))
     assert view.head_plot.data.shape == cross.shape[2:] and "cross-attention" in view.mosaic.titleLabel.text
     assert "exact" in view.stats.text() and "tokens" in view.stats.text()
+    # the score chart follows the cross-attention's alignments, not a decoder's own patterns
+    assert view.score_chart.shown == ("diagonal", "anti-diagonal")
+    assert view.score_chart.series["anti-diagonal"].n == 2 and view.score_chart.series["induction"].n == 0
     assert "held-out translations" in view.samples.toPlainText()
     # the trained encoder–decoder is the active model, with a held-out source to try
     qtbot.waitUntil(lambda: window.info.arch == "seq2seq", timeout=10_000)

@@ -29,3 +29,21 @@ def test_no_repeats_means_no_induction_score():
     att = np.full((2, 2, 4, 4), 0.25, np.float32)
     s = head_scores(att, np.array([1, 2, 3, 4]))
     assert np.all(np.isnan(s["induction"])) and s["previous-token"].shape == (2, 2)
+
+
+def test_cross_attention_scores_find_the_diagonal_and_the_anti_diagonal():
+    """Target 4 tokens + </s> over source 4 tokens + </s>: a copying head reads key i for target i, a
+    reversing head key 3 - i; the </s> row is not scored."""
+    from models.inspect.head_scores import cross_scores
+
+    T, S = 5, 5
+    cross = np.zeros((1, 3, T, S), np.float32)
+    cross[0, 0, np.arange(T), np.arange(T)] = 1.0  # copy
+    cross[0, 1, np.arange(4), 3 - np.arange(4)] = 1.0  # reverse
+    cross[0, 1, 4, 4] = 1.0
+    cross[0, 2] = 1.0 / S  # uniform
+    scores = cross_scores(cross)
+    np.testing.assert_allclose(scores["diagonal"][0], [1.0, 0.0, 0.2])
+    np.testing.assert_allclose(scores["anti-diagonal"][0], [0.0, 1.0, 0.2])
+    short = cross_scores(np.ones((1, 1, 1, 3), np.float32))  # only </s> was chosen: nothing scored
+    assert np.isnan(short["diagonal"]).all()

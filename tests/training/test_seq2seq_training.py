@@ -68,6 +68,11 @@ def test_resume_continues_the_same_curve(tmp_path):
 
     rest = [r.loss for r in resume_trainer(tmp_path / "run")]
     np.testing.assert_allclose(losses[:4] + rest, whole, rtol=1e-5)
+    # the app shows a folder it opens with a held-out source of the run's own data
+    from models.training.seq2seq_trainer import held_out_source
+
+    assert held_out_source(tmp_path / "run") == first.val_pairs.sources[0] != ""
+    assert held_out_source(tmp_path) == ""  # no training state: nothing known
 
 
 def test_the_cli_trains_an_encoder_decoder_that_transformers_opens(tmp_path):
