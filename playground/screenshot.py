@@ -171,6 +171,9 @@ class Screenshot(QObject):
             if view.check_button.isEnabled():  # is the copying head the one doing the job?
                 view.check_button.click()
             else:
+                best = view.score_chart.best.get("anti-diagonal")  # an encoder–decoder's reversing head
+                if best is not None:
+                    view.show_head(*best)
                 self._shoot("training")
         elif self.view == "training" and request == view.check_request:
             self._shoot("training")

@@ -429,6 +429,10 @@ class TrainingView(QWidget):
         self.timeline_label.setText(f"step {step} ({index + 1}/{len(self.snapshots)})")
 
     def _on_tile_clicked(self, layer: int, head: int) -> None:
+        self.show_head(layer, head)
+
+    def show_head(self, layer: int, head: int) -> None:
+        """Draw this head large, at the snapshot the timeline is on."""
         self.selected = (layer, head)
         self._show_snapshot(self.timeline.value())
 
