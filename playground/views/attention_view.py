@@ -432,7 +432,7 @@ class AttentionView(QWidget):
     # ---- knocking heads out ------------------------------------------------------------------
     def toggle_knock_out(self) -> None:
         """Knock the chosen heads out of every view, or put them back if all are out already."""
-        if not self.attentions.size or not self.chosen:
+        if not self.attentions.size or not self.chosen or self.kinds:  # (not an encoder–decoder's)
             return
         knocked = set(self.knocked)
         chosen = knocked - self.chosen if self.chosen <= knocked else knocked | self.chosen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from models.inspect.head_scores import CROSS_SCORES, SCORES  # (numpy only)
 from playground import theme
 
 VAL_COLOR = "#e8712b"
@@ -12,7 +13,6 @@ SCORE_COLORS = {
     "previous-token": "#4e9af1", "first-token": "#9e9e9e", "induction": "#e8712b",
     "diagonal": "#4e9af1", "anti-diagonal": "#e8712b",  # an encoder–decoder's cross-attention
 }  # fmt: skip
-FIRST_SHOWN = ("previous-token", "first-token", "induction")  # named before a run's first scores
 
 
 class Series:
@@ -160,7 +160,7 @@ class HeadScoreChart(pg.PlotWidget):
         self.series = {name: Series() for name in SCORE_COLORS}
         self.curves = {name: self.plot(pen=pg.mkPen(color, width=2)) for name, color in SCORE_COLORS.items()}
         self.best: dict[str, tuple[int, int]] = {}
-        self.shown: tuple[str, ...] = FIRST_SHOWN  # the patterns the run scores (the title's keys)
+        self.shown: tuple[str, ...] = SCORES  # the patterns the run scores (the title's keys)
         self.dirty = False
         self._set_title()
 
@@ -168,11 +168,11 @@ class HeadScoreChart(pg.PlotWidget):
         for s in self.series.values():
             s.clear()
         self.best = {}
-        self.shown = FIRST_SHOWN
+        self.shown = SCORES
         self.dirty = True
 
     def add(self, step: int, scores: dict[str, np.ndarray]) -> None:
-        self.shown = tuple(name for name in SCORE_COLORS if name in scores)
+        self.shown = CROSS_SCORES if any(name in CROSS_SCORES for name in scores) else SCORES
         for name, grid in scores.items():
             if name not in self.series or not np.isfinite(grid).any():
                 continue

@@ -71,6 +71,15 @@ def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kin
         # the decoder's own attention reads its inputs, the start token first; the encoder, the source
         assert att.rows[0] == (START if kind == "decoder" else "a")
     assert att.knock_button.isHidden()  # heads are not knocked out of an encoder–decoder
+    qtbot.keyClick(att.overview_widget, Qt.Key.Key_K)  # nor by its key
+    qtbot.wait(100)
+    assert window.client.ablation == ((), "zero") and window.errors.last is None
+    # a recipe names the kind of attention, and drawing it again picks that kind
+    assert att.recipe_settings()["kind"] == "encoder"
+    att.kind_box.setCurrentIndex(att.kind_box.findData("cross"))
+    att.apply_recipe(att.recipe_settings() | {"kind": "decoder", "text": f"abc{ARROW}ba"})
+    qtbot.waitUntil(lambda: att.rows == (START, "b", "a"), timeout=10_000)
+    assert att.kind_box.currentData() == "decoder" and att.attentions.shape == (3, 2, 3, 3)
 
     # Inspect a pair typed by hand: teacher-forced, the same three kinds
     att.kind_box.setCurrentIndex(att.kind_box.findData("cross"))
