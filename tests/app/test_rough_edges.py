@@ -251,11 +251,23 @@ def test_export_during_a_run_is_refused_and_records_the_runs_own_settings(
 
 
 def test_thinning_snapshots_keeps_each_step_once(window):
+    from models.results import Probe, TokenizedText
     from playground.views.training_view import MAX_SNAPSHOTS
 
     view = window.training_view
-    att = np.zeros((1, 1, 2, 2), np.float32)
+    tokens = TokenizedText(np.arange(2), ("a", "b"), np.zeros((2, 2), np.int64))
+    empty = np.zeros((2, 0))
+    probe = Probe(
+        "gpt",
+        tokens,
+        np.zeros((1, 1, 2, 2), np.float32),
+        empty,
+        empty,
+        ((), ()),
+        np.zeros(2, np.float32),
+        np.zeros(2, np.float32),
+    )
     for step in range(1, MAX_SNAPSHOTS + 2):
-        view._add_snapshot(step, ("a", "b"), att)
+        view._add_snapshot(step, probe)
     steps = [s for s, _ in view.snapshots]
     assert len(steps) == len(set(steps)) and steps[0] == 1 and steps[-1] == MAX_SNAPSHOTS + 1
