@@ -264,6 +264,10 @@ def test_an_encoder_decoder_trains_on_pairs_and_its_cross_attention_forms_on_the
                       eval_every=20, probe_every=20, sample_every=0, checkpoint_every=0)
     )  # fmt: skip
     assert form.message == "" and view.train_action.isEnabled()
+    qtbot.keyClicks(form.probe_text, "xyz")  # a source alone: the probe must be a pair
+    assert "probe text is a pair" in form.message and not view.train_action.isEnabled()
+    form.probe_text.clear()
+    assert form.message == "" and view.train_action.isEnabled()
     qtbot.keyClick(view, Qt.Key.Key_F5)
     _wait_finished(qtbot, view)
     assert [s for s, _ in view.snapshots] == [20, 40]

@@ -123,3 +123,16 @@ def test_held_out_numbers_are_translated_exactly():
     last = list(trainer)[-1].translations
     assert last.exact >= 0.9, (last.exact, last.examples)
     assert time.perf_counter() - t0 < 600
+
+
+def test_the_probe_of_an_encoder_decoder_run_is_a_pair(tmp_path):
+    """Its snapshots line up only if every step reads the same target: a source alone is refused."""
+    from models.text.pairs import ARROW
+
+    with pytest.raises(models.ModelError, match="probe text of an encoder–decoder is a pair"):
+        Seq2SeqTrainer(preset("seq2seq", probe_text="abc", **TINY), "task:copy")
+    trainer = Seq2SeqTrainer(preset("seq2seq", probe_text="abc -> abc", **TINY), "task:copy")
+    probe = trainer.probe()
+    assert probe.source.texts == ("a", "b", "c", "</s>") and probe.outputs == ("a", "b", "c", "</s>")
+    default = Seq2SeqTrainer(preset("seq2seq", **TINY), "task:copy").probe_text
+    assert ARROW in default
