@@ -54,7 +54,7 @@ def open_model(
             folder, name = resolve(source), source
         model, tok = models.load(folder, device)
     info = model_info(model, name, source, device, note, chat=tok.chat_template is not None)
-    if model.config.arch == "seq2seq" and not source.startswith("builtin:"):
+    if model.config.arch == "seq2seq":
         from models.training.seq2seq_trainer import held_out_source
 
         info = replace(info, example=held_out_source(folder))  # a source it can read, if known

@@ -37,7 +37,11 @@ from playground.worker import WorkerClient
 
 MAX_RECENT = 8
 ENCODER_DECODER_OFF = ("lens", "heads", "fill-mask", "finetune", "compare")  # views it has no use of
-BERT_SCORES = "A BERT scores each token itself, unmasked: type a text above and press Enter."
+SCORES_FIRST = {  # what the probabilities view says until something is scored
+    "bert": "A BERT scores each token itself, unmasked: type a text above and press Enter.",
+    "seq2seq": "An encoder–decoder scores a target given its source: translate in the Prompt tab, "
+    "or type “source -> target” above and press Enter.",
+}
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
 
 
@@ -261,14 +265,15 @@ class MainWindow(QMainWindow):
         self.attention_view.clear()  # until the new model's own results arrive
         self.lens_view.clear()
         self.heads_view.clear()
-        self.probability_view.clear(f"Scoring with {info.name}…" if info.arch != "bert" else BERT_SCORES)
-        self._enable_views(info.arch)
+        self.probability_view.clear(SCORES_FIRST.get(info.arch, f"Scoring with {info.name}…"))
+        shown = self.tabs.currentWidget()
+        self._enable_views(info.arch)  # (Qt moves off a tab it disables: to the next one it finds)
         if info.arch == "seq2seq":  # its prompt is a source: a held-out one of its own data, if known
             if info.example:  # (a folder without its run's data: the user types a source it reads)
                 self.prompt_view.prompt.setPlainText(info.example)
                 self.attention_view.inspect(info.example)
                 self.probability_view.set_text(info.example)
-            if not self.tabs.isTabEnabled(self.tabs.currentIndex()):
+            if not self.tabs.isTabEnabled(self.tabs.indexOf(shown)):
                 self.show_view("prompt")
         elif info.arch == "gpt":
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
@@ -351,6 +356,9 @@ class MainWindow(QMainWindow):
 
     def _draw_recipe(self) -> None:
         recipe, self._recipe = self._recipe, None
+        if not self.tabs.isTabEnabled(self.tabs.indexOf(self.views[recipe.view])):
+            self.show_view(recipe.view)  # says why this model has no such view
+            return
         self.show_view(recipe.view)
         self.views[recipe.view].apply_recipe(recipe.settings)
         self.message.setText(f"Drawing {recipe.figure or 'the figure'} again from its recipe")

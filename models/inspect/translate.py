@@ -58,14 +58,15 @@ def probe_pair(
     if target_text is None:
         target_text = translate(model, tokenizer, [source_text])[0]
     target, target_cut = source_tokens(tokenizer, target_text, cfg.context)  # ends in </s> too
-    base = len(source_text) + len(ARROW)  # where the target starts in "source → target"
-    T = len(target) - 1  # the decoder reads [start, t1 … tn] and predicts [t1 … tn, </s>]
+    base = len(source_text) + len(ARROW)  # where the target starts in "source → target" (as written
+    # with this arrow; the views use the spans only to space the tokens)
+    T = len(target)  # the decoder reads [start, t1 … tn] and predicts [t1 … tn, </s>]: n + 1 each
     tokens = TokenizedText(
         np.concatenate([[cfg.decoder_start_token_id], target.ids[:-1]]),
         (START, *target.texts[:-1]),
         np.vstack([[[base, base]], target.offsets[:-1] + base]),
         (*source.notes, *target.notes, *(
-            (f"the {what} is longer than the context of {cfg.context}: its start is read",)
+            f"the {what} is longer than the context of {cfg.context}: its start is read"
             for what, cut in (("source", source_cut), ("target", target_cut)) if cut
         )),
     )  # fmt: skip
@@ -178,9 +179,8 @@ class Translation:
             elif finish is None and index == steps - 1:
                 finish = "length" if steps == s.max_new_tokens else "context"
             ids, top_probs, texts = top_k(probs, s.alternatives, tok)
-            rows = (
-                (torch.stack([a[0, :, -1] for a in out.decoder_attentions]).float().cpu().numpy(),
-                 torch.stack([a[0, :, -1] for a in out.cross_attentions]).float().cpu().numpy())
+            rows = (  # the new token's own rows: [layers, heads, keys]
+                (_stacked(out.decoder_attentions)[:, :, -1], _stacked(out.cross_attentions)[:, :, -1])
                 if s.attention else (None, None)
             )  # fmt: skip
             yield GenerationStep(
@@ -188,8 +188,7 @@ class Translation:
                 prob=float(probs[token]), entropy=float(entropy(probs)), top_ids=ids, top_probs=top_probs,
                 top_texts=texts[0], attention=rows[0], cross_attention=rows[1], finish_reason=finish,
                 prompt_attention=(
-                    torch.stack([a[0] for a in encoder_attention]).float().cpu().numpy()
-                    if index == 0 and encoder_attention is not None else None
+                    _stacked(encoder_attention) if index == 0 and encoder_attention is not None else None
                 ),
             )  # fmt: skip
             if finish:

@@ -29,6 +29,16 @@ def split_pair(text: str) -> tuple[str, str | None]:
     return text.strip(), None
 
 
+def pair_problem(text: str) -> str:
+    """Why `text` is not a pair to probe ("" when it is): both sides must say something."""
+    source, target = split_pair(text)
+    if target is None:
+        return f"the probe text of an encoder–decoder is a pair: “source{ARROW}target” (or source -> target)"
+    if not source or not target:
+        return "the probe pair needs a source and a target on either side of its arrow"
+    return ""
+
+
 @dataclass(frozen=True)
 class Pairs:
     """Sources and the targets they translate to."""

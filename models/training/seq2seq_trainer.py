@@ -12,7 +12,7 @@ from models.errors import ModelError
 from models.inspect.translate import EOS, encode_source, translate
 from models.nn import Model
 from models.results import TranslationEval
-from models.text.pairs import ARROW, Pairs, load_pairs, pair_task, read_pairs, split_pair
+from models.text.pairs import ARROW, Pairs, load_pairs, pair_problem, pair_task, read_pairs
 from models.text.tokenizer import Tokenizer
 from models.training.batches import pad_rows
 from models.training.settings import TrainConfig
@@ -54,10 +54,8 @@ class Seq2SeqTrainer(Trainer):
         self.val_rows, cut_val = self._encode(self.val_pairs)
         # the probe pair, read teacher-forced: its cross-attention forms as the model learns (a source
         # alone would be read with each step's own translation, and the snapshots would not line up)
-        if cfg.probe_text and split_pair(cfg.probe_text)[1] is None:
-            raise ModelError(
-                f"the probe text of an encoder–decoder is a pair: “source{ARROW}target” (or source -> target)"
-            )
+        if cfg.probe_text and (problem := pair_problem(cfg.probe_text)):
+            raise ModelError(problem)
         self.probe_text = cfg.probe_text or f"{self.val_pairs.sources[0]}{ARROW}{self.val_pairs.targets[0]}"
         self.sample_prompt = ""
         cut = cut_train + cut_val

@@ -240,6 +240,8 @@ class FinetuneForm(QWidget):
         info = self.info
         if info is None:
             return "Open a model first: a fine-tune starts from the active model."
+        if info.arch == "seq2seq":
+            return "An encoder–decoder is not fine-tuned here: it trains on pairs in the Training tab."
         if self.data.currentData() in (CHOOSE_TEXT, CHOOSE_LABELLED):
             return "Choose the data to fine-tune on."
         if self.task_key == "classify":

@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
 
 from models.errors import ModelError
 from models.text.corpus import BUILTIN_CORPORA
-from models.text.pairs import PAIR_TASKS, split_pair
+from models.text.pairs import PAIR_TASKS, pair_problem
 from models.text.tasks import TASKS
 from models.training.settings import DEVICES, PRESETS, TOKENIZERS, TrainConfig, tokenizer_for
+from playground.errors import sentence
 
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
 FILE_ITEM, FOLDER_ITEM, PAIRS_ITEM = "Text file…", "Folder of .txt files…", "Pairs file (TSV)…"
@@ -245,8 +246,8 @@ class TrainingForm(QWidget):
                 message = "An encoder–decoder learns from pairs: pick a Pairs task or a pairs file (TSV)."
             elif pairs and not seq2seq:
                 message = "Pairs train an encoder–decoder: pick that architecture (or the seq2seq preset)."
-            elif seq2seq and self.probe_text.text().strip() and split_pair(self.probe_text.text())[1] is None:
-                message = "An encoder–decoder's probe text is a pair: source -> target (or leave it empty)."
+            elif seq2seq and self.probe_text.text() and pair_problem(self.probe_text.text()):
+                message = f"{sentence(pair_problem(self.probe_text.text()))}; or leave it empty."
         except ModelError as e:
             message, warnings = str(e), []
         self.message = message

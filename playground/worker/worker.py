@@ -103,8 +103,8 @@ class Worker(JobRunner):
             info = replace(info, note=f"{source} could not be opened ({e}); the built-in GPT opened instead")
         self.model, self.tokenizer, self.info = model, tok, info
         self.base = None  # the model before a fine-tune goes with the fine-tuned one
-        self._forget_ablation()
-        self.model_loaded.emit(info)
+        self.model_loaded.emit(info)  # first: views clear what they showed, so none re-reads
+        self._forget_ablation()  # the old model's text on the new model when its heads come back
 
     def _open(self, request: int, source: str):
         if "torch" not in sys.modules:  # seconds on a warm disk, a minute on a cold one
@@ -367,7 +367,6 @@ class Worker(JobRunner):
             if fine_tuned:  # the model it started from is kept, to compare before and after
                 self.base = (self.model, self.tokenizer, self.info.name if self.info else "base model")
             self.model, self.tokenizer = trainer.model.eval(), trainer.tokenizer
-            self._forget_ablation()
             if fine_tuned:
                 kind = "classifier" if trainer.config.task == "classify" else "fine-tuned"
                 name = f"{self.base[2]}, {kind} ({Path(trainer.corpus.name).name})"
@@ -391,6 +390,7 @@ class Worker(JobRunner):
             if trainer.config.arch == "seq2seq":
                 self.info = replace(self.info, example=example)
             self.model_loaded.emit(self.info)
+            self._forget_ablation()  # (after: see `_load`)
         return ("done" if status == "finished" else status), message
 
     @Slot(int, str)

@@ -265,7 +265,9 @@ def test_an_encoder_decoder_trains_on_pairs_and_its_cross_attention_forms_on_the
     )  # fmt: skip
     assert form.message == "" and view.train_action.isEnabled()
     qtbot.keyClicks(form.probe_text, "xyz")  # a source alone: the probe must be a pair
-    assert "probe text is a pair" in form.message and not view.train_action.isEnabled()
+    assert "is a pair" in form.message and not view.train_action.isEnabled()
+    qtbot.keyClicks(form.probe_text, " -> ")  # an arrow with nothing on one side
+    assert "a source and a target" in form.message and not view.train_action.isEnabled()
     form.probe_text.clear()
     assert form.message == "" and view.train_action.isEnabled()
     qtbot.keyClick(view, Qt.Key.Key_F5)

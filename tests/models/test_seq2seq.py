@@ -212,3 +212,6 @@ def test_a_probe_reads_a_pair_teacher_forced_and_a_run_holds_the_same_attention(
     assert alone.tokens.texts[:n] == again.tokens.texts[:n]
     with pytest.raises(models.ModelError, match="source is empty"):
         models.probe(model, tok, f"{ARROW}abc")
+    long = models.probe(model, tok, f"{'abc ' * 20}{ARROW}ba", attentions=False)  # 80 > 40 tokens
+    assert long.tokens.notes == ("the source is longer than the context of 40: its start is read",)
+    assert long.attentions.shape == (0, 0, 3, 3) and len(long.tokens) == 3  # (none asked for)

@@ -131,6 +131,8 @@ def test_the_probe_of_an_encoder_decoder_run_is_a_pair(tmp_path):
 
     with pytest.raises(models.ModelError, match="probe text of an encoder–decoder is a pair"):
         Seq2SeqTrainer(preset("seq2seq", probe_text="abc", **TINY), "task:copy")
+    with pytest.raises(models.ModelError, match="needs a source and a target"):
+        Seq2SeqTrainer(preset("seq2seq", probe_text="-> abc", **TINY), "task:copy")
     trainer = Seq2SeqTrainer(preset("seq2seq", probe_text="abc -> abc", **TINY), "task:copy")
     probe = trainer.probe()
     assert probe.source.texts == ("a", "b", "c", "</s>") and probe.outputs == ("a", "b", "c", "</s>")
