@@ -32,12 +32,11 @@ class Tokenizer:
         special_texts: dict[str, str] | None = None,
     ) -> None:
         self.hf = hf
-        self.kind = {"WordLevel": "char", "BPE": "bpe", "WordPiece": "wordpiece"}.get(
+        self.kind = {"WordLevel": "char", "BPE": "bpe", "WordPiece": "wordpiece", "Unigram": "unigram"}.get(
             type(hf.model).__name__, "bpe"
         )
         self.bos_prefix = bos_prefix  # a token a decoder's text starts with (Llama's <s>), if any
         self.chat_template = chat_template  # the Jinja template instruct models wrap prompts in
-        self.special_texts = special_texts or {}  # bos_token, eos_token… as tokenizer_config names them
         self.special_texts = special_texts or {}  # bos_token, eos_token… as tokenizer_config names them
 
     # ---- building -------------------------------------------------------------------------
@@ -76,7 +75,10 @@ class Tokenizer:
 
     @classmethod
     def load(cls, folder: str | Path) -> Tokenizer:
-        """tokenizer.json, else GPT-2 vocab.json + merges.txt, else BERT vocab.txt."""
+        """tokenizer.json, else GPT-2 vocab.json + merges.txt, else Marian source.spm + vocab.json,
+        else BERT vocab.txt."""
+        from models.text.marian import is_marian, marian_tokenizer
+
         folder = Path(folder)
         try:
             if (folder / "tokenizer.json").is_file():
@@ -88,6 +90,8 @@ class Tokenizer:
             if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
                 bpe = models.BPE.from_file(str(folder / "vocab.json"), str(folder / "merges.txt"))
                 return cls(_bpe_tokenizer(bpe))
+            if is_marian(folder):
+                return cls(marian_tokenizer(folder))
             if (folder / "vocab.txt").is_file():
                 lower = _read_json(folder / "tokenizer_config.json").get("do_lower_case", True)
                 wp = models.WordPiece.from_file(str(folder / "vocab.txt"), unk_token="[UNK]")
@@ -101,7 +105,8 @@ class Tokenizer:
         except Exception as e:  # tokenizers raises plain Exceptions for malformed files
             raise ModelError(f"{folder}: the tokenizer files could not be read ({e})") from e
         raise ModelError(
-            f"{folder}: no tokenizer found (expected tokenizer.json, vocab.json + merges.txt, or vocab.txt)"
+            f"{folder}: no tokenizer found (expected tokenizer.json, vocab.json + merges.txt, "
+            "source.spm + vocab.json, or vocab.txt)"
         )
 
     def save(self, folder: str | Path) -> None:
