@@ -34,12 +34,12 @@ PROBE_TAG = "inspect"
 POOL_AWAY = 4_000_000  # attention values beyond which the overview is pooled off the GUI thread
 FOLLOW_MS = 200  # while text streams, the view redraws the growing run at most 5 times a second
 EMPTY_NOTE = "Generate or inspect a text to see its attention."
-# an encoder–decoder's three kinds of attention: (key, what the kind box says, query axis, key axis)
-PAIR_KINDS = (
-    ("cross", "cross: target × source", "target (each row: the token it chose)", "source"),
-    ("decoder", "decoder self (causal)", "query (target)", "key (target)"),
-    ("encoder", "encoder self", "query (source)", "key (source)"),
-)
+# an encoder–decoder's three kinds of attention: kind -> (what the kind box says, query axis, key axis)
+PAIR_KINDS = {
+    "cross": ("cross: target × source", "target (each row: the token it chose)", "source"),
+    "decoder": ("decoder self (causal)", "query (target)", "key (target)"),
+    "encoder": ("encoder self", "query (source)", "key (source)"),
+}
 
 
 class AttentionView(QWidget):
@@ -69,8 +69,8 @@ class AttentionView(QWidget):
         inspect = QPushButton("Inspect")
         inspect.clicked.connect(self._on_text_return_pressed)
         self.kind_box = QComboBox()
-        for key, title, _, _ in PAIR_KINDS:
-            self.kind_box.addItem(title, key)
+        for kind, (title, _, _) in PAIR_KINDS.items():
+            self.kind_box.addItem(title, kind)
         self.kind_box.setToolTip(
             "An encoder–decoder attends three ways: the target over the source (cross),\n"
             "the target over itself (causal), and the source over itself (encoder)"
@@ -219,8 +219,7 @@ class AttentionView(QWidget):
         self.attentions = attentions
         if text is not None and text != self.text.text():
             self.text.setText(text)
-        kind = next((k for k in PAIR_KINDS if k[0] == self.kind_box.currentData()), None)
-        query, key = (kind[2], kind[3]) if self.kinds and kind else ("query", "key")
+        _, query, key = PAIR_KINDS[self.kind_box.currentData()] if self.kinds else ("", "query", "key")
         self.head_plot.setLabel("left", query)
         self.head_plot.setLabel("bottom", key)
         L, H = attentions.shape[:2]
@@ -370,19 +369,20 @@ class AttentionView(QWidget):
         self.client.probe(PROBE_TAG, text)
 
     def _on_probed(self, tag: str, probe) -> None:
-        if tag == PROBE_TAG and probe.cross_attentions is not None:
+        if tag != PROBE_TAG:
+            return
+        if probe.cross_attentions is not None:
             self.set_pair(
                 probe.source.texts, probe.tokens.texts, probe.outputs, probe.encoder_attentions,
                 probe.attentions, probe.cross_attentions, notes=probe.tokens.notes,
             )  # fmt: skip
-        elif tag == PROBE_TAG:
+        else:
             self.set_attentions(probe.tokens.texts, probe.attentions, notes=probe.tokens.notes)
-        if tag == PROBE_TAG:
-            if self._pending_selection is not None:  # a recipe's head
-                layer, head, average = self._pending_selection
-                self._pending_selection = None
-                self.average_box.setChecked(average)
-                self.select(layer, head)
+        if self._pending_selection is not None:  # a recipe's head
+            layer, head, average = self._pending_selection
+            self._pending_selection = None
+            self.average_box.setChecked(average)
+            self.select(layer, head)
 
     # ---- selection ------------------------------------------------------------------------
     def select(self, layer: int, head: int | None = None) -> None:

@@ -11,11 +11,7 @@ from PySide6.QtCore import Qt
 import models
 from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.text.pairs import ARROW, START
-
-SHAPE = dict(
-    d_model=32, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4, decoder_attention_heads=2,
-    encoder_ffn_dim=64, decoder_ffn_dim=48, max_position_embeddings=40,
-)  # fmt: skip
+from tests.models.test_seq2seq import SHAPE
 
 
 @pytest.fixture(scope="module")
