@@ -21,6 +21,7 @@ def marian_dir(tmp_path_factory):
     model = Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, eos_token_id=1, **SHAPE)).eval()
     with torch.no_grad():
         model.final_logits_bias[0, 0] = -1e4  # <pad> is never chosen: the output reads back as text
+        model.final_logits_bias[0, 1] = -1e4  # nor </s>: greedy runs to its length, whatever the weights
     folder = tmp_path_factory.mktemp("marian") / "marian"
     models.save(model, tok, folder)
     return folder
@@ -50,11 +51,13 @@ def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kin
     window.show_view("prompt")
     view = window.prompt_view
     view.sampling.max_tokens.setValue(12)
+    view.sampling.temperature.setValue(0)  # greedy: the same output on every machine
     view.prompt.clear()
     qtbot.keyClicks(view.prompt, "abc def")
     qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not view.running and bool(view.steps), timeout=30_000)
     out = view.generated_text()
+    assert len(view.steps) == 12 and view.steps[-1].finish_reason == "length"
     assert view.output.toPlainText().rstrip("\u200b") == f"abc def{ARROW}{out}"  # (\u200b: the </s> chip)
 
     # a generated token shows which source tokens it read
