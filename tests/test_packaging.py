@@ -65,17 +65,46 @@ def test_the_wheel_carries_the_packages_and_assets(wheel: Path) -> None:
     assert not [n for n in names if "screenshots" in n]  # the README's pictures stay out
 
 
+def borrowed_site_packages() -> list[str]:
+    """The running interpreter's package folders (a venv's, conda's or the system's): what a new
+    venv is pointed at. `--system-site-packages` would borrow the *base* interpreter's instead,
+    which in a venv lacks everything installed into it."""
+    import site
+    import sysconfig
+
+    paths = [sysconfig.get_paths()[key] for key in ("purelib", "platlib")]
+    paths += site.getsitepackages() + [site.getusersitepackages()]
+    return [p for p in dict.fromkeys(paths) if Path(p).is_dir()]
+
+
+def test_borrowed_packages_are_the_running_interpreters() -> None:
+    """From inside a venv the borrowed folders are the venv's own (where torch and PySide6 are)."""
+    import torch
+
+    torch_home = Path(torch.__file__).resolve().parents[1]
+    assert str(torch_home) in [str(Path(p).resolve()) for p in borrowed_site_packages()]
+
+
 @pytest.mark.slow
 def test_the_installed_wheel_opens_the_builtin_model(wheel: Path, tmp_path: Path) -> None:
-    """Installed into a new virtual environment (its dependencies borrowed from this one), run
-    from elsewhere: `playground --screenshot` opens the built-in GPT, not a starter model."""
+    """Installed into a new virtual environment (its dependencies borrowed from the running
+    interpreter through a .pth file), run from elsewhere: `playground --screenshot` opens the
+    built-in GPT, not a starter model."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    own = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    # plain paths in a .pth file join sys.path after the venv's own folder, and the .pth files
+    # inside them are not run: this checkout's editable install stays out, the wheel is found first
+    (Path(own) / "borrowed.pth").write_text("\n".join(borrowed_site_packages()) + "\n")
+    pip = [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run([*pip, str(wheel)], check=True, capture_output=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"HOME": str(tmp_path)}
     where = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import models.assets as a; print(a.path())"],
+        [python, "-c", "import models.assets as a; print(a.path())"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
