@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import TypeVar
 
 import torch
 
@@ -14,6 +15,8 @@ from models.nn.attention import KVCache
 from models.nn.gpt import GPT
 from models.results import GenerationStep, TokenizedText
 from models.text.tokenizer import Tokenizer
+
+T = TypeVar("T")
 
 
 class Generation:
@@ -57,8 +60,7 @@ class Generation:
         return self._cancel.is_set()
 
     def __iter__(self) -> Iterator[GenerationStep]:
-        with torch.inference_mode():
-            yield from self._steps()
+        return stepwise_inference(self._steps())
 
     def _steps(self) -> Iterator[GenerationStep]:
         s, model, tok = self.settings, self.model, self.tokenizer
@@ -145,6 +147,19 @@ class Generation:
             attention=None if attn is None else attn.float().cpu().numpy(),
             finish_reason=finish,
         )
+
+
+def stepwise_inference(steps: Iterator[T]) -> Iterator[T]:
+    """`steps`, each advanced in inference mode, with the mode off between items: a generator
+    paused inside `inference_mode` would keep it on for whatever its caller serves meanwhile
+    (probes, the lens, loading a model to compare), all of which would make inference tensors."""
+    while True:
+        with torch.inference_mode():
+            try:
+                item = next(steps)
+            except StopIteration:
+                return
+        yield item
 
 
 def generate(

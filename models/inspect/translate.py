@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from models.errors import ModelError
+from models.inspect.generation import stepwise_inference
 from models.inspect.sampling import SamplingSettings, choose, entropy, top_k
 from models.nn.seq2seq import Seq2Seq
 from models.results import GenerationStep, Probe, TokenizedText
@@ -150,8 +151,7 @@ class Translation:
         self._cancel.set()
 
     def __iter__(self) -> Iterator[GenerationStep]:
-        with torch.inference_mode():
-            yield from self._steps()
+        return stepwise_inference(self._steps())
 
     def _steps(self) -> Iterator[GenerationStep]:
         s, model, tok = self.settings, self.model, self.tokenizer

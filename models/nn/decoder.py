@@ -19,8 +19,6 @@ from models.errors import ModelError
 from models.nn.attention import KVCache, ModelOutput, check_shape, context_positions, run_stack
 
 FAMILIES = ("llama", "qwen2", "qwen3", "mistral", "gpt_neox")
-# SDPA reads grouped key/value heads itself from torch 2.5 on (the package accepts torch 2.2)
-SDPA_GQA = tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 5)
 
 
 @dataclass(frozen=True)
@@ -202,9 +200,7 @@ class Attention(nn.Module):
         mask = self._mask(T, past, x.device)
         if not need_weights:  # SDPA reads each group's key/value head itself: nothing is copied
             plain = mask is None or (self.window == 0 and past == 0)
-            if groups > 1 and not SDPA_GQA:  # torch before 2.5: copy each group's key/value head
-                k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
-            gqa = {"enable_gqa": True} if groups > 1 and SDPA_GQA else {}
+            gqa = {"enable_gqa": True} if groups > 1 else {}
             y = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=None if plain else mask, is_causal=plain and T > 1, **gqa
             )

@@ -62,7 +62,8 @@ class AttentionView(QWidget):
         self._notes: tuple[str, ...] = ()
         self._drawn = True  # False while attentions that arrived hidden wait to be drawn
         self._pending_selection: tuple[int, int, bool] | None = None  # a recipe's, until its probe
-        self.background = Background(self)  # pools a big model's overview off the GUI thread
+        self.background = Background("drawing the attention", self)  # a big model's overview is
+        self.background.failed.connect(self.failed)  # pooled off the GUI thread
 
         self.text = QLineEdit(placeholderText="Text to inspect (Enter) — a run's text lands here")
         self.text.returnPressed.connect(self._on_text_return_pressed)

@@ -204,15 +204,15 @@ class JobRunner(Answers):
                 self.steps_taken += 1
                 job.done += 1
                 job.pending.append(item)
-        except Exception as e:  # noqa: BLE001 — a failing job must not take the worker down
-            self._report(e, job.activity)
+            now = time.perf_counter()
+            if job.pending and (reason or dormant or now - job.last_flush >= job.flush_s):
+                batch, job.pending = job.pending, []
+                job.last_flush = now
+                job.deliver(batch)
+                self.progress_changed.emit(job.done, job.total)
+        except Exception as e:  # noqa: BLE001 — a failing job (or its delivery) must not take the
+            self._report(e, job.activity)  # worker down, and its request must still end
             reason = "failed"
-        now = time.perf_counter()
-        if job.pending and (reason or dormant or now - job.last_flush >= job.flush_s):
-            batch, job.pending = job.pending, []
-            job.last_flush = now
-            job.deliver(batch)
-            self.progress_changed.emit(job.done, job.total)
         if reason:
             self._end_job(reason)
         elif not dormant:
@@ -253,11 +253,11 @@ class JobRunner(Answers):
     # ---- reporting ------------------------------------------------------------------------------
     def _report(self, e: BaseException, doing: str) -> str:
         """Say what went wrong (a ModelError is the user's to fix: no traceback); returns the message."""
-        from models import ModelError
+        from models.errors import ModelError, is_out_of_memory
 
         if isinstance(e, ModelError):
             message, details = sentence(str(e)), ""
-        elif "out of memory" in str(e).lower():
+        elif is_out_of_memory(e):
             message = f"Out of memory while {doing}. Try a shorter text, fewer tokens, or a smaller model."
             details = "".join(traceback.format_exception(e))
         else:

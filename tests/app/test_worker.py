@@ -153,6 +153,36 @@ def test_a_failing_job_reports_and_finishes_as_failed(qapp, qtbot):
     assert "boom" in errors[0][0] and "RuntimeError" in errors[0][1]
 
 
+def test_a_delivery_that_raises_fails_the_job_and_ends_its_request(qapp, qtbot):
+    """A view's handler breaking on a batch must not end the chain silently: the request ends."""
+    worker = Worker(device="cpu")
+    errors, finished, ended = [], [], []
+    worker.errored.connect(lambda message, details: errors.append(message))
+    worker.request_finished.connect(lambda request, status, message: ended.append((request, status)))
+
+    def deliver(batch):
+        raise ValueError("the view could not take it")
+
+    worker.start_job(Job("counting", iter(range(10)), deliver, finished.append, request=7))
+    qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+    assert finished == ["failed"] and ended == [(7, "failed")]
+    assert "the view could not take it" in errors[0] and worker.job is None
+
+
+def test_out_of_memory_is_known_by_its_type_not_its_words(qapp):
+    import torch
+
+    worker = Worker(device="cpu")
+    said = []
+    worker.errored.connect(lambda message, details: said.append(message))
+    worker._report(torch.OutOfMemoryError("CUDA error: an allocation of 4 GiB failed"), "probing")
+    worker._report(MemoryError(), "reading the layers")
+    worker._report(RuntimeError("this message mentions out of memory but is no allocation"), "probing")
+    assert said[0].startswith("Out of memory while probing")
+    assert said[1].startswith("Out of memory while reading the layers")
+    assert said[2].startswith("Something went wrong while probing: RuntimeError")
+
+
 @pytest.fixture
 def quick_starter(monkeypatch):
     from playground import starter

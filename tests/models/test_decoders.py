@@ -119,6 +119,7 @@ def test_cached_decoding_equals_recompute_and_greedy_matches_transformers_genera
             eos_token_id=ours.config.eos_token_id,
         )[0, len(ids):].tolist()  # fmt: skip
     assert [s.token_id for s in steps] == expected
+    assert len(steps) >= 16, f"an early end-of-text compares only {len(steps)} tokens"
     full = list(ids) + expected
     with torch.no_grad():  # each step's attention row is the full pass's row at that position
         att = ours(torch.tensor([full]), output_attentions=True).attentions

@@ -175,3 +175,26 @@ def test_a_stopped_or_sliding_run_does_not_pretend_to_hold_its_attention():
     long = "All: Speak, speak. " * 3  # the context (64) fills and slides
     slid = list(models.generate(model, tok, long, max_new_tokens=40, temperature=0, attention=True))
     assert run_attention(slid) is None
+
+
+def test_inference_mode_is_off_between_the_steps_of_a_paused_generation():
+    """A worker serves probes, the lens and loads between two chunks of a generation: none of
+    them may inherit the generation's inference mode (a model loaded then would hold inference
+    tensors that training cannot use)."""
+    from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    gpt_tok = char_tokenizer()
+    pairs = models.Tokenizer.train(["abcdefgh ijk"], "char", specials=("<pad>", "</s>"))
+    seq2seq = Seq2SeqConfig(
+        vocab_size=pairs.vocab_size, eos_token_id=1, d_model=16, encoder_layers=1, decoder_layers=1,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+        max_position_embeddings=32,
+    )  # fmt: skip
+    for tok, model in ((gpt_tok, _model(gpt_tok)), (pairs, Seq2Seq(seq2seq).eval())):
+        steps = iter(models.generate(model, tok, "abc", max_new_tokens=5, temperature=0))
+        next(steps)
+        assert not torch.is_inference_mode_enabled()
+        made = torch.zeros(2, requires_grad=True) * 2  # what is served between two steps
+        assert not made.is_inference() and made.requires_grad
+        list(steps)  # the rest still runs in inference mode, to its end
+        assert not torch.is_inference_mode_enabled()

@@ -150,7 +150,7 @@ def test_translation_streams_steps_that_match_a_full_forward():
     torch.manual_seed(0)
     model = Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, eos_token_id=1, **SHAPE)).eval()
     steps = list(models.generate(model, tok, "abc defg", max_new_tokens=12, temperature=0, attention=True))
-    assert steps[-1].finish_reason in ("eos", "length") and len(steps) <= 12
+    assert steps[-1].finish_reason in ("eos", "length") and 8 <= len(steps) <= 12  # not an early </s>
     ids = [s.token_id for s in steps if s.token_id != tok.token_id("</s>")]
     assert tok.decode(ids, skip_special=True) == translate(model, tok, ["abc defg"], 12)[0]
     src = torch.tensor([tok.encode("abc defg", special_tokens=False).ids.tolist() + [1]])
