@@ -10,7 +10,7 @@ class ModelError(ValueError):
 def refuse_encoder_decoder(model, doing: str) -> None:
     """What reads one stack of heads (the lens, knocking heads out, sweeps, comparing) refuses an
     encoder–decoder, which has three kinds of heads in two stacks."""
-    if model.config.arch == "seq2seq":
+    if not model.capabilities.one_stack:
         raise ModelError(
             f"{doing} is for decoders (GPT) and encoders (BERT): an encoder–decoder's heads come in "
             "three kinds (Attention tab), which it does not read yet"

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.capabilities import Capabilities
+
 
 @dataclass(frozen=True)
 class TokenizedText:
@@ -50,16 +52,16 @@ class GenerationStep:
 class Probe:
     """One forward pass over a text: everything the inspection views draw."""
 
-    arch: str  # "gpt", "bert" or "seq2seq"
+    capabilities: Capabilities  # of the model that read it: what its scores mean
     tokens: TokenizedText  # an encoder–decoder's: the decoder's inputs, its start token first
     attentions: np.ndarray  # float32 [layers, heads, T, T]: query rows, key columns (decoder self)
-    top_ids: np.ndarray  # int64 [T, k]: predictions at each position (next token for GPT)
+    top_ids: np.ndarray  # int64 [T, k]: predictions at each position (a decoder's: of the next token)
     top_probs: np.ndarray  # float32 [T, k]
     top_texts: tuple[tuple[str, ...], ...]
     entropy: np.ndarray  # float32 [T], nats
-    # float32 [T]: GPT: probability of the actual next token (NaN at the last position);
-    # BERT: probability of the token itself at that position; encoder–decoder: of the next target
-    # token, the last position's being the closing </s>.
+    # float32 [T]: a decoder: probability of the actual next token (NaN at the last position);
+    # an encoder (BERT): of the token itself at that position; an encoder–decoder: of the next
+    # target token, the last position's being the closing </s>.
     target_prob: np.ndarray
     # with heads knocked out: those heads, their mode, and the intact model's target_prob
     knocked_out: tuple[tuple[int, int], ...] = ()
@@ -74,11 +76,11 @@ class Probe:
     @property
     def outputs(self) -> tuple[str, ...]:
         """What each position predicts, as text: the next token (an encoder–decoder's last is </s>;
-        a GPT's last is unknown, ""); a BERT's, the token itself."""
+        a decoder's last is unknown, ""); an encoder's, the token itself."""
         texts = self.tokens.texts
-        if self.arch == "bert":
+        if not self.capabilities.next_token:
             return texts
-        return (*texts[1:], "</s>" if self.arch == "seq2seq" else "")
+        return (*texts[1:], "</s>" if self.capabilities.encoder_decoder else "")
 
     @property
     def loss(self) -> float:
@@ -105,7 +107,6 @@ def _mean_nll(prob: np.ndarray) -> float:
 class LogitLens:
     """What each layer would predict at each position (layer L-1 is the model's own output)."""
 
-    arch: str  # "gpt" or "bert"
     tokens: TokenizedText
     target_ids: np.ndarray  # int64 [T]: the token `prob` follows: the final prediction, or a picked one
     target_texts: tuple[str, ...]
@@ -121,7 +122,6 @@ class HeadSweep:
     into a corrupted one ("patching"). A running sweep arrives again after each batch of heads."""
 
     kind: str  # "ablation" or "patching"
-    arch: str  # "gpt" or "bert"
     tokens: TokenizedText  # the text (patching: the clean text)
     # float32 [layers, heads], NaN until computed. ablation: how much the text's loss rises
     # (nats per token); patching: the share of the clean logit difference the head restores
@@ -212,7 +212,7 @@ class Comparison:
 
 
 def _at_tokens(probe: Probe) -> np.ndarray:
-    if probe.arch != "gpt":
+    if not probe.capabilities.causal:
         return probe.target_prob
     return np.concatenate([[np.nan], probe.target_prob[:-1]]).astype(np.float32)
 

@@ -109,13 +109,10 @@ def _new(args: argparse.Namespace, changes: dict[str, Any]):
 
 
 def _resumed(folder: str, out: str | None, changes: dict[str, Any]):
-    from models.training.classify import ClassifierTrainer
-    from models.training.trainer import Trainer, load_state
+    from models.training.trainer import Trainer
 
-    task = load_state(folder)["config"].get("task", "lm")
     kept = {k: v for k, v in changes.items() if k in ("steps", "device")}
     ignored = sorted(set(changes) - set(kept))
     if ignored:  # the run continues as it was set up; only its length and device may change
         print(f"warning: a resumed run keeps its settings; ignored: {', '.join(ignored)}", file=sys.stderr)
-    cls = ClassifierTrainer if task == "classify" else Trainer
-    return cls.from_checkpoint(folder, out_dir=out, **kept)
+    return Trainer.from_checkpoint(folder, out_dir=out, **kept)

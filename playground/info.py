@@ -4,27 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.capabilities import Capabilities
+
 
 @dataclass(frozen=True)
 class ModelInfo:
     name: str  # shown in the status bar and the recent-models menu
     source: str  # what to pass back to `load` to reopen it: a folder or "builtin:gpt"/"builtin:bert"
-    arch: str  # "gpt" or "bert"
+    kind: str  # its family's name, for people: "GPT", "BERT", "Llama", "encoder–decoder"…
+    capabilities: Capabilities  # what it can do: the views ask these, never its family
     n_layer: int
     n_head: int
     context: int
     vocab_size: int
     n_params: int
     device: str  # "CPU", "CUDA" or "MPS"
-    can_fill_mask: bool  # BERT with its masked-LM head
     note: str = ""  # e.g. "starter model: the built-in one was not found"
     fingerprint: str = ""  # of its weights (models.fingerprint): a recipe names the model it used
     task: str = ""  # the built-in task it was trained on here ("copy"…), "" if none or not known
     chat: bool = False  # its tokenizer has a chat template (an instruct model)
-    n_kv_head: int = 0  # key/value heads when fewer than query heads (grouped-query attention)
+    n_kv_head: int = 0  # key/value heads (fewer than query heads: grouped-query attention)
     labels: tuple[str, ...] = ()  # a sequence classifier's classes
     base: str = ""  # the model it was fine-tuned from, kept to compare with ("" = none)
     example: str = ""  # a text to show it with first: an encoder–decoder's held-out source
+
+    @property
+    def can_fill_mask(self) -> bool:
+        return self.capabilities.masked_lm
 
     @property
     def summary(self) -> str:
@@ -49,18 +55,18 @@ def model_info(
     return ModelInfo(
         name=name,
         source=source,
-        arch=cfg.arch,
+        kind=cfg.label,
+        capabilities=model.capabilities,
         n_layer=cfg.n_layer,
         n_head=cfg.n_head,
         context=cfg.context,
         vocab_size=cfg.vocab_size,
         n_params=sum(p.numel() for p in model.parameters()),
         device=device.upper(),
-        can_fill_mask=cfg.arch == "bert" and getattr(cfg, "has_mlm_head", False),
         note=note,
         fingerprint=fingerprint(model),
         task=task,
         chat=chat,
-        n_kv_head=getattr(cfg, "num_key_value_heads", cfg.n_head) if cfg.arch == "gpt" else cfg.n_head,
+        n_kv_head=cfg.n_kv_head,
         labels=tuple(getattr(cfg, "labels", ())),
     )

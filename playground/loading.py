@@ -54,8 +54,8 @@ def open_model(
             folder, name = resolve(source), source
         model, tok = models.load(folder, device)
     info = model_info(model, name, source, device, note, chat=tok.chat_template is not None)
-    if model.config.arch == "seq2seq":
-        from models.training.seq2seq_trainer import held_out_source
+    if model.capabilities.encoder_decoder:
+        from models.training.objectives.pairs import held_out_source
 
         info = replace(info, example=held_out_source(folder))  # a source it can read, if known
     return model, tok, info

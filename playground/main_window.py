@@ -36,12 +36,8 @@ from playground.views.training_view import TrainingView
 from playground.worker import WorkerClient
 
 MAX_RECENT = 8
-ENCODER_DECODER_OFF = ("lens", "heads", "fill-mask", "finetune", "compare")  # views it has no use of
-SCORES_FIRST = {  # what the probabilities view says until something is scored
-    "bert": "A BERT scores each token itself, unmasked: type a text above and press Enter.",
-    "seq2seq": "An encoder–decoder scores a target given its source: translate in the Prompt tab, "
-    "or type “source -> target” above and press Enter.",
-}
+# the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
+ONE_STACK_VIEWS = ("lens", "heads", "fill-mask", "finetune", "compare")
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
 
 
@@ -265,17 +261,18 @@ class MainWindow(QMainWindow):
         self.attention_view.clear()  # until the new model's own results arrive
         self.lens_view.clear()
         self.heads_view.clear()
-        self.probability_view.clear(SCORES_FIRST.get(info.arch, f"Scoring with {info.name}…"))
+        caps = info.capabilities
+        self.probability_view.clear(scores_first(info))
         shown = self.tabs.currentWidget()
-        self._enable_views(info.arch)  # (Qt moves off a tab it disables: to the next one it finds)
-        if info.arch == "seq2seq":  # its prompt is a source: a held-out one of its own data, if known
+        self._enable_views(caps.one_stack)  # (Qt moves off a tab it disables: to the next one it finds)
+        if caps.encoder_decoder:  # its prompt is a source: a held-out one of its own data, if known
             if info.example:  # (a folder without its run's data: the user types a source it reads)
                 self.prompt_view.prompt.setPlainText(info.example)
                 self.attention_view.inspect(info.example)
                 self.probability_view.set_text(info.example)
             if not self.tabs.isTabEnabled(self.tabs.indexOf(shown)):
                 self.show_view("prompt")
-        elif info.arch == "gpt":
+        elif caps.causal:
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
             self.attention_view.inspect(text)
             self.probability_view.set_text(text)
@@ -291,14 +288,14 @@ class MainWindow(QMainWindow):
             else:
                 self.attention_view.inspect(self.fill_mask_view.current_text() or "hello world")
 
-    def _enable_views(self, arch: str) -> None:
+    def _enable_views(self, one_stack: bool) -> None:
         """The views that read one stack of heads (or fine-tune) are off for an encoder–decoder."""
-        for name in ENCODER_DECODER_OFF:
+        for name in ONE_STACK_VIEWS:
             index = self.tabs.indexOf(self.views[name])
-            self.tabs.setTabEnabled(index, arch != "seq2seq")
+            self.tabs.setTabEnabled(index, one_stack)
             self.tabs.setTabToolTip(
-                index, "Not for encoder–decoder models: see Prompt, Attention (three kinds) and Probabilities"
-                if arch == "seq2seq" else "",
+                index, "" if one_stack
+                else "Not for encoder–decoder models: see Prompt, Attention (three kinds) and Probabilities",
             )  # fmt: skip
 
     # ---- recipes: an exported figure drawn again -----------------------------------------------
@@ -503,6 +500,19 @@ class MainWindow(QMainWindow):
 
     def _on_saved(self, what: str) -> None:
         self.message.setText(what)
+
+
+def scores_first(info: ModelInfo) -> str:
+    """What the probabilities view says until something is scored."""
+    caps = info.capabilities
+    if caps.encoder_decoder:
+        return (
+            "An encoder–decoder scores a target given its source: translate in the Prompt tab, "
+            "or type “source -> target” above and press Enter."
+        )
+    if caps.encoder_only:
+        return "A BERT scores each token itself, unmasked: type a text above and press Enter."
+    return f"Scoring with {info.name}…"
 
 
 SHUTDOWN_WAIT_MS = 3000  # how long closing blocks before it says why and waits in the background

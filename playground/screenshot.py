@@ -22,7 +22,7 @@ class Screenshot(QObject):
     def __init__(self, window: MainWindow, path: str, prompt: str | None, view: str | None):
         super().__init__(window)
         self.window, self.path, self.prompt, self.view = window, path, prompt, view
-        self.arch = ""
+        self.caps = None  # the open model's capabilities
         w = window.client
         w.model_loaded.connect(self._on_model_loaded)
         w.errored.connect(self._on_errored)
@@ -36,7 +36,7 @@ class Screenshot(QObject):
     def _on_model_loaded(self, info: ModelInfo) -> None:
         if self._loaded:
             return
-        self._loaded, self.arch = True, info.arch
+        self._loaded, self.caps = True, info.capabilities
         print(f"model: {info.summary}" + (f" ({info.note})" if info.note else ""), flush=True)
         win = self.window
         if self.view == "training":
@@ -45,7 +45,7 @@ class Screenshot(QObject):
             self._shoot("positions")
         elif self.view in ("finetune", "compare"):
             self._finetune()
-        elif info.arch in ("gpt", "seq2seq"):  # a prompt, or an encoder–decoder's source
+        elif info.capabilities.next_token:  # a prompt, or an encoder–decoder's source
             if self.prompt:
                 win.prompt_view.prompt.setPlainText(self.prompt)
             win.prompt_view.sampling.seed.setValue(1)  # the same picture every time
@@ -59,7 +59,7 @@ class Screenshot(QObject):
         # the run's scores arrive after generation finished (its attention came from its steps)
         if (
             tag == SCORES_TAG
-            and self.arch in ("gpt", "seq2seq")
+            and self.caps.next_token
             and self.view != "training"
             and not self.window.prompt_view.running
             and self.window.prompt_view.steps
@@ -98,7 +98,7 @@ class Screenshot(QObject):
         import models
 
         view = self.window.training_view
-        if self.arch == "seq2seq":
+        if self.caps.encoder_decoder:
             view.form.corpus.setCurrentIndex(view.form.corpus.findData("pairs:reverse"))
             view.form.preset.setCurrentIndex(view.form.preset.findData("seq2seq"))
             view.form.apply(
@@ -179,7 +179,7 @@ class Screenshot(QObject):
             self._shoot("training")
 
     def _on_mask_filled(self, _result) -> None:
-        if self.arch == "bert" and self.view not in ("training", "finetune", "compare"):
+        if self.caps.encoder_only and self.view not in ("training", "finetune", "compare"):
             self._shoot(self.view or "fill-mask")
 
     def _shoot(self, view: str) -> None:

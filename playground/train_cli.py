@@ -12,7 +12,7 @@ from typing import Any
 from models.errors import ModelError
 from models.text.corpus import BUILTIN_CORPORA
 from models.text.tasks import TASKS
-from models.training.settings import ARCHS, PRESETS, TOKENIZERS, TrainConfig, preset
+from models.training.settings import ARCHITECTURES, ARCHS, PRESETS, TOKENIZERS, TrainConfig, preset
 
 # command-line flag -> TrainConfig field, for the settings a person usually changes
 _FLAGS = {
@@ -84,9 +84,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     }
     if args.no_training_state:
         changes["keep_training_state"] = False
-    name = args.preset or (
-        "seq2seq" if args.arch == "seq2seq" else "task" if _is_task(args.corpus) else "tiny"
-    )
+    made_for = ARCHITECTURES[args.arch].preset if args.arch else ""  # the encoder–decoder's own
+    name = args.preset or made_for or ("task" if _is_task(args.corpus) else "tiny")
     return preset(name, **changes)
 
 
@@ -130,7 +129,7 @@ def _init_distributed(device: str | None) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from models.training.trainer import make_trainer, resume_trainer
+    from models.training.trainer import Trainer
 
     if args.resume:
         changes = {
@@ -138,11 +137,11 @@ def _train(args: argparse.Namespace) -> int:
             for flag, (field, _) in _FLAGS.items()
             if getattr(args, flag) is not None and field in ("steps", "device")
         }
-        trainer = resume_trainer(args.resume, out_dir=args.out, corpus=args.corpus, **changes)
+        trainer = Trainer.from_checkpoint(args.resume, out_dir=args.out, corpus=args.corpus, **changes)
     else:
         if not args.corpus or not args.out:
             raise ModelError("--corpus and --out are needed (or --resume DIR)")
-        trainer = make_trainer(config_from_args(args), args.corpus, args.out)
+        trainer = Trainer(config_from_args(args), args.corpus, args.out)
     return run_with_progress(trainer, args.quiet)
 
 

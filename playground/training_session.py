@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from models.capabilities import Capabilities
 from models.results import TrainingReport
 from models.training.settings import TrainConfig
 
@@ -44,6 +45,7 @@ class TrainingStarted:
     """Sent once before the first step: what the view needs to lay itself out."""
 
     config: TrainConfig
+    capabilities: Capabilities  # of the model it trains
     corpus: str
     look_for: str  # the task's "what to look for" sentence, or ""
     probe_text: str
@@ -66,17 +68,17 @@ def build_trainer(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any,
     A fine-tune needs `active`: (model, tokenizer, its source). It trains a copy, so the model
     stays as it was (to compare against) until the run ends.
     """
-    from models.training.trainer import make_trainer, resume_trainer
+    from models.training.trainer import Trainer
 
     if request.finetune is not None:
         return _finetuner(request, runs_dir, active)
     if request.resume_from:
         changes = {"steps": request.steps} if request.steps else {}
-        return resume_trainer(request.resume_from, request.out_dir or None, **changes)
+        return Trainer.from_checkpoint(request.resume_from, request.out_dir or None, **changes)
     if request.config is None:
         raise ValueError("a new run needs its settings")
     out = Path(request.out_dir) if request.out_dir else runs_dir / _run_name(request)
-    return make_trainer(request.config, request.corpus, out)
+    return Trainer(request.config, request.corpus, out)
 
 
 def _finetuner(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, str] | None):
@@ -94,8 +96,9 @@ def _finetuner(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, st
     if ask.scratch:  # same architecture and tokenizer, weights drawn afresh by the run's seed
         import torch
 
-        torch.manual_seed(int(ask.settings.get("seed", 1337)))
-        model = type(model)(model.config)
+        with torch.random.fork_rng(devices=[]):  # (the global generator is left as it was)
+            torch.manual_seed(int(ask.settings.get("seed", 1337)))
+            model = type(model)(model.config)
     else:
         model = copy.deepcopy(model)
     # a 16-bit model (a GPU opens bf16 folders as they are) learns in float32: AdamW's small
@@ -117,11 +120,12 @@ def started(trainer: Any, finetune: bool = False, scratch: bool = False) -> Trai
     from models.text.pairs import PAIR_TASKS
     from models.text.tasks import TASKS
 
-    cfg = trainer.config
-    tasks = PAIR_TASKS if cfg.arch == "seq2seq" else TASKS  # ("reverse" is both: a GPT's and a pair task)
+    cfg, caps = trainer.config, trainer.model.capabilities
+    tasks = PAIR_TASKS if caps.encoder_decoder else TASKS  # ("reverse" is both: a GPT's and a pair task)
     task = tasks.get(trainer.corpus.name.removeprefix("task:"))
     return TrainingStarted(
         config=cfg,
+        capabilities=caps,
         corpus=trainer.corpus.name,
         look_for=task.look_for if task else "",
         probe_text=trainer.probe_text,

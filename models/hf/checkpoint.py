@@ -17,7 +17,18 @@ from models.errors import ModelError
 from models.hf.atomic import Writer, recover, write_folder
 from models.hf.config import config_from_hf, config_to_hf
 from models.hf.weights import state_from_hf, state_to_hf
-from models.nn import GPT, Bert, Decoder, DecoderConfig, Model, ModelConfig, Seq2Seq, Seq2SeqConfig
+from models.nn import (
+    GPT,
+    Bert,
+    BertConfig,
+    Decoder,
+    DecoderConfig,
+    GPTConfig,
+    Model,
+    ModelConfig,
+    Seq2Seq,
+    Seq2SeqConfig,
+)
 from models.nn.decoder import Rotary
 from models.nn.seq2seq import sinusoidal_table
 from models.text.tokenizer import Tokenizer
@@ -59,7 +70,7 @@ def load(
     weights = _read_weights(files, dtype)
     tokenizer = Tokenizer.load(folder)
     state = state_from_hf(config, weights)
-    if config.arch == "bert" and not any(k.startswith("head.") for k in state):
+    if isinstance(config, BertConfig) and not any(k.startswith("head.") for k in state):
         config = replace(config, has_mlm_head=False)  # encoder only: inspect, no fill-mask
     with torch.device("meta"):  # no random weights are made only to be overwritten
         model = _build(config)
@@ -83,7 +94,7 @@ def _build(config: ModelConfig) -> Model:
         return Decoder(config)
     if isinstance(config, Seq2SeqConfig):
         return Seq2Seq(config)
-    return GPT(config) if config.arch == "gpt" else Bert(config)
+    return GPT(config) if isinstance(config, GPTConfig) else Bert(config)
 
 
 def _make_buffers(model: Model) -> None:
@@ -266,7 +277,7 @@ REPLACED_FILES = (
 
 def _tokenizer_config(cfg: ModelConfig, tokenizer: Tokenizer) -> dict:
     base = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": cfg.context}
-    if cfg.arch == "bert":
+    if isinstance(cfg, BertConfig):
         return base | {
             "unk_token": "[UNK]",
             "pad_token": "[PAD]",

@@ -24,7 +24,7 @@ def config_to_hf(cfg: ModelConfig) -> dict[str, Any]:
         return _decoder_to_hf(cfg)
     if isinstance(cfg, Seq2SeqConfig):
         return _marian_to_hf(cfg)
-    return _gpt_to_hf(cfg) if cfg.arch == "gpt" else _bert_to_hf(cfg)
+    return _gpt_to_hf(cfg) if isinstance(cfg, GPTConfig) else _bert_to_hf(cfg)
 
 
 def config_from_hf(d: dict[str, Any]) -> ModelConfig:

@@ -6,7 +6,17 @@ import re
 
 import torch
 
-from models.nn import GPT, Bert, Decoder, DecoderConfig, Model, ModelConfig, Seq2Seq, Seq2SeqConfig
+from models.nn import (
+    GPT,
+    Bert,
+    Decoder,
+    DecoderConfig,
+    GPTConfig,
+    Model,
+    ModelConfig,
+    Seq2Seq,
+    Seq2SeqConfig,
+)
 
 # GPT-2 stores these as Conv1D ([in, out]); we use nn.Linear ([out, in]).
 _CONV1D = re.compile(r"\.(c_attn|c_proj|c_fc)\.weight$")
@@ -58,7 +68,7 @@ def state_from_hf(config: ModelConfig, weights: dict[str, torch.Tensor]) -> dict
         return _decoder_from_hf(config, weights)
     if isinstance(config, Seq2SeqConfig):
         return _marian_from_hf(config, weights)
-    return _gpt_from_hf(weights) if config.arch == "gpt" else _bert_from_hf(config, weights)
+    return _gpt_from_hf(weights) if isinstance(config, GPTConfig) else _bert_from_hf(config, weights)
 
 
 def state_to_hf(model: Model) -> dict[str, torch.Tensor]:
@@ -69,7 +79,7 @@ def state_to_hf(model: Model) -> dict[str, torch.Tensor]:
         return {
             k: t.detach().cpu().contiguous() for k, t in model.state_dict().items() if k != "lm_head.weight"
         }
-    return _gpt_to_hf(model) if model.config.arch == "gpt" else _bert_to_hf(model)
+    return _gpt_to_hf(model) if isinstance(model, GPT) else _bert_to_hf(model)
 
 
 # Marian keys that are copies of the shared embedding or the computed sinusoidal tables

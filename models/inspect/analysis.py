@@ -9,17 +9,17 @@ import torch
 
 from models.errors import ModelError
 from models.inspect.sampling import entropy, top_k
-from models.nn.bert import Bert
-from models.nn.gpt import GPT
+from models.nn import Model
 from models.results import FillMaskResult, MaskFill, Probe, TokenizedText
 from models.text.tokenizer import Tokenizer
 
 
-def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True) -> Probe:
+def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True) -> Probe:
     """Tokens, all attentions (unless not wanted: then [0, 0, T, T]), and per position the top-k
     predictions, target prob and entropy. An encoder–decoder reads "source → target" (or a source
     alone, with its greedy translation): see `models.inspect.translate.probe_pair`."""
-    if model.config.arch == "seq2seq":
+    caps = model.capabilities
+    if caps.encoder_decoder:
         from models.inspect.translate import probe_pair
 
         return probe_pair(model, tokenizer, text, k, attentions)
@@ -33,10 +33,10 @@ def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10, atten
             attentions = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # [L,H,T,T]
         else:
             attentions = np.zeros((0, 0, T, T), np.float32)
-        if model.config.arch == "bert" and model.head is None:  # encoder only: no predictions
+        if not caps.scores_tokens:  # an encoder without its masked-LM head: no predictions
             empty = np.zeros((T, 0))
             return Probe(
-                "bert",
+                caps,
                 tokens,
                 attentions,
                 empty.astype(np.int64),
@@ -49,7 +49,7 @@ def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10, atten
         top_ids, top_probs, top_texts = top_k(probs, k, tokenizer)
         target = _target(model, ids, probs)
         return Probe(
-            model.config.arch,
+            caps,
             tokens,
             attentions,
             top_ids,
@@ -60,23 +60,23 @@ def probe(model: GPT | Bert, tokenizer: Tokenizer, text: str, k: int = 10, atten
         )
 
 
-def target_prob(model: GPT | Bert, tokenizer: Tokenizer, text: str) -> np.ndarray:
+def target_prob(model: Model, tokenizer: Tokenizer, text: str) -> np.ndarray:
     """A probe's `target_prob` alone (one pass, no attentions): float32 [T]."""
-    if model.config.arch == "seq2seq":
+    if model.capabilities.encoder_decoder:
         return probe(model, tokenizer, text, k=1, attentions=False).target_prob
     tokens = _encode(model, tokenizer, text)
     ids = torch.tensor(tokens.ids[None], device=_device(model))
-    if model.config.arch == "bert" and model.head is None:
+    if not model.capabilities.scores_tokens:
         return np.full(len(tokens), np.nan, np.float32)
     with torch.inference_mode():
         probs = torch.softmax(model(ids).logits[0].float(), -1)
         return _target(model, ids, probs).float().cpu().numpy()
 
 
-def _target(model: GPT | Bert, ids: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
-    """[T]: GPT: how likely the actual next token was (NaN at the end); BERT: how likely the
-    token at each position is, seen unmasked."""
-    if model.config.arch == "gpt":
+def _target(model: Model, ids: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """[T]: a decoder: how likely the actual next token was (NaN at the end); an encoder: how
+    likely the token at each position is, seen unmasked."""
+    if model.capabilities.next_token:
         target = torch.full((ids.shape[1],), float("nan"), device=probs.device)
         target[:-1] = probs[:-1].gather(1, ids[0, 1:, None])[:, 0]
         return target
@@ -84,7 +84,7 @@ def _target(model: GPT | Bert, ids: torch.Tensor, probs: torch.Tensor) -> torch.
 
 
 def fill_mask(
-    model: Bert,
+    model: Model,
     tokenizer: Tokenizer,
     text: str,
     k: int = 10,
@@ -92,11 +92,11 @@ def fill_mask(
     attentions: bool = False,
 ) -> FillMaskResult:
     """Top-k fills for every masked position: `[MASK]` in the text, or token indices to mask."""
-    if model.config.arch != "bert":
+    if not model.capabilities.encoder_only:
         raise ModelError(
             "fill-mask needs a BERT model; a GPT continues text and an encoder–decoder translates"
         )
-    if model.head is None:
+    if not model.capabilities.masked_lm:
         raise ModelError(
             "this BERT checkpoint has no masked-LM head: fill-mask is unavailable "
             "(attention can still be inspected)"
@@ -132,15 +132,13 @@ def fill_mask(
     return FillMaskResult(masked, fills, att)
 
 
-def _encode(model: GPT | Bert, tokenizer: Tokenizer, text: str) -> TokenizedText:
+def _encode(model: Model, tokenizer: Tokenizer, text: str) -> TokenizedText:
     if not text.strip():
         raise ModelError("the text is empty: type something to inspect")
-    if model.config.arch == "bert":
-        tokens = tokenizer.encode(text, special_tokens=True)
-    else:
-        tokens = tokenizer.encode_for_decoder(text)
+    encoder = model.capabilities.encoder_only  # reads [CLS] text [SEP]
+    tokens = tokenizer.encode(text, special_tokens=True) if encoder else tokenizer.encode_for_decoder(text)
     ctx = model.config.context
-    if len(tokens) > ctx and model.config.arch == "bert":  # as BERT reads a long text: its start,
+    if len(tokens) > ctx and encoder:  # as BERT reads a long text: its start,
         # with [CLS] first and [SEP] last (what a classifier was trained on), and say so
         note = f"the text has {len(tokens)} tokens, more than the context of {ctx}: showing its first {ctx}"
         keep = [*range(ctx - 1), len(tokens) - 1]

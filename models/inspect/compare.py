@@ -28,10 +28,8 @@ def compare(
             f"the models have different shapes ({names[0]}: {shape_a[0]} layers × {shape_a[1]} heads, "
             f"{names[1]}: {shape_b[0]} × {shape_b[1]}): only models of one architecture compare head by head"
         )
-    if model_a.config.arch != model_b.config.arch:
-        raise ModelError(
-            f"{names[0]} is a {model_a.config.arch.upper()} and {names[1]} a {model_b.config.arch.upper()}"
-        )
+    if model_a.capabilities.causal != model_b.capabilities.causal:  # one reads left to right, one not
+        raise ModelError(f"{names[0]} is a {model_a.config.label} and {names[1]} a {model_b.config.label}")
     pa = probe(model_a, tok_a, text)
     pb = probe(model_b, tok_b, text)
     if list(pa.tokens.ids) != list(pb.tokens.ids):

@@ -7,18 +7,17 @@ import random
 from models.errors import ModelError
 from models.inspect.generation import generate
 from models.inspect.sampling import SamplingSettings
-from models.nn.bert import Bert
-from models.nn.gpt import GPT
+from models.nn import Model
 from models.text.tasks import Task, get_task
 from models.text.tokenizer import Tokenizer
 
 
 def exact_answers(
-    model: GPT | Bert, tokenizer: Tokenizer, task: str | Task, n: int = 50, seed: int = 999
+    model: Model, tokenizer: Tokenizer, task: str | Task, n: int = 50, seed: int = 999
 ) -> float:
     """The share of `n` fresh questions (the same ones for the same seed) whose greedy
     continuation, up to the end of its line, is exactly the answer."""
-    if model.config.arch != "gpt":
+    if not model.capabilities.causal:
         raise ModelError("exact answers are a GPT's: the built-in tasks continue a question")
     task = get_task(task) if isinstance(task, str) else task
     rng = random.Random(f"{task.name}:exact:{seed}")

@@ -5,18 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import TypeVar
 
 import torch
 
 from models.errors import ModelError
 from models.inspect.sampling import SamplingSettings, choose, entropy, top_k
+from models.inspect.stepwise import stepwise_inference
+from models.nn import Model
 from models.nn.attention import KVCache
-from models.nn.gpt import GPT
 from models.results import GenerationStep, TokenizedText
 from models.text.tokenizer import Tokenizer
-
-T = TypeVar("T")
 
 
 class Generation:
@@ -24,12 +22,12 @@ class Generation:
 
     def __init__(
         self,
-        model: GPT,
+        model: Model,
         tokenizer: Tokenizer,
         prompt: str,
         settings: SamplingSettings | None = None,
     ) -> None:
-        if model.config.arch != "gpt":
+        if not model.capabilities.causal:
             raise ModelError("generation needs a GPT model; BERT fills masks instead")
         self.model, self.tokenizer = model, tokenizer
         self.settings = settings or SamplingSettings()
@@ -149,21 +147,8 @@ class Generation:
         )
 
 
-def stepwise_inference(steps: Iterator[T]) -> Iterator[T]:
-    """`steps`, each advanced in inference mode, with the mode off between items: a generator
-    paused inside `inference_mode` would keep it on for whatever its caller serves meanwhile
-    (probes, the lens, loading a model to compare), all of which would make inference tensors."""
-    while True:
-        with torch.inference_mode():
-            try:
-                item = next(steps)
-            except StopIteration:
-                return
-        yield item
-
-
 def generate(
-    model: GPT,
+    model: Model,
     tokenizer: Tokenizer,
     prompt: str,
     settings: SamplingSettings | None = None,
@@ -172,7 +157,7 @@ def generate(
     """`generate(model, tok, "To be", max_new_tokens=50)` — settings or keyword arguments."""
     if kwargs:
         settings = SamplingSettings(**{**(settings or SamplingSettings()).__dict__, **kwargs})
-    if model.config.arch == "seq2seq":  # the prompt is the source; the steps are its translation
+    if model.capabilities.encoder_decoder:  # the prompt is the source; the steps are its translation
         from models.inspect.translate import Translation
 
         return Translation(model, tokenizer, prompt, settings)

@@ -23,7 +23,7 @@ def logit_lens(
     the token the model finally predicts there, or `token` (one token of the vocabulary) if given.
     """
     refuse_encoder_decoder(model, "The logit lens")
-    if model.config.arch == "bert" and model.head is None:
+    if not model.capabilities.scores_tokens:
         raise ModelError("this BERT has no masked-LM head: there is nothing to read its layers with")
     tokens = _encode(model, tokenizer, text)
     ids = torch.tensor(tokens.ids[None], device=_device(model))  # [1, T]
@@ -43,7 +43,6 @@ def logit_lens(
     kk = top_ids.shape[-1]
     target_ids = target.cpu().numpy().astype(np.int64)
     return LogitLens(
-        model.config.arch,
         tokens,
         target_ids,
         tuple(tokenizer.token_text(int(t)) for t in target_ids),

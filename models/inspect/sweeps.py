@@ -36,7 +36,7 @@ def ablation_sweep(model: Model, tokenizer: Tokenizer, text: str, mode: str = "z
         raise ModelError(f"unknown ablation '{mode}' (choose from {', '.join(MODES)})")
     _need_head(model)
     tokens = _encode(model, tokenizer, text)
-    if model.config.arch == "gpt" and len(tokens) < 2:
+    if model.capabilities.causal and len(tokens) < 2:
         raise ModelError("the text needs at least two tokens: a GPT's loss scores each next token")
     return ablation_sweep_ids(model, tokens, mode)
 
@@ -58,7 +58,7 @@ def _ablation_batches(model, tokens: TokenizedText, ids: torch.Tensor, mode: str
         for (layer, head), loss in zip(batch, losses.tolist(), strict=True):
             values[layer, head] = loss - baseline
         done += len(batch)
-        yield HeadSweep("ablation", model.config.arch, tokens, values.copy(), done, mode, baseline)
+        yield HeadSweep("ablation", tokens, values.copy(), done, mode, baseline)
 
 
 def patching_sweep(
@@ -127,7 +127,7 @@ def _patching_batches(model, clean, corrupted, corrupted_ids, z, position, pair,
     (target, other), (ld_corrupted, ld_clean) = pair, lds
     values = np.full((model.config.n_layer, model.config.n_head), np.nan, np.float32)
     done = 0
-    for batch in _batches(model, len(clean), last_only=model.config.arch == "gpt"):
+    for batch in _batches(model, len(clean), last_only=model.capabilities.causal):
         edits = _edits(model, batch, None, z)
         with torch.inference_mode(), edited(model, edits):
             logits = _answer_logits(model, corrupted_ids.expand(len(batch), -1), position)  # [B, vocab]
@@ -136,7 +136,7 @@ def _patching_batches(model, clean, corrupted, corrupted_ids, z, position, pair,
             values[layer, head] = value
         done += len(batch)
         yield HeadSweep(
-            "patching", model.config.arch, clean, values.copy(), done, "", ld_corrupted, ld_clean,
+            "patching", clean, values.copy(), done, "", ld_corrupted, ld_clean,
             corrupted, *names, position,
         )  # fmt: skip
 
@@ -161,7 +161,7 @@ def patched(
 # ---- pieces ------------------------------------------------------------------------------------
 def _need_head(model: Model) -> None:
     refuse_encoder_decoder(model, "A head sweep")
-    if model.config.arch == "bert" and model.head is None:
+    if not model.capabilities.scores_tokens:
         raise ModelError("this BERT has no masked-LM head: there are no predictions to measure heads by")
 
 
@@ -209,9 +209,9 @@ def _clean_run(model: Model, ids: torch.Tensor):
 
 
 def _losses(model: Model, ids: torch.Tensor) -> torch.Tensor:
-    """Mean loss of each row [B]: next-token (GPT) or of each token seen unmasked (BERT)."""
+    """Mean loss of each row [B]: next-token (a decoder) or of each token seen unmasked (BERT)."""
     logits = model(ids).logits.float()  # [B, T, vocab]
-    if model.config.arch == "gpt":
+    if model.capabilities.causal:
         logits, targets = logits[:, :-1], ids[:, 1:]
     else:
         targets = ids
@@ -221,13 +221,13 @@ def _losses(model: Model, ids: torch.Tensor) -> torch.Tensor:
 
 def _answer_logits(model: Model, ids: torch.Tensor, position: int) -> torch.Tensor:
     """Logits [B, vocab] where the answer is read."""
-    if model.config.arch == "gpt" and position == ids.shape[1] - 1:
+    if model.capabilities.causal and position == ids.shape[1] - 1:
         return model(ids, last_only=True).logits[:, -1].float()
     return model(ids).logits[:, position].float()
 
 
 def _answer_position(model: Model, tokenizer: Tokenizer, tokens: TokenizedText) -> int:
-    if model.config.arch == "gpt":
+    if model.capabilities.causal:
         return len(tokens) - 1
     masks = np.flatnonzero(tokens.ids == tokenizer.mask_id) if tokenizer.mask_id is not None else []
     if not len(masks):

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from models.errors import ModelError
-from models.inspect.generation import stepwise_inference
 from models.inspect.sampling import SamplingSettings, choose, entropy, top_k
+from models.inspect.stepwise import stepwise_inference
 from models.nn.seq2seq import Seq2Seq
 from models.results import GenerationStep, Probe, TokenizedText
 from models.text.pairs import ARROW, START, split_pair
@@ -82,7 +82,7 @@ def probe_pair(
     following = torch.as_tensor(target.ids, device=device)  # [t1 … tn, </s>]
     empty = np.zeros((0, 0, T, T), np.float32)
     return Probe(
-        "seq2seq",
+        model.capabilities,
         tokens,
         _stacked(out.decoder_attentions) if attentions else empty,
         top_ids,

@@ -1,9 +1,15 @@
-"""The architectures, one readable file each (config dataclass first), sharing one attention module."""
+"""The architectures, one readable file each (config dataclass first), sharing one attention module and
+one model interface (`interface.Model`: what every tool may ask of a model)."""
 
 from models.nn.bert import Bert, BertConfig
 from models.nn.decoder import Decoder, DecoderConfig
 from models.nn.gpt import GPT, GPTConfig
+from models.nn.interface import Model
 from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
 
-Model = GPT | Bert | Decoder | Seq2Seq
 ModelConfig = GPTConfig | BertConfig | DecoderConfig | Seq2SeqConfig
+
+__all__ = [
+    "GPT", "Bert", "BertConfig", "Decoder", "DecoderConfig", "GPTConfig", "Model", "ModelConfig", "Seq2Seq",
+    "Seq2SeqConfig",
+]  # fmt: skip

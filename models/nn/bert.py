@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.capabilities import Capabilities
 from models.errors import ModelError
 from models.nn.attention import ModelOutput, SelfAttention, check_rate, check_shape
+from models.nn.interface import NamedParts
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class BertConfig:
     has_mlm_head: bool = True  # False for encoder-only checkpoints: fill-mask is unavailable
     labels: tuple[str, ...] = ()  # a sequence classifier's class names (pooler + classifier head)
 
-    arch = "bert"
+    label = "BERT"  # the family's name, for people
 
     def __post_init__(self) -> None:
         check_shape(
@@ -58,6 +60,18 @@ class BertConfig:
     @property
     def n_embd(self) -> int:
         return self.hidden_size
+
+    @property
+    def n_kv_head(self) -> int:
+        return self.num_attention_heads
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(masked_lm=self.has_mlm_head, classifier=bool(self.labels))
 
 
 class Embeddings(nn.Module):
@@ -117,7 +131,10 @@ class Pooler(nn.Module):
         return torch.tanh(self.dense(x[:, 0]))  # [B, C]
 
 
-class Bert(nn.Module):
+class Bert(NamedParts, nn.Module):
+    BLOCKS, HEAD_PROJECTION, EMBEDDING = "layers", "attn.c_proj", "embeddings"
+    FINAL_NORM, OUTPUT_HEAD = "", "head"  # post-norm: a layer's output is what the MLM head reads
+
     def __init__(self, cfg: BertConfig) -> None:
         super().__init__()
         self.config = cfg
@@ -141,22 +158,6 @@ class Bert(nn.Module):
         """The masked-LM decoder is the token embedding (again, after loading replaced either)."""
         if self.head is not None:
             self.head.decoder.weight = self.embeddings.tok.weight
-
-    # ---- the parts the inspection tools edit or read -------------------------------------------
-    def blocks(self) -> nn.ModuleList:
-        """The transformer blocks, first to last (fine-tuning freezes the early ones)."""
-        return self.layers
-
-    def head_projection(self, layer: int) -> nn.Linear:
-        """The projection whose input is layer `layer`'s merged heads [B, T, heads × size]."""
-        return self.layers[layer].attn.c_proj
-
-    def embedding_output(self) -> nn.Module:
-        return self.embeddings
-
-    def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
-        """The masked-LM head's logits from a layer's output (post-norm: what the head reads)."""
-        return self.head(hidden)
 
     def forward(
         self,

@@ -15,10 +15,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.capabilities import Capabilities
 from models.errors import ModelError
 from models.nn.attention import KVCache, ModelOutput, check_shape, context_positions, run_stack
+from models.nn.interface import NamedParts
 
-FAMILIES = ("llama", "qwen2", "qwen3", "mistral", "gpt_neox")
+# the families by their `model_type`, and their names for people
+FAMILIES = {
+    "llama": "Llama",
+    "qwen2": "Qwen2",
+    "qwen3": "Qwen3",
+    "mistral": "Mistral",
+    "gpt_neox": "GPT-NeoX",
+}
 
 
 @dataclass(frozen=True)
@@ -55,8 +64,6 @@ class DecoderConfig:
     eos_token_id: int | None = None
     stop_token_ids: tuple[int, ...] = ()  # every token that ends a reply (Llama 3's <|eot_id|>…)
 
-    arch = "gpt"  # a causal LM: it continues text, like GPT-2
-
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ModelError(f"unknown decoder family '{self.family}' (supported: {', '.join(FAMILIES)})")
@@ -75,6 +82,22 @@ class DecoderConfig:
     @property
     def head_size(self) -> int:
         return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    @property
+    def label(self) -> str:
+        return FAMILIES[self.family]
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            causal=True,
+            grouped_kv=self.num_key_value_heads < self.num_attention_heads,
+            local_window=self.sliding_window > 0,
+        )
+
+    @property
+    def n_kv_head(self) -> int:
+        return self.num_key_value_heads
 
     # the names the rest of the engine reads (GPT-2's)
     @property
@@ -270,7 +293,10 @@ class Body(nn.Module):
         self.rotary = Rotary(cfg)
 
 
-class Decoder(nn.Module):
+class Decoder(NamedParts, nn.Module):
+    BLOCKS, HEAD_PROJECTION, EMBEDDING = "model.layers", "self_attn.o_proj", "model.embed_tokens"
+    FINAL_NORM, OUTPUT_HEAD = "model.norm", "lm_head"
+
     def __init__(self, cfg: DecoderConfig) -> None:
         super().__init__()
         self.config = cfg
@@ -282,30 +308,6 @@ class Decoder(nn.Module):
         """A tied output head is the token embedding (again, after loading replaced either)."""
         if self.config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
-
-    # ---- the parts the inspection tools edit or read -------------------------------------------
-    def blocks(self) -> nn.ModuleList:
-        """The transformer blocks, first to last (fine-tuning freezes the early ones)."""
-        return self.model.layers
-
-    def head_projection(self, layer: int) -> nn.Linear:
-        """The projection whose input is block `layer`'s merged heads [B, T, heads × size]."""
-        return self.model.layers[layer].self_attn.o_proj
-
-    def embedding_output(self) -> nn.Module:
-        return self.model.embed_tokens
-
-    def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
-        """Logits from a residual stream (the last hidden state is already normed)."""
-        return self.lm_head(hidden if last else self.model.norm(hidden))
-
-    def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
-        cfg = self.config
-        p = self.lm_head.weight
-        return KVCache(
-            cfg.num_hidden_layers, batch, cfg.num_key_value_heads, max_len or cfg.max_position_embeddings,
-            cfg.head_size, p.device, p.dtype,
-        )  # fmt: skip
 
     def forward(
         self,

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.capabilities import Capabilities
 from models.nn.attention import (
     KVCache,
     ModelOutput,
@@ -18,6 +19,7 @@ from models.nn.attention import (
     context_positions,
     run_stack,
 )
+from models.nn.interface import NamedParts
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class GPTConfig:
     bos_token_id: int | None = None  # token that starts a text, if the tokenizer has one
     eos_token_id: int | None = None  # token that ends a text; generation stops on it
 
-    arch = "gpt"
+    label = "GPT"  # the family's name, for people
+    capabilities = Capabilities(causal=True)
 
     def __post_init__(self) -> None:
         check_shape(self.n_embd, self.n_head, self.n_layer, self.n_positions, self.vocab_size)
@@ -43,6 +46,14 @@ class GPTConfig:
     @property
     def context(self) -> int:
         return self.n_positions
+
+    @property
+    def n_kv_head(self) -> int:
+        return self.n_head
+
+    @property
+    def head_size(self) -> int:
+        return self.n_embd // self.n_head
 
 
 class MLP(nn.Module):
@@ -72,8 +83,11 @@ class Block(nn.Module):
         return x, probs
 
 
-class GPT(nn.Module):
+class GPT(NamedParts, nn.Module):
     """Module names are GPT-2's, so checkpoints map one to one (Conv1D weights are transposed)."""
+
+    BLOCKS, HEAD_PROJECTION, EMBEDDING = "transformer.h", "attn.c_proj", "transformer.drop"
+    FINAL_NORM, OUTPUT_HEAD = "transformer.ln_f", "lm_head"
 
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
@@ -106,36 +120,6 @@ class GPT(nn.Module):
     def tie_weights(self) -> None:
         """The output head is the token embedding (again, after loading replaced either)."""
         self.lm_head.weight = self.transformer.wte.weight
-
-    # ---- the parts the inspection tools edit or read -------------------------------------------
-    def blocks(self) -> nn.ModuleList:
-        """The transformer blocks, first to last (fine-tuning freezes the early ones)."""
-        return self.transformer.h
-
-    def head_projection(self, layer: int) -> nn.Linear:
-        """The projection whose input is block `layer`'s merged heads [B, T, heads × size]."""
-        return self.transformer.h[layer].attn.c_proj
-
-    def embedding_output(self) -> nn.Module:
-        """The module whose output is the embedded input (tokens + positions)."""
-        return self.transformer.drop
-
-    def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
-        """Logits from a residual stream (the last hidden state went through ln_f already)."""
-        return self.lm_head(hidden if last else self.transformer.ln_f(hidden))
-
-    def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
-        cfg = self.config
-        p = self.lm_head.weight
-        return KVCache(
-            cfg.n_layer,
-            batch,
-            cfg.n_head,
-            max_len or cfg.n_positions,
-            cfg.n_embd // cfg.n_head,
-            p.device,
-            p.dtype,
-        )
 
     def forward(
         self,

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.capabilities import Capabilities
 from models.errors import ModelError
 from models.inspect.positions import sinusoidal
 from models.nn.attention import KVCache, check_rate, check_shape
@@ -39,7 +40,8 @@ class Seq2SeqConfig:
     eos_token_id: int = 0
     decoder_start_token_id: int = 0  # the first decoder input (Marian starts from the pad token)
 
-    arch = "seq2seq"
+    label = "encoder–decoder"  # the family's name, for people
+    capabilities = Capabilities(encoder_decoder=True)
 
     def __post_init__(self) -> None:
         for heads, layers in (
@@ -67,6 +69,14 @@ class Seq2SeqConfig:
     @property
     def n_embd(self) -> int:
         return self.d_model
+
+    @property
+    def n_kv_head(self) -> int:
+        return self.decoder_attention_heads
+
+    @property
+    def head_size(self) -> int:
+        return self.d_model // self.decoder_attention_heads
 
 
 def sinusoidal_table(positions: int, dim: int) -> torch.Tensor:
@@ -251,8 +261,22 @@ class Seq2Seq(nn.Module):
         """One embedding for source, target and the output head (again, after loading replaced one)."""
         self.lm_head.weight = self.model.shared.weight
 
+    # ---- the model interface (models.nn.interface.Model): the decoder's side ------------------
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.config.capabilities
+
     def blocks(self) -> nn.ModuleList:
         return self.model.decoder.layers
+
+    def head_projection(self, layer: int) -> nn.Linear:
+        return self.model.decoder.layers[layer].self_attn.out_proj
+
+    def embedding_output(self) -> nn.Module:
+        return self.drop  # (the source's embedding passes it too)
+
+    def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
+        return self.lm_head(hidden) + self.final_logits_bias  # post-norm: every layer ends normed
 
     def _embed(self, ids: torch.Tensor, table: torch.Tensor, start: int = 0) -> torch.Tensor:
         T = ids.shape[1]

@@ -7,13 +7,11 @@ from typing import Any
 
 from models.errors import ModelError
 from models.nn import Model
-from models.nn.bert import Bert
 from models.text.corpus import Corpus
 from models.text.labelled import Labelled
 from models.text.tokenizer import Tokenizer
-from models.training.classify import ClassifierTrainer
 from models.training.settings import FINETUNE_PRESETS as PRESETS
-from models.training.settings import TrainConfig
+from models.training.settings import TrainConfig, arch_of, tokenizer_for
 from models.training.trainer import Trainer
 
 
@@ -22,19 +20,19 @@ def finetune_config(model: Model, task: str = "lm", base_model: str = "", **over
     if task not in PRESETS:
         raise ModelError(f"task must be one of {', '.join(PRESETS)} (got '{task}')")
     c = model.config
-    if c.arch == "seq2seq":  # its pairs train from the Training tab (or `playground train --arch seq2seq`)
+    if model.capabilities.encoder_decoder:  # its pairs train from the Training tab (or `--arch seq2seq`)
         raise ModelError(
             "fine-tuning is for decoders (GPT) and BERT: "
             "an encoder–decoder trains on pairs in the Training tab"
         )
-    arch = "bert" if c.arch == "bert" else "gpt"
+    arch = arch_of(model.capabilities)
     settings = PRESETS[task] | overrides
     if "steps" in overrides and "warmup_steps" not in overrides:  # a short run, a short warmup
         settings["warmup_steps"] = min(PRESETS[task]["warmup_steps"], int(overrides["steps"]) // 10)
     settings["context"] = min(int(settings["context"]), c.context)
     return TrainConfig(
         arch=arch,
-        tokenizer="wordpiece" if arch == "bert" else "bpe",  # the model's own is used; this is a label
+        tokenizer=tokenizer_for(arch),  # the model's own is used; this is a label
         task=task,
         base_model=base_model or "(opened model)",
         n_layer=c.n_layer,
@@ -52,15 +50,6 @@ def finetuner(
     out_dir: str | Path | None = None,
 ) -> Trainer:
     """The trainer for a fine-tune: labels for a classifier, the model's own objective otherwise."""
-    if config.task == "classify":
-        if not isinstance(data, Labelled):
-            raise ModelError("classification needs labelled examples (a CSV, TSV or JSON Lines file)")
-        return ClassifierTrainer(config, data, out_dir, model=model, tokenizer=tokenizer)
-    if isinstance(data, Labelled):
+    if config.task != "classify" and isinstance(data, Labelled):
         raise ModelError("labelled examples need task 'classify'; fine-tuning on text needs a text file")
-    if isinstance(model, Bert) and model.head is None:
-        raise ModelError(
-            "this BERT has no masked-LM head (an encoder-only folder), so it cannot be fine-tuned "
-            "on text; fine-tune it for classification instead"
-        )
     return Trainer(config, data, out_dir, tokenizer=tokenizer, model=model)

@@ -5,23 +5,59 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from models.capabilities import Capabilities
 from models.device import DEVICES
 from models.errors import ModelError
 from models.text.tokenizer import KINDS as TOKENIZERS
 
-ARCHS = ("gpt", "bert", "seq2seq")
 TASKS = ("lm", "classify")  # what a run learns: the language model's own objective, or labels
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+@dataclass(frozen=True)
+class Architecture:
+    """What a run of one architecture builds, and the settings it needs (read by the forms too)."""
+
+    label: str  # the form's words
+    capabilities: Capabilities  # of the model a run builds (what the trainer asks of it)
+    tokenizers: tuple[str, ...]  # the tokenizers its runs learn with; the first is the default
+    tokenizer_rule: str  # why another is refused
+    tasks: tuple[str, ...] = ("lm",)
+    preset: str = ""  # the preset made for it ("" = any)
+
+
+ARCHITECTURES = {
+    "gpt": Architecture(
+        "GPT (next token)", Capabilities(causal=True), ("char", "bpe"),
+        "GPT needs a tokenizer that keeps spaces and newlines: choose 'char' or 'bpe', not 'wordpiece'",
+    ),
+    "bert": Architecture(
+        "BERT (masked LM)", Capabilities(masked_lm=True), ("wordpiece",),
+        "BERT needs the WordPiece tokenizer (it provides [MASK], [CLS] and [SEP])", ("lm", "classify"),
+    ),
+    "seq2seq": Architecture(
+        "Encoder–decoder (source → target)", Capabilities(encoder_decoder=True), ("char",),
+        "the encoder–decoder uses the char tokenizer (the built-in tasks are characters: numerals, "
+        "letters, digits)", preset="seq2seq",
+    ),
+}  # fmt: skip
+ARCHS = tuple(ARCHITECTURES)
+
+
+def arch_of(capabilities: Capabilities) -> str:
+    """The architecture whose runs train a model with these capabilities (a fine-tune of a Llama
+    trains as a GPT does: the next token)."""
+    if capabilities.encoder_decoder:
+        return "seq2seq"
+    return "gpt" if capabilities.causal else "bert"
+
+
 def tokenizer_for(arch: str, wanted: str | None = None) -> str:
-    """The tokenizer a run of `arch` uses: BERT needs WordPiece (it provides [MASK], [CLS] and
-    [SEP]); GPT needs one that keeps spaces and newlines (char unless BPE is wanted)."""
-    if arch == "bert":
-        return "wordpiece"
-    if arch == "seq2seq":  # the built-in tasks are characters: numerals, letters, digits
-        return "char"
-    return wanted if wanted in ("char", "bpe") else "char"
+    """The tokenizer a run of `arch` uses: `wanted` if the architecture can learn with it, else
+    its default (BERT: WordPiece for [MASK], [CLS] and [SEP]; GPT: char, keeping spaces and
+    newlines)."""
+    allowed = ARCHITECTURES[arch].tokenizers
+    return wanted if wanted in allowed else allowed[0]
 
 
 @dataclass(frozen=True)
@@ -71,21 +107,14 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _choice("arch", self.arch, ARCHS)
         _choice("task", self.task, TASKS)
-        if self.task == "classify" and self.arch != "bert":
+        built = ARCHITECTURES[self.arch]
+        if self.task not in built.tasks:
             raise ModelError("classification fine-tuning needs a BERT (a GPT learns text, not labels)")
         _choice("tokenizer", self.tokenizer, TOKENIZERS)
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
         if tokenizer_for(self.arch, self.tokenizer) != self.tokenizer:
-            raise ModelError(
-                "BERT needs the WordPiece tokenizer (it provides [MASK], [CLS] and "
-                f"[SEP]); got '{self.tokenizer}'"
-                if self.arch == "bert"
-                else "the encoder–decoder uses the char tokenizer"
-                if self.arch == "seq2seq"
-                else "GPT needs a tokenizer that keeps spaces and newlines: "
-                "choose 'char' or 'bpe', not 'wordpiece'"
-            )
+            raise ModelError(f"{built.tokenizer_rule}; got '{self.tokenizer}'")
         for name in (
             "n_layer",
             "n_head",

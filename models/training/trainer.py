@@ -1,4 +1,4 @@
-"""The trainer: a Qt-free iterator of TrainingReport, pausable, resumable and reproducible."""
+"""The trainer: one loop for every objective, a Qt-free iterator of TrainingReport; resumable, seeded."""
 
 from __future__ import annotations
 
@@ -16,103 +16,52 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from models.device import autocast_dtype, pick_device
 from models.errors import ModelError
 from models.hf import checkpoint
 from models.hf.atomic import Writer, link_or_copy
-from models.inspect.analysis import fill_mask, probe
-from models.inspect.generation import generate
+from models.inspect.analysis import probe
 from models.inspect.head_scores import probe_scores
-from models.nn import BertConfig, GPTConfig, Model
-from models.nn.bert import Bert
-from models.nn.gpt import GPT
+from models.nn import Model
 from models.results import Baseline, TrainingReport
-from models.text.corpus import BUILTIN_CORPORA, Corpus, check_size, load_corpus, read_text
+from models.text.corpus import BUILTIN_CORPORA
 from models.text.tokenizer import Tokenizer
-from models.training.batches import Masker, encode_ids, gpt_batch
+from models.training.objectives import evaluated, objective_for
+from models.training.optimizer import freeze_early_blocks, lr_factor, make_optimizer
+from models.training.run_state import (
+    CONFIG_FILE,
+    FORMAT,
+    STATE_FILE,
+    RunRandom,
+    baseline_from,
+    load_state,
+    plain_baseline,
+)
 from models.training.settings import TrainConfig
 
-STATE_FILE = "training_state.pt"
 EXPLODE_WINDOW = 10  # steps whose median loss decides that a run diverged
-CONFIG_FILE = "train_config.json"
 PAUSE_GAP_S = 1.0  # a longer wait between two steps is a pause, not part of the step rate
-CORPUS_FILE = "corpus.txt"  # a user's corpus, kept with the run so resuming reads nothing else
-_FORMAT = 1
-
-
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW decaying 2-D weights only (matrices, embeddings), never biases or LayerNorm gains.
-
-    The fused kernel when torch has one for the device: on this 2-core CPU one optimizer step of
-    a 0.8 M-parameter model took 0.42 ms fused vs 1.26 ms with the default (foreach) path.
-    """
-    params = [p for p in model.parameters() if p.requires_grad]  # tied weights appear once
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    kwargs: dict[str, Any] = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    try:
-        return torch.optim.AdamW(groups, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device or dtype
-        return torch.optim.AdamW(groups, **kwargs)
-
-
-def freeze_early_blocks(model: Model, trainable: int) -> tuple[str, ...]:
-    """Train only the last `trainable` blocks and what follows them (final norm, heads); 0 = all.
-
-    Everything before the first trained block (embeddings, earlier blocks) is frozen, so a tied
-    output head stays as it was too. Returns a note for the run's first report.
-    """
-    for p in model.parameters():
-        p.requires_grad_(True)
-    blocks = model.blocks()
-    if trainable <= 0 or trainable >= len(blocks):
-        return ()
-    first = next(blocks[len(blocks) - trainable].parameters())
-    for p in model.parameters():  # parameters come in forward order: embeddings, blocks, heads
-        if p is first:
-            break
-        p.requires_grad_(False)
-    total = sum(p.numel() for p in model.parameters())
-    kept = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return (
-        f"training the last {trainable} of {len(blocks)} blocks: {kept / 1e6:.2f} M of "
-        f"{total / 1e6:.2f} M parameters",
-    )
-
-
-def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup to 1, then cosine decay to min_lr / lr at the last step (as nanoGPT)."""
-    if step < cfg.warmup_steps:
-        return (step + 1) / (cfg.warmup_steps + 1)
-    span = max(1, cfg.steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
-    floor = cfg.min_lr / cfg.lr
-    return floor + 0.5 * (1.0 + math.cos(math.pi * progress)) * (1.0 - floor)
 
 
 class Trainer:
-    """Iterate to train: one TrainingReport per step (and one on pause, stop or failure).
+    """Iterate to train: one TrainingReport per step, and one on stop or failure.
 
-    pause(), resume(), step_once() and stop() may be called from any thread; they take effect
-    between two steps. advance() runs exactly one step for callers that drive the loop
-    themselves (e.g. a worker that trains in chunks).
+    What is learned (the next token, masked tokens, labels, pairs) is the settings' objective
+    (`models.training.objectives`); the loop, checkpoints, resuming and reports are this one's.
+    stop() may be called from any thread and takes effect between two steps; advance() runs
+    exactly one step for callers that drive the loop themselves (the app's worker, in chunks).
     """
-
-    data_file = CORPUS_FILE  # where a user's data is kept with the run, so resuming needs nothing else
 
     def __init__(
         self,
         config: TrainConfig,
-        corpus: Corpus | str | Path,
+        data: Any,
         out_dir: str | Path | None = None,
         *,
         tokenizer: Tokenizer | None = None,
-        model: GPT | Bert | None = None,
+        model: Model | None = None,
         state: dict[str, Any] | None = None,
     ) -> None:
         self.config = cfg = config
@@ -121,14 +70,19 @@ class Trainer:
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
         self.world = dist.get_world_size() if self.distributed else 1
-        self._setup_data(corpus, tokenizer)  # bad data is refused before any folder is made
+        # bad data is refused before any folder is made
+        self.objective = objective_for(cfg)(cfg, data, tokenizer)
+        self.corpus, self.tokenizer = self.objective.data, self.objective.tokenizer
+        self.probe_text = self.objective.probe_text
         self.out_dir = Path(out_dir) if out_dir is not None and self.rank == 0 else None
         if self.out_dir is not None:
             _check_writable(self.out_dir)
 
-        # model and optimizer; the seed fixes the initial weights and everything after
-        torch.manual_seed(cfg.seed)
-        self.model = self._setup_model(model).to(self.device).train()
+        # the seed fixes the initial weights and everything after
+        self.random = RunRandom(cfg.seed, self.device)
+        with self.random.active():
+            built = self.objective.model(model, resuming=state is not None)
+        self.model = built.to(self.device).train()
         frozen = freeze_early_blocks(self.model, cfg.trainable_blocks)
         self._net: torch.nn.Module = self.model
         if self.distributed:  # one replica per process; DDP averages the gradients
@@ -136,12 +90,7 @@ class Trainer:
             self._net = DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = make_optimizer(self.model, cfg, self.device)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, cfg))
-        self._gen = torch.Generator().manual_seed(cfg.seed + self.rank)
-        self._masker = (
-            Masker(self.tokenizer, self.model.config.vocab_size, cfg.mask_prob)
-            if cfg.arch == "bert" and cfg.task == "lm"
-            else None
-        )
+        self._gen = torch.Generator().manual_seed(cfg.seed + self.rank)  # batches
 
         self.step = 0
         self.losses: list[float] = []  # train loss of every step
@@ -156,88 +105,19 @@ class Trainer:
         self.status = "running"
         self.last_checkpoint: Path | None = None
         self.save_error = ""  # why the last checkpoint could not be written, if it could not
-        self._cond = threading.Condition()
-        self._paused = self._stop = False
-        self._single = 0  # steps allowed while paused
-        self._notes: tuple[str, ...] = (*self.data_notes, *frozen)  # messages for the next report
+        self._stop = threading.Event()
+        self._notes: tuple[str, ...] = (*self.objective.notes, *frozen)  # messages for the next report
         self.before: Baseline | None = None  # a fine-tune's base model, measured before step 1
         if state is not None:
             self._restore(state)
 
-    # ---- building and resuming --------------------------------------------------------------
-    def _setup_data(self, corpus: Corpus | str | Path, tokenizer: Tokenizer | None) -> None:
-        """The corpus, its tokenizer, token ids of both splits, the probe text and sample prompt."""
-        cfg = self.config
-        self.corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, seed=cfg.seed)
-        # tokens: the tokenizer is learned on the whole corpus (as nanoGPT's vocabulary)
-        self.tokenizer = tokenizer or Tokenizer.train(
-            self.corpus.text.splitlines(keepends=True), cfg.tokenizer, cfg.vocab_size
-        )
-        train_text, val_text = self.corpus.split(cfg.val_fraction)
-        self.train_ids = encode_ids(self.tokenizer, train_text)
-        self.val_ids = encode_ids(self.tokenizer, val_text)
-        check_size(self.corpus.name, len(self.train_ids), len(self.val_ids), cfg.context, cfg.val_fraction)
-        self.probe_text = cfg.probe_text or self.corpus.probe_text(cfg.val_fraction)
-        self.sample_prompt = self.corpus.sample_prompt(cfg.val_fraction)
-        self.data_notes: tuple[str, ...] = ()  # said in the first report
-
-    def describe_data(self) -> str:
-        return f"{len(self.train_ids)} training tokens"
-
-    def _setup_model(self, model: Model | None) -> Model:
-        return model or self._new_model()
-
-    def _new_model(self) -> GPT | Bert:
-        cfg, tok = self.config, self.tokenizer
-        if cfg.arch == "seq2seq":
-            from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
-
-            pad = tok.token_id("<pad>") or 0
-            return Seq2Seq(
-                Seq2SeqConfig(
-                    vocab_size=tok.vocab_size, d_model=cfg.n_embd, encoder_layers=cfg.n_layer,
-                    decoder_layers=cfg.n_layer, encoder_attention_heads=cfg.n_head,
-                    decoder_attention_heads=cfg.n_head, encoder_ffn_dim=4 * cfg.n_embd,
-                    decoder_ffn_dim=4 * cfg.n_embd, max_position_embeddings=cfg.context, activation="relu",
-                    dropout=cfg.dropout, pad_token_id=pad, decoder_start_token_id=pad,
-                    eos_token_id=tok.token_id("</s>") or 0,
-                )
-            )  # fmt: skip
-        if cfg.arch == "gpt":
-            return GPT(
-                GPTConfig(
-                    vocab_size=tok.vocab_size,
-                    n_positions=cfg.context,
-                    n_embd=cfg.n_embd,
-                    n_layer=cfg.n_layer,
-                    n_head=cfg.n_head,
-                    dropout=cfg.dropout,
-                    bos_token_id=tok.eos_id,
-                    eos_token_id=tok.eos_id,
-                )
-            )
-        return Bert(
-            BertConfig(
-                vocab_size=tok.vocab_size,
-                max_position_embeddings=cfg.context,
-                hidden_size=cfg.n_embd,
-                num_hidden_layers=cfg.n_layer,
-                num_attention_heads=cfg.n_head,
-                intermediate_size=4 * cfg.n_embd,
-                dropout=cfg.dropout,
-                pad_token_id=tok.token_id("[PAD]") or 0,
-            )
-        )
-
+    # ---- resuming -----------------------------------------------------------------------------
     @classmethod
     def from_checkpoint(
-        cls,
-        folder: str | Path,
-        out_dir: str | Path | None = None,
-        corpus: Corpus | str | Path | None = None,
-        **changes: Any,
+        cls, folder: str | Path, out_dir: str | Path | None = None, corpus: Any = None, **changes: Any
     ) -> Trainer:
-        """Continue a run saved with its training state; `changes` edit settings (e.g. steps).
+        """Continue a run saved with its training state (a language model, a classifier or an
+        encoder–decoder: its settings say which); `changes` edit settings (e.g. steps).
 
         Without changes the run continues the same loss curve as if it had never stopped.
         """
@@ -246,20 +126,9 @@ class Trainer:
         config = TrainConfig.from_dict(state["config"]).replace(**changes)
         model, tokenizer = checkpoint.load(folder)
         if corpus is None:
-            corpus = cls._saved_data(folder, state["corpus"], config.seed)
-        return cls(
-            config,
-            corpus,
-            folder if out_dir is None else out_dir,
-            tokenizer=tokenizer,
-            model=model,
-            state=state,
-        )
-
-    @classmethod
-    def _saved_data(cls, folder: Path, saved: dict[str, Any], seed: int) -> Any:
-        """The data a run was saved with, from the checkpoint alone (or a built-in one by name)."""
-        return _saved_corpus(folder, saved["name"], seed)
+            corpus = objective_for(config).saved_data(folder, state["corpus"], config.seed)
+        out = folder if out_dir is None else out_dir
+        return cls(config, corpus, out, tokenizer=tokenizer, model=model, state=state)
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -273,11 +142,9 @@ class Trainer:
         self.val_losses = [(int(s), float(v)) for s, v in state["val_losses"]]
         self.head_score_history = [(int(s), dict(v)) for s, v in state.get("head_scores", [])]
         self._elapsed = float(state["elapsed_s"])
-        self.before = _baseline_from(state.get("before"))
+        self.before = baseline_from(state.get("before"))
         self._gen.set_state(state["rng"]["batches"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.random.state = {"torch": state["rng"]["torch"], "cuda": state["rng"].get("cuda")}
         if state["corpus"]["sha256"] != self.corpus.sha256:
             self._notes = (
                 f"the corpus {self.corpus.name} differs from the one this run "
@@ -287,28 +154,9 @@ class Trainer:
             self.status = "finished"
 
     # ---- control, from any thread -------------------------------------------------------------
-    def pause(self) -> None:
-        with self._cond:
-            self._paused = True
-            self._cond.notify_all()
-
-    def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._cond.notify_all()
-
-    def step_once(self) -> None:
-        """While paused: run one more step, then stay paused."""
-        with self._cond:
-            self._paused = True
-            self._single += 1
-            self._cond.notify_all()
-
     def stop(self) -> None:
         """Finish the current step, write a checkpoint and end the iteration."""
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
+        self._stop.set()
 
     @property
     def elapsed_s(self) -> float:
@@ -316,40 +164,19 @@ class Trainer:
         return self._elapsed
 
     @property
-    def paused(self) -> bool:
-        return self._paused
-
-    @property
     def done(self) -> bool:
         return self.status in ("finished", "stopped", "failed")
 
+    def describe_data(self) -> str:
+        return self.objective.describe()
+
     # ---- the loop -----------------------------------------------------------------------------
     def __iter__(self) -> Iterator[TrainingReport]:
-        announced = False  # one "paused" report per pause, then wait quietly
         while not self.done:
-            action = self._next_action(announced)
-            if action == "stop":
+            if self._stop.is_set():
                 yield self._finish_stop()
                 return
-            if action == "announce":
-                announced = True
-                yield self._report(events=("paused",), status="paused")
-            elif action == "step":
-                announced = False
-                yield self.advance()
-
-    def _next_action(self, announced: bool) -> str:
-        with self._cond:
-            if self._stop:  # stop wins over pause, so a paused run can be stopped
-                return "stop"
-            if self._paused and not self._single:
-                if not announced:
-                    return "announce"
-                self._cond.wait(timeout=0.5)  # woken by resume, step_once or stop
-                return "wait"
-            if self._single:
-                self._single -= 1
-            return "step"
+            yield self.advance()
 
     def advance(self) -> TrainingReport:
         """One optimizer step, plus whatever is due on it (validation, sample, probe, checkpoint)."""
@@ -358,13 +185,13 @@ class Trainer:
         cfg = self.config
         extras: dict[str, Any] = {}
         if cfg.base_model and self.before is None and self.rank == 0:
-            extras["before"] = self.before = self.measure_base()
+            extras["before"] = self.before = self.objective.baseline(self.model, self.evaluate)
         t0 = time.perf_counter()
         lr = self.optimizer.param_groups[0]["lr"]
-        x, y = self._batch(self._gen)
+        x, y = self.objective.batch(self._gen, self.device)
         try:
-            with self._autocast():
-                loss = self._loss(self._net, x, y)
+            with self.random.active(), self._autocast():  # (dropout draws from the run's own state)
+                loss = self.objective.loss(self._net, self.model, x, y)
         except torch.OutOfMemoryError:
             return self._out_of_memory()
         value = loss.detach().float()
@@ -377,7 +204,8 @@ class Trainer:
                 f"{lr:.3g}); lower the learning rate or check the corpus"
             )
         try:
-            loss.backward()
+            with self.random.active():
+                loss.backward()
         except torch.OutOfMemoryError:
             return self._out_of_memory()
         exploded = self._exploded(value)
@@ -404,11 +232,13 @@ class Trainer:
         self._notes = ()
         if self.rank == 0:
             if _due(self.step, cfg.eval_every, last):
-                extras["val_loss"] = self.evaluate()
-                extras.update(self._validation_extras())
+                extras["val_loss"], scores = self.objective.evaluate(
+                    self.model, self.device, self._autocast()
+                )
+                extras.update(scores)
                 self.val_losses.append((self.step, extras["val_loss"]))
             if cfg.sample_every and _due(self.step, cfg.sample_every, last):
-                extras["sample"] = self.sample()
+                extras["sample"] = self.objective.sample(self.model, self.step)
             if cfg.probe_every and _due(self.step, cfg.probe_every, last):
                 extras["probe"] = self.probe()
                 extras["head_scores"] = probe_scores(extras["probe"])
@@ -445,24 +275,6 @@ class Trainer:
         return self._report(loss=value, lr=lr, events=tuple(events), status=status, **extras)
 
     # ---- pieces of a step ---------------------------------------------------------------------
-    def _batch(self, gen: torch.Generator, data: torch.Tensor | None = None):
-        cfg = self.config
-        data = self.train_ids if data is None else data
-        if self._masker is not None:
-            x, y = self._masker.batch(data, cfg.batch_size, cfg.context, gen)
-        else:
-            x, y = gpt_batch(data, cfg.batch_size, cfg.context, gen)
-        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-
-    def _validation_extras(self) -> dict[str, Any]:
-        """What a validation step reports besides the loss (a classifier adds its scores)."""
-        return {}
-
-    def measure_base(self) -> Baseline:
-        """The model before fine-tuning: validation loss, and a sample from the run's prompt
-        and seed (the run's samples use the same, so the two read side by side)."""
-        return Baseline(val_loss=self.evaluate(), sample=self.sample() if self.config.arch == "gpt" else None)
-
     def _explode_limit(self) -> float:
         """A loss this far above the run's first one means it is diverging, not learning."""
         start = self.losses[0] if self.losses else math.inf
@@ -479,73 +291,22 @@ class Trainer:
             f"(learning rate {lr:.3g}); lower the learning rate or add warmup"
         )
 
-    def _loss(self, net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = net(x).logits  # [B, T, vocab]
-        return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100)
-
     def _autocast(self):
         if self.amp_dtype is None:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def evaluate(self, model: torch.nn.Module | None = None) -> float:
-        """Mean loss on the same held-out batches every time, so the curve is comparable.
-
-        `model` (default: the one being trained) may be any module whose output has `.logits`,
-        e.g. a reference model a benchmark compares on the very same batches.
-        """
+        """The held-out loss (the objective's, on the same batches every time). `model` (default:
+        the one being trained) may be any module the objective can score, e.g. a reference model
+        a benchmark compares on the very same batches."""
         model = self.model if model is None else model
-        gen = torch.Generator().manual_seed(self.config.seed + 10_000)
-        model.eval()
-        total = 0.0
-        with torch.inference_mode(), self._autocast():
-            for _ in range(self.config.eval_batches):
-                x, y = self._batch(gen, self.val_ids)
-                total += float(self._loss(model, x, y))
-        model.train()
-        return total / self.config.eval_batches
-
-    def sample(self) -> str:
-        """A generated continuation (GPT) or a fill-mask line for the probe text (BERT)."""
-        self.model.eval()
-        try:
-            if self.config.arch == "gpt":
-                steps = generate(
-                    self.model,
-                    self.tokenizer,
-                    self.sample_prompt,
-                    max_new_tokens=self.config.sample_tokens,
-                    temperature=0.8,
-                    seed=self.config.seed,
-                    alternatives=1,
-                )
-                return self.sample_prompt + "".join(s.text for s in steps)
-            return self._fill_mask_line()
-        finally:
-            self.model.train()
-
-    def _fill_mask_line(self) -> str:
-        tokens = self.tokenizer.encode(self.probe_text)
-        inner = min(len(tokens), self.config.context) - 2
-        if inner < 1:
-            return ""
-        texts = tokens.texts[: inner + 2]
-        # mask a whole word near the middle (a "##" piece is a poor question), else the middle
-        words = [i for i in range(1, inner + 1) if texts[i].isalpha() and not texts[i + 1].startswith("##")]
-        position = min(words or [1 + inner // 2], key=lambda i: abs(i - (1 + inner // 2)))
-        result = fill_mask(self.model, self.tokenizer, self.probe_text, k=3, mask_positions=[position])
-        fill = result.fills[0]
-        shown = " ".join(result.tokens.texts[1 : inner + 1])
-        guesses = ", ".join(f"{t} {p:.2f}" for t, p in zip(fill.top_texts, fill.top_probs, strict=True))
-        return f"{shown} → {guesses} (was '{texts[position]}')"
+        return self.objective.evaluate(model, self.device, self._autocast())[0]
 
     def probe(self):
         """Attention and predictions of the fixed probe text (models.inspect.analysis.probe)."""
-        self.model.eval()
-        try:
+        with evaluated(self.model):
             return probe(self.model, self.tokenizer, self.probe_text)
-        finally:
-            self.model.train()
 
     # ---- checkpoints --------------------------------------------------------------------------
     def save(self, folder: str | Path | None = None, final: bool = False) -> Path:
@@ -562,14 +323,16 @@ class Trainer:
             state = self.training_state()
             extra[STATE_FILE] = lambda p: torch.save(state, p)
             if self.corpus.task is None and self.corpus.name not in BUILTIN_CORPORA:
-                extra[self.data_file] = self._corpus_writer(target)  # built-in ones are made by name
+                extra[self.objective.data_file] = self._corpus_writer(
+                    target
+                )  # built-in ones are made by name
         checkpoint.save(self.model, self.tokenizer, target, extra_files=extra)
         self.last_checkpoint = target
         return target
 
     def _corpus_writer(self, target: Path) -> Writer:
         """A user's corpus is written once per folder; later checkpoints link the same file."""
-        stored = target / self.data_file
+        stored = target / self.objective.data_file
         try:
             unchanged = hashlib.sha256(stored.read_bytes()).hexdigest() == self.corpus.sha256
         except OSError:
@@ -580,9 +343,8 @@ class Trainer:
 
     def training_state(self) -> dict[str, Any]:
         """Only tensors and plain values, so it loads with torch.load(weights_only=True)."""
-        cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
         return {
-            "format": _FORMAT,
+            "format": FORMAT,
             "step": self.step,
             "config": self.config.to_dict(),
             # labelled examples and pairs also keep their count: a built-in task is made again by it
@@ -590,13 +352,17 @@ class Trainer:
             | ({"examples": len(self.corpus)} if isinstance(self.corpus, Sized) else {}),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": {"torch": torch.get_rng_state(), "batches": self._gen.get_state(), "cuda": cuda},
+            "rng": {
+                "torch": self.random.state["torch"],
+                "batches": self._gen.get_state(),
+                "cuda": self.random.state["cuda"],
+            },  # fmt: skip
             "losses": list(self.losses),
             "lrs": list(self.lrs),
             "val_losses": [list(v) for v in self.val_losses],
             "head_scores": [[s, v] for s, v in self.head_score_history],
             "elapsed_s": self._elapsed,
-            "before": _plain_baseline(self.before),
+            "before": plain_baseline(self.before),
         }
 
     # ---- endings and reports ------------------------------------------------------------------
@@ -647,67 +413,6 @@ class Trainer:
         )
 
 
-def load_state(folder: str | Path) -> dict[str, Any]:
-    """The training state of a checkpoint folder; plain tensors and values only."""
-    path = Path(folder) / STATE_FILE
-    if not path.is_file():
-        raise ModelError(
-            f"{folder}: no {STATE_FILE} — this checkpoint was saved without its "
-            "training state, so it cannot be resumed (it can still be opened)"
-        )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ModelError(
-            f"{path}: refused or corrupt training state "
-            f"({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-        ) from e
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise ModelError(f"{path}: not a training state this version understands")
-    return state
-
-
-def _saved_corpus(folder: Path, name: str, seed: int) -> Corpus:
-    """The corpus a run was saved with, from the checkpoint alone (or a built-in one by name)."""
-    if (folder / CORPUS_FILE).is_file():
-        return Corpus(name, read_text(folder / CORPUS_FILE))
-    if name.startswith("task:") or name in BUILTIN_CORPORA:
-        return load_corpus(name, seed=seed)
-    raise ModelError(
-        f"{folder}: this checkpoint does not carry its corpus ({name}); name the corpus to resume"
-    )
-
-
-def _plain_baseline(before: Baseline | None) -> dict[str, Any] | None:
-    """A fine-tune's baseline as plain values, so a resumed run keeps it (and does not measure
-    the half-trained model as "before"). A classifier's keeps its scores, not its examples."""
-    if before is None:
-        return None
-    d: dict[str, Any] = {"val_loss": before.val_loss, "sample": before.sample}
-    if before.classes is not None:
-        c = before.classes
-        d["classes"] = {"labels": list(c.labels), "accuracy": c.accuracy, "loss": c.loss,
-                        "confusion": c.confusion.tolist()}  # fmt: skip
-    return d
-
-
-def _baseline_from(d: dict[str, Any] | None) -> Baseline | None:
-    if not d:
-        return None
-    classes = None
-    if d.get("classes"):
-        import numpy as np
-
-        from models.results import ClassEval
-
-        c, empty = d["classes"], np.zeros(0, np.int64)
-        classes = ClassEval(
-            tuple(c["labels"]), float(c["accuracy"]), float(c["loss"]), np.asarray(c["confusion"], np.int64),
-            (), empty, empty, np.zeros(0, np.float32),
-        )  # fmt: skip
-    return Baseline(val_loss=float(d["val_loss"]), sample=d.get("sample"), classes=classes)
-
-
 def _due(step: int, every: int, last: bool) -> bool:
     return last or (every > 0 and step % every == 0)
 
@@ -724,25 +429,3 @@ def _check_writable(folder: Path) -> None:
 
 def _json(d: dict[str, Any]) -> str:
     return json.dumps(d, indent=2)
-
-
-def make_trainer(config: TrainConfig, corpus: Any, out_dir: str | Path | None = None) -> Trainer:
-    """The trainer a run's settings need: the encoder–decoder's for arch "seq2seq", else this one."""
-    if config.arch == "seq2seq":
-        from models.training.seq2seq_trainer import Seq2SeqTrainer
-
-        return Seq2SeqTrainer(config, corpus, out_dir)
-    return Trainer(config, corpus, out_dir)
-
-
-def resume_trainer(folder: str | Path, out_dir: str | Path | None = None, corpus: Any = None, **changes: Any):
-    """Continue a saved run with the trainer it was made by (language model, classifier or
-    encoder–decoder), read from its training state."""
-    config = load_state(folder)["config"]
-    if config.get("arch") == "seq2seq":
-        from models.training.seq2seq_trainer import Seq2SeqTrainer as cls
-    elif config.get("task") == "classify":
-        from models.training.classify import ClassifierTrainer as cls
-    else:
-        cls = Trainer
-    return cls.from_checkpoint(folder, out_dir=out_dir, corpus=corpus, **changes)

@@ -424,7 +424,7 @@ class AttentionView(QWidget):
     def _kv_group(self) -> str:
         """For grouped-query models: which query heads read the same key/value head as this one."""
         info = self.client.info
-        if self.average or info is None or not 0 < info.n_kv_head < info.n_head:
+        if self.average or info is None or not info.capabilities.grouped_kv:
             return ""
         group = info.n_head // info.n_kv_head
         kv = self.head // group

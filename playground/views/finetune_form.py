@@ -58,7 +58,7 @@ class FinetuneForm(QWidget):
         self.info: ModelInfo | None = None
         self.message = ""  # why the settings cannot start, "" when they can
         self._labelled_file = ""  # the labelled file chosen, whose columns the boxes list
-        self._arch = ""  # the kind of the model shown last
+        self._encoder: bool | None = None  # whether the model shown last was an encoder (BERT)
         self.error = QLabel(wordWrap=True)  # laid out last; edits while building already write it
         self.error.setStyleSheet("color: #d9534f")
         form = QFormLayout(self)
@@ -131,24 +131,25 @@ class FinetuneForm(QWidget):
         if info is None:
             self.model_label.setText("no model")
         else:
+            caps = info.capabilities
             head = (
                 f"a classifier of {', '.join(info.labels)}"
-                if info.labels
-                else ("with its masked-LM head" if info.can_fill_mask else "encoder only")
-                if info.arch == "bert"
+                if caps.classifier
+                else ("with its masked-LM head" if caps.masked_lm else "encoder only")
+                if caps.encoder_only
                 else "a causal LM"
             )
-            self.model_label.setText(f"<b>{info.name}</b> ({info.arch.upper()}, {head})")
+            self.model_label.setText(f"<b>{info.name}</b> ({info.kind}, {head})")
             self.ints["context"].setMaximum(info.context)
             self.ints["trainable_blocks"].setMaximum(info.n_layer)
             # another kind of model: its usual task; the same kind (the end of a fine-tune): the
             # task stays, unless the model cannot do it (a BERT without its masked-LM head)
-            lm_ok = info.arch != "bert" or info.can_fill_mask
-            if info.arch != self._arch:
-                wanted = "classify" if info.arch == "bert" else "lm"
+            lm_ok = not caps.encoder_only or caps.masked_lm
+            if caps.encoder_only != self._encoder:
+                wanted = "classify" if caps.encoder_only else "lm"
             else:
                 wanted = self.task_key if lm_ok else "classify"
-            self._arch = info.arch
+            self._encoder = caps.encoder_only
             if wanted != self.task_key:
                 self.task.setCurrentIndex(self.task.findData(wanted))
         self._on_edited()
@@ -240,12 +241,13 @@ class FinetuneForm(QWidget):
         info = self.info
         if info is None:
             return "Open a model first: a fine-tune starts from the active model."
-        if info.arch == "seq2seq":
+        caps = info.capabilities
+        if caps.encoder_decoder:
             return "An encoder–decoder is not fine-tuned here: it trains on pairs in the Training tab."
         if self.data.currentData() in (CHOOSE_TEXT, CHOOSE_LABELLED):
             return "Choose the data to fine-tune on."
         if self.task_key == "classify":
-            if info.arch != "bert":
+            if not caps.encoder_only:
                 return (
                     "Classification needs a BERT: open the built-in BERT (Ctrl+Shift+B) or a BERT folder. "
                     "A GPT can be fine-tuned on new text."
@@ -253,7 +255,7 @@ class FinetuneForm(QWidget):
             if self.data.currentData() == self._labelled_file:
                 if self.text_column.currentText() == self.label_column.currentText():
                     return "The text and the label must be different columns."
-        elif info.arch == "bert" and not info.can_fill_mask:
+        elif caps.encoder_only and not caps.masked_lm:
             return (
                 "This BERT has no masked-LM head (encoder only, or a classifier): "
                 "it can only be fine-tuned to classify."

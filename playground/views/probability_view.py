@@ -52,10 +52,11 @@ class Scores:
     def of(cls, probe) -> Scores:
         intact = probe.intact_prob
         texts, offsets = probe.tokens.texts, probe.tokens.offsets
-        if probe.arch == "seq2seq":  # position i chose token i + 1 (the last chose </s>)
+        caps = probe.capabilities
+        if caps.encoder_decoder:  # position i chose token i + 1 (the last chose </s>)
             end = offsets[-1:, 1:].repeat(2, axis=1)
             texts, offsets = probe.outputs, np.vstack([offsets[1:], end])
-        if probe.arch != "gpt":
+        if not caps.causal:
             return cls(
                 probe.target_prob, probe.entropy, probe.top_texts, tuple(probe.top_probs), None, intact,
                 texts, offsets,
@@ -219,10 +220,14 @@ class ProbabilityView(QWidget):
         self.axis.set_labels(texts)
         self.entropy_plot.setXRange(0, max(n, 1), padding=0)
         scored = int(np.isfinite(p).sum())
-        how = {
-            "gpt": "given the tokens before it (the first token has none)",
-            "seq2seq": "given the source and the target before it",
-        }.get(probe.arch, "itself, unmasked")
+        caps = probe.capabilities
+        how = (
+            "given the tokens before it (the first token has none)"
+            if caps.causal
+            else "given the source and the target before it"
+            if caps.encoder_decoder
+            else "itself, unmasked"
+        )
         after = self.scores.after
         next_text = (
             f" · after the text: {after[2]:.2f} nats, likely “{visible(after[0][0])}”"

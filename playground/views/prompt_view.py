@@ -133,7 +133,9 @@ class PromptView(QWidget):
             return
         self.prompt_text, self.run_settings = self.prompt.toPlainText(), settings
         self.steps, self.prompt_tokens, self.finish_reason = [], None, ""
-        self.lead = ARROW if self.info.arch == "seq2seq" else ""  # a translation follows its source
+        self.lead = (
+            ARROW if self.info.capabilities.encoder_decoder else ""
+        )  # a translation follows its source
         self._prob_sum = 0.0  # of the steps' probabilities: the stats line stays O(1) a batch
         self.notes.hide()
         self.output.clear_tokens()
@@ -157,11 +159,15 @@ class PromptView(QWidget):
             self.details.clear()  # the last model's header and layers mean nothing now
         self.info = info
         self.sampling.model_changed(info.chat)
-        self.prompt.setPlaceholderText({
-            "gpt": "Type a prompt, then Ctrl+Enter",
-            "seq2seq": "Type a source to translate, then Ctrl+Enter: the target streams out",
-        }.get(info.arch, "This is a BERT model: it fills masks (Fill-mask tab)"))  # fmt: skip
-        self.prompt_label.setText("Source (encoder–decoder)" if info.arch == "seq2seq" else "Prompt")
+        caps = info.capabilities
+        self.prompt.setPlaceholderText(
+            "Type a source to translate, then Ctrl+Enter: the target streams out"
+            if caps.encoder_decoder
+            else "Type a prompt, then Ctrl+Enter"
+            if caps.causal
+            else "This is a BERT model: it fills masks (Fill-mask tab)"
+        )
+        self.prompt_label.setText("Source (encoder–decoder)" if caps.encoder_decoder else "Prompt")
         self._sync()
 
     def _on_prompt_tokenized(self, tokens) -> None:
@@ -197,7 +203,7 @@ class PromptView(QWidget):
         why_not = ""
         if self.info is None:
             why_not = "No model is open yet."
-        elif self.info.arch == "bert":
+        elif self.info.capabilities.encoder_only:
             why_not = "A BERT model fills masks (Fill-mask tab); open a GPT to generate."
         elif self.client.active("train"):
             why_not = "Training is running: stop it first (the trained model then becomes active)."

@@ -308,7 +308,7 @@ class TrainingView(QWidget):
             self.score_chart.add(step, scores)
             self.latest_scores = scores
         # a decoder's task: its heads can be checked on fresh questions (not an encoder–decoder's pairs)
-        self.task_run = info.corpus.startswith("task:") and info.config.arch != "seq2seq"
+        self.task_run = info.corpus.startswith("task:") and info.capabilities.causal
         self.last_step = len(info.losses)
         self.redraw.soon()  # drawn within the budget: the first steps are not held up
         where = f" · checkpoints in {info.out_dir}" if info.out_dir else ""

@@ -371,23 +371,25 @@ class Worker(JobRunner):
                 kind = "classifier" if trainer.config.task == "classify" else "fine-tuned"
                 name = f"{self.base[2]}, {kind} ({Path(trainer.corpus.name).name})"
                 hint, task = "", ""
-            elif trainer.config.arch == "seq2seq":  # a pair task is known by its name
+            elif trainer.model.capabilities.encoder_decoder:  # a pair task is known by its name
                 from models.text.pairs import PAIR_TASKS
 
                 name = f"trained encoder–decoder ({trainer.corpus.name})"
                 pair_task = PAIR_TASKS.get(trainer.corpus.task or "")
                 hint = f"type a source to translate; look for {pair_task.look_for}" if pair_task else ""
                 task = ""  # (exact answers with heads out are a decoder's)
-                example = trainer.val_pairs.sources[0]  # (as `held_out_source` reads it from its folder)
+                example = trainer.objective.val_pairs.sources[
+                    0
+                ]  # (as `held_out_source` reads it from its folder)
             else:
-                name = f"trained {trainer.config.arch.upper()} ({trainer.corpus.name})"
+                name = f"trained {trainer.model.config.label} ({trainer.corpus.name})"
                 corpus_task = trainer.corpus.task
                 hint = f"prompt it with {corpus_task.prompt_hint}" if corpus_task is not None else ""
                 task = corpus_task.name if corpus_task else ""
             self.info = model_info(self.model, name, self.last_checkpoint, trainer.device.type, hint, task)
             if fine_tuned:
                 self.info = replace(self.info, base=self.base[2])
-            if trainer.config.arch == "seq2seq":
+            if trainer.model.capabilities.encoder_decoder:
                 self.info = replace(self.info, example=example)
             self.model_loaded.emit(self.info)
             self._forget_ablation()  # (after: see `_load`)

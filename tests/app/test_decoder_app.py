@@ -29,7 +29,7 @@ def test_a_qwen3_folder_opens_generates_and_is_inspected_by_every_view(
     qtbot, window, tiny_qwen3_dir, wait_signal
 ):
     wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tiny_qwen3_dir)))
-    assert window.info.n_layer == 2 and window.info.n_head == 4 and window.info.arch == "gpt"
+    assert window.info.n_layer == 2 and window.info.n_head == 4 and window.info.capabilities.causal
     view = window.prompt_view
     window.show_view("prompt")
     view.sampling.max_tokens.setValue(15)

@@ -66,13 +66,13 @@ def test_a_recipe_brings_back_its_knocked_out_heads_and_its_model(
         lambda: (
             window.client.ablation == (((1, 0),), "zero")
             and lens.lens is not None
-            and lens.lens.arch == "gpt"
+            and lens.lens.tokens.texts == knocked.tokens.texts  # the GPT's lens of the same text
             and lens.read_button.isEnabled()
             and not window.client.outstanding
         ),
         timeout=20_000,
     )
-    assert window.info.arch == "gpt"
+    assert window.info.capabilities.causal
     np.testing.assert_allclose(lens.lens.prob, knocked.prob, atol=1e-6)
     assert window.tabs.currentWidget() is lens
 

@@ -40,7 +40,8 @@ def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kin
     qtbot.waitUntil(lambda: window.client.ablation == ((), "zero") and not window.client.outstanding)
     assert window.errors.last is None and window.lens_view.lens is None
     assert window.tabs.currentWidget() is window.prompt_view  # not the next tab Qt would move to
-    assert window.info.arch == "seq2seq" and window.prompt_view.prompt_label.text().startswith("Source")
+    assert window.info.capabilities.encoder_decoder
+    assert window.prompt_view.prompt_label.text().startswith("Source")
     for name in ("lens", "heads", "fill-mask", "finetune", "compare"):  # they read one stack of heads
         assert not window.tabs.isTabEnabled(window.tabs.indexOf(window.views[name]))
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)  # Ctrl+4: the lens

@@ -283,7 +283,7 @@ def test_an_encoder_decoder_trains_on_pairs_and_its_cross_attention_forms_on_the
     assert view.score_chart.series["anti-diagonal"].n == 2 and view.score_chart.series["induction"].n == 0
     assert "held-out translations" in view.samples.toPlainText()
     # the trained encoder–decoder is the active model, with a held-out source to try
-    qtbot.waitUntil(lambda: window.info.arch == "seq2seq", timeout=10_000)
+    qtbot.waitUntil(lambda: window.info.capabilities.encoder_decoder, timeout=10_000)
     assert window.info.name.startswith("trained encoder–decoder") and window.info.example
     assert window.prompt_view.typed_prompt() == window.info.example
     # and back to a GPT's task: its preset, its architecture, valid again

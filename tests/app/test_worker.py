@@ -193,7 +193,7 @@ def quick_starter(monkeypatch):
 
 def test_missing_builtin_model_makes_and_caches_a_starter(wait_signal, client, tmp_path, quick_starter):
     (info,) = wait_signal(client.worker.model_loaded, lambda: client.load("builtin:gpt"))
-    assert info.arch == "gpt" and "starter" in info.note
+    assert info.capabilities.causal and "starter" in info.note
     assert (tmp_path / "data" / "starter-gpt" / "config.json").is_file()
     reopened, _ = models.load(tmp_path / "data" / "starter-gpt")
     assert reopened.config.n_layer == 4
@@ -207,7 +207,7 @@ def test_a_starter_that_cannot_be_saved_stays_in_memory(wait_signal, qapp, tmp_p
     c = WorkerClient(Worker(assets=tmp_path / "no-assets", data_dir=blocker, device="cpu"))
     try:
         (info,) = wait_signal(c.worker.model_loaded, lambda: c.load("builtin:bert"))
-        assert info.arch == "bert" and "could not be saved" in info.note
+        assert info.capabilities.encoder_only and "could not be saved" in info.note
     finally:
         assert c.shutdown()
 
@@ -215,7 +215,7 @@ def test_a_starter_that_cannot_be_saved_stays_in_memory(wait_signal, qapp, tmp_p
 def test_a_bad_model_at_launch_falls_back_to_the_builtin_one(wait_signal, client, tmp_path, quick_starter):
     recorder = Recorder(client.worker)
     (info,) = wait_signal(client.worker.model_loaded, lambda: client.load(str(tmp_path / "nowhere")))
-    assert info.arch == "gpt" and "could not be opened" in info.note and "nowhere" in info.note
+    assert info.capabilities.causal and "could not be opened" in info.note and "nowhere" in info.note
     assert recorder.errors and "nowhere" in recorder.errors[0]
 
 

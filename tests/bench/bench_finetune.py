@@ -33,8 +33,8 @@ from models import assets
 from models.text.labelled import labelled_task
 from models.training.batches import pad_rows as pad
 from models.training.finetune import finetune_config, finetuner
+from models.training.optimizer import make_optimizer
 from models.training.settings import TrainConfig
-from models.training.trainer import make_optimizer
 
 TRAIN, HELD_OUT = 200, 500
 SHAPES = {  # name: (layers, heads, width, context, batch, vocab)
@@ -55,7 +55,7 @@ def run(pretrained: bool, seed: int, steps: int) -> tuple[list[tuple[int, float]
         eval_every=max(1, steps // 10), probe_every=0, sample_every=0, checkpoint_every=0,
     )  # fmt: skip
     trainer = finetuner(bert, tok, data, config)
-    assert len(trainer.train_rows) == TRAIN, len(trainer.train_rows)
+    assert len(trainer.objective.train_rows) == TRAIN, len(trainer.objective.train_rows)
     t0 = time.perf_counter()
     curve = []
     for r in trainer:

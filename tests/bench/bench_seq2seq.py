@@ -22,8 +22,8 @@ import transformers
 from bench_training import timed  # one clock for every bench script
 
 import models
+from models.training.optimizer import make_optimizer
 from models.training.settings import TrainConfig
-from models.training.trainer import make_optimizer
 
 SHAPE = dict(
     d_model=256, encoder_layers=3, decoder_layers=3, encoder_attention_heads=4, decoder_attention_heads=4,

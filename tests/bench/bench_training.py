@@ -27,8 +27,9 @@ import transformers
 import models  # noqa: E402
 from models import assets
 from models.training.batches import gpt_batch  # noqa: E402
+from models.training.optimizer import lr_factor, make_optimizer  # noqa: E402
 from models.training.settings import TrainConfig, preset  # noqa: E402
-from models.training.trainer import Trainer, lr_factor, make_optimizer  # noqa: E402
+from models.training.trainer import Trainer  # noqa: E402
 
 CORPUS = assets.path(assets.SHAKESPEARE)  # shipped in the repository and the wheel
 PEAK_FLOPS = 245e9  # fp32 peak of this CPU, as measured for the project
@@ -164,7 +165,7 @@ def nanogpt_reference(trainer: Trainer, seed: int) -> torch.nn.Module:
     for it in range(cfg.steps):
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * lr_factor(it, cfg)
-        x, y = gpt_batch(trainer.train_ids, cfg.batch_size, cfg.context, gen)
+        x, y = gpt_batch(trainer.objective.train_ids, cfg.batch_size, cfg.context, gen)
         loss = F.cross_entropy(model(x).logits.flatten(0, 1), y.flatten())
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

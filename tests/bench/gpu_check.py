@@ -37,8 +37,9 @@ from checkout import ROOT  # noqa: E402  (the repository on sys.path, models.ass
 
 import models  # noqa: E402
 from models.text.tokenizer import Tokenizer  # noqa: E402
+from models.training.optimizer import make_optimizer  # noqa: E402
 from models.training.settings import preset  # noqa: E402
-from models.training.trainer import Trainer, make_optimizer  # noqa: E402
+from models.training.trainer import Trainer  # noqa: E402
 
 PROMPT_TOKENS, NEW_TOKENS = 64, 128
 transformers.utils.logging.disable_progress_bar()  # save_pretrained's shard bar

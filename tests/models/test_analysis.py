@@ -18,7 +18,7 @@ def test_gpt_probe_scores_each_next_token():
     text = "Speak, speak."
     p = models.probe(model.eval(), tok, text, k=4)
     T = len(text)
-    assert p.arch == "gpt" and p.tokens.texts == tuple(text)
+    assert p.capabilities.causal and p.tokens.texts == tuple(text)
     assert p.attentions.shape == (2, 4, T, T) and p.attentions.dtype == np.float32
     with torch.no_grad():
         probs = torch.softmax(model(torch.from_numpy(p.tokens.ids[None])).logits[0], -1).numpy()
@@ -78,5 +78,5 @@ def test_bert_probe_scores_each_token_in_place():
     tok = wordpiece_tokenizer()
     model = _bert(tok)
     p = models.probe(model, tok, "you are all resolved")
-    assert p.arch == "bert" and p.tokens.texts[0] == "[CLS]"
+    assert p.capabilities.encoder_only and p.tokens.texts[0] == "[CLS]"
     assert np.all(np.isfinite(p.target_prob)) and np.all((p.target_prob > 0) & (p.target_prob <= 1))

@@ -10,7 +10,7 @@ import transformers
 import models
 from models.nn.bert import Bert
 from models.training.batches import pad_rows as pad
-from models.training.classify import with_labels
+from models.training.objectives.labels import with_labels
 from tests.models.helpers import tiny_bert_config, wordpiece_tokenizer
 
 LABELS = ("bad", "good", "neutral")

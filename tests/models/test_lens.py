@@ -67,7 +67,6 @@ def test_a_picked_token_is_followed_everywhere_and_must_be_one_token(tmp_path):
 
 def test_an_encoder_only_bert_is_refused():
     tok = wordpiece_tokenizer()
-    model = Bert(tiny_bert_config(tok.vocab_size))
-    model.head = None
+    model = Bert(tiny_bert_config(tok.vocab_size, has_mlm_head=False))
     with pytest.raises(ModelError, match="no masked-LM head"):
         models.logit_lens(model, tok, TEXT[:40])

@@ -73,7 +73,7 @@ def test_the_same_ids_as_marian_tokenizer_and_the_same_text_back(marian_folder):
 
 def test_the_folder_opens_and_translates(marian_folder):
     model, tok = models.load(marian_folder)
-    assert model.config.arch == "seq2seq" and tok.token_id("</s>") == 0 and tok.kind == "unigram"
+    assert model.capabilities.encoder_decoder and tok.token_id("</s>") == 0 and tok.kind == "unigram"
     out = translate(model, tok, ["the cat sat"], max_new_tokens=8)
     assert isinstance(out[0], str)
     probe = models.probe(model, tok, "the cat -> a dog")

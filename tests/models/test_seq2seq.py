@@ -183,7 +183,7 @@ def test_a_probe_reads_a_pair_teacher_forced_and_a_run_holds_the_same_attention(
     torch.manual_seed(0)
     model = Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, eos_token_id=1, **SHAPE)).eval()
     probe = models.probe(model, tok, f"abc{ARROW}fed")
-    assert probe.arch == "seq2seq" and probe.tokens.texts == (START, "f", "e", "d")
+    assert probe.capabilities.encoder_decoder and probe.tokens.texts == (START, "f", "e", "d")
     assert probe.source.texts == ("a", "b", "c", "</s>") and probe.outputs == ("f", "e", "d", "</s>")
     src = torch.tensor([[*tok.encode("abc", special_tokens=False).ids.tolist(), 1]])
     with torch.no_grad():

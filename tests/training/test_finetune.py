@@ -15,8 +15,8 @@ import models
 from models.nn.bert import Bert
 from models.nn.gpt import GPT
 from models.text.labelled import Labelled, columns, labelled_task, make_labelled, read_labelled
-from models.training.classify import ClassifierTrainer
 from models.training.finetune import finetune_config, finetuner
+from models.training.trainer import Trainer
 from tests.models.helpers import TEXT, tiny_bert_config, wordpiece_tokenizer
 
 WORDS = {"speak": "loud", "famish": "hungry"}  # a word in the text decides its label
@@ -160,7 +160,7 @@ def test_classifier_fine_tune_learns_and_reports_scores(tmp_path, bert_pair):
     assert before is not None and before.classes is not None
     last = [r for r in reports if r.classes is not None][-1]
     assert last.classes.accuracy >= 0.9 > before.classes.accuracy
-    assert last.classes.confusion.sum() == len(trainer.val_rows) == 40
+    assert last.classes.confusion.sum() == len(trainer.objective.val_rows) == 40
     assert np.trace(last.classes.confusion) == round(last.classes.accuracy * 40)
     assert last.val_loss < before.val_loss
     saved, _ = models.load(tmp_path / "out")  # a classifier folder that reopens
@@ -181,7 +181,7 @@ def test_classifier_resume_continues_the_same_curve(tmp_path, bert_pair):
         if r.step == 6:
             first.stop()
     (tmp_path / "d.csv").unlink()  # the run keeps its own copy of the examples
-    second = ClassifierTrainer.from_checkpoint(tmp_path / "run")
+    second = Trainer.from_checkpoint(tmp_path / "run")
     # the base model's scores stay those measured before step 1, not the half-trained model's
     assert second.before.classes.accuracy == first.before.classes.accuracy
     np.testing.assert_array_equal(second.before.classes.confusion, first.before.classes.confusion)
@@ -214,7 +214,6 @@ def test_masked_lm_fine_tune_of_an_encoder_only_bert_is_refused(tmp_path, bert_p
 # ---- fine-tuning on text -------------------------------------------------------------------------
 def _small_gpt(tmp_path: Path, shakespeare: str):
     from models.training.settings import TrainConfig
-    from models.training.trainer import Trainer
 
     corpus = tmp_path / "first.txt"
     corpus.write_text(shakespeare[:20_000], encoding="utf-8")
@@ -293,7 +292,7 @@ def test_cli_fine_tunes_a_classifier_and_resumes_it(tmp_path, bert_pair, capsys)
     again, _ = models.load(tmp_path / "out")
     assert again.config.labels == ("hungry", "loud")
     assert main(["--resume", str(tmp_path / "out"), "--steps", "9", "--quiet"]) == 0
-    from models.training.trainer import load_state
+    from models.training.run_state import load_state
 
     assert load_state(tmp_path / "out")["step"] == 9
     assert main(["--model", str(tmp_path / "bert"), "--data", str(data), "--text-column", "body",

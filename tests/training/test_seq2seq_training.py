@@ -11,8 +11,8 @@ import torch
 
 import models
 from models.text.pairs import chinese, english, pair_task, read_pairs
-from models.training.seq2seq_trainer import Seq2SeqTrainer
 from models.training.settings import preset
+from models.training.trainer import Trainer
 
 TINY = dict(n_layer=1, n_head=2, n_embd=32, context=24, batch_size=16, warmup_steps=2, eval_every=5,
             sample_every=0, checkpoint_every=0, dropout=0.0)  # fmt: skip
@@ -50,28 +50,27 @@ def test_a_source_longer_than_the_context_is_cut_with_a_note(tmp_path):
     path = tmp_path / "pairs.tsv"
     rows = [f"{'abc' * 3}{i}\t{i}" for i in range(10)] + ["x" * 60 + "\ty"]
     path.write_text("source\ttarget\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    trainer = Seq2SeqTrainer(preset("seq2seq", steps=2, **TINY), path)
+    trainer = Trainer(preset("seq2seq", steps=2, **TINY), path)
     notes = [e for r in trainer for e in r.events]
     assert any("1 of 11 pairs are longer than the context (24 tokens) and were truncated" in n for n in notes)
 
 
 def test_resume_continues_the_same_curve(tmp_path):
     cfg = preset("seq2seq", steps=10, **TINY)
-    whole = [r.loss for r in Seq2SeqTrainer(cfg, "task:copy")]
-    first = Seq2SeqTrainer(cfg, "task:copy", tmp_path / "run")
+    whole = [r.loss for r in Trainer(cfg, "task:copy")]
+    first = Trainer(cfg, "task:copy", tmp_path / "run")
     losses = []
     for r in first:
         losses.append(r.loss)
         if r.step == 4:
             first.stop()
-    from models.training.trainer import resume_trainer
 
-    rest = [r.loss for r in resume_trainer(tmp_path / "run")]
+    rest = [r.loss for r in Trainer.from_checkpoint(tmp_path / "run")]
     np.testing.assert_allclose(losses[:4] + rest, whole, rtol=1e-5)
     # the app shows a folder it opens with a held-out source of the run's own data
-    from models.training.seq2seq_trainer import held_out_source
+    from models.training.objectives.pairs import held_out_source
 
-    assert held_out_source(tmp_path / "run") == first.val_pairs.sources[0] != ""
+    assert held_out_source(tmp_path / "run") == first.objective.val_pairs.sources[0] != ""
     assert held_out_source(tmp_path) == ""  # no training state: nothing known
 
 
@@ -98,10 +97,10 @@ def test_a_short_run_on_reverse_forms_an_anti_diagonal_cross_attention_head():
     """The seq2seq preset at batch 32, 300 steps (about 20 s on the 2-core CPU): the anti-diagonal
     forms before the translations are all exact (48% here; 100% at batch 64, 32 s)."""
     cfg = preset("seq2seq", steps=300, batch_size=32, eval_every=300, sample_every=0, checkpoint_every=0)
-    trainer = Seq2SeqTrainer(cfg, "task:reverse")
+    trainer = Trainer(cfg, "task:reverse")
     list(trainer)
     model = trainer.model.eval()
-    (src, mask, dec), _ = trainer._tensors(trainer.val_rows[:64])
+    (src, mask, dec), _ = trainer.objective.tensors(trainer.objective.val_rows[:64], 0, trainer.device)
     with torch.no_grad():
         cross = model(src, dec, attention_mask=mask, output_attentions=True).cross_attentions
     letters = (mask.sum(1) - 1).tolist()  # each source's letters, before its </s>
@@ -119,7 +118,7 @@ def test_held_out_numbers_are_translated_exactly():
     batch 32, 400 steps, about 33 s on the 2-core CPU (99% exact; at batch 64, 300 steps: 97%, 48 s)."""
     t0 = time.perf_counter()
     cfg = preset("seq2seq", steps=400, batch_size=32, eval_every=400, sample_every=0, checkpoint_every=0)
-    trainer = Seq2SeqTrainer(cfg, "task:numbers")
+    trainer = Trainer(cfg, "task:numbers")
     last = list(trainer)[-1].translations
     assert last.exact >= 0.9, (last.exact, last.examples)
     assert time.perf_counter() - t0 < 600
@@ -130,11 +129,11 @@ def test_the_probe_of_an_encoder_decoder_run_is_a_pair(tmp_path):
     from models.text.pairs import ARROW
 
     with pytest.raises(models.ModelError, match="probe text of an encoder–decoder is a pair"):
-        Seq2SeqTrainer(preset("seq2seq", probe_text="abc", **TINY), "task:copy")
+        Trainer(preset("seq2seq", probe_text="abc", **TINY), "task:copy")
     with pytest.raises(models.ModelError, match="needs a source and a target"):
-        Seq2SeqTrainer(preset("seq2seq", probe_text="-> abc", **TINY), "task:copy")
-    trainer = Seq2SeqTrainer(preset("seq2seq", probe_text="abc -> abc", **TINY), "task:copy")
+        Trainer(preset("seq2seq", probe_text="-> abc", **TINY), "task:copy")
+    trainer = Trainer(preset("seq2seq", probe_text="abc -> abc", **TINY), "task:copy")
     probe = trainer.probe()
     assert probe.source.texts == ("a", "b", "c", "</s>") and probe.outputs == ("a", "b", "c", "</s>")
-    default = Seq2SeqTrainer(preset("seq2seq", **TINY), "task:copy").probe_text
+    default = Trainer(preset("seq2seq", **TINY), "task:copy").probe_text
     assert ARROW in default

@@ -1,4 +1,4 @@
-"""Fine-tuning BERT as a sequence classifier: the Trainer's loop, on labelled examples."""
+"""Fine-tuning BERT as a sequence classifier: labelled examples, their batches, loss and scores."""
 
 from __future__ import annotations
 
@@ -12,29 +12,28 @@ import torch.nn.functional as F
 
 from models.errors import ModelError
 from models.nn import Model
-from models.nn.bert import Bert
 from models.results import Baseline, ClassEval
 from models.text.labelled import Labelled, labelled_task, read_labelled
 from models.text.tokenizer import Tokenizer
 from models.training.batches import pad_rows
+from models.training.objectives.base import Objective, evaluated
 from models.training.settings import TrainConfig
-from models.training.trainer import Trainer
 
 DATA_FILE = "labelled.jsonl"  # a user's examples, kept with the run so resuming reads nothing else
 
 
-def with_labels(model: Model, labels: tuple[str, ...]) -> Bert:
+def with_labels(model: Model, labels: tuple[str, ...]) -> Model:
     """A classifier of `labels` on this BERT's encoder. Its pooler and classifier start random
     (std 0.02, as `transformers` does when a masked-LM folder opens as a classifier); a model
     that already classifies these labels is returned as it is."""
-    if not isinstance(model, Bert):
+    if not model.capabilities.encoder_only:
         raise ModelError(
-            f"classification fine-tuning needs a BERT; this is a {model.config.arch.upper()} "
+            f"classification fine-tuning needs a BERT; this is a {model.config.label} "
             "(fine-tune it on text instead)"
         )
     if model.config.labels == tuple(labels):
         return model
-    new = Bert(replace(model.config, labels=tuple(labels), has_mlm_head=False))
+    new = type(model)(replace(model.config, labels=tuple(labels), has_mlm_head=False))
     encoder = {
         k: v for k, v in model.state_dict().items() if not k.startswith(("head.", "pooler.", "classifier."))
     }
@@ -59,60 +58,49 @@ def encode_examples(
     return rows, cut
 
 
-class ClassifierTrainer(Trainer):
-    """The Trainer on labelled examples: batches of [CLS] text [SEP], cross-entropy on the labels,
-    validation accuracy and a confusion matrix. Pause, stop, checkpoints and resume are the Trainer's."""
+class Labels(Objective):
+    """Labelled examples: batches of [CLS] text [SEP], cross-entropy on the labels, validation
+    accuracy and a confusion matrix."""
 
     data_file = DATA_FILE
 
-    def __init__(
-        self,
-        config: TrainConfig,
-        data: Labelled,
-        out_dir: str | Path | None = None,
-        *,
-        model: Model,
-        tokenizer: Tokenizer,
-        state: dict[str, Any] | None = None,
-    ) -> None:
-        if config.task != "classify":
-            raise ModelError("a ClassifierTrainer needs task='classify'")
-        labels = tuple(getattr(model.config, "labels", ()))
-        if state is not None and labels != tuple(data.labels):  # a resume: a new head would be random
-            raise ModelError(
-                f"the examples' classes ({', '.join(data.labels)}) are not the ones this classifier "
-                f"was trained on ({', '.join(labels)})"
-            )
-        self.last_eval: ClassEval | None = None
-        super().__init__(config, data, out_dir, tokenizer=tokenizer, model=model, state=state)
-
-    def _setup_data(self, data: Labelled, tokenizer: Tokenizer | None) -> None:  # type: ignore[override]
-        cfg = self.config
+    def __init__(self, config: TrainConfig, data: Labelled, tokenizer: Tokenizer | None) -> None:
+        super().__init__(config, data, tokenizer)
         if tokenizer is None:
             raise ModelError("fine-tuning needs the model's own tokenizer")
-        self.corpus, self.tokenizer = data, tokenizer
-        self.train_data, self.val_data = data.split(cfg.val_fraction, cfg.seed)
-        self.train_rows, cut_train = encode_examples(tokenizer, self.train_data.texts, cfg.context)
-        self.val_rows, self.val_cut = encode_examples(tokenizer, self.val_data.texts, cfg.context)
+        if not isinstance(data, Labelled):
+            raise ModelError("classification needs labelled examples (a CSV, TSV or JSON Lines file)")
+        self.data, self.tokenizer = data, tokenizer
+        self.train_data, self.val_data = data.split(config.val_fraction, config.seed)
+        self.train_rows, cut_train = encode_examples(tokenizer, self.train_data.texts, config.context)
+        self.val_rows, self.val_cut = encode_examples(tokenizer, self.val_data.texts, config.context)
         self.train_labels = torch.tensor(self.train_data.ids)
-        self.probe_text = cfg.probe_text or self.val_data.texts[0]
+        self.probe_text = config.probe_text or self.val_data.texts[0]
         self.sample_prompt = ""
         cut = cut_train + self.val_cut
-        self.data_notes = (
-            (f"{cut} of {len(data)} examples are longer than the context ({cfg.context} tokens) "
+        self.notes = (
+            (f"{cut} of {len(data)} examples are longer than the context ({config.context} tokens) "
              "and were truncated",) if cut else ()
         )  # fmt: skip
+        self.last_eval: ClassEval | None = None
 
-    def describe_data(self) -> str:
+    def describe(self) -> str:
         return (
             f"{len(self.train_rows)} labelled examples to learn from, {len(self.val_rows)} held out, "
-            f"{len(self.corpus.labels)} classes"
+            f"{len(self.data.labels)} classes"
         )
 
-    def _setup_model(self, model: Model | None) -> Model:
-        if model is None:
+    def model(self, given: Model | None, resuming: bool = False) -> Model:
+        if given is None:
             raise ModelError("classification fine-tuning starts from a BERT: open one first")
-        classifier = with_labels(model, self.corpus.labels)
+        labels = tuple(getattr(given.config, "labels", ()))
+        if resuming and labels != self.data.labels:  # a new head would be random
+            raise ModelError(
+                f"the examples' classes ({', '.join(self.data.labels)}) are not the ones this classifier "
+                f"was trained on ({', '.join(labels)})"
+            )
+        classifier = with_labels(given, self.data.labels)
+        self.pad = classifier.config.pad_token_id
         if self.config.context > classifier.config.context:
             raise ModelError(
                 f"context {self.config.context} is longer than the model's ({classifier.config.context})"
@@ -120,51 +108,44 @@ class ClassifierTrainer(Trainer):
         return classifier
 
     # ---- a step -------------------------------------------------------------------------------
-    def _batch(self, gen: torch.Generator, data: torch.Tensor | None = None):
+    def batch(self, gen: torch.Generator, device: torch.device):
         pick = torch.randint(len(self.train_rows), (self.config.batch_size,), generator=gen)
-        ids, mask = pad_rows([self.train_rows[i] for i in pick.tolist()], self.model.config.pad_token_id)
-        return (ids.to(self.device), mask.to(self.device)), self.train_labels[pick].to(self.device)
+        ids, mask = pad_rows([self.train_rows[i] for i in pick.tolist()], self.pad)
+        return (ids.to(device), mask.to(device)), self.train_labels[pick].to(device)
 
-    def _loss(self, net: torch.nn.Module, x, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(self.model.classify(*x).logits.float(), y)
+    def loss(self, net: torch.nn.Module, model: Model, x, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model.classify(*x).logits.float(), y)
 
     # ---- what a validation step measures ------------------------------------------------------
-    def evaluate(self, model: torch.nn.Module | None = None) -> float:
-        """Loss over every validation example; its scores are kept in `last_eval`."""
-        model = self.model if model is None else model
-        model.eval()
+    def evaluate(self, model: Model, device: torch.device, autocast) -> tuple[float, dict[str, Any]]:
+        """The loss over every held-out example, and its scores (kept in `last_eval`)."""
         logits = []
         size = max(self.config.batch_size, 32)
-        with torch.inference_mode(), self._autocast():
+        with evaluated(model), torch.inference_mode(), autocast:
             for start in range(0, len(self.val_rows), size):
                 ids, mask = pad_rows(self.val_rows[start : start + size], model.config.pad_token_id)
-                logits.append(model.classify(ids.to(self.device), mask.to(self.device)).logits.float().cpu())
-        model.train()
+                logits.append(model.classify(ids.to(device), mask.to(device)).logits.float().cpu())
         self.last_eval = class_eval(torch.cat(logits), self.val_data, self.val_cut)
-        return self.last_eval.loss
+        return self.last_eval.loss, {"classes": self.last_eval}
 
-    def _validation_extras(self) -> dict[str, Any]:
-        return {"classes": self.last_eval}
-
-    def measure_base(self) -> Baseline:
-        loss = self.evaluate()
+    def baseline(self, model: Model, evaluate) -> Baseline:
+        loss = evaluate()
         return Baseline(val_loss=loss, classes=self.last_eval)
 
-    def sample(self) -> str:
-        """One validation example and the label the model gives it."""
-        model = self.model.eval()
-        i = (self.step // max(1, self.config.sample_every or 1)) % len(self.val_rows)
+    def sample(self, model: Model, step: int) -> str:
+        """One held-out example and the label the model gives it."""
+        i = (step // max(1, self.config.sample_every or 1)) % len(self.val_rows)
         ids, mask = pad_rows([self.val_rows[i]], model.config.pad_token_id)
-        with torch.inference_mode():
-            p = torch.softmax(model.classify(ids.to(self.device), mask.to(self.device)).logits[0].float(), -1)
-        model.train()
-        labels = self.corpus.labels
+        device = next(model.parameters()).device
+        with evaluated(model), torch.inference_mode():
+            p = torch.softmax(model.classify(ids.to(device), mask.to(device)).logits[0].float(), -1)
+        labels = self.data.labels
         guess, true = int(p.argmax()), self.val_data.ids[i]
         return f"{self.val_data.texts[i]} → {labels[guess]} {float(p[guess]):.2f} (true: {labels[true]})"
 
     # ---- keeping the data with the run --------------------------------------------------------
     @classmethod
-    def _saved_data(cls, folder: Path, saved: dict[str, Any], seed: int) -> Labelled:
+    def saved_data(cls, folder: Path, saved: dict[str, Any], seed: int) -> Labelled:
         if saved["name"].startswith("task:"):
             return labelled_task(saved["name"], int(saved["examples"]), seed)
         if (folder / DATA_FILE).is_file():
