@@ -29,10 +29,12 @@ def settle_after_loads(client) -> None:
     scheduler have some) are collected once it is over. The client relays on the GUI thread, so
     all of this happens there.
     """
+    from playground.worker.requests import Train
+
     training = [False]
 
     def on_changed() -> None:
-        now = bool(client.active("train"))
+        now = bool(client.active(Train))
         if training[0] and not now:
             _settle_soon()
         training[0] = now

@@ -25,8 +25,11 @@ class ModelInfo:
     chat: bool = False  # its tokenizer has a chat template (an instruct model)
     n_kv_head: int = 0  # key/value heads (fewer than query heads: grouped-query attention)
     labels: tuple[str, ...] = ()  # a sequence classifier's classes
-    base: str = ""  # the model it was fine-tuned from, kept to compare with ("" = none)
+    base: str = ""  # the name of the model it was fine-tuned from, kept to compare with ("" = none)
     example: str = ""  # a text to show it with first: an encoder–decoder's held-out source
+    # a model trained or fine-tuned here (facts; the GUI's presenter words its name and hint):
+    trained_on: str = ""  # the run's corpus, labelled data or pairs, by name
+    finetuned: str = ""  # "lm" or "classify" when a fine-tune made it ("" = trained from scratch)
 
     @property
     def can_fill_mask(self) -> bool:

@@ -34,6 +34,7 @@ from playground.views.probability_view import ProbabilityView
 from playground.views.prompt_view import PromptView
 from playground.views.training_view import TrainingView
 from playground.worker import WorkerClient
+from playground.worker.requests import KnockOut, Load, Train
 
 MAX_RECENT = 8
 # the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
@@ -206,10 +207,10 @@ class MainWindow(QMainWindow):
     # ---- models ------------------------------------------------------------------------------
     def open_model(self, source: str) -> None:
         """A folder or "builtin:gpt"/"builtin:bert". The current model stays until it loads."""
-        if self.client.active("train"):
+        if self.client.active(Train):
             self.message.setText("Training is running: stop it before opening another model.")
             return
-        self.client.load(source)
+        self.client.send(Load(source))
 
     def _on_open_triggered(self) -> None:
         start = self.settings.value("paths/last_folder", str(Path.home()))
@@ -267,17 +268,15 @@ class MainWindow(QMainWindow):
         self._enable_views(caps.one_stack)  # (Qt moves off a tab it disables: to the next one it finds)
         if caps.encoder_decoder:  # its prompt is a source: a held-out one of its own data, if known
             if info.example:  # (a folder without its run's data: the user types a source it reads)
-                self.prompt_view.prompt.setPlainText(info.example)
-                self.attention_view.inspect(info.example)
-                self.probability_view.set_text(info.example)
+                source = self.prompt_view.show_example(info.example)
+                self.probability_view.show_example(source)
+                self.attention_view.show_example(source)
             if not self.tabs.isTabEnabled(self.tabs.indexOf(shown)):
                 self.show_view("prompt")
         elif caps.causal:
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
-            self.attention_view.inspect(text)
-            self.probability_view.set_text(text)
-            self.lens_view.set_text(text)
-            self.heads_view.set_text(text)
+            for view in (self.probability_view, self.lens_view, self.heads_view, self.attention_view):
+                view.show_example(text)
             if self.tabs.currentWidget() is self.fill_mask_view:
                 self.show_view("prompt")
         else:
@@ -318,7 +317,7 @@ class MainWindow(QMainWindow):
         except RecipeError as e:
             self.errors.report(str(e), "")
             return
-        if self.client.active("train"):
+        if self.client.active(Train):
             self.errors.report(
                 "Training is running: stop it before opening a recipe (it may need another model).", ""
             )
@@ -326,7 +325,7 @@ class MainWindow(QMainWindow):
         self._recipe = recipe
         info = self.client.info
         if info is None or info.source != recipe.model_source:
-            self._recipe_wait = (self.client.load(recipe.model_source), self._recipe_model_ready)
+            self._recipe_wait = (self.client.send(Load(recipe.model_source)), self._recipe_model_ready)
         else:
             self._recipe_model_ready()
 
@@ -345,7 +344,7 @@ class MainWindow(QMainWindow):
             recipe.ablation_mode if recipe.ablation else "",
         ):
             self._recipe_wait = (
-                self.client.set_ablation(recipe.ablation, recipe.ablation_mode),
+                self.client.send(KnockOut(tuple(recipe.ablation), recipe.ablation_mode)),
                 self._draw_recipe,
             )
         else:
@@ -384,7 +383,7 @@ class MainWindow(QMainWindow):
             self.progress.setRange(0, 0)  # indeterminate until progress arrives
         self.cancel_button.setVisible(bool(state.stoppable) and state.stoppable in self.client.outstanding)
         self.cancel_button.setEnabled(state.stoppable not in self.client.stopping)
-        training = bool(self.client.active("train"))
+        training = bool(self.client.active(Train))
         for action in self.model_actions:
             action.setEnabled(not training)
         self.recent_menu.setEnabled(not training)
@@ -415,8 +414,7 @@ class MainWindow(QMainWindow):
         self.heads_view.set_text(text)
 
     def _on_head_chosen(self, layer: int, head: int) -> None:
-        self.attention_view.average_box.setChecked(False)
-        self.attention_view.select(layer, head)
+        self.attention_view.show_head(layer, head)
 
     def _on_inspect_requested(self, text: str) -> None:
         self.probability_view.set_text(text)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from playground.info import ModelInfo
 from playground.main_window import MainWindow
-from playground.views.probability_view import SCORES_TAG
+from playground.worker.requests import SCORES
 
 TIMEOUT_MS = 180_000
 
@@ -55,10 +55,10 @@ class Screenshot(QObject):
             win.fill_mask_view.positions.clear()
             win.fill_mask_view.fill()
 
-    def _on_probed(self, tag: str, _probe) -> None:
+    def _on_probed(self, request: int, _probe) -> None:
         # the run's scores arrive after generation finished (its attention came from its steps)
         if (
-            tag == SCORES_TAG
+            request == self.window.client.newest_probe(SCORES)
             and self.caps.next_token
             and self.view != "training"
             and not self.window.prompt_view.running

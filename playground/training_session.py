@@ -13,31 +13,7 @@ import numpy as np
 from models.capabilities import Capabilities
 from models.results import TrainingReport
 from models.training.settings import TrainConfig
-
-
-@dataclass(frozen=True)
-class FinetuneRequest:
-    """Fine-tune the active model (torch-free: the worker turns it into settings for its shape)."""
-
-    task: str  # "lm": continue on text; "classify": labels (BERT)
-    data: str  # a text file or built-in corpus (lm); a labelled file or "task:NAME" (classify)
-    settings: dict[str, Any]  # changes to the fine-tune preset: steps, lr, batch_size, context, ...
-    text_column: str = ""  # labelled files: "" = guessed
-    label_column: str = ""
-    scratch: bool = False  # the same architecture from random weights, for comparison: the active
-    # model stays active, and this run only draws its curve
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    """What the training and fine-tune views ask for (torch-free, so the GUI can build it)."""
-
-    config: TrainConfig | None  # None when resuming or fine-tuning: the settings come from elsewhere
-    corpus: str = ""  # a .txt file, a folder of them, or "task:NAME"
-    resume_from: str = ""  # a checkpoint folder with training state; "" = a new run
-    out_dir: str = ""  # where checkpoints go; "" = a new folder under the app's runs
-    steps: int = 0  # when resuming: the new total number of steps; 0 = as saved
-    finetune: FinetuneRequest | None = None  # fine-tune the active model instead of a new one
+from playground.worker.requests import Train
 
 
 @dataclass(frozen=True)
@@ -62,7 +38,7 @@ class TrainingStarted:
     data: str = ""  # what it learns from, described ("200 labelled examples…", "12,345 tokens")
 
 
-def build_trainer(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, str] | None = None):
+def build_trainer(request: Train, runs_dir: Path, active: tuple[Any, Any, str] | None = None):
     """Make (or resume) the Trainer a request describes; may take seconds (tokenizer training).
 
     A fine-tune needs `active`: (model, tokenizer, its source). It trains a copy, so the model
@@ -81,7 +57,7 @@ def build_trainer(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any,
     return Trainer(request.config, request.corpus, out)
 
 
-def _finetuner(request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, str] | None):
+def _finetuner(request: Train, runs_dir: Path, active: tuple[Any, Any, str] | None):
     import copy
 
     from models.errors import ModelError
@@ -146,7 +122,7 @@ def started(trainer: Any, finetune: bool = False, scratch: bool = False) -> Trai
     )
 
 
-def _run_name(request: TrainRequest) -> str:
+def _run_name(request: Train) -> str:
     corpus = Path(request.corpus.replace("task:", "task-")).stem or "corpus"
     arch = request.config.arch if request.config else "run"
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}-{corpus}"
@@ -155,9 +131,7 @@ def _run_name(request: TrainRequest) -> str:
 class TrainingRun:
     """One in-app run on the worker thread: the Trainer, its stream of updates, and its ending."""
 
-    def __init__(
-        self, request: TrainRequest, runs_dir: Path, active: tuple[Any, Any, str] | None = None
-    ) -> None:
+    def __init__(self, request: Train, runs_dir: Path, active: tuple[Any, Any, str] | None = None) -> None:
         self.request = request
         self.trainer = build_trainer(request, runs_dir, active)
         ask = request.finetune

@@ -24,13 +24,14 @@ from PySide6.QtWidgets import (
 from playground import theme
 from playground.recipe import recipe_for
 from playground.views.background import Background
+from playground.views.example_text import offer_example, watch_typing
 from playground.views.figure_export import ExportButton
 from playground.views.heatmap import HeatmapPlot, colorbar
 from playground.views.mosaic import AttentionMosaic, build_mosaic
 from playground.views.tokens import visible
 from playground.worker import WorkerClient
+from playground.worker.requests import INSPECT, CheckHeads, Inspect, KnockOut
 
-PROBE_TAG = "inspect"
 POOL_AWAY = 4_000_000  # attention values beyond which the overview is pooled off the GUI thread
 FOLLOW_MS = 200  # while text streams, the view redraws the growing run at most 5 times a second
 EMPTY_NOTE = "Generate or inspect a text to see its attention."
@@ -66,6 +67,7 @@ class AttentionView(QWidget):
         self.background.failed.connect(self.failed)  # pooled off the GUI thread
 
         self.text = QLineEdit(placeholderText="Text to inspect (Enter) — a run's text lands here")
+        watch_typing(self.text)  # a new model's example does not replace what the user typed
         self.text.returnPressed.connect(self._on_text_return_pressed)
         inspect = QPushButton("Inspect")
         inspect.clicked.connect(self._on_text_return_pressed)
@@ -179,6 +181,7 @@ class AttentionView(QWidget):
         self.note.setWordWrap(True)
         layout.addWidget(self.note)
         client.probed.connect(self._on_probed)
+        client.request_finished.connect(self._on_request_finished)
         client.ablation_changed.connect(self._on_ablation_changed)
         client.heads_checked.connect(self._on_heads_checked)
         self.check_request = 0  # on a model trained on a built-in task: exact answers, heads out
@@ -367,10 +370,19 @@ class AttentionView(QWidget):
 
     def inspect(self, text: str) -> None:
         self.text.setText(text)
-        self.client.probe(PROBE_TAG, text)
+        self.client.send(Inspect(text, INSPECT))
 
-    def _on_probed(self, tag: str, probe) -> None:
-        if tag != PROBE_TAG:
+    def show_example(self, text: str) -> None:
+        """A new model's first text: inspected, unless the user typed one of their own here."""
+        self.inspect(offer_example(self.text, text))
+
+    def show_head(self, layer: int, head: int) -> None:
+        """One head, large (not the layer's average)."""
+        self.average_box.setChecked(False)
+        self.select(layer, head)
+
+    def _on_probed(self, request: int, probe) -> None:
+        if request != self.client.newest_probe(INSPECT):  # (the probability view may have asked)
             return
         if probe.cross_attentions is not None:
             self.set_pair(
@@ -437,7 +449,7 @@ class AttentionView(QWidget):
             return
         knocked = set(self.knocked)
         chosen = knocked - self.chosen if self.chosen <= knocked else knocked | self.chosen
-        self.client.set_ablation(sorted(chosen), self.mode_box.currentData())
+        self.client.send(KnockOut(tuple(sorted(chosen)), self.mode_box.currentData()))
 
     def choose_layer(self) -> None:
         """Choose every head of the selected layer."""
@@ -446,11 +458,11 @@ class AttentionView(QWidget):
             self._show_knocked()
 
     def _on_restore_clicked(self) -> None:
-        self.client.set_ablation((), self.mode_box.currentData())
+        self.client.send(KnockOut((), self.mode_box.currentData()))
 
     def _on_mode_box_changed(self, _index: int) -> None:
         if self.knocked:  # the same heads, replaced the other way
-            self.client.set_ablation(self.knocked, self.mode_box.currentData())
+            self.client.send(KnockOut(self.knocked, self.mode_box.currentData()))
 
     def _on_ablation_changed(self, heads, mode: str) -> None:
         self.knocked = tuple(heads)
@@ -462,10 +474,10 @@ class AttentionView(QWidget):
         self.check_line = ""
         self._show_knocked()
         if self.text.text().strip():  # every view recomputes with the heads that are out
-            self.client.probe(PROBE_TAG, self.text.text())
+            self.client.send(Inspect(self.text.text(), INSPECT))
         info = self.client.info
         if heads and info is not None and info.task:  # a task model: do the answers survive?
-            self.check_request = self.client.check_heads([(), tuple(heads)])
+            self.check_request = self.client.send(CheckHeads(((), tuple(heads))))
 
     def _on_heads_checked(self, check) -> None:
         if check.request != self.check_request or tuple(check.heads[-1]) != self.knocked:
@@ -554,7 +566,12 @@ class AttentionView(QWidget):
         text = self.text.text()
         if text.strip():
             self.inspect_requested.emit(text)
-            self.client.probe(PROBE_TAG, text)
+            self.client.send(Inspect(text, INSPECT))
+
+    def _on_request_finished(self, request: int, status: str, message: str) -> None:
+        if status == "failed" and request == self.client.newest_probe(INSPECT):
+            self.note.setText(f"Could not inspect this text: {message}")  # the last picture stays
+            self.note.show()
 
     # ---- export ---------------------------------------------------------------------------
     def export_png(self, path: str | Path) -> bool:

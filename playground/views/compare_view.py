@@ -26,6 +26,7 @@ from playground.info import ModelInfo
 from playground.views.figure_export import ExportButton
 from playground.views.heatmap import CellLabels, HeatmapPlot, TokenAxis, colorbar, symmetric_levels
 from playground.worker import WorkerClient
+from playground.worker.requests import Compare, Train
 
 FOLDER = "folder…"
 MAPS = {  # what the layers × heads map shows: the attention's movement, or a head score's change
@@ -154,8 +155,18 @@ class CompareView(QWidget):
             self.failed.emit("Type a text for both models to read.", "")
             return
         self.summary.setText("comparing…")
-        self.request = self.client.compare(self.a.currentData(), self.b.currentData(), self.text.text())
+        a, b = self.a.currentData(), self.b.currentData()
+        self.request = self.client.send(Compare(a, b, self.text.text(), (self._name(a), self._name(b))))
         self._sync()
+
+    def _name(self, source: str) -> str:
+        """What a side is called in the result: the active model's name, its base's, a folder's."""
+        info = self.client.info
+        if source == "active":
+            return info.name if info is not None else "active model"
+        if source == "base":
+            return info.base if info is not None and info.base else "base model"
+        return Path(source).name
 
     def compare_before_after(self, quiet: bool = False) -> None:
         """The model before the last fine-tune (A) against the fine-tuned one (B)."""
@@ -274,7 +285,7 @@ class CompareView(QWidget):
             item = box.model().item(box.findData("base"))
             item.setEnabled(has_base)
             item.setToolTip("" if has_base else "Fine-tune a model first (Fine-tune tab)")
-        busy = bool(self.client.phase(self.request)) or bool(self.client.active("train"))
+        busy = bool(self.client.phase(self.request)) or bool(self.client.active(Train))
         needs_base = "base" in (self.a.currentData(), self.b.currentData()) and not has_base
         self.run_button.setEnabled(info is not None and not busy and not needs_base)
         self.run_button.setToolTip(

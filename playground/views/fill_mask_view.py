@@ -18,8 +18,8 @@ from playground.views.figure_export import ExportButton
 from playground.views.tokens import TokenText, tint, visible
 from playground.views.topk_chart import TopKChart
 from playground.worker import WorkerClient
+from playground.worker.requests import TOKENS, FillMask, Inspect
 
-TOKENS_TAG = "fill-mask tokens"
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]", "<s>", "</s>"}
 CHARTS = 3  # bar charts for the first masks; more masks still get their best fill inline
 
@@ -106,9 +106,9 @@ class FillMaskView(QWidget):
         if not text.strip() or self.info is None or not self.info.can_fill_mask:
             return
         if self.positions or "[MASK]" in text.upper():
-            self.client.fill_mask(text, tuple(sorted(self.positions)))
+            self.client.send(FillMask(text, tuple(sorted(self.positions))))
         else:  # nothing masked yet: show the tokens so one can be clicked
-            self.client.probe(TOKENS_TAG, text)
+            self.client.send(Inspect(text, TOKENS))
 
     def _on_text_return_pressed(self) -> None:
         self.fill()
@@ -132,8 +132,8 @@ class FillMaskView(QWidget):
         self.fill_button.setEnabled(info.can_fill_mask)
         self._set_hint()
 
-    def _on_probed(self, tag: str, probe) -> None:
-        if tag != TOKENS_TAG:
+    def _on_probed(self, request: int, probe) -> None:
+        if request != self.client.newest_probe(TOKENS):
             return
         self.result = None
         self.token_texts = probe.tokens.texts

@@ -20,7 +20,7 @@ from models.errors import ModelError
 from models.text.labelled import LABELLED_TASKS, columns
 from models.training.settings import FINETUNE_PRESETS
 from playground.info import ModelInfo
-from playground.training_session import FinetuneRequest
+from playground.worker.requests import Finetune
 
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
 TASKS = {"classify": "Classify texts (BERT)", "lm": "Continue on new text"}
@@ -111,13 +111,13 @@ class FinetuneForm(QWidget):
     def task_key(self) -> str:
         return str(self.task.currentData())
 
-    def request(self, scratch: bool = False) -> FinetuneRequest:
+    def request(self, scratch: bool = False) -> Finetune:
         settings = {name: box.value() for name, box in self.ints.items()} | {"lr": self.lr.value()}
         settings["min_lr"] = settings["lr"] / 10
         if self.task_key == "classify":
             settings["val_fraction"] = self.val_fraction.value()
         labelled = self.task_key == "classify" and self.data.currentData() == self._labelled_file
-        return FinetuneRequest(
+        return Finetune(
             task=self.task_key,
             data=str(self.data.currentData()),
             settings=settings,

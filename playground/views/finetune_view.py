@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from models.results import ClassEval, TrainingReport
 from playground import theme
 from playground.info import ModelInfo
-from playground.training_session import TrainingStarted, TrainRequest
+from playground.training_session import TrainingStarted
 from playground.views.budgeted_redraw import BudgetedRedraw
 from playground.views.figure_export import ExportButton
 from playground.views.finetune_form import FinetuneForm
@@ -41,9 +41,8 @@ from playground.views.mosaic import AttentionMosaic
 from playground.views.save_dialogs import ask_new_folder
 from playground.views.training_charts import LossChart, Series, fix_steps
 from playground.worker import WorkerClient
-from playground.worker.worker import LIVE_PROBE
+from playground.worker.requests import EXAMPLE, Generate, Inspect, Save, Train
 
-EXAMPLE_PROBE = "finetune-example"  # a clicked example (LIVE_PROBE before it: on the model being tuned)
 REDRAW_MS = 150  # one drawing (a chart, the confusion matrix, the table) per tick, at most this often
 REDRAW_BUDGET = 0.1  # and drawing takes at most this share of the time: the run wants the CPU
 
@@ -159,7 +158,7 @@ class FinetuneView(QWidget):
         self.last_step = 0
         self.example_tokens: tuple[str, ...] = ()
         self.out_dir = ""
-        self.asked = None  # the FinetuneRequest of the newest fine-tune
+        self.asked = None  # the Finetune asked for by the newest fine-tune
         self.newest: TrainingReport | None = None  # the newest report, not drawn yet
         self.pending_scores: ClassEval | None = None  # the newest validation scores
         self._scores_due: set[str] = set()  # which of their drawings are not made yet
@@ -347,7 +346,7 @@ class FinetuneView(QWidget):
         """Fine-tune the active model with the form's settings (then, if asked, its twin).
 
         Checkpoints go to `out_dir` (the twin's beside it), or to new folders under the app's runs."""
-        if self.form.message or self.client.active("train"):
+        if self.form.message or self.client.active(Train):
             self.failed.emit(self.form.message or "A run is going: stop it first.", "")
             return False
         self.task = self.form.task_key
@@ -355,7 +354,7 @@ class FinetuneView(QWidget):
         self._reset()
         self.out_dir = out_dir
         self.asked = self.form.request()  # the twin runs the very same request, from random weights
-        self.request = self.client.train(TrainRequest(None, out_dir=out_dir, finetune=self.asked))
+        self.request = self.client.send(Train(None, out_dir=out_dir, finetune=self.asked))
         self._sync()
         return True
 
@@ -363,7 +362,7 @@ class FinetuneView(QWidget):
         self.twin_pending = False
         out = f"{self.out_dir}-from-scratch" if self.out_dir else ""
         twin = replace(self.asked, scratch=True)
-        self.request = self.client.train(TrainRequest(None, out_dir=out, finetune=twin))
+        self.request = self.client.send(Train(None, out_dir=out, finetune=twin))
         self._sync()
 
     def _on_start_triggered(self) -> None:
@@ -383,7 +382,7 @@ class FinetuneView(QWidget):
     def _on_save_clicked(self) -> None:
         folder = ask_new_folder(self, "Save the fine-tuned model as a folder", "finetuned")
         if folder:
-            self.client.save_model(folder)
+            self.client.send(Save(folder))
 
     # ---- reports in -------------------------------------------------------------------------------
     def _on_training_started(self, info: TrainingStarted) -> None:
@@ -576,10 +575,10 @@ class FinetuneView(QWidget):
         # while the fine-tune runs, the model being tuned; afterwards (or while its from-scratch
         # twin runs) the fine-tuned model, which is then the active one
         live = self.state != "idle" and not self.scratch_run
-        self.client.probe((LIVE_PROBE if live else "") + EXAMPLE_PROBE, s.texts[index.row()])
+        self.client.send(Inspect(s.texts[index.row()], EXAMPLE, training=live))
 
-    def _on_probed(self, tag: str, probe) -> None:
-        if tag.removeprefix(LIVE_PROBE) != EXAMPLE_PROBE:
+    def _on_probed(self, request: int, probe) -> None:
+        if request != self.client.newest_probe(EXAMPLE):
             return
         self.example_attention = probe.attentions
         self.example_tokens = probe.tokens.texts
@@ -623,7 +622,7 @@ class FinetuneView(QWidget):
 
     def _sync(self, *_args) -> None:
         state = self.state
-        busy = bool(self.client.active("train")) or bool(self.client.active("generate"))
+        busy = bool(self.client.active(Train)) or bool(self.client.active(Generate))
         self.start_action.setEnabled(
             state == "idle" and not self.form.message and not busy and not self.twin_pending
         )

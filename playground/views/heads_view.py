@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.recipe import recipe_for
+from playground.views.example_text import offer_example, watch_typing
 from playground.views.figure_export import ExportButton
 from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar, symmetric_levels
 from playground.views.tokens import visible
 from playground.worker import WorkerClient
-from playground.worker.requests import SweepRequest
+from playground.worker.requests import Sweep, Train
 
 KINDS = {"ablation": "Knock out each head", "patching": "Patch each head from the clean text"}
 MODES = {"zero": "zero its output", "mean": "its mean over positions"}
@@ -53,7 +54,7 @@ class HeadsView(QWidget):
         super().__init__(parent)
         self.client = client
         self.sweep = None  # the newest HeadSweep
-        self.asked: SweepRequest | None = None  # what it was asked for
+        self.asked: Sweep | None = None  # what it was asked for
         self.request = 0
         self.stale = False  # heads were knocked out or restored since the sweep ran
         self.kind = QComboBox()
@@ -79,6 +80,7 @@ class HeadsView(QWidget):
         top.addStretch(1)
 
         self.text = QLineEdit(placeholderText="Text to sweep (the clean text when patching)")
+        watch_typing(self.text)  # a new model's example does not replace what the user typed
         self.corrupted = QLineEdit(
             placeholderText="Corrupted text: as many tokens, the part the answer needs changed"
         )
@@ -158,11 +160,11 @@ class HeadsView(QWidget):
                 "",
             )
             return
-        ask = SweepRequest(
+        ask = Sweep(
             kind, self.text.text(), self.corrupted.text(), self.target.text().strip(),
             self.other.text().strip(), self.mode.currentData(),
         )  # fmt: skip
-        self.request = self.client.sweep(ask)
+        self.request = self.client.send(ask)
         self.asked = ask
         if self.request:
             self.progress.setValue(0)
@@ -174,6 +176,11 @@ class HeadsView(QWidget):
         """The text the other views show; patching keeps its own pair."""
         if self.kind.currentData() == "ablation" or not self.text.text():
             self.text.setText(text)
+
+    def show_example(self, text: str) -> None:
+        """A new model's first text, unless the user typed one of their own here (or a pair)."""
+        if self.kind.currentData() == "ablation" or not self.text.text():
+            offer_example(self.text, text)
 
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's heads say nothing about it)."""
@@ -187,7 +194,7 @@ class HeadsView(QWidget):
     def _sync(self) -> None:
         """Buttons follow the one state: one sweep at a time, none while training runs."""
         mine = self.client.phase(self.request)
-        training = bool(self.client.active("train"))
+        training = bool(self.client.active(Train))
         self.run_button.setEnabled(not mine and not training and not self.client.closing)
         self.run_button.setToolTip(
             "Stop the training run first: a sweep needs the worker's model to itself"
@@ -274,7 +281,7 @@ class HeadsView(QWidget):
         """What the shown sweep was asked for (not what the fields say now)."""
         ask = self.asked
         return {
-            "kind": ask.kind, "text": ask.text, "corrupted": ask.corrupted, "target": ask.target,
+            "kind": ask.sweep, "text": ask.text, "corrupted": ask.corrupted, "target": ask.target,
             "other": ask.other, "mode": ask.mode,
         }  # fmt: skip
 

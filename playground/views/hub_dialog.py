@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from playground.info import format_count
 from playground.worker import WorkerClient
+from playground.worker.requests import ScanCache
 
 COLUMNS = ("Model", "Architecture", "Parameters", "Size on disk", "Opens here")
 
@@ -56,7 +57,7 @@ class HubDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.buttons)
         client.cache_scanned.connect(self._on_cache_scanned)
-        client.scan_cache()
+        client.send(ScanCache())
 
     def _on_cache_scanned(self, folder: str, found: list) -> None:
         self.models = found

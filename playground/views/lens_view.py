@@ -9,11 +9,13 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpli
 
 from playground import theme
 from playground.recipe import recipe_for
+from playground.views.example_text import offer_example, watch_typing
 from playground.views.figure_export import ExportButton
 from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar
 from playground.views.tokens import visible
 from playground.views.topk_chart import TopKChart
 from playground.worker import WorkerClient
+from playground.worker.requests import ReadLayers
 
 MAX_LABELLED_CELLS = 400  # beyond this the cell labels would be unreadable: hover and click instead
 
@@ -31,6 +33,7 @@ class LensView(QWidget):
         self.request = 0
         self.asked = ("", "")  # the text and token of the newest read
         self.text = QLineEdit(placeholderText="Text to read layer by layer (Enter)")
+        watch_typing(self.text)  # a new model's example does not replace what the user typed
         self.text.returnPressed.connect(self.read)
         self.token = QLineEdit(placeholderText="follow a token (optional)")
         self.token.setToolTip(
@@ -99,12 +102,16 @@ class LensView(QWidget):
             return
         self.read_button.setEnabled(False)
         self.asked = (text, self.token.text().strip())
-        self.request = self.client.logit_lens(*self.asked)
+        self.request = self.client.send(ReadLayers(*self.asked))
         if not self.request:  # the app is closing
             self.read_button.setEnabled(True)
 
     def set_text(self, text: str) -> None:
         self.text.setText(text)
+
+    def show_example(self, text: str) -> None:
+        """A new model's first text, unless the user typed one of their own here."""
+        offer_example(self.text, text)
 
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's layers say nothing about it)."""

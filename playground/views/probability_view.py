@@ -20,14 +20,13 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.recipe import recipe_for
-from playground.views.attention_view import PROBE_TAG
+from playground.views.example_text import offer_example, watch_typing
 from playground.views.figure_export import ExportButton
 from playground.views.heatmap import TokenAxis
 from playground.views.tokens import TokenText, tint, visible
 from playground.views.topk_chart import TopKChart
 from playground.worker import WorkerClient
-
-SCORES_TAG = "scores"  # a probe for this view alone: no attentions (a run's come from its steps)
+from playground.worker.requests import INSPECT, SCORES, Inspect
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,7 @@ class ProbabilityView(QWidget):
         self.scores: Scores | None = None
         self._drawn = True  # False while a probe that arrived hidden waits to be drawn
         self.text = QLineEdit(placeholderText="Text to score (Enter) — a run's text lands here")
+        watch_typing(self.text)  # a new model's example does not replace what the user typed
         self.text.returnPressed.connect(self._on_text_return_pressed)
         inspect = QPushButton("Score")
         inspect.clicked.connect(self._on_text_return_pressed)
@@ -149,15 +149,21 @@ class ProbabilityView(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(vertical, 1)
         client.probed.connect(self._on_probed)
+        client.request_finished.connect(self._on_request_finished)
 
     def set_text(self, text: str) -> None:
         """Put a text in the box (its probe arrives with the attention view's)."""
         self.text.setText(text)
 
+    def show_example(self, text: str) -> None:
+        """A new model's first text, unless the user typed one of their own here."""
+        offer_example(self.text, text)
+
     def score(self, text: str) -> None:
         """Score `text` on its own probe, without attentions (a finished run's text)."""
         self.text.setText(text)
-        self.client.probe(SCORES_TAG, text, attentions=False)
+        # a probe for this view alone: no attentions (a run's come from its steps)
+        self.client.send(Inspect(text, SCORES, attentions=False))
 
     def clear(self, why: str) -> None:
         """Empty the view, saying why (a model that cannot score: the old result would lie)."""
@@ -173,11 +179,19 @@ class ProbabilityView(QWidget):
 
     def _on_text_return_pressed(self) -> None:
         if self.text.text().strip():
-            self.client.probe(PROBE_TAG, self.text.text())
+            self.client.send(Inspect(self.text.text(), INSPECT))  # (the attention view shows it too)
 
-    def _on_probed(self, tag: str, probe) -> None:
-        if tag in (PROBE_TAG, SCORES_TAG):
+    def _mine(self, request: int) -> bool:
+        """The newest probe of the text both views show, or of this view's own scores."""
+        return request in (self.client.newest_probe(INSPECT), self.client.newest_probe(SCORES))
+
+    def _on_probed(self, request: int, probe) -> None:
+        if self._mine(request):
             self.set_probe(probe)
+
+    def _on_request_finished(self, request: int, status: str, message: str) -> None:
+        if status == "failed" and self._mine(request):
+            self.summary.setText(f"Could not score this text: {message}")
 
     def set_probe(self, probe) -> None:
         self.probe, self.scores = probe, Scores.of(probe)

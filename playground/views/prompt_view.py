@@ -22,12 +22,14 @@ from models.errors import ModelError
 from models.text.pairs import ARROW
 from playground.info import ModelInfo
 from playground.recipe import recipe_for
+from playground.views.example_text import fill, offer_example, watch_typing
 from playground.views.figure_export import ExportButton
 from playground.views.sampling_form import SamplingForm
 from playground.views.save_dialogs import ask_file
 from playground.views.token_details import TokenDetails
 from playground.views.tokens import TokenText, tint, visible
 from playground.worker import WorkerClient
+from playground.worker.requests import Generate, Train
 
 
 class PromptView(QWidget):
@@ -50,6 +52,7 @@ class PromptView(QWidget):
         self._t0 = 0.0
 
         self.prompt = QPlainTextEdit(placeholderText="Type a prompt, then Ctrl+Enter")
+        watch_typing(self.prompt)  # a new model's example does not replace what the user wrote
         self.prompt.installEventFilter(self)
         self.sampling = SamplingForm()
         self.generate_button = QPushButton("Generate  (Ctrl+Enter)")
@@ -142,7 +145,7 @@ class PromptView(QWidget):
         self.output.append_plain(self.prompt_text + self.lead)
         self.details.clear()
         self._t0 = time.perf_counter()
-        self.request = self.client.generate(self.prompt_text, settings)
+        self.request = self.client.send(Generate(self.prompt_text, settings))
         self._sync()
         self._update_stats()
 
@@ -205,7 +208,7 @@ class PromptView(QWidget):
             why_not = "No model is open yet."
         elif self.info.capabilities.encoder_only:
             why_not = "A BERT model fills masks (Fill-mask tab); open a GPT to generate."
-        elif self.client.active("train"):
+        elif self.client.active(Train):
             why_not = "Training is running: stop it first (the trained model then becomes active)."
         self.generate_button.setEnabled(not running and not why_not)
         self.generate_button.setToolTip(why_not or "Generate from the prompt (Ctrl+Enter)")
@@ -337,6 +340,10 @@ class PromptView(QWidget):
         else:
             self.saved.emit(f"Saved the run to {path}")
 
+    def show_example(self, text: str) -> str:
+        """A new model's first text, in an empty box only; returns what the box holds."""
+        return offer_example(self.prompt, text)
+
     def typed_prompt(self) -> str:
         """What is in the prompt box now (the run's own prompt is `prompt_text`)."""
         return self.prompt.toPlainText().strip()
@@ -348,7 +355,11 @@ class PromptView(QWidget):
 
     def restore_state(self, store: QSettings) -> None:
         self.sampling.restore(store)
-        self.prompt.setPlainText(str(store.value("prompt/text", "To be, or not to be")))
+        saved = store.value("prompt/text")
+        if saved is None:  # a first start: the app's example, which a model's own may replace
+            fill(self.prompt, "To be, or not to be")
+        else:  # the user's text from the last session
+            self.prompt.setPlainText(str(saved))
         if (state := store.value("prompt/splitter")) is not None:
             self.splitter.restoreState(state)
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from models.errors import ModelError
 from models.results import TrainingReport
 from playground import theme
-from playground.training_session import TrainingStarted, TrainRequest
+from playground.training_session import TrainingStarted
 from playground.views.budgeted_redraw import BudgetedRedraw
 from playground.views.figure_export import ExportButton
 from playground.views.heatmap import HeatmapPlot, colorbar
@@ -37,6 +37,7 @@ from playground.views.save_dialogs import ask_new_folder
 from playground.views.training_charts import HeadScoreChart, LearningRateChart, LossChart, fix_steps
 from playground.views.training_form import TrainingForm
 from playground.worker import WorkerClient
+from playground.worker.requests import CheckHeads, Generate, Save, Train
 
 REDRAW_MS = 150  # at most one chart repaints per interval while training, and only one with news
 REDRAW_BUDGET = 0.03  # live drawing takes at most this share of the time (the trainer wants the CPU)
@@ -252,13 +253,13 @@ class TrainingView(QWidget):
             self.failed.emit(f"These settings cannot train: {e}", "")
             return False
         self._reset()
-        self.request = self.client.train(TrainRequest(config, self.form.corpus_source(), out_dir=out_dir))
+        self.request = self.client.send(Train(config, self.form.corpus_source(), out_dir=out_dir))
         self._sync()
         return True
 
     def resume_from(self, folder: str, steps: int = 0) -> None:
         self._reset()
-        self.request = self.client.train(TrainRequest(None, resume_from=folder, steps=steps))
+        self.request = self.client.send(Train(None, resume_from=folder, steps=steps))
         self._sync()
 
     def _on_train_triggered(self) -> None:
@@ -281,7 +282,7 @@ class TrainingView(QWidget):
     def _on_save_clicked(self) -> None:
         folder = ask_new_folder(self, "Save the model as a checkpoint folder", "model")
         if folder:
-            self.client.save_model(folder)
+            self.client.send(Save(folder))
 
     def _on_resume_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Resume training from a checkpoint folder")
@@ -461,8 +462,8 @@ class TrainingView(QWidget):
         """Every control follows the one state (the client's), so none can get stuck."""
         state = self.state
         paused = state == "paused"
-        generating = bool(self.client.active("generate"))
-        other_run = bool(self.client.active("train"))  # a fine-tune of the Fine-tune tab
+        generating = bool(self.client.active(Generate))
+        other_run = bool(self.client.active(Train))  # a fine-tune of the Fine-tune tab
         self.train_action.setEnabled(
             state == "idle" and not self.form.message and not generating and not other_run
         )
@@ -528,7 +529,7 @@ class TrainingView(QWidget):
         best, weakest = heads
         self.check_label.setText(f"Knocking out L{best[0]}H{best[1]} and L{weakest[0]}H{weakest[1]} in turn…")
         self.check_label.show()
-        self.check_request = self.client.check_heads([(), (best,), (weakest,)])
+        self.check_request = self.client.send(CheckHeads(((), (best,), (weakest,))))
         self._sync()
 
     def _on_heads_checked(self, check) -> None:

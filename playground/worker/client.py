@@ -3,128 +3,75 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
+from playground.info import ModelInfo
+from playground.presenter import present
+from playground.worker.requests import Inspect, Request
 from playground.worker.signals import ANSWERS, Answers
 from playground.worker.state import WorkerState
 from playground.worker.worker import Worker
 
 
 class WorkerClient(Answers):
-    """GUI side: starts the thread, sends requests as queued signals, stops it on close.
+    """GUI side: starts the thread, sends requests through one queued signal, stops it on close.
 
     Every request gets an id; `outstanding` holds those sent and not yet finished, `state` the
     worker's newest `WorkerState`. Together they are the one truth views, buttons and menu actions
     bind to: `changed` fires whenever either moves. Each of the worker's answers is relayed on
-    the client's own signals, on the GUI thread, in the order the worker sent them.
+    the client's own signals, on the GUI thread, in the order the worker sent them (a new model's
+    description presented for people first).
     """
 
     changed = Signal()  # `state` or `outstanding` moved: re-read them
 
-    _load_requested = Signal(int, str)
-    _generate_requested = Signal(int, str, object)
-    _probe_requested = Signal(str, str, bool)
-    _fill_mask_requested = Signal(int, str, object)
-    _train_requested = Signal(int, object)
-    _lens_requested = Signal(int, str, str)
-    _ablation_requested = Signal(int, object, str)
-    _sweep_requested = Signal(int, object)
-    _check_requested = Signal(int, object)
-    _scan_requested = Signal(int)
-    _save_requested = Signal(int, str)
-    _compare_requested = Signal(int, str, str, str)
+    _requested = Signal(int, object)  # request id, Request: the one queued call to the worker
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker or Worker()
         self.state = WorkerState()
-        self.outstanding: dict[int, str] = {}  # request id -> kind, sent and not yet finished
+        self.outstanding: dict[int, Request] = {}  # sent and not yet finished, by id
         self.stopping: set[int] = set()  # outstanding requests the user asked to stop
         self.closing = False  # set by shutdown(): new requests are refused (id 0)
-        self.info = None  # the active model's ModelInfo, as the worker last said
+        self.info: ModelInfo | None = None  # the active model, as presented
         self.ablation: tuple[tuple[tuple[int, int], ...], str] = ((), "zero")  # heads out, mode
+        self._newest: dict[str, int] = {}  # probe channel -> the newest probe sent on it
         self._ids = itertools.count(1)
         # the client's own bookkeeping first: views relayed the same answers see it up to date
         self.state_changed.connect(self._on_state_changed)
         self.request_finished.connect(self._on_request_finished)
-        self.model_loaded.connect(self._on_model_loaded)
         self.ablation_changed.connect(self._on_ablation_changed)
         self.worker_thread = QThread()
         self.worker_thread.setObjectName("playground-worker")
         self.worker.moveToThread(self.worker_thread)
         queued = Qt.ConnectionType.QueuedConnection
-        self._load_requested.connect(self.worker.load, queued)
-        self._generate_requested.connect(self.worker.generate, queued)
-        self._probe_requested.connect(self.worker.probe, queued)
-        self._fill_mask_requested.connect(self.worker.fill_mask, queued)
-        self._train_requested.connect(self.worker.train, queued)
-        self._lens_requested.connect(self.worker.logit_lens, queued)
-        self._ablation_requested.connect(self.worker.set_ablation, queued)
-        self._sweep_requested.connect(self.worker.sweep, queued)
-        self._check_requested.connect(self.worker.check_heads, queued)
-        self._scan_requested.connect(self.worker.scan_cache, queued)
-        self._save_requested.connect(self.worker.save_model, queued)
-        self._compare_requested.connect(self.worker.compare, queued)
+        self._requested.connect(self.worker.serve, queued)
         for name in ANSWERS:  # worker thread -> this GUI-thread object: queued, order kept
-            getattr(self.worker, name).connect(getattr(self, name), queued)
+            if name != "model_loaded":
+                getattr(self.worker, name).connect(getattr(self, name), queued)
+        self.worker.model_loaded.connect(self._on_worker_model_loaded, queued)  # (presented first)
         # runs on the worker thread as its loop ends: a job's generator is closed where it ran
         self.worker_thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
         self.worker_thread.start()
 
-    # ---- requests: each returns its id --------------------------------------------------------
-    def load(self, source: str) -> int:
-        return self._send("load", self._load_requested, str(source))
-
-    def generate(self, prompt: str, settings: Any) -> int:
-        return self._send("generate", self._generate_requested, prompt, settings)
-
-    def fill_mask(self, text: str, positions: tuple[int, ...] = ()) -> int:
-        return self._send("fill", self._fill_mask_requested, text, tuple(positions))
-
-    def logit_lens(self, text: str, token: str = "") -> int:
-        return self._send("lens", self._lens_requested, text, token)
-
-    def set_ablation(self, heads, mode: str = "zero") -> int:
-        """Knock these (layer, head) pairs out of every later model call; () restores all."""
-        return self._send("ablate", self._ablation_requested, tuple(heads), mode)
-
-    def sweep(self, request: Any) -> int:
-        """Every head knocked out or patched in turn (a `SweepRequest`); stoppable, with progress."""
-        return self._send("sweep", self._sweep_requested, request)
-
-    def check_heads(self, head_sets) -> int:
-        """Exact answers on the trained task's fresh questions, with each set of heads knocked out."""
-        return self._send("check", self._check_requested, tuple(tuple(heads) for heads in head_sets))
-
-    def scan_cache(self) -> int:
-        """List the models in the local Hugging Face cache (answered by `cache_scanned`)."""
-        return self._send("scan", self._scan_requested)
-
-    def train(self, request: Any) -> int:
-        return self._send("train", self._train_requested, request)
-
-    def compare(self, a: str, b: str, text: str) -> int:
-        """Two models on `text`, each "active", "base" (before the last fine-tune) or a folder."""
-        return self._send("compare", self._compare_requested, a, b, text)
-
-    def save_model(self, folder: str) -> int:
-        return self._send("save", self._save_requested, str(folder))
-
-    def probe(self, tag: str, text: str, attentions: bool = True) -> None:
-        """No id: probes are superseded by newer ones for the same tag, never stopped. Without
-        `attentions` it only scores the text (cheaper; its attentions are empty)."""
-        self._probe_requested.emit(tag, text, attentions)
-
-    def _send(self, kind: str, signal: Signal, *args: Any) -> int:
+    # ---- requests ------------------------------------------------------------------------------
+    def send(self, request: Request) -> int:
+        """Queue any request (`playground.worker.requests`); returns its id (0: refused, closing)."""
         if self.closing:  # the worker's loop is ending: nothing sent now would be served
             return 0
-        request = next(self._ids)
-        self.outstanding[request] = kind
-        signal.emit(request, *args)
+        rid = next(self._ids)
+        self.outstanding[rid] = request
+        if isinstance(request, Inspect):
+            self._newest[request.channel] = rid
+        self._requested.emit(rid, request)
         self.changed.emit()
-        return request
+        return rid
+
+    def newest_probe(self, channel: str) -> int:
+        """The id of the newest probe sent on `channel` (0: none): a view reads only that one."""
+        return self._newest.get(channel, 0)
 
     # ---- control: flags aimed at one request, never queued behind other work ------------------
     def stop(self, request: int) -> None:
@@ -156,9 +103,9 @@ class WorkerClient(Answers):
             run.save_on_stop = keep
 
     # ---- the one state ------------------------------------------------------------------------
-    def active(self, kind: str) -> int:
-        """The newest outstanding request of `kind` ("load", "generate", "train"…), 0 if none."""
-        return max((r for r, k in self.outstanding.items() if k == kind), default=0)
+    def active(self, kind: type[Request]) -> int:
+        """The newest outstanding request of this kind (`Train`, `Generate`…), 0 if none."""
+        return max((r for r, ask in self.outstanding.items() if isinstance(ask, kind)), default=0)
 
     def phase(self, request: int) -> str:
         """ "" (ended or unknown), "queued" (sent, not started), "running", "paused" or "stopping"."""
@@ -181,8 +128,9 @@ class WorkerClient(Answers):
         self.stopping.discard(request)
         self.changed.emit()
 
-    def _on_model_loaded(self, info) -> None:
-        self.info = info
+    def _on_worker_model_loaded(self, info: ModelInfo) -> None:
+        self.info = present(info, self.info)
+        self.model_loaded.emit(self.info)
 
     def _on_ablation_changed(self, heads, mode: str) -> None:
         self.ablation = (tuple(heads), mode)

@@ -252,19 +252,23 @@ class JobRunner(Answers):
 
     # ---- reporting ------------------------------------------------------------------------------
     def _report(self, e: BaseException, doing: str) -> str:
-        """Say what went wrong (a ModelError is the user's to fix: no traceback); returns the message."""
+        """Say what went wrong (as `errored`); returns the message."""
+        message, details = self._explain(e, doing)
+        self.errored.emit(message, details)
+        return message
+
+    @staticmethod
+    def _explain(e: BaseException, doing: str) -> tuple[str, str]:
+        """(message, details): a ModelError is the user's to fix, so it has no traceback."""
         from models.errors import ModelError, is_out_of_memory
 
         if isinstance(e, ModelError):
-            message, details = sentence(str(e)), ""
-        elif is_out_of_memory(e):
-            message = f"Out of memory while {doing}. Try a shorter text, fewer tokens, or a smaller model."
-            details = "".join(traceback.format_exception(e))
-        else:
-            message = f"Something went wrong while {doing}: {type(e).__name__}: {e}"
-            details = "".join(traceback.format_exception(e))
-        self.errored.emit(message, details)
-        return message
+            return sentence(str(e)), ""
+        details = "".join(traceback.format_exception(e))
+        if is_out_of_memory(e):
+            advice = "Try a shorter text, fewer tokens, or a smaller model."
+            return f"Out of memory while {doing}. {advice}", details
+        return f"Something went wrong while {doing}: {type(e).__name__}: {e}", details
 
     def _guard(self, doing: str) -> _Guard:
         return _Guard(self, doing)

@@ -13,7 +13,7 @@ class Answers(QObject):
     request_finished = Signal(int, str, str)  # request id, status (done, stopped, failed), message
     prompt_tokenized = Signal(object)  # TokenizedText of the prompt actually used (with notes)
     tokens_generated = Signal(object)  # list[GenerationStep], in order, none dropped
-    probed = Signal(str, object)  # tag, Probe
+    probed = Signal(int, object)  # request id, Probe (a view reads the newest of its channel)
     mask_filled = Signal(object)  # FillMaskResult (with attentions)
     lens_read = Signal(object)  # LogitLens
     heads_checked = Signal(object)  # HeadCheck: a task's exact answers with heads knocked out

@@ -20,7 +20,10 @@ def _start(qtbot, window, prompt: str, tokens: int) -> None:
 
 def test_the_view_grows_with_the_run_and_keeps_its_attention_without_running_it_again(qtbot, window):
     tags = []
-    window.client.probed.connect(lambda tag, probe: tags.append((tag, probe.attentions.size)))
+    channel = lambda request: window.client.outstanding[request].channel  # noqa: E731 (still outstanding)
+    window.client.probed.connect(
+        lambda request, probe: tags.append((channel(request), probe.attentions.size))
+    )
     view, prompt = window.attention_view, window.prompt_view
     _start(qtbot, window, "the cat", 40)
     sizes = []

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from playground.worker.requests import KnockOut
+
 
 def _wait_sweep(qtbot, view, before):
     qtbot.waitUntil(lambda: view.sweep is not before and view.sweep.complete, timeout=20_000)
@@ -51,7 +53,7 @@ def test_a_recipe_brings_back_its_knocked_out_heads_and_its_model(
     qtbot, window, tmp_path, tiny_bert_dir, wait_signal
 ):
     lens = window.lens_view
-    wait_signal(window.client.ablation_changed, lambda: window.client.set_ablation([(1, 0)]))
+    wait_signal(window.client.ablation_changed, lambda: window.client.send(KnockOut(((1, 0),))))
     window.show_view("lens")
     lens.text.setText("the cat sat")
     before = lens.lens

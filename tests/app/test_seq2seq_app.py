@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 import models
 from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.text.pairs import ARROW, START
+from playground.worker.requests import KnockOut, Train
 from tests.models.test_seq2seq import SHAPE
 
 
@@ -34,7 +35,7 @@ def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kin
     # lens read the old text on the encoder–decoder), and the Fill-mask tab shown
     window.show_view("lens")
     wait_signal(window.client.lens_read, window.lens_view.read)
-    wait_signal(window.client.ablation_changed, lambda: window.client.set_ablation([(0, 0)]))
+    wait_signal(window.client.ablation_changed, lambda: window.client.send(KnockOut(((0, 0),))))
     window.show_view("fill-mask")
     wait_signal(window.client.model_loaded, lambda: window.open_model(str(marian_dir)))
     qtbot.waitUntil(lambda: window.client.ablation == ((), "zero") and not window.client.outstanding)
@@ -47,7 +48,7 @@ def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kin
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)  # Ctrl+4: the lens
     assert window.tabs.currentWidget() is not window.lens_view and "encoder–decoder" in window.message.text()
     qtbot.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ControlModifier)  # Ctrl+F5: a fine-tune
-    assert not window.finetune_view.start_action.isEnabled() and not window.client.active("train")
+    assert not window.finetune_view.start_action.isEnabled() and not window.client.active(Train)
 
     window.show_view("prompt")
     view = window.prompt_view
@@ -83,7 +84,7 @@ def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kin
         assert att.rows[0] == (START if kind == "decoder" else "a")
     assert att.knock_button.isHidden()  # heads are not knocked out of an encoder–decoder
     qtbot.keyClick(att.overview_widget, Qt.Key.Key_K)  # nor by its key: no request is sent
-    assert not window.client.active("ablate") and window.errors.last is None
+    assert not window.client.active(KnockOut) and window.errors.last is None
     # a recipe names the kind of attention, and drawing it again picks that kind
     assert att.recipe_settings()["kind"] == "encoder"
     att.kind_box.setCurrentIndex(att.kind_box.findData("cross"))

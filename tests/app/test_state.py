@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 
 import models
+from playground.worker.requests import Generate, Inspect
 
 TINY = dict(n_layer=2, n_head=2, n_embd=32, context=32, batch_size=8, warmup_steps=5, vocab_size=200)
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -65,7 +66,9 @@ def test_generate_during_training_is_refused_and_works_after_it(qtbot, window, f
     _generate_keys(qtbot, window, 5)  # the shortcut does what the disabled button would not
     assert view.request == before and not view.running
     # the worker refuses too (a request that got past the view): the request still ends
-    status, message = finish(lambda: window.client.generate("the", models.SamplingSettings(max_new_tokens=3)))
+    status, message = finish(
+        lambda: window.client.send(Generate("the", models.SamplingSettings(max_new_tokens=3)))
+    )
     assert status == "failed" and message.startswith("Training is running")
     assert window.training_view.state == "running"
     qtbot.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)  # stop the run
@@ -167,7 +170,7 @@ def test_probes_during_a_job_share_its_one_chunk_chain(qtbot, window):
     waits = []
     for i in range(30):
         sent = worker.chunks_run
-        window.client.probe(f"t{i % 3}", "the cat sat")
+        window.client.send(Inspect("the cat sat", f"t{i % 3}"))
         qtbot.waitUntil(lambda n=i: len(answered) > n, timeout=10_000)
         waits.append(answered[i] - sent)
     assert window.prompt_view.running
@@ -291,5 +294,5 @@ def test_a_finished_run_is_freed_once_it_has_ended(qtbot, window):
 
 def test_requests_sent_while_closing_are_refused(client):
     assert client.shutdown()
-    assert client.generate("the", models.SamplingSettings(max_new_tokens=3)) == 0
+    assert client.send(Generate("the", models.SamplingSettings(max_new_tokens=3))) == 0
     assert client.outstanding == {} and client.phase(0) == ""

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 import models
 from playground.worker import Job, Worker
+from playground.worker.requests import Generate, Inspect, KnockOut, Load
 
 
 class Recorder(QObject):
@@ -56,14 +57,14 @@ class Recorder(QObject):
 
 
 def _load(wait_signal, client, folder) -> None:
-    wait_signal(client.worker.model_loaded, lambda: client.load(str(folder)))
+    wait_signal(client.worker.model_loaded, lambda: client.send(Load(str(folder))))
 
 
 def test_generate_signals_arrive_in_order_and_none_is_dropped(finish, client, tiny_gpt_dir):
     rec = Recorder(client.worker)
-    finish(lambda: client.load(str(tiny_gpt_dir)))
+    finish(lambda: client.send(Load(str(tiny_gpt_dir))))
     settings = models.SamplingSettings(max_new_tokens=150, attention=True)
-    assert finish(lambda: client.generate("the cat", settings)) == ("done", "")
+    assert finish(lambda: client.send(Generate("the cat", settings))) == ("done", "")
     events = [e for i, e in enumerate(rec.events) if i == 0 or e != rec.events[i - 1]]
     assert events == [
         "model_loaded",
@@ -83,10 +84,10 @@ def test_generate_signals_arrive_in_order_and_none_is_dropped(finish, client, ti
 
 def test_stop_ends_generation_within_one_step(wait_signal, finish, client, tiny_gpt_dir):
     rec = Recorder(client.worker)
-    finish(lambda: client.load(str(tiny_gpt_dir)))
+    finish(lambda: client.send(Load(str(tiny_gpt_dir))))
     settings = models.SamplingSettings(max_new_tokens=10_000)
     ids = []
-    wait_signal(client.worker.tokens_generated, lambda: ids.append(client.generate("the", settings)))
+    wait_signal(client.worker.tokens_generated, lambda: ids.append(client.send(Generate("the", settings))))
     taken_at_stop = []
 
     def stop() -> int:
@@ -100,32 +101,38 @@ def test_stop_ends_generation_within_one_step(wait_signal, finish, client, tiny_
     assert client.state.activity == "idle" and not client.outstanding
 
 
-def test_an_error_is_reported_and_the_worker_keeps_serving(wait_signal, client, tiny_gpt_dir, corrupt_dir):
+def test_an_error_is_reported_and_the_worker_keeps_serving(
+    wait_signal, finish, client, tiny_gpt_dir, corrupt_dir
+):
     rec = Recorder(client.worker)
     _load(wait_signal, client, tiny_gpt_dir)
-    message, details = wait_signal(client.worker.errored, lambda: client.load(str(corrupt_dir)))
+    message, details = wait_signal(client.worker.errored, lambda: client.send(Load(str(corrupt_dir))))
     assert "model.safetensors" in message and not message[0].islower()
     assert details == ""  # the user's to fix, not a bug: no traceback
     assert client.worker.info.source == str(tiny_gpt_dir)  # the old model stayed
-    message, _ = wait_signal(client.worker.errored, lambda: client.probe("t", "   "))
-    assert "empty" in message
-    _, probe = wait_signal(client.worker.probed, lambda: client.probe("t", "the cat"))
-    assert probe.attentions.shape[:2] == (2, 2)
-    assert rec.events.count("errored") == 2
+    # a probe's refusal is answered to the view that asked (its request fails), not as a dialog
+    status, message = finish(lambda: client.send(Inspect("   ", "t")))
+    assert status == "failed" and "empty" in message
+    request, probe = wait_signal(client.worker.probed, lambda: client.send(Inspect("the cat", "t")))
+    assert probe.attentions.shape[:2] == (2, 2) and request == client.newest_probe("t")
+    assert rec.events.count("errored") == 1
 
 
-def test_probes_for_one_tag_coalesce_to_the_newest(qapp, qtbot, tiny_gpt_dir):
+def test_probes_on_one_channel_coalesce_to_the_newest_and_each_ends(qapp, qtbot, tiny_gpt_dir):
     worker = Worker(device="cpu")  # on this thread: requests are served when events run
-    worker.load(1, str(tiny_gpt_dir))
-    got = []
-    worker.probed.connect(lambda tag, probe: got.append((tag, probe)))
+    worker.serve(1, Load(str(tiny_gpt_dir)))
+    got, ended = [], {}
+    worker.probed.connect(lambda request, probe: got.append((request, probe)))
+    worker.request_finished.connect(lambda request, status, message: ended.setdefault(request, status))
     for n in range(1, 51):
-        worker.probe("a", "the cat " * n)
-    worker.probe("b", "dog")
+        worker.serve(1 + n, Inspect("the cat " * n, "a"))
+    worker.serve(52, Inspect("dog", "b"))
     qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
     qapp.processEvents()
-    assert [tag for tag, _ in got] == ["a", "b"]
+    assert [request for request, _ in got] == [51, 52]  # the newest of each channel
     assert len(got[0][1].tokens) == min(len("the cat " * 50), 64)
+    assert [ended[r] for r in range(2, 51)] == ["stopped"] * 49  # superseded: each still ends
+    assert ended[51] == ended[52] == "done"
 
 
 def test_a_custom_job_delivers_every_item_batched_and_finishes(qapp, qtbot):
@@ -192,7 +199,7 @@ def quick_starter(monkeypatch):
 
 
 def test_missing_builtin_model_makes_and_caches_a_starter(wait_signal, client, tmp_path, quick_starter):
-    (info,) = wait_signal(client.worker.model_loaded, lambda: client.load("builtin:gpt"))
+    (info,) = wait_signal(client.worker.model_loaded, lambda: client.send(Load("builtin:gpt")))
     assert info.capabilities.causal and "starter" in info.note
     assert (tmp_path / "data" / "starter-gpt" / "config.json").is_file()
     reopened, _ = models.load(tmp_path / "data" / "starter-gpt")
@@ -206,7 +213,7 @@ def test_a_starter_that_cannot_be_saved_stays_in_memory(wait_signal, qapp, tmp_p
     blocker.write_text("not a folder")
     c = WorkerClient(Worker(assets=tmp_path / "no-assets", data_dir=blocker, device="cpu"))
     try:
-        (info,) = wait_signal(c.worker.model_loaded, lambda: c.load("builtin:bert"))
+        (info,) = wait_signal(c.worker.model_loaded, lambda: c.send(Load("builtin:bert")))
         assert info.capabilities.encoder_only and "could not be saved" in info.note
     finally:
         assert c.shutdown()
@@ -214,7 +221,7 @@ def test_a_starter_that_cannot_be_saved_stays_in_memory(wait_signal, qapp, tmp_p
 
 def test_a_bad_model_at_launch_falls_back_to_the_builtin_one(wait_signal, client, tmp_path, quick_starter):
     recorder = Recorder(client.worker)
-    (info,) = wait_signal(client.worker.model_loaded, lambda: client.load(str(tmp_path / "nowhere")))
+    (info,) = wait_signal(client.worker.model_loaded, lambda: client.send(Load(str(tmp_path / "nowhere"))))
     assert info.capabilities.causal and "could not be opened" in info.note and "nowhere" in info.note
     assert recorder.errors and "nowhere" in recorder.errors[0]
 
@@ -260,11 +267,11 @@ def test_soak_100k_signals_across_threads(qtbot):
 
 def test_generation_runs_with_the_knocked_out_heads(finish, client, tiny_gpt_dir):
     rec = Recorder(client.worker)
-    finish(lambda: client.load(str(tiny_gpt_dir)))
+    finish(lambda: client.send(Load(str(tiny_gpt_dir))))
     heads = [(0, 0), (1, 1)]
-    assert finish(lambda: client.set_ablation(heads)) == ("done", "")
+    assert finish(lambda: client.send(KnockOut(tuple(heads)))) == ("done", "")
     settings = models.SamplingSettings(max_new_tokens=20, temperature=0)
-    assert finish(lambda: client.generate("the cat", settings)) == ("done", "")
+    assert finish(lambda: client.send(Generate("the cat", settings))) == ("done", "")
     worker = client.worker
     with models.ablated(worker.model, heads):
         expected = list(models.generate(worker.model, worker.tokenizer, "the cat", settings))
@@ -272,5 +279,5 @@ def test_generation_runs_with_the_knocked_out_heads(finish, client, tiny_gpt_dir
     assert [s.token_id for s in rec.steps] == [s.token_id for s in expected]
     np.testing.assert_allclose([s.prob for s in rec.steps], [s.prob for s in expected], atol=1e-6)
     assert not np.allclose([s.prob for s in expected], [s.prob for s in intact])  # the heads mattered
-    status, message = finish(lambda: client.set_ablation([(5, 0)]))
+    status, message = finish(lambda: client.send(KnockOut(((5, 0),))))
     assert status == "failed" and "No head L5H0" in message and worker.ablation == tuple(heads)
