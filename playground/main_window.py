@@ -22,17 +22,17 @@ from PySide6.QtWidgets import (
 from playground.errors import ErrorReporter
 from playground.info import ModelInfo
 from playground.recipe import Recipe, RecipeError, read_recipe
-from playground.views.attention_view import AttentionView
-from playground.views.compare_view import CompareView
-from playground.views.fill_mask_view import FillMaskView
-from playground.views.finetune_view import FinetuneView
-from playground.views.heads_view import HeadsView
+from playground.views.attention import AttentionView
+from playground.views.compare import CompareView
+from playground.views.fill_mask import FillMaskView
+from playground.views.finetune import FinetuneView
+from playground.views.heads import HeadsView
 from playground.views.hub_dialog import HubDialog
-from playground.views.lens_view import LensView
-from playground.views.positions_view import PositionsView
-from playground.views.probability_view import ProbabilityView
-from playground.views.prompt_view import PromptView
-from playground.views.training_view import TrainingView
+from playground.views.lens import LensView
+from playground.views.positions import PositionsView
+from playground.views.probabilities import ProbabilityView
+from playground.views.prompt import PromptView
+from playground.views.training import TrainingView
 from playground.worker import WorkerClient
 from playground.worker.requests import KnockOut, Load, Train
 

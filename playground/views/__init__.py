@@ -1,5 +1,5 @@
-"""The app's views (prompt, attention, probabilities, lens, head effects, fill-mask, training, fine-tune,
-compare, positional encoding) and their parts."""
+"""The app's views, one module per tab (or a package where a tab has parts: prompt/, training/,
+finetune/), and the widgets they share (widgets/)."""
 
 VIEW_NAMES = (
     "prompt",

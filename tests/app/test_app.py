@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
-from playground.app import parse_args
+from playground.cli.app import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 """Work on the pool thread ends its run however it ends: a result, or a failure said aloud."""
 
-from playground.views.background import Background
+from playground.views.widgets.background import Background
 
 
 def test_work_that_raises_ends_the_run_and_says_so_then_the_next_run_works(qtbot):

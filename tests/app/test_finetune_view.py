@@ -97,7 +97,7 @@ def test_the_fine_tune_flow_start_pause_stop_save_compare(
     np.testing.assert_array_equal(view.confusion.data.sum(1), np.ones(2, np.float32))
 
     folder = tmp_path / "saved"
-    monkeypatch.setattr("playground.views.finetune_view.ask_new_folder", lambda *a: str(folder))
+    monkeypatch.setattr("playground.views.finetune.view.ask_new_folder", lambda *a: str(folder))
     _click(qtbot, view.save_button)
     qtbot.waitUntil(lambda: (folder / "config.json").is_file(), timeout=20_000)
     saved, _ = models.load(folder)

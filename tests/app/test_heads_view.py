@@ -114,7 +114,7 @@ def test_a_new_model_clears_the_map_and_knocking_heads_out_marks_it_stale(
 def test_the_sweep_exports_as_svg_and_pdf_with_its_labels_as_text_and_as_csv(qtbot, window, tmp_path):
     from pypdf import PdfReader
 
-    from playground.views.figure_export import export_figure
+    from playground.views.widgets.figure_export import export_figure
 
     view = window.heads_view
     _sweep(qtbot, window, text="the cat sat")

@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, Qt
 
 import models
-from playground.views.tokens import visible
+from playground.views.widgets.tokens import visible
 
 
 def _read(qtbot, window, text: str, token: str = "") -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from playground.views.mosaic import build_mosaic
+from playground.views.widgets.mosaic import build_mosaic
 
 
 def test_tiles_sit_at_layer_rows_and_head_columns():

@@ -152,7 +152,7 @@ def test_a_generation_recipe_makes_the_same_text_and_clicks_the_same_token(qtbot
 
 
 def visible_header(token: str) -> str:
-    from playground.views.tokens import visible
+    from playground.views.widgets.tokens import visible
 
     return f"“{visible(token)}”"
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import models
-from playground.views import save_dialogs
+from playground.views.widgets import save_dialogs
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
@@ -252,7 +252,7 @@ def test_export_during_a_run_is_refused_and_records_the_runs_own_settings(
 
 def test_thinning_snapshots_keeps_each_step_once(window):
     from models.results import Probe, TokenizedText
-    from playground.views.training_view import MAX_SNAPSHOTS
+    from playground.views.training.view import MAX_SNAPSHOTS
 
     view = window.training_view
     tokens = TokenizedText(np.arange(2), ("a", "b"), np.zeros((2, 2), np.int64))

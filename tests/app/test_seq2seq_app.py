@@ -115,7 +115,7 @@ def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kin
 
 def test_a_token_that_looks_like_markup_keeps_its_text_in_a_chart_title(qtbot):
     """pyqtgraph titles are rich text: "</s>" (an encoder–decoder's end) used to vanish from them."""
-    from playground.views.topk_chart import TopKChart
+    from playground.views.widgets.topk_chart import TopKChart
 
     chart = TopKChart()
     qtbot.addWidget(chart)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 from PySide6.QtCore import Qt
 
-from playground.views.tokens import visible
+from playground.views.widgets.tokens import visible
 
 
 def _generate(qtbot, window, wait_signal, max_tokens: int, prompt: str = "the cat"):

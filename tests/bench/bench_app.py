@@ -250,7 +250,7 @@ def bench_finetune_gaps(app: QApplication, steps: int = 100) -> None:
 
 
 def bench_render(app: QApplication, repeats: int = 10) -> None:
-    from playground.views.attention_view import AttentionView
+    from playground.views.attention import AttentionView
     from playground.worker import WorkerClient
 
     client = WorkerClient()
@@ -286,7 +286,7 @@ def bench_render(app: QApplication, repeats: int = 10) -> None:
 def bench_render_big(app: QApplication) -> None:
     """SmolLM2's 30 layers × 9 heads on a 512-token text: the GUI thread's share (the call, and
     the longest event-loop gap while the overview is pooled on a pool thread)."""
-    from playground.views.attention_view import AttentionView
+    from playground.views.attention import AttentionView
     from playground.worker import WorkerClient
 
     client = WorkerClient()

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import models
-from playground.train_cli import main
+from playground.cli.train import main
 
 TINY = [
     "--layers",

@@ -281,7 +281,7 @@ def test_a_llama_family_decoder_fine_tunes_on_text(tmp_path):
 
 # ---- the command ---------------------------------------------------------------------------------
 def test_cli_fine_tunes_a_classifier_and_resumes_it(tmp_path, bert_pair, capsys):
-    from playground.finetune_cli import main
+    from playground.cli.finetune import main
 
     model, tok = bert_pair
     models.save(model, tok, tmp_path / "bert")

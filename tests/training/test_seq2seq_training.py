@@ -77,7 +77,7 @@ def test_resume_continues_the_same_curve(tmp_path):
 def test_the_cli_trains_an_encoder_decoder_that_transformers_opens(tmp_path):
     import transformers
 
-    from playground.train_cli import main
+    from playground.cli.train import main
 
     out = tmp_path / "s2s"
     args = ["--arch", "seq2seq", "--corpus", "task:reverse", "--steps", "3", "--layers", "1", "--width", "32",

@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.recipe import recipe_for
-from playground.views.background import Background
-from playground.views.example_text import offer_example, watch_typing
-from playground.views.figure_export import ExportButton
-from playground.views.heatmap import HeatmapPlot, colorbar
-from playground.views.mosaic import AttentionMosaic, build_mosaic
-from playground.views.tokens import visible
+from playground.views.widgets.background import Background
+from playground.views.widgets.example_text import offer_example, watch_typing
+from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.heatmap import HeatmapPlot, colorbar
+from playground.views.widgets.mosaic import AttentionMosaic, build_mosaic
+from playground.views.widgets.tokens import visible
 from playground.worker import WorkerClient
 from playground.worker.requests import INSPECT, CheckHeads, Inspect, KnockOut
 
@@ -66,6 +66,45 @@ class AttentionView(QWidget):
         self.background = Background("drawing the attention", self)  # a big model's overview is
         self.background.failed.connect(self.failed)  # pooled off the GUI thread
 
+        self.knocked: tuple[tuple[int, int], ...] = ()  # as the worker last said
+        self.chosen: set[tuple[int, int]] = set()  # what K knocks out: the selected head, or more
+
+        top = self._build_top()
+        self._build_overview()
+        self._build_head()
+        controls = self._build_controls()
+
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.overview_widget)
+        self.splitter.addWidget(self.head_widget)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.splitter, 1)
+        layout.addLayout(controls)
+        layout.addWidget(self.readout)
+        self.note = QLabel(EMPTY_NOTE)  # what is shown is not all there is (truncation), or nothing yet
+        self.note.setWordWrap(True)
+        layout.addWidget(self.note)
+        client.probed.connect(self._on_probed)
+        client.request_finished.connect(self._on_request_finished)
+        client.ablation_changed.connect(self._on_ablation_changed)
+        client.heads_checked.connect(self._on_heads_checked)
+        self.check_request = 0  # on a model trained on a built-in task: exact answers, heads out
+        self.check_line = ""
+        # a generation's attention, grown from its steps as they stream (nothing is run again)
+        self.run_tokens = None  # the prompt's TokenizedText of the run being followed
+        self.run_steps: list = []
+        self._follow_timer = QTimer(self, singleShot=True, interval=FOLLOW_MS)
+        self._follow_timer.timeout.connect(self._follow_run)
+        client.prompt_tokenized.connect(self._on_prompt_tokenized)
+        client.tokens_generated.connect(self._on_tokens_generated)
+        self._show_knocked()
+
+    # ---- building the panels ------------------------------------------------------------------
+    def _build_top(self) -> QHBoxLayout:
+        """The text to inspect, and (an encoder–decoder's) which kind of attention."""
         self.text = QLineEdit(placeholderText="Text to inspect (Enter) — a run's text lands here")
         watch_typing(self.text)  # a new model's example does not replace what the user typed
         self.text.returnPressed.connect(self._on_text_return_pressed)
@@ -84,7 +123,10 @@ class AttentionView(QWidget):
         top.addWidget(self.text, 1)
         top.addWidget(self.kind_box)
         top.addWidget(inspect)
+        return top
 
+    def _build_overview(self) -> None:
+        """Every layer × head, as one mosaic the keyboard walks."""
         self.overview_widget = pg.GraphicsLayoutWidget()
         self.overview_widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.overview_widget.setToolTip(
@@ -98,6 +140,8 @@ class AttentionView(QWidget):
         self.overview.tile_toggled.connect(self._on_tile_toggled)
         self.overview_widget.installEventFilter(self)
 
+    def _build_head(self) -> None:
+        """One head large, with its colour bar and the hover readout."""
         self.head_widget = pg.GraphicsLayoutWidget()
         self.head_plot = HeatmapPlot()
         self.head_plot.setLabel("left", "query")
@@ -108,6 +152,8 @@ class AttentionView(QWidget):
         for w in (self.overview_widget, self.head_widget):
             theme.apply_plot_palette(w)
 
+    def _build_controls(self) -> QHBoxLayout:
+        """Layer, head, average; knocking heads out; the exports."""
         self.layer_box, self.head_box = QSpinBox(prefix="layer "), QSpinBox(prefix="head ")
         self.layer_box.valueChanged.connect(self._on_layer_box_value_changed)
         self.head_box.valueChanged.connect(self._on_head_box_value_changed)
@@ -156,8 +202,6 @@ class AttentionView(QWidget):
         self.restore_button = QPushButton("Restore all heads")
         self.restore_button.clicked.connect(self._on_restore_clicked)
         self.knocked_label = QLabel()
-        self.knocked: tuple[tuple[int, int], ...] = ()  # as the worker last said
-        self.chosen: set[tuple[int, int]] = set()  # what K knocks out: the selected head, or more
         knock = (self.layer_button, self.knock_button, self.mode_box, self.restore_button)
         self.knock_controls = knock
         controls = QHBoxLayout()
@@ -166,34 +210,7 @@ class AttentionView(QWidget):
         controls.addWidget(self.knocked_label)
         controls.addStretch(1)
         controls.addLayout(exports)
-
-        self.splitter = QSplitter()
-        self.splitter.addWidget(self.overview_widget)
-        self.splitter.addWidget(self.head_widget)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.splitter, 1)
-        layout.addLayout(controls)
-        layout.addWidget(self.readout)
-        self.note = QLabel(EMPTY_NOTE)  # what is shown is not all there is (truncation), or nothing yet
-        self.note.setWordWrap(True)
-        layout.addWidget(self.note)
-        client.probed.connect(self._on_probed)
-        client.request_finished.connect(self._on_request_finished)
-        client.ablation_changed.connect(self._on_ablation_changed)
-        client.heads_checked.connect(self._on_heads_checked)
-        self.check_request = 0  # on a model trained on a built-in task: exact answers, heads out
-        self.check_line = ""
-        # a generation's attention, grown from its steps as they stream (nothing is run again)
-        self.run_tokens = None  # the prompt's TokenizedText of the run being followed
-        self.run_steps: list = []
-        self._follow_timer = QTimer(self, singleShot=True, interval=FOLLOW_MS)
-        self._follow_timer.timeout.connect(self._follow_run)
-        client.prompt_tokenized.connect(self._on_prompt_tokenized)
-        client.tokens_generated.connect(self._on_tokens_generated)
-        self._show_knocked()
+        return controls
 
     # ---- data in --------------------------------------------------------------------------
     def set_attentions(

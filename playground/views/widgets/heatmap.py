@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 
 from playground import theme
-from playground.views.tokens import visible
+from playground.views.widgets.tokens import visible
 
 
 class TokenAxis(pg.AxisItem):

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.recipe import recipe_for
-from playground.views.example_text import offer_example, watch_typing
-from playground.views.figure_export import ExportButton
-from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar, symmetric_levels
-from playground.views.tokens import visible
+from playground.views.widgets.example_text import offer_example, watch_typing
+from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar, symmetric_levels
+from playground.views.widgets.tokens import visible
 from playground.worker import WorkerClient
 from playground.worker.requests import Sweep, Train
 

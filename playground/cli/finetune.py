@@ -72,7 +72,7 @@ def is_labelled(data: str) -> bool:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from playground.train_cli import run_with_progress
+    from playground.cli.train import run_with_progress
 
     changes: dict[str, Any] = {
         field: getattr(args, flag) for flag, (field, _) in _FLAGS.items() if getattr(args, flag) is not None

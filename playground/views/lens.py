@@ -9,11 +9,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpli
 
 from playground import theme
 from playground.recipe import recipe_for
-from playground.views.example_text import offer_example, watch_typing
-from playground.views.figure_export import ExportButton
-from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar
-from playground.views.tokens import visible
-from playground.views.topk_chart import TopKChart
+from playground.views.widgets.example_text import offer_example, watch_typing
+from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar
+from playground.views.widgets.tokens import visible
+from playground.views.widgets.topk_chart import TopKChart
 from playground.worker import WorkerClient
 from playground.worker.requests import ReadLayers
 

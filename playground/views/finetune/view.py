@@ -33,13 +33,13 @@ from models.results import ClassEval, TrainingReport
 from playground import theme
 from playground.info import ModelInfo
 from playground.training_session import TrainingStarted
-from playground.views.budgeted_redraw import BudgetedRedraw
-from playground.views.figure_export import ExportButton
-from playground.views.finetune_form import FinetuneForm
-from playground.views.heatmap import CellLabels, HeatmapPlot, colorbar
-from playground.views.mosaic import AttentionMosaic
-from playground.views.save_dialogs import ask_new_folder
-from playground.views.training_charts import LossChart, Series, fix_steps
+from playground.views.finetune.form import FinetuneForm
+from playground.views.widgets.budgeted_redraw import BudgetedRedraw
+from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar
+from playground.views.widgets.mosaic import AttentionMosaic
+from playground.views.widgets.save_dialogs import ask_new_folder
+from playground.views.widgets.training_charts import LossChart, Series, fix_steps
 from playground.worker import WorkerClient
 from playground.worker.requests import EXAMPLE, Generate, Inspect, Save, Train
 
@@ -164,13 +164,58 @@ class FinetuneView(QWidget):
         self._scores_due: set[str] = set()  # which of their drawings are not made yet
         self._setups: list[tuple[object, QWidget]] = []  # chart set-ups for a new run, one per tick
 
+        scroll = self._build_form()
+        controls = self._build_controls()
+        charts = self._build_charts()
+        self.panels = QStackedWidget()
+        self.panels.addWidget(self._build_classify_panel())
+        self.panels.addWidget(self._build_before_after())
+        self.log = QPlainTextEdit(readOnly=True, placeholderText="Events of the run")
+        self.log.setMaximumBlockCount(2000)
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(charts)
+        right.addWidget(self.panels)
+        right.addWidget(self.log)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 4)
+        right.setStretchFactor(2, 1)
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addLayout(controls)
+        body_layout.addWidget(self.summary)
+        body_layout.addWidget(right, 1)
+        splitter = QSplitter()
+        splitter.addWidget(scroll)
+        splitter.addWidget(body)
+        splitter.setStretchFactor(1, 1)
+        QVBoxLayout(self).addWidget(splitter)
+
+        self.redraw = BudgetedRedraw(self, self._drawings, REDRAW_MS, REDRAW_BUDGET)
+        w = client
+        w.training_started.connect(self._on_training_started)
+        w.training_updated.connect(self._on_training_updated)
+        w.request_finished.connect(self._on_request_finished)
+        w.model_loaded.connect(self._on_model_loaded)
+        w.probed.connect(self._on_probed)
+        w.changed.connect(self._sync)
+        self._sync()
+
+    # ---- building the panels ------------------------------------------------------------------
+    def _build_form(self) -> QScrollArea:
+        """The settings, scrolling on their own."""
         self.form = FinetuneForm()
         self.form.validity_changed.connect(self._sync)
         scroll = QScrollArea()
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(320)
+        return scroll
 
+    def _build_controls(self) -> QHBoxLayout:
+        """Start, pause, stop (also the Training menu's actions), progress, save and compare; the
+        summary line under them."""
         icon = self.style().standardIcon
         play, pause, stop = (
             icon(QStyle.StandardPixmap.SP_MediaPlay),
@@ -205,7 +250,10 @@ class FinetuneView(QWidget):
         self.summary = QLabel(wordWrap=True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setMinimumHeight(2 * self.summary.fontMetrics().lineSpacing() + 4)
+        return controls
 
+    def _build_charts(self) -> QSplitter:
+        """The loss curves, and the fine-tune against its from-scratch twin."""
         self.loss_chart = LossChart()
         self.comparison = ComparisonChart()
         self.export_button = ExportButton(
@@ -223,8 +271,10 @@ class FinetuneView(QWidget):
         chart_layout.addWidget(self.comparison, 1)
         chart_layout.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignRight)
         charts.addWidget(chart_box)
+        return charts
 
-        # classification: confusion matrix, examples, attention of the clicked one
+    def _build_classify_panel(self) -> QSplitter:
+        """Classification: the confusion matrix, the held-out examples, a clicked one's attention."""
         self.confusion_widget = pg.GraphicsLayoutWidget()
         self.confusion = HeatmapPlot()
         self.confusion.setTitle("confusion matrix (validation)")
@@ -285,8 +335,10 @@ class FinetuneView(QWidget):
         classify.addWidget(self.attention_widget)
         classify.setStretchFactor(0, 1)
         classify.setStretchFactor(1, 1)
+        return classify
 
-        # text: the loss and a sample from the same prompt and seed, before and after, side by side
+    def _build_before_after(self) -> QSplitter:
+        """Text: the loss and a sample from the same prompt and seed, before and after, side by side."""
         self.before, self.after = (QPlainTextEdit(readOnly=True) for _ in range(2))
         self.before.setPlaceholderText(
             "Before fine-tuning: the validation loss on the new text, and a sample"
@@ -295,40 +347,7 @@ class FinetuneView(QWidget):
         before_after = QSplitter()
         before_after.addWidget(self.before)
         before_after.addWidget(self.after)
-        self.panels = QStackedWidget()
-        self.panels.addWidget(classify)
-        self.panels.addWidget(before_after)
-        self.log = QPlainTextEdit(readOnly=True, placeholderText="Events of the run")
-        self.log.setMaximumBlockCount(2000)
-
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(charts)
-        right.addWidget(self.panels)
-        right.addWidget(self.log)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 4)
-        right.setStretchFactor(2, 1)
-        body = QWidget()
-        body_layout = QVBoxLayout(body)
-        body_layout.setContentsMargins(0, 0, 0, 0)
-        body_layout.addLayout(controls)
-        body_layout.addWidget(self.summary)
-        body_layout.addWidget(right, 1)
-        splitter = QSplitter()
-        splitter.addWidget(scroll)
-        splitter.addWidget(body)
-        splitter.setStretchFactor(1, 1)
-        QVBoxLayout(self).addWidget(splitter)
-
-        self.redraw = BudgetedRedraw(self, self._drawings, REDRAW_MS, REDRAW_BUDGET)
-        w = client
-        w.training_started.connect(self._on_training_started)
-        w.training_updated.connect(self._on_training_updated)
-        w.request_finished.connect(self._on_request_finished)
-        w.model_loaded.connect(self._on_model_loaded)
-        w.probed.connect(self._on_probed)
-        w.changed.connect(self._sync)
-        self._sync()
+        return before_after
 
     def _action(self, text: str, key: str, slot, icon) -> QAction:
         action = QAction(icon, text, self)

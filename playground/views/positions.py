@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from models.inspect.positions import similarity, sinusoidal
 from playground import theme
-from playground.views.figure_export import ExportButton
-from playground.views.heatmap import HeatmapPlot, colorbar
+from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.heatmap import HeatmapPlot, colorbar
 
 LAYOUTS = {
     "article": "as the article writes it: sin and cos interleaved",

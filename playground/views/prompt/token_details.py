@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from playground import theme
-from playground.views.heatmap import HeatmapPlot
-from playground.views.tokens import visible
-from playground.views.topk_chart import TopKChart
+from playground.views.widgets.heatmap import HeatmapPlot
+from playground.views.widgets.tokens import visible
+from playground.views.widgets.topk_chart import TopKChart
 
 EMPTY_HEADER = "Click a generated token to see its alternatives and attention."
 

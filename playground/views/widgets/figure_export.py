@@ -12,7 +12,7 @@ from PySide6.QtGui import QPageLayout, QPageSize, QPaintDevice, QPainter, QPdfWr
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsItem, QMenu, QToolButton, QWidget
 
-from playground.views.save_dialogs import ask_file
+from playground.views.widgets.save_dialogs import ask_file
 
 FIGURE_KINDS = {".png": "PNG image", ".svg": "SVG vector image", ".pdf": "PDF document"}
 

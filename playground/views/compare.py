@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 from models.results import Comparison
 from playground import theme
 from playground.info import ModelInfo
-from playground.views.figure_export import ExportButton
-from playground.views.heatmap import CellLabels, HeatmapPlot, TokenAxis, colorbar, symmetric_levels
+from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, TokenAxis, colorbar, symmetric_levels
 from playground.worker import WorkerClient
 from playground.worker.requests import Compare, Train
 

@@ -14,9 +14,9 @@ from PySide6.QtWidgets import (
 
 from playground.info import ModelInfo
 from playground.recipe import recipe_for
-from playground.views.figure_export import ExportButton
-from playground.views.tokens import TokenText, tint, visible
-from playground.views.topk_chart import TopKChart
+from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.tokens import TokenText, tint, visible
+from playground.views.widgets.topk_chart import TopKChart
 from playground.worker import WorkerClient
 from playground.worker.requests import TOKENS, FillMask, Inspect
 

@@ -22,12 +22,12 @@ from models.errors import ModelError
 from models.text.pairs import ARROW
 from playground.info import ModelInfo
 from playground.recipe import recipe_for
-from playground.views.example_text import fill, offer_example, watch_typing
-from playground.views.figure_export import ExportButton
-from playground.views.sampling_form import SamplingForm
-from playground.views.save_dialogs import ask_file
-from playground.views.token_details import TokenDetails
-from playground.views.tokens import TokenText, tint, visible
+from playground.views.prompt.sampling_form import SamplingForm
+from playground.views.prompt.token_details import TokenDetails
+from playground.views.widgets.example_text import fill, offer_example, watch_typing
+from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.save_dialogs import ask_file
+from playground.views.widgets.tokens import TokenText, tint, visible
 from playground.worker import WorkerClient
 from playground.worker.requests import Generate, Train
 

@@ -29,13 +29,13 @@ from models.errors import ModelError
 from models.results import TrainingReport
 from playground import theme
 from playground.training_session import TrainingStarted
-from playground.views.budgeted_redraw import BudgetedRedraw
-from playground.views.figure_export import ExportButton
-from playground.views.heatmap import HeatmapPlot, colorbar
-from playground.views.mosaic import AttentionMosaic
-from playground.views.save_dialogs import ask_new_folder
-from playground.views.training_charts import HeadScoreChart, LearningRateChart, LossChart, fix_steps
-from playground.views.training_form import TrainingForm
+from playground.views.training.form import TrainingForm
+from playground.views.widgets.budgeted_redraw import BudgetedRedraw
+from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.heatmap import HeatmapPlot, colorbar
+from playground.views.widgets.mosaic import AttentionMosaic
+from playground.views.widgets.save_dialogs import ask_new_folder
+from playground.views.widgets.training_charts import HeadScoreChart, LearningRateChart, LossChart, fix_steps
 from playground.worker import WorkerClient
 from playground.worker.requests import CheckHeads, Generate, Save, Train
 
@@ -63,113 +63,14 @@ class TrainingView(QWidget):
         self._snapshot_due = False  # the newest snapshot is not drawn yet
         self.following = False  # the run reporting now is this view's (not a fine-tune)
 
-        self.form = TrainingForm()
-        self.form.validity_changed.connect(self._on_form_validity_changed)
-        scroll = QScrollArea()
-        scroll.setWidget(self.form)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(330)
-
-        # One action per command: the buttons show them, the main window's Training menu lists
-        # them, and their shortcuts work from every tab (the state decides what is enabled).
-        icon = self.style().standardIcon
-        self.icons = {
-            "play": icon(QStyle.StandardPixmap.SP_MediaPlay),
-            "pause": icon(QStyle.StandardPixmap.SP_MediaPause),
-        }
-        self.train_action = self._action("Train", "F5", self._on_train_triggered, self.icons["play"])
-        self.pause_action = self._action("Pause", "F6", self._on_pause_triggered, self.icons["pause"])
-        self.step_action = self._action(
-            "Step", "F10", self._on_step_triggered, icon(QStyle.StandardPixmap.SP_MediaSkipForward)
-        )
-        self.stop_action = self._action(
-            "Stop", "Shift+F5", self._on_stop_triggered, icon(QStyle.StandardPixmap.SP_MediaStop)
-        )
-        self.actions_ = (self.train_action, self.pause_action, self.step_action, self.stop_action)
-        self.train_button, self.pause_button, self.step_button, self.stop_button = (
-            self._tool_button(a) for a in self.actions_
-        )
-        self.save_button = self._button(
-            "Save as…", "Write the model (with its training state) as a new checkpoint folder",
-            self._on_save_clicked,
-        )  # fmt: skip
-        self.resume_button = self._button(
-            "Resume…", "Continue a run from a checkpoint folder", self._on_resume_clicked
-        )
-        self.check_button = self._button(
-            "Test the copying head",
-            "Knock out the head with the best induction score, then the weakest, and count exact\n"
-            "answers on 50 fresh questions of the task: is that head the one doing the job?",
-            self._on_check_clicked,
-        )
-        self.check_label = QLabel(wordWrap=True)
-        self.check_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.check_label.hide()
         self.task_run = False  # the last run trained on a built-in task
         self.latest_scores: dict[str, np.ndarray] | None = None  # the newest head scores
         self.check_request = 0
-        self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m steps")
-        self.stats = QLabel("not started")
-        controls = QHBoxLayout()
-        for b in (self.train_button, self.pause_button, self.step_button, self.stop_button):
-            controls.addWidget(b)
-        controls.addWidget(self.progress, 1)
-        controls.addWidget(self.stats)
-        controls.addWidget(self.save_button)
-        controls.addWidget(self.resume_button)
-        controls.addWidget(self.check_button)
-        self.look_for = QLabel(wordWrap=True)
-        # two lines reserved: text arriving at the start must not re-lay out (and repaint) the charts
-        self.look_for.setMinimumHeight(2 * self.look_for.fontMetrics().lineSpacing() + 4)
 
-        self.loss_chart = LossChart()
-        self.lr_chart = LearningRateChart()
-        self.score_chart = HeadScoreChart()
-        self.charts = (self.loss_chart, self.score_chart, self.lr_chart)
-        self.log_box = QCheckBox("log scale")
-        self.log_box.toggled.connect(self.loss_chart.set_log)
-        self.export_button = ExportButton(
-            "training charts", self._chart_to_export, lambda _figure: None,
-            {".csv": ("CSV of the losses", self.export_losses_csv)},
-            lambda: "" if self.loss_chart.train.n else "There is no run to export yet: train first.",
-        )  # fmt: skip
-        self.export_button.setToolTip("Save the loss chart (PNG, SVG, PDF) or the losses (CSV)")
-        self.export_button.failed.connect(self.failed)
-        self.export_button.saved.connect(self.saved)
-        charts = QSplitter(Qt.Orientation.Vertical)
-        charts.addWidget(self.loss_chart)
-        charts.addWidget(self.score_chart)
-        charts.addWidget(self.lr_chart)
-        charts.setStretchFactor(0, 3)
-        charts.setStretchFactor(1, 2)
-        charts.setStretchFactor(2, 1)
-
-        self.attention_widget = pg.GraphicsLayoutWidget()
-        self.mosaic = AttentionMosaic()
-        self.mosaic.setTitle("probe attention: all layers × heads")
-        self.mosaic.tile_clicked.connect(self._on_tile_clicked)
-        self.mosaic.tile_toggled.connect(self._on_tile_clicked)  # no choosing here: shift-click selects
-        self.attention_widget.addItem(self.mosaic)
-        self.head_plot = HeatmapPlot()
-        self.attention_widget.addItem(self.head_plot, row=1, col=0)
-        colorbar(self.head_plot)
-        theme.apply_plot_palette(self.attention_widget)
-        self.timeline = QSlider(Qt.Orientation.Horizontal)
-        self.timeline.setToolTip("Scrub back through the attention snapshots taken so far")
-        self.timeline.setRange(0, 0)
-        self.timeline.valueChanged.connect(self._on_timeline_value_changed)
-        self.timeline_label = QLabel("no snapshot yet")
-        timeline = QHBoxLayout()
-        timeline.addWidget(QLabel("timeline"))
-        timeline.addWidget(self.timeline, 1)
-        timeline.addWidget(self.timeline_label)
-        attention = QWidget()
-        attention_layout = QVBoxLayout(attention)
-        attention_layout.setContentsMargins(0, 0, 0, 0)
-        attention_layout.addWidget(self.attention_widget, 1)
-        attention_layout.addLayout(timeline)
-
+        scroll = self._build_form()
+        controls = self._build_controls()
+        charts = self._build_charts()
+        attention = self._build_attention()
         self.samples = QPlainTextEdit(
             readOnly=True, placeholderText="Samples appear here as the model learns"
         )
@@ -212,6 +113,124 @@ class TrainingView(QWidget):
         w.request_finished.connect(self._on_request_finished)
         w.changed.connect(self._sync)
         self._sync()
+
+    # ---- building the panels ------------------------------------------------------------------
+    def _build_form(self) -> QScrollArea:
+        """The run's settings, scrolling on their own."""
+        self.form = TrainingForm()
+        self.form.validity_changed.connect(self._on_form_validity_changed)
+        scroll = QScrollArea()
+        scroll.setWidget(self.form)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(330)
+        return scroll
+
+    def _build_controls(self) -> QHBoxLayout:
+        """Train, pause, step, stop (also the Training menu's actions), progress, save, resume and
+        the copying-head check; the "look for" line under them."""
+        # One action per command: the buttons show them, the main window's Training menu lists
+        # them, and their shortcuts work from every tab (the state decides what is enabled).
+        icon = self.style().standardIcon
+        self.icons = {
+            "play": icon(QStyle.StandardPixmap.SP_MediaPlay),
+            "pause": icon(QStyle.StandardPixmap.SP_MediaPause),
+        }
+        self.train_action = self._action("Train", "F5", self._on_train_triggered, self.icons["play"])
+        self.pause_action = self._action("Pause", "F6", self._on_pause_triggered, self.icons["pause"])
+        self.step_action = self._action(
+            "Step", "F10", self._on_step_triggered, icon(QStyle.StandardPixmap.SP_MediaSkipForward)
+        )
+        self.stop_action = self._action(
+            "Stop", "Shift+F5", self._on_stop_triggered, icon(QStyle.StandardPixmap.SP_MediaStop)
+        )
+        self.actions_ = (self.train_action, self.pause_action, self.step_action, self.stop_action)
+        self.train_button, self.pause_button, self.step_button, self.stop_button = (
+            self._tool_button(a) for a in self.actions_
+        )
+        self.save_button = self._button(
+            "Save as…", "Write the model (with its training state) as a new checkpoint folder",
+            self._on_save_clicked,
+        )  # fmt: skip
+        self.resume_button = self._button(
+            "Resume…", "Continue a run from a checkpoint folder", self._on_resume_clicked
+        )
+        self.check_button = self._button(
+            "Test the copying head",
+            "Knock out the head with the best induction score, then the weakest, and count exact\n"
+            "answers on 50 fresh questions of the task: is that head the one doing the job?",
+            self._on_check_clicked,
+        )
+        self.check_label = QLabel(wordWrap=True)
+        self.check_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.check_label.hide()
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m steps")
+        self.stats = QLabel("not started")
+        controls = QHBoxLayout()
+        for b in (self.train_button, self.pause_button, self.step_button, self.stop_button):
+            controls.addWidget(b)
+        controls.addWidget(self.progress, 1)
+        controls.addWidget(self.stats)
+        controls.addWidget(self.save_button)
+        controls.addWidget(self.resume_button)
+        controls.addWidget(self.check_button)
+        self.look_for = QLabel(wordWrap=True)
+        # two lines reserved: text arriving at the start must not re-lay out (and repaint) the charts
+        self.look_for.setMinimumHeight(2 * self.look_for.fontMetrics().lineSpacing() + 4)
+        return controls
+
+    def _build_charts(self) -> QSplitter:
+        """The loss, the head scores and the learning rate, one above the other."""
+        self.loss_chart = LossChart()
+        self.lr_chart = LearningRateChart()
+        self.score_chart = HeadScoreChart()
+        self.charts = (self.loss_chart, self.score_chart, self.lr_chart)
+        self.log_box = QCheckBox("log scale")
+        self.log_box.toggled.connect(self.loss_chart.set_log)
+        self.export_button = ExportButton(
+            "training charts", self._chart_to_export, lambda _figure: None,
+            {".csv": ("CSV of the losses", self.export_losses_csv)},
+            lambda: "" if self.loss_chart.train.n else "There is no run to export yet: train first.",
+        )  # fmt: skip
+        self.export_button.setToolTip("Save the loss chart (PNG, SVG, PDF) or the losses (CSV)")
+        self.export_button.failed.connect(self.failed)
+        self.export_button.saved.connect(self.saved)
+        charts = QSplitter(Qt.Orientation.Vertical)
+        charts.addWidget(self.loss_chart)
+        charts.addWidget(self.score_chart)
+        charts.addWidget(self.lr_chart)
+        charts.setStretchFactor(0, 3)
+        charts.setStretchFactor(1, 2)
+        charts.setStretchFactor(2, 1)
+        return charts
+
+    def _build_attention(self) -> QWidget:
+        """The probe's attention, all heads and one large, and the timeline of its snapshots."""
+        self.attention_widget = pg.GraphicsLayoutWidget()
+        self.mosaic = AttentionMosaic()
+        self.mosaic.setTitle("probe attention: all layers × heads")
+        self.mosaic.tile_clicked.connect(self._on_tile_clicked)
+        self.mosaic.tile_toggled.connect(self._on_tile_clicked)  # no choosing here: shift-click selects
+        self.attention_widget.addItem(self.mosaic)
+        self.head_plot = HeatmapPlot()
+        self.attention_widget.addItem(self.head_plot, row=1, col=0)
+        colorbar(self.head_plot)
+        theme.apply_plot_palette(self.attention_widget)
+        self.timeline = QSlider(Qt.Orientation.Horizontal)
+        self.timeline.setToolTip("Scrub back through the attention snapshots taken so far")
+        self.timeline.setRange(0, 0)
+        self.timeline.valueChanged.connect(self._on_timeline_value_changed)
+        self.timeline_label = QLabel("no snapshot yet")
+        timeline = QHBoxLayout()
+        timeline.addWidget(QLabel("timeline"))
+        timeline.addWidget(self.timeline, 1)
+        timeline.addWidget(self.timeline_label)
+        attention = QWidget()
+        attention_layout = QVBoxLayout(attention)
+        attention_layout.setContentsMargins(0, 0, 0, 0)
+        attention_layout.addWidget(self.attention_widget, 1)
+        attention_layout.addLayout(timeline)
+        return attention
 
     def _action(self, text: str, key: str, slot, icon) -> QAction:
         action = QAction(icon, text, self)

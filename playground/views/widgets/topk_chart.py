@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
 from playground import theme
-from playground.views.tokens import visible
+from playground.views.widgets.tokens import visible
 
 
 class TopKChart(pg.PlotWidget):
