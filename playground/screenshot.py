@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from playground.info import ModelInfo
 from playground.main_window import MainWindow
-from playground.worker.requests import SCORES
+from playground.worker.requests import EXAMPLE, SCORES
 
 TIMEOUT_MS = 180_000
 
@@ -143,8 +143,8 @@ class Screenshot(QObject):
         self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
         view.start(out_dir=f"{self._scratch.name}/finetune")
 
-    def _on_example_probed(self, tag: str, _probe) -> None:
-        if self.view == "finetune" and tag.endswith("finetune-example"):
+    def _on_example_probed(self, request: int, _probe) -> None:
+        if self.view == "finetune" and request == self.window.client.newest_probe(EXAMPLE):
             self._shoot("finetune")
 
     def _on_compared(self, _result) -> None:

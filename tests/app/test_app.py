@@ -78,3 +78,18 @@ def test_the_training_screenshot_leaves_no_run_behind(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert QImage(str(out)).width() > 0
     assert not list(data.rglob("runs")) and not list(scratch.glob("playground-*"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("view", ["finetune", "lens", "heads", "fill-mask"])
+def test_every_picture_in_the_readme_can_be_made_again(tmp_path, view):
+    """The README's pictures come from `--screenshot --view NAME`: each view's demo still runs
+    to its end (one that waited for a probe by an old name timed out)."""
+    out = tmp_path / f"{view}.png"
+    model = ("--model", "builtin:bert") if view in ("finetune", "fill-mask") else ()
+    run = _playground(
+        *model, "--device", "cpu", "--screenshot", str(out), "--view", view, "--prompt", "ROMEO:",
+        env={"HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert QImage(str(out)).width() > 0
