@@ -114,6 +114,11 @@ class LogitLens:
     top_ids: np.ndarray  # int64 [layers, T, k]
     top_probs: np.ndarray  # float32 [layers, T, k]
     top_texts: tuple[tuple[tuple[str, ...], ...], ...]  # [layers][T][k]
+    done: int = -1  # positions read so far (the last ones first; NaN and no guesses elsewhere); -1: all
+
+    @property
+    def complete(self) -> bool:
+        return self.done < 0 or self.done >= len(self.tokens)
 
 
 @dataclass(frozen=True)

@@ -131,19 +131,23 @@ class LensView(QWidget):
             self.read_button.setEnabled(True)
 
     def _on_lens_read(self, lens) -> None:
+        """A lens, whole or a block at a time (the last positions first; the rest wait in grey)."""
+        first = self.lens is None or self.lens.tokens is not lens.tokens
         self.lens = lens
         L, T = lens.prob.shape
         rows = [f"L{i}" for i in range(L)]
         self.heatmap.set_matrix(lens.prob, lens.tokens.texts, rows)
-        if L * T <= MAX_LABELLED_CELLS:
+        if L * T <= MAX_LABELLED_CELLS and lens.complete:
             guesses = [[visible(top[0])[:6] if len(top) else "" for top in row] for row in lens.top_texts]
             self.labels.set_cells(guesses, [[_label_color(p) for p in row] for row in lens.prob])
         else:
             self.labels.set_cells([], [])
-        follows = "a picked token" if len(set(lens.target_texts)) == 1 and T > 1 else "the final prediction"
-        self.heatmap.setTitle(f"probability of {follows}, layer by layer")
-        last = T - 1
-        self._show_cell(L - 1, last)
+        picked = self.asked[1] != ""
+        follows = "a picked token" if picked else "the final prediction"
+        reading = "" if lens.complete else f" — reading… {lens.done} of {T} positions (the last first)"
+        self.heatmap.setTitle(f"probability of {follows}, layer by layer{reading}")
+        if first:  # the last position is read first: its cell is shown at once
+            self._show_cell(L - 1, T - 1)
 
     # ---- export and recipes -----------------------------------------------------------------------
     def export_csv(self, path) -> None:
@@ -178,7 +182,7 @@ class LensView(QWidget):
         )
 
     def _on_heatmap_clicked(self, row: int, col: int) -> None:
-        if self.lens is not None:
+        if self.lens is not None and self.lens.top_texts[row][col]:  # (not a cell still waiting)
             self._show_cell(row, col)
 
     def _on_heatmap_hovered(self, row: int, col: int, value: float) -> None:

@@ -91,9 +91,11 @@ class FillMask(Request):
 
 @dataclass(frozen=True)
 class ReadLayers(Request):
-    """The logit lens: every layer's prediction over `text` (following `token`, if one is given)."""
+    """The logit lens: every layer's prediction over `text` (following `token`, if one is given),
+    answered again after each block of positions; stoppable, with progress."""
 
     kind: ClassVar[str] = "lens"
+    activity: ClassVar[str] = "reading"
     answer: ClassVar[str] = "lens_read"
     text: str
     token: str = ""

@@ -15,12 +15,14 @@ ACTIVITIES = (
     "probing",  # scoring a text for the inspection views (between chunks of a job)
     "filling",  # BERT fill-mask
     "sweeping",  # every head knocked out or patched in turn
+    "reading",  # the logit lens, a block of positions at a time
     "saving",
 )
 JOB_ACTIVITY = {
     "generate": "generating",
     "train": "training",
     "sweep": "sweeping",
+    "lens": "reading",
 }  # a running job's activity, by kind
 
 
@@ -31,7 +33,7 @@ class WorkerState:
     activity: str = "idle"  # one of ACTIVITIES: what it does right now
     request: int = 0  # the request that activity serves
     label: str = ""  # status-bar words, e.g. "opening GPT…"
-    job: str = ""  # kind of the live chunked job ("generate", "train", "sweep"), "" if none
+    job: str = ""  # kind of the live chunked job ("generate", "train", "sweep", "lens"), "" if none
     job_request: int = 0  # the request the live job serves
     job_phase: str = ""  # "running", "paused" or "stopping" while there is a job
     version: int = 0  # grows with every change: a state that arrives late is recognised as old

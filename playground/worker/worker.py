@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -184,13 +185,19 @@ class Worker(JobRunner):
         self.mask_filled.emit(result)
 
     @serves(ReadLayers)
-    def _read_layers(self, request: int, ask: ReadLayers) -> None:
+    def _read_layers(self, request: int, ask: ReadLayers) -> Job:
+        """The logit lens as a stoppable job: the text is read at once, then each block of
+        positions (the last first) is shown as it is done."""
+        self._refuse_during("train", "reading the layers")
+        self._end_job("stopped")
         self._need_model()
-        import models
+        from models.inspect.lens import lens_blocks
 
-        with self._ablated():
-            lens = models.logit_lens(self.model, self.tokenizer, ask.text, k=10, token=ask.token or None)
-        self.lens_read.emit(lens)
+        with self._ablated():  # the text is read with the heads that are out
+            blocks = lens_blocks(self.model, self.tokenizer, ask.text, k=10, token=ask.token or None)
+        first = next(blocks)
+        units = _per_unit(itertools.chain([first], blocks))
+        return Job("lens", units, lambda batch: self.lens_read.emit(batch[-1]), total=len(first.tokens))
 
     @serves(KnockOut)
     def _knock_out(self, request: int, ask: KnockOut) -> None:
@@ -248,7 +255,7 @@ class Worker(JobRunner):
             sweeps = self._each_ablated(sweeps, self.ablation, self.ablation_mode)
         cfg = self.model.config
         return Job(
-            "sweep", _per_head(sweeps), lambda batch: self.heads_swept.emit(batch[-1]), None, None,
+            "sweep", _per_unit(sweeps), lambda batch: self.heads_swept.emit(batch[-1]), None, None,
             cfg.n_layer * cfg.n_head,
         )  # fmt: skip
 
@@ -457,10 +464,11 @@ class Worker(JobRunner):
             raise ModelError("No model is loaded yet.")
 
 
-def _per_head(sweeps):
-    """The sweep once per head it has computed, so a job's progress counts heads, not batches."""
+def _per_unit(results):
+    """Each partial result (a sweep, a lens) once per unit it has done (a head, a position), so a
+    job's progress counts those, not batches."""
     done = 0
-    for sweep in sweeps:
-        for _ in range(sweep.done - done):
-            yield sweep
-        done = sweep.done
+    for result in results:
+        for _ in range(result.done - done):
+            yield result
+        done = result.done

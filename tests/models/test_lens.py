@@ -70,3 +70,26 @@ def test_an_encoder_only_bert_is_refused():
     model = Bert(tiny_bert_config(tok.vocab_size, has_mlm_head=False))
     with pytest.raises(ModelError, match="no masked-LM head"):
         models.logit_lens(model, tok, TEXT[:40])
+
+
+def test_the_lens_arrives_in_blocks_the_last_positions_first_and_adds_up_to_the_whole(tmp_path, monkeypatch):
+    """A real model's lens is computed a few positions at a time (its logits would not fit in
+    memory at once): each block's cells are those of the whole lens, the rest wait as NaN."""
+    from models.inspect import lens as lens_module
+
+    ours, tok, _ = saved_pair(tmp_path, "gpt")
+    whole = models.logit_lens(ours, tok, TEXT_IN, k=3)
+    L, T = whole.prob.shape
+    monkeypatch.setattr(lens_module, "BLOCK_CELLS", 2 * L * ours.config.vocab_size)  # 2 positions
+    blocks = list(lens_module.lens_blocks(ours, tok, TEXT_IN, k=3))
+    assert len(blocks) == (T + 1) // 2 and [b.done for b in blocks] == [
+        min(2 * (i + 1), T) for i in range(len(blocks))
+    ]
+    first = blocks[0]
+    assert not first.complete and np.isfinite(first.prob[:, -2:]).all() and np.isnan(first.prob[:, :-2]).all()
+    assert first.top_texts[0][0] == () and first.top_texts[-1][-1] == whole.top_texts[-1][-1]
+    last = blocks[-1]
+    assert last.complete
+    np.testing.assert_allclose(last.prob, whole.prob, atol=1e-6)
+    np.testing.assert_array_equal(last.top_ids, whole.top_ids)
+    assert last.target_texts == whole.target_texts and last.top_texts == whole.top_texts
