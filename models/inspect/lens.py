@@ -65,10 +65,10 @@ def _blocks(model, tokenizer, tokens, layers, k: int, picked: int | None) -> Ite
     done = 0
     for end in range(T, 0, -width):
         span = slice(max(0, end - width), end)
-        last = L - 1
-        logits = torch.stack(
-            [model.logits_from(h[0, span], last=i == last).float() for i, h in enumerate(layers)]
-        )  # [L, P, vocab]
+        # every layer's rows through the head in one product: the head's weights are read once a
+        # block (layer by layer, a real vocabulary's head is read from memory 30 times over)
+        rows = torch.cat([*(model.final_norm(h[0, span]) for h in layers[:-1]), layers[-1][0, span]])
+        logits = model.logits_from(rows, last=True).float().view(L, span.stop - span.start, -1)
         norm = torch.logsumexp(logits, -1, keepdim=True)  # [L, P, 1]: the whole vocabulary, once
         if picked is None:
             target_ids[span] = logits[-1].argmax(-1).cpu().numpy()

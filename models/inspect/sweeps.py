@@ -1,8 +1,10 @@
 """Head sweeps: every head knocked out in turn, or patched from a clean run, batched along the batch.
 
 Batch row b of a sweep's forward pass edits only head b of the batch, so one pass scores as many
-heads as fit in memory. Each sweep yields its result after every batch (NaN where not yet
-computed), so a caller can show progress, draw as it fills and stop between batches.
+heads of a layer as fit in memory; and a pass that edits layer l starts from the residual stream
+entering block l, taken once from the unedited run (the blocks before it are the same in every
+row), which halves a sweep's work. Each sweep yields its result after every batch (NaN where not
+yet computed), so a caller can show progress, draw as it fills and stop between batches.
 """
 
 from __future__ import annotations
@@ -45,17 +47,19 @@ def ablation_sweep_ids(model: Model, tokens: TokenizedText, mode: str = "zero") 
     """`ablation_sweep` on text already tokenized (the intact loss is computed at once)."""
     ids = torch.tensor(tokens.ids[None], device=_device(model))  # [1, T]
     with torch.inference_mode():
-        baseline = float(_losses(model, ids)[0])
-    return _ablation_batches(model, tokens, ids, mode, baseline)
+        out = model(ids, output_hidden_states=True)
+        baseline = float(_losses(model, out.logits, ids)[0])
+    return _ablation_batches(model, tokens, ids, out.hidden_states, mode, baseline)
 
 
-def _ablation_batches(model, tokens: TokenizedText, ids: torch.Tensor, mode: str, baseline: float):
+def _ablation_batches(model, tokens: TokenizedText, ids: torch.Tensor, hidden, mode: str, baseline: float):
     values = np.full((model.config.n_layer, model.config.n_head), np.nan, np.float32)
     done = 0
-    for batch in _batches(model, len(tokens), last_only=False):
+    for layer, batch in _batches(model, len(tokens), last_only=False):
         with torch.inference_mode(), edited(model, _edits(model, batch, mode)):
-            losses = _losses(model, ids.expand(len(batch), -1))  # [len(batch)]
-        for (layer, head), loss in zip(batch, losses.tolist(), strict=True):
+            logits = model.run_from(layer, hidden[layer].expand(len(batch), -1, -1))
+            losses = _losses(model, logits, ids.expand(len(batch), -1))  # [len(batch)]
+        for (_, head), loss in zip(batch, losses.tolist(), strict=True):
             values[layer, head] = loss - baseline
         done += len(batch)
         yield HeadSweep("ablation", tokens, values.copy(), done, mode, baseline)
@@ -102,7 +106,8 @@ def patching_sweep_ids(
     with torch.inference_mode():
         z, _, clean_logits = _clean_run(model, clean_ids)
         clean_logits = clean_logits[0, position].float()
-        corrupted_logits = _answer_logits(model, corrupted_ids, position)[0]
+        corrupted_run = model(corrupted_ids, output_hidden_states=True)
+        corrupted_logits = corrupted_run.logits[0, position].float()
     if target is None:
         target = int(clean_logits.argmax())
     if other is None:
@@ -118,21 +123,23 @@ def patching_sweep_ids(
         )
     name = tokenizer.token_text if tokenizer is not None else str
     return _patching_batches(
-        model, clean, corrupted, corrupted_ids, z, position, (target, other), (ld_corrupted, ld_clean),
-        (name(target), name(other)),
+        model, clean, corrupted, corrupted_run.hidden_states, z, position, (target, other),
+        (ld_corrupted, ld_clean), (name(target), name(other)),
     )  # fmt: skip
 
 
-def _patching_batches(model, clean, corrupted, corrupted_ids, z, position, pair, lds, names):
+def _patching_batches(model, clean, corrupted, hidden, z, position, pair, lds, names):
     (target, other), (ld_corrupted, ld_clean) = pair, lds
     values = np.full((model.config.n_layer, model.config.n_head), np.nan, np.float32)
     done = 0
-    for batch in _batches(model, len(clean), last_only=model.capabilities.causal):
+    last = model.capabilities.causal and position == len(clean) - 1  # only the last position's logits
+    for layer, batch in _batches(model, len(clean), last_only=last):
         edits = _edits(model, batch, None, z)
         with torch.inference_mode(), edited(model, edits):
-            logits = _answer_logits(model, corrupted_ids.expand(len(batch), -1), position)  # [B, vocab]
+            logits = model.run_from(layer, hidden[layer].expand(len(batch), -1, -1), last_only=last)
+            logits = logits[:, -1 if last else position].float()  # [B, vocab]
         restored = ((logits[:, target] - logits[:, other]) - ld_corrupted) / (ld_clean - ld_corrupted)
-        for (layer, head), value in zip(batch, restored.tolist(), strict=True):
+        for (_, head), value in zip(batch, restored.tolist(), strict=True):
             values[layer, head] = value
         done += len(batch)
         yield HeadSweep(
@@ -165,14 +172,15 @@ def _need_head(model: Model) -> None:
         raise ModelError("this BERT has no masked-LM head: there are no predictions to measure heads by")
 
 
-def _batches(model: Model, T: int, last_only: bool) -> Iterator[list[tuple[int, int]]]:
-    """Every (layer, head), in batches sized so a pass stays short and its logits fit in memory."""
-    heads = [(layer, head) for layer in range(model.config.n_layer) for head in range(model.config.n_head)]
-    vocab = model.config.vocab_size
+def _batches(model: Model, T: int, last_only: bool) -> Iterator[tuple[int, list[tuple[int, int]]]]:
+    """(layer, its (layer, head) pairs) in batches of one layer's heads, sized so a pass stays
+    short and its logits fit in memory."""
+    H, vocab = model.config.n_head, model.config.vocab_size
     per_row_logits = vocab * (1 if last_only else T)
-    size = max(1, min(len(heads), BATCH_TOKENS // T, LOGITS_BUDGET // per_row_logits))
-    for start in range(0, len(heads), size):
-        yield heads[start : start + size]
+    size = max(1, min(H, BATCH_TOKENS // T, LOGITS_BUDGET // per_row_logits))
+    for layer in range(model.config.n_layer):
+        for start in range(0, H, size):
+            yield layer, [(layer, head) for head in range(start, min(H, start + size))]
 
 
 def _edits(model: Model, batch: list[tuple[int, int]], mode: str | None, z=None) -> dict[int, HeadEdit]:
@@ -208,22 +216,16 @@ def _clean_run(model: Model, ids: torch.Tensor):
     return z, embedded[0], logits
 
 
-def _losses(model: Model, ids: torch.Tensor) -> torch.Tensor:
-    """Mean loss of each row [B]: next-token (a decoder) or of each token seen unmasked (BERT)."""
-    logits = model(ids).logits.float()  # [B, T, vocab]
+def _losses(model: Model, logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Mean loss of each row [B] from its logits [B, T, vocab]: next-token (a decoder) or of each
+    token seen unmasked (BERT)."""
+    logits = logits.float()
     if model.capabilities.causal:
         logits, targets = logits[:, :-1], ids[:, 1:]
     else:
         targets = ids
     # cross-entropy as logsumexp − target logit: no copy or log-softmax of the [B, T, vocab] logits
     return (logits.logsumexp(-1) - logits.gather(2, targets[..., None])[..., 0]).mean(1)
-
-
-def _answer_logits(model: Model, ids: torch.Tensor, position: int) -> torch.Tensor:
-    """Logits [B, vocab] where the answer is read."""
-    if model.capabilities.causal and position == ids.shape[1] - 1:
-        return model(ids, last_only=True).logits[:, -1].float()
-    return model(ids).logits[:, position].float()
 
 
 def _answer_position(model: Model, tokenizer: Tokenizer, tokens: TokenizedText) -> int:

@@ -176,6 +176,12 @@ class Bert(NamedParts, nn.Module):
             tuple(hidden) if output_hidden_states else None,
         )
 
+    def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        x = hidden
+        for block in self.layers[layer:]:
+            x, _ = block(x, None, False)
+        return self.head(x[:, -1:] if last_only else x)
+
     def classify(
         self,
         input_ids: torch.Tensor,

@@ -309,6 +309,13 @@ class Decoder(NamedParts, nn.Module):
         if self.config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 
+    def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        body, x = self.model, hidden
+        rotary = body.rotary(torch.arange(x.shape[1], device=x.device), x.dtype)
+        for i in range(layer, self.config.num_hidden_layers):
+            x, _ = body.layers[i](x, rotary, None, i, False)
+        return self.lm_head(body.norm(x[:, -1:] if last_only else x))
+
     def forward(
         self,
         input_ids: torch.Tensor,

@@ -121,6 +121,12 @@ class GPT(NamedParts, nn.Module):
         """The output head is the token embedding (again, after loading replaced either)."""
         self.lm_head.weight = self.transformer.wte.weight
 
+    def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        x = hidden
+        for i in range(layer, self.config.n_layer):
+            x, _ = self.transformer.h[i](x, None, i, False)
+        return self.lm_head(self.transformer.ln_f(x[:, -1:] if last_only else x))
+
     def forward(
         self,
         input_ids: torch.Tensor,

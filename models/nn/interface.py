@@ -45,9 +45,20 @@ class Model(Protocol):
         """The module whose output is the embedded input: where the residual stream starts."""
         ...
 
+    def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
+        """A block's residual stream as the output head reads it: through the final norm (a
+        post-norm model's blocks end normed, so it is returned as it is)."""
+        ...
+
     def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
         """Logits from a block's residual stream [B, T, C] (the logit lens): through the final
         norm and the output head; `last` says it is the final hidden state, already normed."""
+        ...
+
+    def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """Logits [B, T or 1, vocab] from the residual stream entering block `layer` [B, T, C]:
+        the blocks from there on, the final norm and the head (a sweep that edits layer `layer`
+        starts there instead of from the embeddings). Positions count from 0."""
         ...
 
     def new_cache(self, batch: int = 1, max_len: int | None = None) -> Any:
@@ -81,10 +92,11 @@ class NamedParts:
     def embedding_output(self) -> nn.Module:
         return self.get_submodule(self.EMBEDDING)
 
+    def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.get_submodule(self.FINAL_NORM)(hidden) if self.FINAL_NORM else hidden
+
     def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
-        if self.FINAL_NORM and not last:
-            hidden = self.get_submodule(self.FINAL_NORM)(hidden)
-        return self.get_submodule(self.OUTPUT_HEAD)(hidden)
+        return self.get_submodule(self.OUTPUT_HEAD)(hidden if last else self.final_norm(hidden))
 
     def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
         cfg = self.config

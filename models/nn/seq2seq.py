@@ -275,8 +275,14 @@ class Seq2Seq(nn.Module):
     def embedding_output(self) -> nn.Module:
         return self.drop  # (the source's embedding passes it too)
 
+    def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden  # post-norm: every layer ends normed
+
+    def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        raise ModelError("an encoder–decoder's decoder reads its source at every layer: run it whole")
+
     def logits_from(self, hidden: torch.Tensor, last: bool) -> torch.Tensor:
-        return self.lm_head(hidden) + self.final_logits_bias  # post-norm: every layer ends normed
+        return self.lm_head(hidden) + self.final_logits_bias
 
     def _embed(self, ids: torch.Tensor, table: torch.Tensor, start: int = 0) -> torch.Tensor:
         T = ids.shape[1]

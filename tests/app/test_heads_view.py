@@ -75,9 +75,9 @@ def test_patching_refuses_texts_of_different_lengths_then_runs_and_names_its_tok
 def test_stop_keeps_the_heads_done_and_every_control_works_after(qtbot, window, monkeypatch):
     losses = sweeps._losses
 
-    def slow(model, ids):  # a big model's pace: a fraction of a second per batch of heads
+    def slow(*args):  # a big model's pace: a fraction of a second per batch of heads
         time.sleep(0.3)
-        return losses(model, ids)
+        return losses(*args)
 
     monkeypatch.setattr(sweeps, "_losses", slow)
     monkeypatch.setattr(sweeps, "BATCH_TOKENS", 8)  # one head per batch on a 10-token text

@@ -93,3 +93,18 @@ def test_tools_ask_capabilities_not_names():
     with pytest.raises(models.ModelError, match="three kinds"):
         with models.ablated(fam["seq2seq"][0], [(0, 0)]):
             pass
+
+
+@pytest.mark.parametrize("name", ["gpt", "llama-gqa", "mistral-window", "bert"])
+def test_running_from_any_layers_residual_stream_gives_the_models_logits(name):
+    """What a head sweep relies on: the blocks from layer l on, fed the stream entering layer l,
+    give the model's own logits (the last position alone, when asked)."""
+    model, _ = _families()[name]
+    model.eval()
+    ids = torch.randint(5, 60, (2, 9))
+    with torch.no_grad():
+        out = model(ids, output_hidden_states=True)
+        for layer in range(model.config.n_layer):
+            torch.testing.assert_close(model.run_from(layer, out.hidden_states[layer]), out.logits)
+        last = model.run_from(1, out.hidden_states[1], last_only=True)
+    torch.testing.assert_close(last, out.logits[:, -1:])
