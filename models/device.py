@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     import torch
 
 DEVICES = ("auto", "cpu", "cuda", "mps")  # what a user may ask for; auto picks the fastest present
+# what a model may run in: "auto" (float32 on a CPU; a 16-bit folder's own type on a GPU), exact
+# float32, bfloat16, or int8 weights with float32 activations (a quarter of the bytes per token)
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -29,6 +32,18 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "mps" and not mps:
         raise ModelError("device 'mps' was asked for, but this PyTorch has no Apple GPU support")
     return torch.device(name)
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Refuse a precision the device cannot run, with the reason (float32 always runs)."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise ModelError(f"precision must be one of {', '.join(PRECISIONS)} (got '{precision}')")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ModelError("this GPU has no bfloat16: choose fp32")
+    if precision == "int8" and device.type != "cpu":
+        raise ModelError(f"int8 weights run on the CPU here; on {device.type.upper()} choose bf16 or fp32")
 
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:

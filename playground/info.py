@@ -19,6 +19,7 @@ class ModelInfo:
     vocab_size: int
     n_params: int
     device: str  # "CPU", "CUDA" or "MPS"
+    precision: str = "fp32"  # what it runs in: "fp32", "bf16", "fp16" or "int8" (int8 weights)
     note: str = ""  # e.g. "starter model: the built-in one was not found"
     fingerprint: str = ""  # of its weights (models.fingerprint): a recipe names the model it used
     task: str = ""  # the built-in task it was trained on here ("copy"…), "" if none or not known
@@ -37,7 +38,17 @@ class ModelInfo:
 
     @property
     def summary(self) -> str:
-        return f"{self.name} · {format_count(self.n_params)} parameters · {self.device}"
+        return f"{self.name} · {format_count(self.n_params)} parameters · {self.device} · {self.precision}"
+
+
+def precision_of(model) -> str:
+    """What a model runs in, as the status bar says it."""
+    from models.nn.quantized import is_quantized
+
+    if is_quantized(model):
+        return "int8"
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    return {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(dtype, dtype)
 
 
 def format_count(n: int) -> str:
@@ -66,6 +77,7 @@ def model_info(
         vocab_size=cfg.vocab_size,
         n_params=sum(p.numel() for p in model.parameters()),
         device=device.upper(),
+        precision=precision_of(model),
         note=note,
         fingerprint=fingerprint(model),
         task=task,

@@ -25,6 +25,7 @@ def open_model(
     data_dir: Path | None,
     should_stop: Callable[[], bool],
     say: Callable[[str], None],
+    precision: str = "auto",
 ) -> tuple[Any, Any, ModelInfo]:
     """(model, tokenizer, ModelInfo) for a folder or "builtin:gpt"/"builtin:bert"; raises ModelError.
 
@@ -39,7 +40,7 @@ def open_model(
         name = f"built-in {arch.upper()}"
         folder = assets.builtin_model(arch, assets_dir)
         if folder is not None:
-            model, tok = models.load(folder, device)
+            model, tok = models.load(folder, device, precision=precision)
         else:
             name = f"starter {arch.upper()}"
             starter = (data_dir or DEFAULT_DATA_DIR) / f"starter-{arch}"
@@ -52,7 +53,7 @@ def open_model(
             from models.hf.hub_cache import resolve
 
             folder, name = resolve(source), source
-        model, tok = models.load(folder, device)
+        model, tok = models.load(folder, device, precision=precision)
     info = model_info(model, name, source, device, note, chat=tok.chat_template is not None)
     if model.capabilities.encoder_decoder:
         from models.training.objectives.pairs import held_out_source

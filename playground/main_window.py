@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -40,6 +40,12 @@ MAX_RECENT = 8
 # the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
 ONE_STACK_VIEWS = ("lens", "heads", "fill-mask", "finetune", "compare")
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
+PRECISION_TITLES = {  # Model ▸ Precision
+    "auto": "Automatic (float32 on a CPU, a 16-bit folder's own type on a GPU)",
+    "fp32": "float32 (exact)",
+    "bf16": "bfloat16 (half the memory)",
+    "int8": "int8 weights (fastest decoding on a CPU, close to float32)",
+}
 
 
 class MainWindow(QMainWindow):
@@ -176,6 +182,15 @@ class MainWindow(QMainWindow):
             self._action(model, "Built-in &GPT", self._on_builtin_gpt_triggered, "Ctrl+Shift+G"),
             self._action(model, "Built-in &BERT", self._on_builtin_bert_triggered, "Ctrl+Shift+B"),
         )
+        model.addSeparator()
+        self.precision_menu = model.addMenu("&Precision")
+        self.precision_actions = QActionGroup(self)
+        for key, title in PRECISION_TITLES.items():
+            action = self.precision_menu.addAction(title)
+            action.setCheckable(True)
+            action.setData(key)
+            self.precision_actions.addAction(action)
+        self.precision_actions.triggered.connect(self._on_precision_triggered)
         training = self.menuBar().addMenu("&Training")
         for action in self.training_view.actions_:  # the view's own actions: one state, two places
             training.addAction(action)
@@ -206,11 +221,28 @@ class MainWindow(QMainWindow):
 
     # ---- models ------------------------------------------------------------------------------
     def open_model(self, source: str) -> None:
-        """A folder or "builtin:gpt"/"builtin:bert". The current model stays until it loads."""
+        """A folder or "builtin:gpt"/"builtin:bert", in the chosen precision. The current model
+        stays until it loads."""
         if self.client.active(Train):
             self.message.setText("Training is running: stop it before opening another model.")
             return
-        self.client.send(Load(source))
+        self.client.send(Load(source, self.precision))
+
+    @property
+    def precision(self) -> str:
+        return str(self.settings.value("models/precision", "auto") or "auto")
+
+    def set_precision(self, precision: str) -> None:
+        """What models open in from now on (kept across sessions); the menu shows it."""
+        self.settings.setValue("models/precision", precision)
+        for action in self.precision_actions.actions():
+            action.setChecked(action.data() == precision)
+
+    def _on_precision_triggered(self, action: QAction) -> None:
+        """Open the active model again in the chosen precision."""
+        self.set_precision(action.data())
+        if self.info is not None:
+            self.open_model(self.info.source)
 
     def _on_open_triggered(self) -> None:
         start = self.settings.value("paths/last_folder", str(Path.home()))
@@ -387,6 +419,7 @@ class MainWindow(QMainWindow):
         for action in self.model_actions:
             action.setEnabled(not training)
         self.recent_menu.setEnabled(not training)
+        self.precision_menu.setEnabled(not training)
 
     def _on_cancel_clicked(self) -> None:
         self.client.stop(self.client.state.stoppable)
@@ -428,6 +461,7 @@ class MainWindow(QMainWindow):
     # ---- persistence and closing ----------------------------------------------------------------
     def _restore(self) -> None:
         s = self.settings
+        self.set_precision(self.precision)
         if (geometry := s.value("window/geometry")) is not None:
             self.restoreGeometry(geometry)
         if (state := s.value("window/state")) is not None:

@@ -13,6 +13,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from models.device import check_precision
 from models.errors import ModelError
 from models.hf.atomic import Writer, recover, write_folder
 from models.hf.config import config_from_hf, config_to_hf
@@ -30,20 +31,26 @@ from models.nn import (
     Seq2SeqConfig,
 )
 from models.nn.decoder import Rotary
+from models.nn.quantized import quantize_int8, refuse_quantized
 from models.nn.seq2seq import sinusoidal_table
 from models.text.tokenizer import Tokenizer
 
 
 # ---- loading ------------------------------------------------------------------------------
 def load(
-    path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    precision: str = "auto",
 ) -> tuple[Model, Tokenizer]:
     """Open a checkpoint folder (ours, or a Hugging Face GPT-2, BERT, Llama, Qwen, Mistral or
     GPT-NeoX one) from a local path, in `dtype`: by default float32 on a CPU, and on a GPU the
-    folder's own type when it stores bfloat16 or float16 weights (float32 otherwise).
+    folder's own type when it stores bfloat16 or float16 weights (float32 otherwise). `precision`
+    ("fp32", "bf16", "int8": int8 weights, float32 activations) chooses instead of `dtype`.
 
     Everything is checked before a model is returned, so a failure leaves nothing half-loaded.
     """
+    check_precision(precision, torch.device(device))
     folder = Path(path)
     recover(folder)  # a save that died mid-swap left the old folder aside: put it back
     if not folder.is_dir():
@@ -65,6 +72,8 @@ def load(
             hf_config = hf_config | {"eos_token_id": eos}
     config = config_from_hf(hf_config)
     files = _weight_files(folder)
+    # int8 is made from bfloat16 weights (half float32's peak), the rest widened once quantized
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.bfloat16}.get(precision, dtype)
     dtype = dtype or _default_dtype(files, torch.device(device))
     _check_memory(folder, files, dtype)
     weights = _read_weights(files, dtype)
@@ -86,6 +95,10 @@ def load(
             f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
             f"{config.vocab_size}"
         )
+    if precision == "int8":
+        quantize_int8(model)
+        for p in model.parameters():  # what is not a linear layer (embeddings, norms) runs in float32
+            p.data = p.data.float()
     return model.to(device).eval(), tokenizer
 
 
@@ -247,6 +260,7 @@ def save(
     `extra_files` maps a file name to a function that writes it to a given path. Any failure
     (disk full, permissions, a library error) is a ModelError and leaves the old folder as it was.
     """
+    refuse_quantized(model, "Saving")
     cfg = model.config
     state = state_to_hf(model)
     hf_config = config_to_hf(cfg)

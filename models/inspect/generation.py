@@ -62,7 +62,7 @@ class Generation:
 
     def _steps(self) -> Iterator[GenerationStep]:
         s, model, tok = self.settings, self.model, self.tokenizer
-        device = model.lm_head.weight.device
+        device = next(model.parameters()).device
         ctx = model.config.n_positions
         eos = model.config.eos_token_id if model.config.eos_token_id is not None else tok.eos_id
         stops = {eos, *getattr(model.config, "stop_token_ids", ())} - {None}  # instruct models end turns

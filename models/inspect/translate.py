@@ -156,7 +156,7 @@ class Translation:
     def _steps(self) -> Iterator[GenerationStep]:
         s, model, tok = self.settings, self.model, self.tokenizer
         cfg = model.config
-        device = model.lm_head.weight.device
+        device = next(model.parameters()).device
         src = torch.tensor([self.prompt.ids.tolist()], device=device)
         memory, encoder_attention = model.encode(src, output_attentions=s.attention)
         steps = min(s.max_new_tokens, cfg.context)

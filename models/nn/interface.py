@@ -102,7 +102,7 @@ class NamedParts:
         cfg = self.config
         if not cfg.capabilities.causal:
             raise ModelError(f"a {cfg.label} reads a whole text at once: it keeps no cache")
-        p = self.get_submodule(self.OUTPUT_HEAD).weight  # where and in what type the model runs
+        p = next(self.parameters())  # the embedding: where and in what type the model runs
         return KVCache(
             cfg.n_layer, batch, cfg.n_kv_head, max_len or cfg.context, cfg.head_size, p.device, p.dtype
         )

@@ -25,6 +25,7 @@ from models.hf.atomic import Writer, link_or_copy
 from models.inspect.analysis import probe
 from models.inspect.head_scores import probe_scores
 from models.nn import Model
+from models.nn.quantized import refuse_quantized
 from models.results import Baseline, TrainingReport
 from models.text.corpus import BUILTIN_CORPORA
 from models.text.tokenizer import Tokenizer
@@ -78,6 +79,8 @@ class Trainer:
         if self.out_dir is not None:
             _check_writable(self.out_dir)
 
+        if model is not None:
+            refuse_quantized(model, "Training")
         # the seed fixes the initial weights and everything after
         self.random = RunRandom(cfg.seed, self.device)
         with self.random.active():

@@ -10,7 +10,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from models.device import DEVICES
+from models.device import DEVICES, PRECISIONS
 from playground import platform_check
 from playground.views import VIEW_NAMES
 
@@ -35,6 +35,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="model folder to open (ours or Hugging Face GPT-2/BERT), or builtin:gpt / builtin:bert",
     )
     p.add_argument("--device", choices=DEVICES, help="default (auto): cuda, then mps, then cpu")
+    p.add_argument(
+        "--precision", choices=PRECISIONS,
+        help="what the model runs in: auto (float32 on a CPU), fp32, bf16, or int8 weights (fastest "
+        "decoding on a CPU); the Model menu changes it",
+    )  # fmt: skip
     p.add_argument("--screenshot", metavar="FILE", help="render the window to FILE (PNG) and exit")
     p.add_argument("--prompt", metavar="TEXT", help="with --screenshot: the prompt to run")
     p.add_argument("--view", choices=VIEW_NAMES, help="with --screenshot: the tab to show")
@@ -75,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
     client = WorkerClient(Worker(data_dir=data, device=args.device))
     window = MainWindow(client, settings, interactive=not args.screenshot)
+    if args.precision:
+        window.set_precision(args.precision)
     gc_policy.settle_after_loads(client)
 
     def report_uncaught(kind, value, tb) -> None:  # a bug in a slot: report it, keep running

@@ -42,6 +42,7 @@ class Load(Request):
     activity: ClassVar[str] = "loading"
     answer: ClassVar[str] = "model_loaded"
     source: str
+    precision: str = "auto"  # "auto", "fp32", "bf16" or "int8" (models.device.PRECISIONS)
 
     def label(self) -> str:
         return f"opening {short_name(self.source)}…"

@@ -129,7 +129,7 @@ class Worker(JobRunner):
 
         source = ask.source
         try:
-            model, tok, info = self._open(request, source)
+            model, tok, info = self._open(request, source, ask.precision)
         except ModelError as e:
             if self.model is not None or source == FALLBACK_MODEL:
                 raise
@@ -142,7 +142,7 @@ class Worker(JobRunner):
         self.model_loaded.emit(info)  # first: views clear what they showed, so none re-reads
         self._forget_ablation()  # the old model's text on the new model when its heads come back
 
-    def _open(self, request: int, source: str):
+    def _open(self, request: int, source: str, precision: str = "auto"):
         if "torch" not in sys.modules:  # seconds on a warm disk, a minute on a cold one
             self._say("loading PyTorch…")
         from playground import loading
@@ -154,6 +154,7 @@ class Worker(JobRunner):
             self._data_dir,
             lambda: self.is_cancelled(request),
             self._say,
+            precision,
         )
 
     @serves(Generate)

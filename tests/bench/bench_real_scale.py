@@ -224,14 +224,32 @@ def sweeps(report: Report, model, tok) -> None:
         report(f"{heads}-head patching sweep, 64 tokens", f"{took:.1f} s, +{peak:.0f} MiB", "≤ 20 s")
 
 
+def bytes_per_token(model) -> int:
+    """What one decoding step reads: every weight but the embedding's rows (an untied or int8 head
+    is read whole; a tied float head is the embedding itself)."""
+    from models.nn.quantized import Int8Linear
+
+    head = model.lm_head
+    if isinstance(head, Int8Linear):
+        read = [m.weight_int8 for m in model.modules() if isinstance(m, Int8Linear)]
+        read += [m.scale for m in model.modules() if isinstance(m, Int8Linear)]
+        read += [p for n, p in model.named_parameters() if "embed" not in n]
+    else:
+        read = list(model.parameters())
+    return sum(t.numel() * t.element_size() for t in read)
+
+
 def decode(report: Report, model, tok, folder: Path, n: int) -> None:
     prompt = text_of(tok, 64)
     ids = list(tok.encode(prompt, special_tokens=False).ids)
     theirs = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        ours = model if dtype == torch.float32 else models.load(folder, dtype=dtype)[0]
-        theirs = theirs.to(dtype)
-        per_token = sum(p.numel() * p.element_size() for p in ours.parameters())
+    for precision in ("fp32", "bf16", "int8"):
+        ours = model if precision == "fp32" else models.load(folder, precision=precision)[0]
+        if precision == "int8":  # transformers' own CPU int8: torch's dynamic quantization
+            theirs = torch.ao.quantization.quantize_dynamic(theirs.float(), {torch.nn.Linear}, torch.qint8)
+        else:
+            theirs = theirs.to(torch.float32 if precision == "fp32" else torch.bfloat16)
+        per_token = bytes_per_token(ours)
         limit = BUS_GB_S * 1e9 / per_token
         rate, got = decode_rate(ours, tok, prompt, n)
         their, expected = their_rate(theirs, ids, n)

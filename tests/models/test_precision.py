@@ -1,0 +1,85 @@
+"""Precisions: int8 weights (float32 activations) and bfloat16 stay close to float32's logits and greedy
+text; the int8 kernel equals its dequantized product; what needs float weights refuses int8."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import transformers
+
+import models
+from models.device import check_precision
+from models.nn.quantized import Int8Linear, is_quantized
+from tests.models.helpers import char_tokenizer
+
+
+@pytest.fixture(scope="module")
+def llama_folder(tmp_path_factory):
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(
+        vocab_size=tok.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=True,
+    )  # fmt: skip
+    folder = tmp_path_factory.mktemp("llama") / "m"
+    transformers.LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save(folder)
+    return folder
+
+
+def test_int8_weights_stay_close_to_float32_and_write_the_same_greedy_text(llama_folder):
+    exact, tok = models.load(llama_folder)
+    int8, _ = models.load(llama_folder, precision="int8")
+    assert is_quantized(int8) and not is_quantized(exact)
+    linears = [m for m in int8.modules() if isinstance(m, torch.nn.Linear)]
+    assert not linears  # every linear layer (the tied head too) holds int8 rows now
+    assert all(p.dtype == torch.float32 for p in int8.parameters())  # embeddings and norms: float32
+    ids = torch.tensor([tok.encode("First Citizen: Before we proceed", special_tokens=False).ids.tolist()])
+    with torch.no_grad():
+        a, b = exact(ids).logits, int8(ids).logits
+    assert (a - b).abs().max() / a.abs().max() < 0.03
+    greedy = [
+        [s.token_id for s in models.generate(m, tok, "First", max_new_tokens=24, temperature=0)]
+        for m in (exact, int8)
+    ]
+    agree = next((i for i, (x, y) in enumerate(zip(*greedy, strict=True)) if x != y), 24)
+    assert agree >= 16, greedy
+
+
+def test_bfloat16_keeps_its_weights_in_16_bits_and_close_logits(llama_folder):
+    exact, tok = models.load(llama_folder)
+    half, _ = models.load(llama_folder, precision="bf16")
+    assert all(p.dtype == torch.bfloat16 for p in half.parameters())
+    ids = torch.tensor([tok.encode("All: Speak, speak.", special_tokens=False).ids.tolist()])
+    with torch.no_grad():
+        a, b = exact(ids).logits, half(ids).logits.float()
+    assert (a - b).abs().max() / a.abs().max() < 0.05
+
+
+@pytest.mark.parametrize("width", [64, 40])  # the kernel's widths, and one it cannot take
+def test_the_int8_layer_is_its_dequantized_product(width):
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(width, 24)
+    layer = Int8Linear(linear)
+    assert layer.kernel == (width % 16 == 0)
+    x = torch.randn(3, 5, width)
+    dequantized = layer.weight_int8.float() * layer.scale.float()[:, None]
+    expected = (x @ dequantized.t() + linear.bias).detach()
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), expected, atol=0.02 * float(expected.abs().max()), rtol=0)
+    assert (dequantized - linear.weight).abs().max() <= linear.weight.abs().max() / 127  # half a step
+
+
+def test_what_needs_float_weights_refuses_int8_and_devices_refuse_what_they_cannot_run(
+    llama_folder, tmp_path
+):
+    int8, tok = models.load(llama_folder, precision="int8")
+    with pytest.raises(models.ModelError, match="float weights"):
+        models.save(int8, tok, tmp_path / "out")
+    config = models.finetune_config(int8, "lm", steps=2)
+    with pytest.raises(models.ModelError, match="float weights"):
+        models.finetuner(int8, tok, "shakespeare", config)
+    with pytest.raises(models.ModelError, match="run on the CPU"):
+        check_precision("int8", torch.device("cuda"))
+    with pytest.raises(models.ModelError, match="precision must be one of"):
+        models.load(llama_folder, precision="fp8")
