@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.recipe import recipe_for
+from playground.views.widgets.attention_scale import LABELS, SCALES, described, rescaled, resolve
 from playground.views.widgets.background import Background
 from playground.views.widgets.example_text import offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
@@ -60,6 +61,7 @@ class AttentionView(QWidget):
         # an encoder–decoder's kinds: key -> (query tokens, key tokens, [layers, heads, Q, K])
         self.kinds: dict[str, tuple[tuple[str, ...], tuple[str, ...], np.ndarray]] = {}
         self.layer, self.head, self.average = 0, 0, False
+        self.scale = "linear"  # how the shown attention is coloured (the scale box, resolved)
         self._notes: tuple[str, ...] = ()
         self._drawn = True  # False while attentions that arrived hidden wait to be drawn
         self._pending_selection: tuple[int, int, bool] | None = None  # a recipe's, until its probe
@@ -159,6 +161,15 @@ class AttentionView(QWidget):
         self.head_box.valueChanged.connect(self._on_head_box_value_changed)
         self.average_box = QCheckBox("average of heads")
         self.average_box.toggled.connect(self._on_average_box_toggled)
+        self.scale_box = QComboBox()
+        for key, title in SCALES.items():
+            self.scale_box.addItem(title, key)
+        self.scale_box.setToolTip(
+            "How attention is coloured. Real models park most attention on the first token (a sink):\n"
+            "automatic then leaves it out and shares each row among the other tokens; square root,\n"
+            "log and each-row-to-its-max show the rest too. The colour bar says which is in use."
+        )
+        self.scale_box.currentIndexChanged.connect(self._on_scale_box_changed)
         self.readout = QLabel("hover the large heatmap: query → key: weight")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.export_head = ExportButton(
@@ -205,7 +216,7 @@ class AttentionView(QWidget):
         knock = (self.layer_button, self.knock_button, self.mode_box, self.restore_button)
         self.knock_controls = knock
         controls = QHBoxLayout()
-        for w in (self.layer_box, self.head_box, self.average_box, *knock):
+        for w in (self.layer_box, self.head_box, self.average_box, self.scale_box, *knock):
             controls.addWidget(w)
         controls.addWidget(self.knocked_label)
         controls.addStretch(1)
@@ -254,12 +265,14 @@ class AttentionView(QWidget):
 
     def _draw(self) -> None:
         self._drawn = True
+        self.scale = scale = resolve(self.scale_box.currentData(), self.attentions)
+        self.bar.getAxis("left").setLabel(LABELS[scale])
         if self.attentions.size > POOL_AWAY:  # a big model: pool its heads on a pool thread
             attentions = self.attentions
-            self.background.run(lambda: build_mosaic(attentions), self._on_pooled)
+            self.background.run(lambda: build_mosaic(rescaled(attentions, scale)), self._on_pooled)
         else:
             self.background.cancel()
-            self.overview.set_attentions(self.attentions)
+            self.overview.set_attentions(rescaled(self.attentions, scale))
         self._draw_rest()
 
     def _on_pooled(self, pooled) -> None:
@@ -445,9 +458,10 @@ class AttentionView(QWidget):
             box.blockSignals(False)
         self.head_box.setEnabled(not self.average)
         self.overview.select(self.layer, None if self.average else self.head)
-        self.head_plot.set_matrix(self.shown_matrix(), self.cols, self.rows)
+        self.head_plot.set_matrix(rescaled(self.shown_matrix(), self.scale), self.cols, self.rows)
         what = "average of heads" if self.average else f"head {self.head}"
-        self.head_plot.setTitle(f"layer {self.layer}, {what}{self._kv_group()}")
+        scale = described(self.scale, self.attentions)
+        self.head_plot.setTitle(f"layer {self.layer}, {what}{self._kv_group()}{scale}")
         self.selection_changed.emit(self.layer, -1 if self.average else self.head)
 
     def _kv_group(self) -> str:
@@ -541,6 +555,10 @@ class AttentionView(QWidget):
             rows, cols, att = self.kinds[self.kind_box.currentData()]
             self._show_kind(rows, cols, att, None, self._notes)
 
+    def _on_scale_box_changed(self, _index: int) -> None:
+        if self.attentions.size:
+            self._draw()
+
     def _on_average_box_toggled(self, on: bool) -> None:
         self.average = on
         self._choose_selected()
@@ -570,9 +588,10 @@ class AttentionView(QWidget):
                 return True
         return super().eventFilter(watched, event)
 
-    def _on_head_plot_hovered(self, row: int, col: int, value: float) -> None:
+    def _on_head_plot_hovered(self, row: int, col: int, _shown: float) -> None:
         if not (0 <= row < len(self.rows) and 0 <= col < len(self.cols)):
             return
+        value = float(self.shown_matrix()[row, col])  # the attention itself, whatever the colours
         q, k = visible(self.rows[row]), visible(self.cols[col])
         if self.kinds and self.kind_box.currentData() == "cross":
             self.readout.setText(f"choosing “{q}” ({row}) → source “{k}” ({col}): {value:.2f}")
@@ -620,7 +639,7 @@ class AttentionView(QWidget):
     def recipe_settings(self) -> dict:
         return {
             "text": self.text.text(), "layer": self.layer, "head": self.head, "average": self.average,
-            "kind": self.kind_box.currentData() if self.kinds else "",
+            "kind": self.kind_box.currentData() if self.kinds else "", "scale": self.scale_box.currentData(),
         }  # fmt: skip
 
     def apply_recipe(self, settings: dict) -> None:
@@ -630,6 +649,7 @@ class AttentionView(QWidget):
             int(settings.get("head", 0)),
             bool(settings.get("average", False)),
         )
+        self.scale_box.setCurrentIndex(max(0, self.scale_box.findData(str(settings.get("scale", "auto")))))
         index = self.kind_box.findData(str(settings.get("kind", "")))
         if index >= 0:  # an encoder–decoder's kind of attention
             self.kind_box.setCurrentIndex(index)
