@@ -35,6 +35,7 @@ _LAZY = {
     "load": "models.hf.checkpoint",
     "save": "models.hf.checkpoint",
     "fingerprint": "models.hf.checkpoint",
+    "fingerprint_files": "models.hf.checkpoint",
     "generate": "models.inspect.generation",
     "Generation": "models.inspect.generation",
     "probe": "models.inspect.analysis",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from models.capabilities import Capabilities
 
@@ -60,10 +61,18 @@ def format_count(n: int) -> str:
 
 
 def model_info(
-    model, name: str, source: str, device: str, note: str = "", task: str = "", chat: bool = False
+    model,
+    name: str,
+    source: str,
+    device: str,
+    note: str = "",
+    task: str = "",
+    chat: bool = False,
+    folder: str | Path = "",
 ) -> ModelInfo:
-    """Describe a loaded or freshly trained model (worker thread: it hashes the weights)."""
-    from models import fingerprint
+    """Describe a loaded or freshly trained model (worker thread). Its fingerprint is its weight
+    files' (`folder`: where it was read or last saved), or, with none, its weights'."""
+    from models import fingerprint, fingerprint_files
 
     cfg = model.config
     return ModelInfo(
@@ -79,7 +88,7 @@ def model_info(
         device=device.upper(),
         precision=precision_of(model),
         note=note,
-        fingerprint=fingerprint(model),
+        fingerprint=(folder and fingerprint_files(folder)) or fingerprint(model),
         task=task,
         chat=chat,
         n_kv_head=cfg.n_kv_head,

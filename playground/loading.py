@@ -46,6 +46,7 @@ def open_model(
             starter = (data_dir or DEFAULT_DATA_DIR) / f"starter-{arch}"
             model, tok, why = _starter(arch, starter, device, should_stop, say)
             note = f"{STARTER_NOTE}; {why}" if why else STARTER_NOTE
+            folder = starter if not why else ""  # (a starter that could not be saved has no files)
     else:
         folder = Path(source).expanduser()
         name = folder.name or str(folder)
@@ -54,7 +55,8 @@ def open_model(
 
             folder, name = resolve(source), source
         model, tok = models.load(folder, device, precision=precision)
-    info = model_info(model, name, source, device, note, chat=tok.chat_template is not None)
+    chat = tok.chat_template is not None
+    info = model_info(model, name, source, device, note, chat=chat, folder=folder or "")
     if model.capabilities.encoder_decoder:
         from models.training.objectives.pairs import held_out_source
 

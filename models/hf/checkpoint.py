@@ -313,6 +313,35 @@ def _tokenizer_config(cfg: ModelConfig, tokenizer: Tokenizer) -> dict:
     return base
 
 
+FINGERPRINT_SAMPLES = 256  # 4 KiB samples of each weight file: about a megabyte read, in milliseconds
+
+
+def fingerprint_files(folder: str | Path) -> str:
+    """16 hex digits of a SHA-256 over a folder's weight files: their names, sizes, safetensors
+    headers (every tensor's name, type, shape and place) and 256 samples of their bytes. The same
+    files give the same fingerprint whatever precision they open in, and it costs milliseconds
+    where hashing every weight took a second per 250 M parameters; "" without weight files."""
+    import hashlib
+
+    try:
+        files = _weight_files(Path(folder))
+    except ModelError:
+        return ""
+    digest = hashlib.sha256()
+    for path in files:
+        size = path.stat().st_size
+        digest.update(f"{path.name}:{size}".encode())
+        with open(path, "rb") as f:
+            head = f.read(8)
+            digest.update(head)
+            if path.suffix == ".safetensors" and len(head) == 8:
+                digest.update(f.read(int.from_bytes(head, "little")))  # the header: every tensor's place
+            for i in range(FINGERPRINT_SAMPLES):
+                f.seek(size * i // FINGERPRINT_SAMPLES)
+                digest.update(f.read(4096))
+    return digest.hexdigest()[:16]
+
+
 def fingerprint(model: nn.Module) -> str:
     """16 hex digits of a SHA-256 over every weight, in name order: the same weights give the same
     fingerprint however they were loaded (a recipe names the model it was made with)."""

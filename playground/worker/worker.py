@@ -371,8 +371,9 @@ class Worker(JobRunner):
         caps = self.model.capabilities
         task = trainer.corpus.task if caps.causal and finetune is None else None  # a decoder's task
         info = model_info(
-            self.model, "", self.last_checkpoint, trainer.device.type, task=getattr(task, "name", "")
-        )
+            self.model, "", self.last_checkpoint, trainer.device.type, task=getattr(task, "name", ""),
+            folder=self.last_checkpoint,
+        )  # fmt: skip
         self.info = replace(
             info,
             trained_on=trainer.corpus.name,

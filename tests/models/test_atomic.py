@@ -200,3 +200,25 @@ def test_saving_through_a_link_keeps_the_link(tmp_path: Path) -> None:
     write_folder(link, {"a.txt": lambda p: p.write_text("new")})
     assert link.is_symlink() and (link / "a.txt").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+def test_a_folders_fingerprint_names_its_weights_whatever_precision_opens_them(tmp_path):
+    """Read from the files in milliseconds (not every weight hashed at each load): the same files
+    give the same fingerprint, other weights another, and a folder without weights none."""
+    import torch
+
+    import models
+    from models.nn import GPT, GPTConfig
+    from tests.models.helpers import char_tokenizer
+
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_embd=32, n_layer=2, n_head=2))
+    models.save(model, tok, tmp_path / "a")
+    models.save(model, tok, tmp_path / "b")
+    with torch.no_grad():
+        model.transformer.h[1].mlp.c_fc.weight.mul_(1.01)  # a retrained model: its weights all move
+    models.save(model, tok, tmp_path / "c")
+    a, b, c = (models.fingerprint_files(tmp_path / n) for n in "abc")
+    assert len(a) == 16 and a == b != c
+    assert models.fingerprint_files(tmp_path) == ""
