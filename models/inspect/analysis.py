@@ -13,6 +13,9 @@ from models.nn import Model
 from models.results import FillMaskResult, MaskFill, Probe, TokenizedText
 from models.text.tokenizer import Tokenizer
 
+FULL_BYTES = 512 * 2**20  # a probe's attentions are kept in float32 up to this size,
+HALF_BYTES = 2560 * 2**20  # in float16 up to this (2,048 tokens of SmolLM2), and refused beyond
+
 
 def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True) -> Probe:
     """Tokens, all attentions (unless not wanted: then [0, 0, T, T]), and per position the top-k
@@ -28,11 +31,10 @@ def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions
     ids = torch.tensor(tokens.ids[None], device=device)  # [1, T]
     T = len(tokens)
     with torch.inference_mode():
-        out = model(ids, output_attentions=attentions)
         if attentions:
-            attentions = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # [L,H,T,T]
+            out, attentions = _with_attentions(model, ids)
         else:
-            attentions = np.zeros((0, 0, T, T), np.float32)
+            out, attentions = model(ids), np.zeros((0, 0, T, T), np.float32)
         if not caps.scores_tokens:  # an encoder without its masked-LM head: no predictions
             empty = np.zeros((T, 0))
             return Probe(
@@ -58,6 +60,38 @@ def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions
             entropy(probs).cpu().numpy().astype(np.float32),
             target.float().cpu().numpy(),
         )
+
+
+def _with_attentions(model: Model, ids: torch.Tensor):
+    """The forward pass over `ids` [1, T] and every layer's attention [L, H, T, T], each layer's
+    copied out as its block makes it (none is kept in the model's output): float32 up to
+    `FULL_BYTES`, float16 up to `HALF_BYTES` (a long text on a real model), and refused beyond,
+    before anything runs, with the text's length that fits."""
+    L, H, T = model.config.n_layer, model.config.n_head, ids.shape[1]
+    cells = L * H * T * T
+    if cells * 2 > HALF_BYTES:
+        fits = int((HALF_BYTES / (2 * L * H)) ** 0.5)
+        raise ModelError(
+            f"every head's attention over {T} tokens would take {cells * 2 / 2**30:.1f} GiB "
+            f"({L} layers × {H} heads): shorten the text to about {fits} tokens"
+        )
+    kept = np.empty((L, H, T, T), np.float32 if cells * 4 <= FULL_BYTES else np.float16)
+
+    def keep(layer: int):
+        def hook(_block, _args, output):
+            x, probs = output
+            kept[layer] = probs[0].float().cpu().numpy()
+            return x, None  # (the model's output holds no attention: one layer's at a time lives)
+
+        return hook
+
+    hooks = [block.register_forward_hook(keep(i)) for i, block in enumerate(model.blocks())]
+    try:
+        out = model(ids, output_attentions=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return out, kept
 
 
 def target_prob(model: Model, tokenizer: Tokenizer, text: str) -> np.ndarray:

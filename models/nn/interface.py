@@ -33,7 +33,8 @@ class Model(Protocol):
 
     def blocks(self) -> nn.ModuleList:
         """The transformer blocks, first to last (a fine-tune freezes the early ones; an
-        encoder–decoder's are its decoder's)."""
+        encoder–decoder's are its decoder's). Each returns (its output, its attention weights or
+        None), so a hook can take one layer's attention as it is made."""
         ...
 
     def head_projection(self, layer: int) -> nn.Linear:

@@ -269,7 +269,8 @@ class AttentionView(QWidget):
         self.bar.getAxis("left").setLabel(LABELS[scale])
         if self.attentions.size > POOL_AWAY:  # a big model: pool its heads on a pool thread
             attentions = self.attentions
-            self.background.run(lambda: build_mosaic(rescaled(attentions, scale)), self._on_pooled)
+            pooled = lambda: build_mosaic(attentions, transform=lambda a: rescaled(a, scale))  # noqa: E731
+            self.background.run(pooled, self._on_pooled)
         else:
             self.background.cancel()
             self.overview.set_attentions(rescaled(self.attentions, scale))

@@ -80,3 +80,24 @@ def test_bert_probe_scores_each_token_in_place():
     p = models.probe(model, tok, "you are all resolved")
     assert p.capabilities.encoder_only and p.tokens.texts[0] == "[CLS]"
     assert np.all(np.isfinite(p.target_prob)) and np.all((p.target_prob > 0) & (p.target_prob <= 1))
+
+
+def test_a_long_texts_attention_keeps_to_its_memory_budget(monkeypatch):
+    """Past the float32 budget a probe keeps its attentions in float16 (the same values, rounded);
+    past the float16 one it is refused before anything is computed, naming the length that fits."""
+    from models.inspect import analysis
+
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=32, n_layer=2, n_head=4)).eval()
+    text = "Speak, speak. All: we proceed."
+    exact = models.probe(model, tok, text)
+    cells = exact.attentions.size
+    monkeypatch.setattr(analysis, "FULL_BYTES", cells * 4 - 1)
+    half = models.probe(model, tok, text)
+    assert exact.attentions.dtype == np.float32 and half.attentions.dtype == np.float16
+    np.testing.assert_allclose(half.attentions, exact.attentions, atol=1e-3)
+    monkeypatch.setattr(analysis, "HALF_BYTES", cells * 2 - 1)
+    with pytest.raises(models.ModelError, match=r"shorten the text to about \d+ tokens"):
+        models.probe(model, tok, text)
+    assert models.probe(model, tok, text, attentions=False).attentions.size == 0  # scores alone still run

@@ -15,10 +15,20 @@ from playground import theme
 MAX_TILE = 96  # pixels per tile side; longer texts are mean-pooled (it is an overview)
 
 
-def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE) -> tuple[np.ndarray, int]:
+def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE, transform=None) -> tuple[np.ndarray, int]:
     """[L, H, T, T] -> ([L*s, H*s] row-major float32, tile size s), pooled when T > max_tile.
     A rectangular [L, H, R, C] (cross-attention) is stretched to square tiles by repeating its rows
-    (or columns) a whole number of times; what is left over stays empty (NaN)."""
+    (or columns) a whole number of times; what is left over stays empty (NaN). A layer at a time
+    (`transform`, a colour scale, applied to each): a long text's whole attention is never copied."""
+    rows = [_tile_row(att[i : i + 1] if transform is None else transform(att[i : i + 1]), max_tile)
+            for i in range(att.shape[0])]  # fmt: skip
+    if not rows:
+        return np.zeros((0, 0), np.float32), 1
+    return np.ascontiguousarray(np.vstack([r for r, _ in rows]), dtype=np.float32), rows[0][1]
+
+
+def _tile_row(att: np.ndarray, max_tile: int) -> tuple[np.ndarray, int]:
+    """One layer's tiles [1, H, R, C] -> ([s, H*s], s)."""
     L, H, R, C = att.shape
     if R != C:  # each row (or column) repeated to fill the square as far as whole copies go
         att = np.repeat(att, max(1, C // R), axis=2) if R < C else np.repeat(att, max(1, R // C), axis=3)
