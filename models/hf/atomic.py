@@ -137,6 +137,14 @@ def _carry_over(old: Path, new: Path, owned: set[str]) -> None:
             link_or_copy(entry, new / entry.name)
 
 
+def copy_folder(source: Path, target: Path) -> Path:
+    """`source`'s files written into `target` as `write_folder` writes (linked where it can)."""
+    names = [p.name for p in Path(source).iterdir() if p.is_file()]
+    return write_folder(
+        target, {name: (lambda p, n=name: link_or_copy(Path(source) / n, p)) for name in names}
+    )
+
+
 def link_or_copy(source: Path, target: Path) -> None:
     """A hard link (instant, no extra space), or a copy where the file system has none."""
     try:

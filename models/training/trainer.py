@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from models.device import autocast_dtype, pick_device
 from models.errors import ModelError
 from models.hf import checkpoint
-from models.hf.atomic import Writer, link_or_copy
+from models.hf.atomic import Writer, copy_folder, link_or_copy
 from models.inspect.analysis import probe
 from models.inspect.head_scores import probe_scores
 from models.nn import Model
@@ -107,6 +107,7 @@ class Trainer:
         self._tok_rate = 0.0
         self.status = "running"
         self.last_checkpoint: Path | None = None
+        self.released = False  # the run has ended and freed its optimizer state (see `release`)
         self.save_error = ""  # why the last checkpoint could not be written, if it could not
         self._stop = threading.Event()
         self._notes: tuple[str, ...] = (*self.objective.notes, *frozen)  # messages for the next report
@@ -320,6 +321,12 @@ class Trainer:
         target = Path(folder) if folder is not None else self.out_dir
         if target is None:
             raise ModelError("no output folder was given for the checkpoint")
+        if self.released:  # the optimizer's state is gone: the last checkpoint holds it whole
+            if self.last_checkpoint is None:
+                raise ModelError("the run has ended without a checkpoint: save the model instead")
+            if Path(target).resolve() != Path(self.last_checkpoint).resolve():
+                copy_folder(self.last_checkpoint, target)
+            return target
         keep_state = self.config.keep_training_state or not final
         extra = {CONFIG_FILE: lambda p: p.write_text(_json(self.config.to_dict()))}
         if keep_state:
@@ -343,6 +350,13 @@ class Trainer:
         if unchanged:
             return lambda p: link_or_copy(stored, p)
         return lambda p: p.write_text(self.corpus.text, encoding="utf-8")
+
+    def release(self) -> None:
+        """The run has ended: free what only its steps need, the optimizer's moments (twice the
+        model's size). The model stays; a later `save` copies the last checkpoint, which holds
+        the whole state."""
+        self.optimizer.state.clear()
+        self.released = True
 
     def training_state(self) -> dict[str, Any]:
         """Only tensors and plain values, so it loads with torch.load(weights_only=True)."""

@@ -347,6 +347,7 @@ class Worker(JobRunner):
             return "failed", self._report(e, "ending the training run")
         finally:
             run.close()
+            run.trainer.release()  # its optimizer's moments: twice the model, of no use now
         if last:
             self.training_updated.emit(last)
         if run.trainer.save_error and status != "failed":  # a failed run reports it below

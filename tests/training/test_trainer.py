@@ -340,3 +340,25 @@ def test_a_resume_keeps_the_history_of_learning_rates_and_head_scores(
     torch.save(state, tmp_path / "run" / STATE_FILE)
     older = Trainer.from_checkpoint(tmp_path / "run", corpus=small_corpus, steps=40)
     assert older.lrs == pytest.approx(ran_lrs) and older.head_score_history == []
+
+
+def test_an_ended_run_frees_its_optimizer_and_a_later_save_copies_its_last_checkpoint(
+    tiny: TrainConfig, small_corpus: Path, tmp_path: Path
+) -> None:
+    """The app keeps a finished run's model to prompt and inspect, not its optimizer's moments
+    (twice the model); "Save as…" then writes the run's last checkpoint, which resumes."""
+    trainer = Trainer(tiny.replace(steps=6), small_corpus, tmp_path / "run")
+    list(trainer)
+    assert trainer.optimizer.state
+    trainer.release()
+    assert not trainer.optimizer.state
+    trainer.save(tmp_path / "copy")
+    saved = torch.load(tmp_path / "copy" / STATE_FILE, weights_only=True)
+    assert saved["step"] == 6 and saved["optimizer"]["state"]  # the whole state, from the checkpoint
+    again = Trainer.from_checkpoint(tmp_path / "copy", steps=8)
+    assert [r.step for r in again] == [7, 8]
+    orphan = Trainer(tiny.replace(steps=2), small_corpus)  # no folder: nothing to copy
+    list(orphan)
+    orphan.release()
+    with pytest.raises(ModelError, match="without a checkpoint"):
+        orphan.save(tmp_path / "nowhere")
