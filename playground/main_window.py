@@ -34,7 +34,7 @@ from playground.views.probabilities import ProbabilityView
 from playground.views.prompt import PromptView
 from playground.views.training import TrainingView
 from playground.worker import WorkerClient
-from playground.worker.requests import KnockOut, Load, Train
+from playground.worker.requests import KnockOut, Load, SetThreads, Train
 
 MAX_RECENT = 8
 # the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         w.errored.connect(self._on_errored)
         w.changed.connect(self._sync)
         w.progress_changed.connect(self._on_progress_changed)
+        w.threads_changed.connect(self._on_threads_changed)
         self.prompt_view.run_finished.connect(self._on_run_finished)
         views = (
             self.prompt_view,
@@ -154,6 +155,9 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.model_label)
         bar.addWidget(self.activity)
         bar.addWidget(self.message, 1)
+        self.threads_label = QLabel()
+        self.threads_label.setToolTip("Threads PyTorch computes with (Settings ▸ Threads)")
+        bar.addPermanentWidget(self.threads_label)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
 
@@ -199,6 +203,7 @@ class MainWindow(QMainWindow):
         for action in self.finetune_view.actions_:
             training.addAction(action)
         self.finetune_view.start_action.triggered.connect(self._on_finetune_triggered)
+        self._build_settings_menu()
         view = self.menuBar().addMenu("&View")
         for i, name in enumerate(self.views):
             key = f"Ctrl+{(i + 1) % 10}" if i < 10 else None  # the tenth tab is Ctrl+0
@@ -206,6 +211,38 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, n=name: self.show_view(n))
         help_ = self.menuBar().addMenu("&Help")
         self._action(help_, "&Keyboard shortcuts", self._on_shortcuts_triggered, "F1")
+
+    def _build_settings_menu(self) -> None:
+        """Settings ▸ Threads: automatic (one per core, or OMP_NUM_THREADS) or a number."""
+        from playground import threads
+
+        menu = self.menuBar().addMenu("&Settings").addMenu("&Threads")
+        self.thread_actions = QActionGroup(self)
+        auto, why = threads.choose()
+        for n in range(0, threads.cores() + 1):
+            title = f"Automatic ({auto}, {why.replace('automatic', 'one per core')})" if n == 0 else str(n)
+            action = menu.addAction(title)
+            action.setCheckable(True)
+            action.setData(n)
+            self.thread_actions.addAction(action)
+        self.thread_actions.triggered.connect(self._on_threads_triggered)
+
+    @property
+    def threads_setting(self) -> int:
+        """The threads models compute with (0: automatic), as the user last chose."""
+        try:
+            return int(self.settings.value("compute/threads", 0) or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    def _on_threads_triggered(self, action: QAction) -> None:
+        self.settings.setValue("compute/threads", action.data())
+        self.client.send(SetThreads(action.data()))
+
+    def _on_threads_changed(self, count: int) -> None:
+        self.threads_label.setText(f"{count} thread{'s' if count != 1 else ''}")
+        for action in self.thread_actions.actions():
+            action.setChecked(action.data() == self.threads_setting)
 
     def _on_compare_requested(self) -> None:
         self.show_view("compare")

@@ -36,6 +36,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--device", choices=DEVICES, help="default (auto): cuda, then mps, then cpu")
     p.add_argument(
+        "--threads", metavar="N",
+        help="threads to compute with (default: one per core, or OMP_NUM_THREADS if set; "
+        "Settings ▸ Threads keeps a choice)",
+    )  # fmt: skip
+    p.add_argument(
         "--precision", choices=PRECISIONS,
         help="what the model runs in: auto (float32 on a CPU), fp32, bf16, or int8 weights (fastest "
         "decoding on a CPU); the Model menu changes it",
@@ -78,8 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     else:
         settings = QSettings()
     data = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
-    client = WorkerClient(Worker(data_dir=data, device=args.device))
+    from playground import threads
+
+    said: list[str] = []
+    saved = str(settings.value("compute/threads", 0) or 0)
+    requested = args.threads if args.threads is not None else (saved if saved != "0" else None)
+    count = threads.from_option(requested, said.append)
+    if args.threads is not None and not said:
+        settings.setValue("compute/threads", count)  # Settings ▸ Threads shows and keeps it
+    client = WorkerClient(Worker(data_dir=data, device=args.device, threads=count))
     window = MainWindow(client, settings, interactive=not args.screenshot)
+    for message in said:  # a --threads the machine cannot give: said, the default used
+        print(f"playground: {message}", file=sys.stderr)
+        window.message.setText(message)
     if args.precision:
         window.set_precision(args.precision)
     gc_policy.settle_after_loads(client)

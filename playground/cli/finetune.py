@@ -10,6 +10,7 @@ from typing import Any
 from models.errors import ModelError
 from models.text.labelled import LABELLED_TASKS
 from models.training.finetune import PRESETS
+from playground import threads
 
 _FLAGS = {  # flag -> (TrainConfig field, type): the settings a fine-tune usually changes
     "steps": ("steps", int),
@@ -53,13 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, (_, kind) in _FLAGS.items():
         p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind)
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
+    p.add_argument(
+        "--threads", metavar="N",
+        help="threads to compute with (default: one per core; OMP_NUM_THREADS if set)",
+    )  # fmt: skip
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tuner = threads.start(args.threads, lambda m: print(f"warning: {m}", file=sys.stderr))
     try:
-        return _finetune(args)
+        return _finetune(args, tuner)
     except ModelError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -71,7 +77,7 @@ def is_labelled(data: str) -> bool:
     return is_labelled_task(data) or Path(data).suffix.lower() in _LABELLED_SUFFIXES
 
 
-def _finetune(args: argparse.Namespace) -> int:
+def _finetune(args: argparse.Namespace, tuner=None) -> int:
     from playground.cli.train import run_with_progress
 
     changes: dict[str, Any] = {
@@ -83,7 +89,7 @@ def _finetune(args: argparse.Namespace) -> int:
         if not (args.model and args.data and args.out):
             raise ModelError("--model, --data and --out are needed (or --resume DIR)")
         trainer = _new(args, changes)
-    return run_with_progress(trainer, args.quiet)
+    return run_with_progress(trainer, args.quiet, tuner)
 
 
 def _new(args: argparse.Namespace, changes: dict[str, Any]):

@@ -13,6 +13,7 @@ from models.errors import ModelError
 from models.text.corpus import BUILTIN_CORPORA
 from models.text.tasks import TASKS
 from models.training.settings import ARCHITECTURES, ARCHS, PRESETS, TOKENIZERS, TrainConfig, preset
+from playground import threads
 
 # command-line flag -> TrainConfig field, for the settings a person usually changes
 _FLAGS = {
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         if flag not in ("arch", "tokenizer"):
             p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind)
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
+    p.add_argument(
+        "--threads", metavar="N",
+        help="threads to compute with (default: one per core; OMP_NUM_THREADS if set)",
+    )  # fmt: skip
     return p
 
 
@@ -97,11 +102,12 @@ def _is_task(corpus: str | None) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tuner = threads.start(args.threads, lambda m: print(f"warning: {m}", file=sys.stderr))
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     try:
         if distributed:
             _init_distributed(args.device)
-        code = _train(args)
+        code = _train(args, tuner if not distributed else None)
         if distributed:  # wait for rank 0's last validation and checkpoint: a rank that tore
             import torch.distributed as dist  # gloo down while a peer still worked aborted at exit
 
@@ -128,7 +134,7 @@ def _init_distributed(device: str | None) -> None:
     dist.init_process_group(backend="nccl" if gpu else "gloo")
 
 
-def _train(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, tuner=None) -> int:
     from models.training.trainer import Trainer
 
     if args.resume:
@@ -142,7 +148,7 @@ def _train(args: argparse.Namespace) -> int:
         if not args.corpus or not args.out:
             raise ModelError("--corpus and --out are needed (or --resume DIR)")
         trainer = Trainer(config_from_args(args), args.corpus, args.out)
-    return run_with_progress(trainer, args.quiet)
+    return run_with_progress(trainer, args.quiet, tuner)
 
 
 def _scores(val_loss: float, classes, translations=None) -> str:
@@ -152,8 +158,12 @@ def _scores(val_loss: float, classes, translations=None) -> str:
     return f"val {val_loss:.4f}{accuracy}"
 
 
-def run_with_progress(trainer, quiet: bool) -> int:
-    """Iterate a trainer with a progress bar, samples and events; Ctrl-C stops it cleanly."""
+def run_with_progress(trainer, quiet: bool, tuner=None) -> int:
+    """Iterate a trainer with a progress bar, samples and events; Ctrl-C stops it cleanly. A
+    `tuner` (playground.threads.ThreadTuner) picks the thread count as the steps go."""
+    import time
+
+    import torch
     from tqdm import tqdm
 
     main_rank = trainer.rank == 0
@@ -169,7 +179,7 @@ def run_with_progress(trainer, quiet: bool) -> int:
         tqdm.write(
             f"{cfg.arch} {n_params / 1e6:.2f}M parameters, {trainer.tokenizer.kind} "
             f"tokenizer ({trainer.tokenizer.vocab_size} tokens), "
-            f"{trainer.describe_data()}, device {trainer.device}"
+            f"{trainer.describe_data()}, device {trainer.device} ({torch.get_num_threads()} threads)"
             + (f" x{trainer.world} processes" if trainer.world > 1 else "")
         )
     if main_rank:
@@ -177,9 +187,14 @@ def run_with_progress(trainer, quiet: bool) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     last = None
     accuracy = ""
+    clock = time.perf_counter()
     try:
         for report in trainer:
             last = report
+            now = time.perf_counter()
+            if tuner is not None and (better := tuner.record(1, now - clock)) is not None:
+                threads.use(better)
+            clock = now
             bar.update(report.step - bar.n)
             post = {"loss": f"{report.loss:.3f}", "tok/s": f"{report.tokens_per_s:,.0f}"}
             if trainer.val_losses:

@@ -169,6 +169,7 @@ class JobRunner(Answers):
     def start_job(self, job: Job) -> None:
         """Worker thread: run `job` in chunks until it ends or its request is stopped."""
         self._end_job("stopped")
+        self._job_starting(job)
         with self._lock:
             self.job = job
             self._paused, self._step_allowance = False, 0
@@ -185,7 +186,9 @@ class JobRunner(Answers):
         job = self.job
         if job is None:
             return
-        deadline = time.perf_counter() + CHUNK_S
+        start = time.perf_counter()
+        deadline = start + CHUNK_S
+        done_before = job.done
         reason = None
         dormant = False
         try:
@@ -213,6 +216,8 @@ class JobRunner(Answers):
         except Exception as e:  # noqa: BLE001 — a failing job (or its delivery) must not take the
             self._report(e, job.activity)  # worker down, and its request must still end
             reason = "failed"
+        if job.done > done_before:
+            self._chunk_done(job, job.done - done_before, time.perf_counter() - start)
         if reason:
             self._end_job(reason)
         elif not dormant:
@@ -249,6 +254,12 @@ class JobRunner(Answers):
 
     def _between_chunks(self) -> None:
         """Work that must not wait for the job to end (the worker serves probes here)."""
+
+    def _job_starting(self, job: Job) -> None:
+        """Worker thread, before a job's first chunk (the worker picks its threads here)."""
+
+    def _chunk_done(self, job: Job, items: int, seconds: float) -> None:
+        """Worker thread: a chunk of `job` made `items` in `seconds` (the worker tunes threads)."""
 
     # ---- reporting ------------------------------------------------------------------------------
     def _report(self, e: BaseException, doing: str) -> str:

@@ -221,9 +221,21 @@ class Compare(Request):
         return "comparing the two models…"
 
 
+@dataclass(frozen=True)
+class SetThreads(Request):
+    """Compute with this many threads from now on (0: one per core, or OMP_NUM_THREADS if set)."""
+
+    kind: ClassVar[str] = "threads"
+    answer: ClassVar[str] = "threads_changed"
+    threads: int = 0
+
+    def label(self) -> str:
+        return "choosing threads…"
+
+
 REQUESTS: tuple[type[Request], ...] = (
     Load, Generate, Inspect, FillMask, ReadLayers, KnockOut, Sweep, CheckHeads, ScanCache, Train, Save,
-    Compare,
+    Compare, SetThreads,
 )  # fmt: skip
 
 

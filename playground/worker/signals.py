@@ -26,6 +26,7 @@ class Answers(QObject):
     model_saved = Signal(str)  # folder
     cache_scanned = Signal(str, object)  # the hub cache folder, list[CachedModel]
     compared = Signal(object)  # Comparison: two models on one text
+    threads_changed = Signal(int)  # the threads the worker computes with now
 
 
 ANSWERS = tuple(name for name, value in vars(Answers).items() if isinstance(value, Signal))

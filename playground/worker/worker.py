@@ -26,6 +26,7 @@ from playground.worker.requests import (
     Request,
     Save,
     ScanCache,
+    SetThreads,
     Sweep,
     Train,
     short_name,
@@ -54,10 +55,18 @@ class Worker(JobRunner):
     id the client gave it, and ends with exactly one `request_finished` for that id."""
 
     def __init__(
-        self, assets: Path | None = None, data_dir: Path | None = None, device: str | None = None
+        self,
+        assets: Path | None = None,
+        data_dir: Path | None = None,
+        device: str | None = None,
+        threads: int = 0,
     ) -> None:
         super().__init__()
         self._assets, self._data_dir, self._device_choice = assets, data_dir, device
+        self._threads_wanted = threads  # 0: the automatic choice; applied on the worker's thread
+        self.threads = 0  # the threads in use (0: not chosen yet)
+        self._tuners: dict[str, Any] = {}  # job kind -> its ThreadTuner, while threads are automatic
+        self._auto = False  # the count is tuned while jobs run (not the user's own)
         self.model: Any = None
         self.tokenizer: Any = None
         self.info: ModelInfo | None = None
@@ -81,6 +90,8 @@ class Worker(JobRunner):
     def serve(self, request: int, ask: Request) -> None:
         """Any request, by its type's handler. A probe waits for the space between two chunks of a
         job (the newest per channel: an older one still waiting is superseded)."""
+        if not self.threads:  # the first request: torch's pool is this thread's (see playground.threads)
+            self._use_threads(self._threads_wanted)
         if ask.between_chunks:
             old = self._probes.get(ask.channel)
             if old is not None:
@@ -306,6 +317,45 @@ class Worker(JobRunner):
             while len(self._folders) > 2:  # models read to compare are kept, but only the last two
                 self._folders.pop(next(iter(self._folders)))
         return self._folders[source]
+
+    @serves(SetThreads)
+    def _set_threads(self, request: int, ask: SetThreads) -> None:
+        self._use_threads(ask.threads)
+
+    def _use_threads(self, wanted: int) -> None:
+        """`wanted` threads from now on; 0: automatic (a user's OMP_NUM_THREADS, or one per core
+        tuned while jobs run: fewer while another program keeps the CPU busy)."""
+        from playground import threads
+
+        count, why = threads.choose(wanted or None)
+        self._threads_wanted = wanted
+        self._tuners = {}
+        self._auto = why == "automatic"
+        self._apply_threads(count, said=True)
+
+    def _apply_threads(self, count: int, said: bool = False) -> None:
+        """Compute with `count` threads; the status bar hears of a change (or, `said`, anyway)."""
+        from playground import threads
+
+        if count != self.threads or said:
+            threads.use(count)
+            self.threads = count
+            self.threads_changed.emit(count)
+
+    def _job_starting(self, job: Job) -> None:
+        if self._auto and job.kind in self._tuners:  # what this kind ran best with
+            self._apply_threads(self._tuners[job.kind].current)
+
+    def _chunk_done(self, job: Job, items: int, seconds: float) -> None:
+        if not self._auto:
+            return
+        from playground.threads import ThreadTuner, choose
+
+        tuner = self._tuners.setdefault(job.kind, ThreadTuner(choose()[0]))
+        tuner.current = self.threads  # (a job of another kind may have changed it)
+        better = tuner.record(items, seconds)
+        if better is not None:
+            self._apply_threads(better)
 
     @serves(ScanCache)
     def _scan_cache(self, request: int, ask: ScanCache) -> None:

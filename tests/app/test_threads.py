@@ -1,0 +1,51 @@
+"""Threads: the count a user may ask for, and the tuner that keeps the faster of the full team and
+half of it while work runs (a busy neighbour makes the team wait at every step)."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground import threads
+from playground.threads import ThreadTuner
+
+
+def _run(tuner: ThreadTuner, rate_of, seconds: float, chunk: float = 0.03) -> list[int]:
+    """Feed the tuner chunks of work at the rate the simulated machine gives its current count."""
+    counts = []
+    for _ in range(int(seconds / chunk)):
+        tuner.record(int(rate_of(tuner.current) * chunk), chunk)
+        counts.append(tuner.current)
+    return counts
+
+
+def test_the_tuner_keeps_the_team_on_a_quiet_machine_and_one_thread_beside_a_busy_program():
+    quiet = {2: 920, 1: 610}.get  # items/s measured here: the copy task, team vs one thread
+    busy = {2: 40, 1: 630}.get  # beside a busy loop
+    tuner = ThreadTuner(2)
+    counts = _run(tuner, quiet, 20)
+    assert counts[-1] == 2 and counts.count(1) / len(counts) < 0.15  # trials only, briefly
+    counts = _run(tuner, busy, 40)
+    assert counts[-1] == 1 and counts[-100:].count(1) > 90  # it noticed, and stays
+    late = counts[len(counts) // 2 :]
+    assert late.count(2) / len(late) < 0.05  # the losing team is tried less and less often
+    assert _run(tuner, quiet, 60)[-1] == 2  # the neighbour left: the team comes back
+
+
+def test_one_core_has_nothing_to_tune():
+    tuner = ThreadTuner(1)
+    assert tuner.counts == [1] and tuner.record(100, 1.0) is None
+
+
+@pytest.mark.parametrize("asked", ["0", "-1", "999", "two"])
+def test_a_thread_count_the_machine_cannot_give_is_said_and_the_default_used(asked):
+    said = []
+    assert threads.from_option(asked, said.append) == threads.choose()[0]
+    assert len(said) == 1 and "threads must be" in said[0]
+    assert threads.from_option("1", said.append) == 1 and len(said) == 1
+
+
+def test_the_users_own_openmp_setting_is_kept(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads.choose() == (1, "OMP_NUM_THREADS")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert threads.choose() == (threads.cores(), "automatic")
