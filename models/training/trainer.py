@@ -8,7 +8,6 @@ import math
 import statistics
 import tempfile
 import threading
-import time
 from collections.abc import Iterator, Sized
 from contextlib import nullcontext
 from pathlib import Path
@@ -31,6 +30,7 @@ from models.text.corpus import BUILTIN_CORPORA
 from models.text.tokenizer import Tokenizer
 from models.training.objectives import evaluated, objective_for
 from models.training.optimizer import freeze_early_blocks, lr_factor, make_optimizer
+from models.training.progress import Pace
 from models.training.run_state import (
     CONFIG_FILE,
     FORMAT,
@@ -43,7 +43,6 @@ from models.training.run_state import (
 from models.training.settings import TrainConfig
 
 EXPLODE_WINDOW = 10  # steps whose median loss decides that a run diverged
-PAUSE_GAP_S = 1.0  # a longer wait between two steps is a pause, not part of the step rate
 
 
 class Trainer:
@@ -102,9 +101,7 @@ class Trainer:
         # (step, {pattern: [layers][heads]}) of every probe: a resumed run's charts keep their past
         self.head_score_history: list[tuple[int, dict[str, list]]] = []
         self._elapsed = 0.0  # seconds spent in steps, across resumes; pauses do not count
-        self._session = (0, 0.0)  # (steps, wall seconds) in this process, for the ETA
-        self._last_end: float | None = None  # when the previous step ended (wall clock)
-        self._tok_rate = 0.0
+        self.pace = Pace()  # steps a second lately: the reports' tokens/s and ETA
         self.status = "running"
         self.last_checkpoint: Path | None = None
         self.released = False  # the run has ended and freed its optimizer state (see `release`)
@@ -190,7 +187,7 @@ class Trainer:
         extras: dict[str, Any] = {}
         if cfg.base_model and self.before is None and self.rank == 0:
             extras["before"] = self.before = self.objective.baseline(self.model, self.evaluate)
-        t0 = time.perf_counter()
+        t0 = self.pace.clock()
         lr = self.optimizer.param_groups[0]["lr"]
         x, y = self.objective.batch(self._gen, self.device)
         try:
@@ -264,18 +261,9 @@ class Trainer:
         self.status = status
         if last and status == "finished":
             events.append(f"finished: {self.step} steps")
-        end = time.perf_counter()
-        dt = end - t0
-        self._elapsed += dt
-        # rates are wall-clock: the time between steps (a GUI's event loop, a caller's own work)
+        # the pace is wall-clock: the time between steps (a GUI's event loop, a caller's own work)
         # is part of what a step costs; a long gap is a pause, and pauses do not count
-        gap = t0 - self._last_end if self._last_end is not None else 0.0
-        wall = dt + (gap if gap < PAUSE_GAP_S else 0.0)
-        self._last_end = end
-        n, s = self._session
-        self._session = (n + 1, s + wall)
-        rate = cfg.batch_size * cfg.context * self.world / max(wall, 1e-9)
-        self._tok_rate = rate if self._tok_rate == 0 else 0.9 * self._tok_rate + 0.1 * rate
+        self._elapsed += self.pace.step(t0, self.objective.tokens(x) * self.world)
         return self._report(loss=value, lr=lr, events=tuple(events), status=status, **extras)
 
     # ---- pieces of a step ---------------------------------------------------------------------
@@ -416,16 +404,14 @@ class Trainer:
         return self._report(events=(f"stopped: {message}; {kept}",), status="failed", loss=float("nan"))
 
     def _report(self, **fields: Any) -> TrainingReport:
-        n, s = self._session
-        eta = (self.config.steps - self.step) * (s / n) if n else float("nan")
         fields.setdefault("loss", self.losses[-1] if self.losses else float("nan"))
         fields.setdefault("lr", self.optimizer.param_groups[0]["lr"])
         return TrainingReport(
             step=self.step,
             max_steps=self.config.steps,
-            tokens_per_s=self._tok_rate,
+            tokens_per_s=self.pace.tokens_per_s,
             elapsed_s=self._elapsed,
-            eta_s=eta,
+            eta_s=self.pace.eta(self.config.steps - self.step),
             **fields,
         )
 

@@ -44,6 +44,10 @@ class Objective:
         """The loss of a batch; `net` is the model itself or its distributed wrapper."""
         raise NotImplementedError
 
+    def tokens(self, x: Any) -> int:
+        """The tokens a batch's inputs hold (padding included: it is computed too)."""
+        return int(x.numel())
+
     def evaluate(
         self, model: Model, device: torch.device, autocast: AbstractContextManager
     ) -> tuple[float, dict[str, Any]]:

@@ -116,6 +116,9 @@ class Labels(Objective):
     def loss(self, net: torch.nn.Module, model: Model, x, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(model.classify(*x).logits.float(), y)
 
+    def tokens(self, x) -> int:
+        return int(x[0].numel())  # (the ids; the mask is not read as tokens)
+
     # ---- what a validation step measures ------------------------------------------------------
     def evaluate(self, model: Model, device: torch.device, autocast) -> tuple[float, dict[str, Any]]:
         """The loss over every held-out example, and its scores (kept in `last_eval`)."""

@@ -96,6 +96,10 @@ class Translation(Objective):
         pick = torch.randint(len(self.train_rows), (self.config.batch_size,), generator=gen)
         return self.tensors([self.train_rows[i] for i in pick.tolist()], self.start, device)
 
+    def tokens(self, x) -> int:
+        src, _, dec = x
+        return int(src.numel() + dec.numel())  # the encoder's and the decoder's
+
     def loss(self, net: torch.nn.Module, model: Model, x, y: torch.Tensor) -> torch.Tensor:
         src, mask, dec = x
         logits = model(src, dec, attention_mask=mask).logits  # [B, T, vocab]

@@ -1,0 +1,51 @@
+"""A run's honest pace: steps finished per wall-clock second over the last few seconds, pauses left out."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+PAUSE_S = 1.0  # a longer wait between two steps is a pause, not part of the pace
+WINDOW_S = 10.0  # the pace is of the last this many seconds of steps
+
+
+class Pace:
+    """Each step's wall time (its own, plus the wait since the step before unless that was a pause)
+    and tokens, kept for the last `WINDOW_S` seconds. Tokens/s and seconds per step are their sums'
+    ratio over the window: a slow step (a validation) weighs what it costs, and the ETA moves a
+    little a refresh instead of jumping with each step."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
+        self._steps: deque[tuple[float, int]] = deque()  # (wall seconds, tokens) of recent steps
+        self._seconds = 0.0  # their sum
+        self._tokens = 0
+        self._last_end: float | None = None
+
+    def step(self, started: float, tokens: int) -> float:
+        """A step that began at `started` (this clock) ended now; returns its own seconds."""
+        end = self.clock()
+        gap = started - self._last_end if self._last_end is not None else 0.0
+        own = end - started
+        wall = own + (gap if gap < PAUSE_S else 0.0)
+        self._last_end = end
+        self._steps.append((wall, tokens))
+        self._seconds += wall
+        self._tokens += tokens
+        while len(self._steps) > 1 and self._seconds - self._steps[0][0] >= WINDOW_S:
+            wall, tokens = self._steps.popleft()
+            self._seconds -= wall
+            self._tokens -= tokens
+        return own
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self._seconds / len(self._steps) if self._steps else float("nan")
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self._tokens / self._seconds if self._seconds > 0 else 0.0
+
+    def eta(self, remaining: int) -> float:
+        return remaining * self.seconds_per_step if remaining > 0 else 0.0
