@@ -19,15 +19,15 @@ def start_collector():
 
 
 def settle_after_loads(client) -> None:
-    """Keep collections small once the worker has built a big object graph, and let a finished
-    run's memory go.
+    """Keep collections small once the worker has built a big object graph, and let what a run
+    or an old model leaves go.
 
-    After a model load and after a training run ends (however it ends): a full settle, deferred
-    until the answers already queued are handled. When a run starts: only a freeze, which costs
-    nothing (a collection then would stall the run's first steps for a quarter second); the
-    settle at its end unfreezes it again, so cycles inside the run (PyTorch's optimizer and
-    scheduler have some) are collected once it is over. The client relays on the GUI thread, so
-    all of this happens there.
+    When a run starts: only a freeze, which costs nothing (a collection then would stall the run's
+    first steps for a quarter second). When it ends, and when its model becomes the active one:
+    the objects made since the freeze are collected (the rest stays frozen: scanning it held the
+    window 240–430 ms at the end of every run). After a model is opened from disk: a full settle,
+    deferred until the answers already queued are handled, so the old model's cycles go too. The
+    client relays on the GUI thread, so all of this happens there.
     """
     from playground.worker.requests import Train
 
@@ -36,41 +36,44 @@ def settle_after_loads(client) -> None:
     def on_changed() -> None:
         now = bool(client.active(Train))
         if training[0] and not now:
-            _settle_soon()
+            _settle_soon(full=False)
         training[0] = now
 
-    client.model_loaded.connect(_settle_soon)
+    def on_model_loaded(info) -> None:
+        _settle_soon(full=not info.trained_on)  # a run's model: the run's objects only
+
+    client.model_loaded.connect(on_model_loaded)
     client.training_started.connect(_freeze)
     client.changed.connect(on_changed)
 
 
-_pending = [False]  # one deferred settle at a time: a run's end and its model load share it
+_pending = [False, False]  # a deferred settle is queued; it is a full one
 
 
-def _settle_soon(*_args) -> None:
+def _settle_soon(full: bool = True) -> None:
     from PySide6.QtCore import QTimer
 
+    _pending[1] = _pending[1] or full
     if not _pending[0]:
         _pending[0] = True
         QTimer.singleShot(0, _settle_pending)
 
 
 def _settle_pending() -> None:
-    _pending[0] = False
-    settle()
+    full, _pending[0], _pending[1] = _pending[1], False, False
+    settle(full)
 
 
 def _freeze(*_args) -> None:
     gc.freeze()
 
 
-def settle() -> None:
-    """After start-up and each model load: collect once, then freeze what lives on.
-
-    With PyTorch, Qt and pyqtgraph loaded a full collection scans ~200k objects (150 ms here):
-    run during training it froze the window and held the GIL the trainer needs. Frozen objects
-    are never scanned again; the next settle unfreezes them first, so old garbage still goes.
-    """
-    gc.unfreeze()
+def settle(full: bool = True) -> None:
+    """Collect, then freeze what lives on: frozen objects are never scanned again. `full`: the
+    frozen ones too (after start-up and each model opened from disk: with PyTorch, Qt and
+    pyqtgraph loaded a full collection scans ~200k objects, 150 ms and more); else only the
+    objects made since the last freeze (a run's), which takes a few milliseconds."""
+    if full:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()

@@ -119,7 +119,8 @@ class _Run(QObject):
 
     def _on_model_loaded(self, info) -> None:
         self.info = info
-        self.app.exit(0)  # exit, not quit: quit would close the window (and its worker)
+        if not self.watch:  # (a run's trained model is loaded before the run's request ends)
+            self.app.exit(0)  # exit, not quit: quit would close the window (and its worker)
 
     def _on_request_finished(self, request: int, status: str, _message: str) -> None:
         if request != self.watch:
