@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -76,10 +77,13 @@ def _with_attentions(model: Model, ids: torch.Tensor):
             f"({L} layers × {H} heads): shorten the text to about {fits} tokens"
         )
     kept = np.empty((L, H, T, T), np.float32 if cells * 4 <= FULL_BYTES else np.float16)
+    this_thread = threading.get_ident()
 
     def keep(layer: int):
         def hook(_block, _args, output):
             x, probs = output
+            if threading.get_ident() != this_thread or probs is None:
+                return None  # another caller's pass over the same model: left as it is
             kept[layer] = probs[0].float().cpu().numpy()
             return x, None  # (the model's output holds no attention: one layer's at a time lives)
 

@@ -101,3 +101,32 @@ def test_a_long_texts_attention_keeps_to_its_memory_budget(monkeypatch):
     with pytest.raises(models.ModelError, match=r"shorten the text to about \d+ tokens"):
         models.probe(model, tok, text)
     assert models.probe(model, tok, text, attentions=False).attentions.size == 0  # scores alone still run
+
+
+def test_a_probe_takes_only_its_own_passes_attention():
+    """The probe's hooks on the model's blocks leave another thread's pass over the same model as
+    it is (a test, or a caller, using the model while the worker probes it)."""
+    import threading
+
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=32, n_layer=2, n_head=4)).eval()
+    ids = torch.tensor([tok.encode("Speak, speak.").ids.tolist()])
+    stop, seen = threading.Event(), []
+
+    def other():
+        while not stop.is_set():
+            with torch.no_grad():
+                out = model(ids, output_attentions=True)
+            seen.append(all(a is not None for a in out.attentions))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        for _ in range(20):
+            probe = models.probe(model, tok, "All: we proceed.")
+            assert np.isfinite(probe.attentions).all()
+    finally:
+        stop.set()
+        thread.join()
+    assert seen and all(seen)
