@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 DEVICES = ("auto", "cpu", "cuda", "mps")  # what a user may ask for; auto picks the fastest present
 # what a model may run in: "auto" (float32 on a CPU; a 16-bit folder's own type on a GPU), exact
-# float32, bfloat16, or int8 weights with float32 activations (a quarter of the bytes per token)
+# float32, bfloat16, or int8 weights (a quarter of the bytes per token; their products' inputs in bf16)
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 

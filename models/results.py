@@ -54,7 +54,9 @@ class Probe:
 
     capabilities: Capabilities  # of the model that read it: what its scores mean
     tokens: TokenizedText  # an encoder–decoder's: the decoder's inputs, its start token first
-    attentions: np.ndarray  # float32 [layers, heads, T, T]: query rows, key columns (decoder self)
+    # [layers, heads, T, T]: query rows, key columns (decoder self); float32, or float16 for a long
+    # text on a big model (models.inspect.analysis keeps it under a memory budget)
+    attentions: np.ndarray
     top_ids: np.ndarray  # int64 [T, k]: predictions at each position (a decoder's: of the next token)
     top_probs: np.ndarray  # float32 [T, k]
     top_texts: tuple[tuple[str, ...], ...]

@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         self._recipe: Recipe | None = None  # a recipe being followed: open its model, knock its heads
         self._recipe_wait = (0, None)  # out, then draw; (request, what comes next when it is done)
         w.request_finished.connect(self._on_recipe_step_finished)
+        self._precision_trial = (0, "")  # (the reopen a precision choice made, the one before it)
+        w.request_finished.connect(self._on_precision_load_finished)
         self.heads_view.head_chosen.connect(self._on_head_chosen)
         w.model_saved.connect(self._on_model_saved)
         self.attention_view.inspect_requested.connect(self._on_inspect_requested)
@@ -276,10 +278,19 @@ class MainWindow(QMainWindow):
             action.setChecked(action.data() == precision)
 
     def _on_precision_triggered(self, action: QAction) -> None:
-        """Open the active model again in the chosen precision."""
+        """Open the active model again in the chosen precision; one the device refuses is not kept
+        (the menu goes back to the one in use)."""
+        previous = self.precision
         self.set_precision(action.data())
-        if self.info is not None:
-            self.open_model(self.info.source)
+        if self.info is not None and not self.client.active(Train):
+            self._precision_trial = (self.client.send(Load(self.info.source, self.precision)), previous)
+
+    def _on_precision_load_finished(self, request: int, status: str, _message: str) -> None:
+        trial, previous = self._precision_trial
+        if request == trial:
+            self._precision_trial = (0, "")
+            if status != "done":
+                self.set_precision(previous)
 
     def _on_open_triggered(self) -> None:
         start = self.settings.value("paths/last_folder", str(Path.home()))
@@ -394,7 +405,8 @@ class MainWindow(QMainWindow):
         self._recipe = recipe
         info = self.client.info
         if info is None or info.source != recipe.model_source:
-            self._recipe_wait = (self.client.send(Load(recipe.model_source)), self._recipe_model_ready)
+            opened = self.client.send(Load(recipe.model_source, self.precision))
+            self._recipe_wait = (opened, self._recipe_model_ready)
         else:
             self._recipe_model_ready()
 

@@ -42,23 +42,32 @@ def choose(requested: str | int | None = None) -> tuple[int, str]:
 
 
 def from_option(requested: str | int | None, say) -> int:
-    """The threads for a `--threads` option: a number out of range is said (by `say`) and the
-    default is used instead."""
+    """The threads for a `--threads` option (0: automatic): a number out of range is said (by
+    `say`) and automatic is used instead."""
+    if requested in (None, "", "auto", 0, "0"):
+        return 0
     try:
         return choose(requested)[0]
     except ValueError as e:
-        threads = choose()[0]
-        say(f"{e}; using {threads}")
-        return threads
+        say(f"{e}; using {choose()[0]} (automatic)")
+        return 0
+
+
+def add_option(parser) -> None:
+    """A headless command's --threads."""
+    parser.add_argument(
+        "--threads", metavar="N",
+        help="threads to compute with (default: one per core, fewer while the CPU is busy; "
+        "OMP_NUM_THREADS if set)",
+    )  # fmt: skip
 
 
 def start(requested: str | int | None, say) -> ThreadTuner | None:
-    """A headless command's threads, from its --threads option (out of range: said, and the
-    default used); returns the tuner to feed its steps to when the count is automatic."""
-    count = from_option(requested, say)
+    """A headless command's threads, from its --threads option (out of range: said, and automatic
+    used); returns the tuner to feed its steps to when the count is automatic."""
+    count, why = choose(from_option(requested, say) or None)
     use(count)
-    automatic = requested in (None, "", "auto") and choose()[1] == "automatic"
-    return ThreadTuner(count) if automatic else None
+    return ThreadTuner(count) if why == "automatic" else None
 
 
 def use(threads: int) -> None:
@@ -87,11 +96,20 @@ class ThreadTuner:
         self.rates: dict[int, float] = {}  # items a second at each count, as last measured
         self._items, self._seconds = 0, 0.0  # measured at `current` since it was chosen
         self._trial_of: int | None = None  # the count a trial measures now (None: settled)
+        self._skip = False  # the next stretch is a job's first (its warm-up): not measured
+
+    def restart(self) -> None:
+        """A new job: what was being measured belongs to the last one (another model, text or
+        kind of work), and the first stretch of this one is its warm-up. The count stays."""
+        self._items, self._seconds, self._trial_of, self._skip = 0, 0.0, None, True
 
     def record(self, items: int, seconds: float) -> int | None:
         """What a stretch of work did at the current count; returns the count to use from now on
         when it should change, else None."""
         if len(self.counts) == 1 or seconds <= 0:
+            return None
+        if self._skip:
+            self._skip = False
             return None
         self._items += items
         self._seconds += seconds

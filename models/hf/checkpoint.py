@@ -46,7 +46,7 @@ def load(
     """Open a checkpoint folder (ours, or a Hugging Face GPT-2, BERT, Llama, Qwen, Mistral or
     GPT-NeoX one) from a local path, in `dtype`: by default float32 on a CPU, and on a GPU the
     folder's own type when it stores bfloat16 or float16 weights (float32 otherwise). `precision`
-    ("fp32", "bf16", "int8": int8 weights, float32 activations) chooses instead of `dtype`.
+    ("fp32", "bf16", "int8": int8 weights, models.nn.quantized) chooses instead of `dtype`.
 
     Everything is checked before a model is returned, so a failure leaves nothing half-loaded.
     """

@@ -1,8 +1,9 @@
 """Int8 weight-only linear layers: decoding reads a quarter of float32's bytes per token.
 
-Each output row keeps one scale (symmetric, max |w| / 127); the activations stay in the model's own
-precision and pass torch's int8-weight kernel in bfloat16. A layer the kernel cannot take (its input
-width not a multiple of 16, or a torch without the kernel) multiplies by its dequantized rows.
+Each output row keeps one scale (symmetric, max |w| / 127); the model computes in float32 but for
+the products themselves, whose inputs torch's int8-weight kernel takes in bfloat16. A layer the
+kernel cannot take (its input width not a multiple of 16, or a torch without the kernel) multiplies
+by its dequantized rows.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
-        flat = x.reshape(-1, shape[-1])
+        flat = x.reshape(-1, shape[-1]).contiguous()
         if self.kernel:
             y = KERNEL(flat.to(torch.bfloat16), self.weight_int8, self.scale.to(torch.bfloat16))
         else:

@@ -70,7 +70,11 @@ class RunRandom:
     depends on anyone else's draws, and a resumed run draws what it would have."""
 
     def __init__(self, seed: int, device: torch.device) -> None:
-        self.devices = [device.index or 0] if device.type == "cuda" else []
+        # a rank's own GPU (pick_device names none: the current one, which torchrun sets)
+        index = device.index if device.index is not None else 0
+        if device.type == "cuda" and device.index is None:
+            index = torch.cuda.current_device()
+        self.devices = [index] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=self.devices):
             torch.manual_seed(seed)
             self.state = self._read()

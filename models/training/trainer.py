@@ -105,6 +105,7 @@ class Trainer:
         self.status = "running"
         self.last_checkpoint: Path | None = None
         self.released = False  # the run has ended and freed its optimizer state (see `release`)
+        self._checkpoint_step = -1  # the step the last checkpoint was written at
         self.save_error = ""  # why the last checkpoint could not be written, if it could not
         self._stop = threading.Event()
         self._notes: tuple[str, ...] = (*self.objective.notes, *frozen)  # messages for the next report
@@ -309,14 +310,16 @@ class Trainer:
         target = Path(folder) if folder is not None else self.out_dir
         if target is None:
             raise ModelError("no output folder was given for the checkpoint")
+        extra = {CONFIG_FILE: lambda p: p.write_text(_json(self.config.to_dict()))}
         if self.released:  # the optimizer's state is gone: the last checkpoint holds it whole
-            if self.last_checkpoint is None:
-                raise ModelError("the run has ended without a checkpoint: save the model instead")
-            if Path(target).resolve() != Path(self.last_checkpoint).resolve():
-                copy_folder(self.last_checkpoint, target)
+            if self.last_checkpoint is not None and self._checkpoint_step == self.step:
+                if Path(target).resolve() != Path(self.last_checkpoint).resolve():
+                    copy_folder(self.last_checkpoint, target)
+                return target
+            # its last checkpoint is older (or none was written): the model as it is, no state
+            checkpoint.save(self.model, self.tokenizer, target, extra_files=extra)
             return target
         keep_state = self.config.keep_training_state or not final
-        extra = {CONFIG_FILE: lambda p: p.write_text(_json(self.config.to_dict()))}
         if keep_state:
             state = self.training_state()
             extra[STATE_FILE] = lambda p: torch.save(state, p)
@@ -325,7 +328,7 @@ class Trainer:
                     target
                 )  # built-in ones are made by name
         checkpoint.save(self.model, self.tokenizer, target, extra_files=extra)
-        self.last_checkpoint = target
+        self.last_checkpoint, self._checkpoint_step = target, self.step
         return target
 
     def _corpus_writer(self, target: Path) -> Writer:
@@ -342,7 +345,7 @@ class Trainer:
     def release(self) -> None:
         """The run has ended: free what only its steps need, the optimizer's moments (twice the
         model's size). The model stays; a later `save` copies the last checkpoint, which holds
-        the whole state."""
+        the whole state, when it is of the model as it is (else it writes the model alone)."""
         self.optimizer.state.clear()
         self.released = True
 

@@ -86,17 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     from playground import threads
 
     said: list[str] = []
-    saved = str(settings.value("compute/threads", 0) or 0)
-    requested = args.threads if args.threads is not None else (saved if saved != "0" else None)
-    count = threads.from_option(requested, said.append)
+    requested = args.threads if args.threads is not None else settings.value("compute/threads", 0)
+    wanted = threads.from_option(requested, said.append)  # 0: automatic, tuned as work runs
     if args.threads is not None and not said:
-        settings.setValue("compute/threads", count)  # Settings ▸ Threads shows and keeps it
-    client = WorkerClient(Worker(data_dir=data, device=args.device, threads=count))
+        settings.setValue("compute/threads", wanted)  # Settings ▸ Threads shows and keeps it
+    client = WorkerClient(Worker(data_dir=data, device=args.device, threads=wanted))
     window = MainWindow(client, settings, interactive=not args.screenshot)
     for message in said:  # a --threads the machine cannot give: said, the default used
         print(f"playground: {message}", file=sys.stderr)
         window.message.setText(message)
-    if args.precision:
+    if args.precision:  # for this launch and after (a precision the device refuses is said then)
         window.set_precision(args.precision)
     gc_policy.settle_after_loads(client)
 

@@ -76,10 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         if flag not in ("arch", "tokenizer"):
             p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind)
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
-    p.add_argument(
-        "--threads", metavar="N",
-        help="threads to compute with (default: one per core; OMP_NUM_THREADS if set)",
-    )  # fmt: skip
+    threads.add_option(p)
     return p
 
 

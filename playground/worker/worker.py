@@ -91,7 +91,8 @@ class Worker(JobRunner):
         """Any request, by its type's handler. A probe waits for the space between two chunks of a
         job (the newest per channel: an older one still waiting is superseded)."""
         if not self.threads:  # the first request: torch's pool is this thread's (see playground.threads)
-            self._use_threads(self._threads_wanted)
+            with self._guard("choosing the threads"):  # (whatever goes wrong, the request is served)
+                self._use_threads(self._threads_wanted)
         if ask.between_chunks:
             old = self._probes.get(ask.channel)
             if old is not None:
@@ -149,6 +150,7 @@ class Worker(JobRunner):
             model, tok, info = self._open(request, FALLBACK_MODEL)
             info = replace(info, note=f"{source} could not be opened ({e}); the built-in GPT opened instead")
         self._release()  # what belonged to the old model can no longer be used
+        self._tuners = {}  # (its pace says nothing of the new model's)
         self.model, self.tokenizer, self.info = model, tok, info
         self.model_loaded.emit(info)  # first: views clear what they showed, so none re-reads
         self._forget_ablation()  # the old model's text on the new model when its heads come back
@@ -343,15 +345,20 @@ class Worker(JobRunner):
             self.threads_changed.emit(count)
 
     def _job_starting(self, job: Job) -> None:
-        if self._auto and job.kind in self._tuners:  # what this kind ran best with
-            self._apply_threads(self._tuners[job.kind].current)
+        if self._auto and job.kind in self._tuners:  # what this kind ran best with, measured anew
+            tuner = self._tuners[job.kind]
+            tuner.restart()
+            self._apply_threads(tuner.current)
 
     def _chunk_done(self, job: Job, items: int, seconds: float) -> None:
         if not self._auto:
             return
         from playground.threads import ThreadTuner, choose
 
-        tuner = self._tuners.setdefault(job.kind, ThreadTuner(choose()[0]))
+        if job.kind not in self._tuners:  # this kind's first job: its first chunk is its warm-up
+            self._tuners[job.kind] = ThreadTuner(choose()[0])
+            self._tuners[job.kind].restart()
+        tuner = self._tuners[job.kind]
         tuner.current = self.threads  # (a job of another kind may have changed it)
         better = tuner.record(items, seconds)
         if better is not None:
@@ -390,6 +397,7 @@ class Worker(JobRunner):
         run = self.training_run
         if reason == "unstarted":  # stopped before its first step: nothing to keep or show
             run.discard()
+            self.training_run = None
             return "stopped", ""
         try:
             status, message, last = run.finish(reason)
@@ -408,6 +416,8 @@ class Worker(JobRunner):
                 self.errored.emit(message, "")
         elif not run.started.scratch:  # the trained model is now the one to prompt and inspect
             self._activate_trained(run)
+        if self.training_run is run and run.trainer.model is not self.model:
+            self.training_run = None  # a failed run or a from-scratch twin: its model goes
         return ("done" if status == "finished" else status), message
 
     def _activate_trained(self, run: Any) -> None:
@@ -432,12 +442,14 @@ class Worker(JobRunner):
             # an encoder–decoder shows a held-out source first (as `held_out_source` reads a folder's)
             example=trainer.objective.val_pairs.sources[0] if caps.encoder_decoder else "",
         )
+        self._tuners = {}  # (the old model's pace says nothing of the new one's)
         self.model_loaded.emit(self.info)
         self._forget_ablation()  # (after: see `_load`)
 
     @serves(Save)
     def _save(self, request: int, ask: Save) -> None:
-        """Write the active model; a training run (live or just ended) keeps its training state."""
+        """Write the active model; a training run's (live, or just ended: its last checkpoint when
+        that is of the model as it is) keeps its training state if the run kept one."""
         run = self.training_run
         live = self.job is not None and self.job.kind == "train"
         if run is not None and (live or run.trainer.model is self.model):

@@ -36,12 +36,35 @@ def test_one_core_has_nothing_to_tune():
     assert tuner.counts == [1] and tuner.record(100, 1.0) is None
 
 
-@pytest.mark.parametrize("asked", ["0", "-1", "999", "two"])
-def test_a_thread_count_the_machine_cannot_give_is_said_and_the_default_used(asked):
+@pytest.mark.parametrize("asked", ["-1", "999", "two"])
+def test_a_thread_count_the_machine_cannot_give_is_said_and_automatic_used(asked):
     said = []
-    assert threads.from_option(asked, said.append) == threads.choose()[0]
+    assert threads.from_option(asked, said.append) == 0  # 0: automatic
     assert len(said) == 1 and "threads must be" in said[0]
     assert threads.from_option("1", said.append) == 1 and len(said) == 1
+    assert threads.from_option("auto", said.append) == threads.from_option(None, said.append) == 0
+    assert len(said) == 1
+
+
+def test_the_worker_tunes_unless_a_count_was_chosen_and_a_large_omp_setting_is_served(
+    qapp, qtbot, monkeypatch, tiny_gpt_dir
+):
+
+    from playground.worker import Worker
+    from playground.worker.requests import Load
+
+    monkeypatch.setattr(threads, "use", lambda n: None)  # (these workers run on the test's thread)
+    ended = []
+    for wanted, env, auto in ((0, None, True), (1, None, False), (0, "8", False)):
+        if env is None:
+            monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OMP_NUM_THREADS", env)  # more than the cores: the user's, respected
+        worker = Worker(device="cpu", threads=wanted)
+        worker.request_finished.connect(lambda r, s, m: ended.append(s))
+        worker.serve(1, Load(str(tiny_gpt_dir)))
+        assert worker._auto is auto and worker.threads == (wanted or int(env or threads.cores()))
+    assert ended == ["done"] * 3
 
 
 def test_the_users_own_openmp_setting_is_kept(monkeypatch):

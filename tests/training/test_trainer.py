@@ -360,5 +360,22 @@ def test_an_ended_run_frees_its_optimizer_and_a_later_save_copies_its_last_check
     orphan = Trainer(tiny.replace(steps=2, warmup_steps=0), small_corpus)  # no folder: nothing to copy
     list(orphan)
     orphan.release()
-    with pytest.raises(ModelError, match="without a checkpoint"):
-        orphan.save(tmp_path / "nowhere")
+    orphan.save(tmp_path / "model only")  # the model, without a state to resume
+    assert (tmp_path / "model only" / "model.safetensors").is_file()
+    assert not (tmp_path / "model only" / STATE_FILE).exists()
+
+
+def test_an_ended_runs_save_writes_the_model_as_it_is_when_its_last_checkpoint_is_older(
+    tiny: TrainConfig, small_corpus: Path, tmp_path: Path
+) -> None:
+    """A run whose final checkpoint could not be written (a full disk) keeps a model newer than
+    its last checkpoint: "Save as…" writes that model, not the older folder."""
+    trainer = Trainer(tiny.replace(steps=6, checkpoint_every=2), small_corpus, tmp_path / "run")
+    for _ in range(5):
+        trainer.advance()  # checkpoints at steps 2 and 4; step 5 is newer
+    trainer.release()
+    trainer.save(tmp_path / "now")
+    model, _ = load(tmp_path / "now")
+    for a, b in zip(model.state_dict().values(), trainer.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert not (tmp_path / "now" / STATE_FILE).exists()  # no optimizer state to keep

@@ -24,7 +24,7 @@ from playground.info import ModelInfo
 from playground.recipe import recipe_for
 from playground.views.prompt.sampling_form import SamplingForm
 from playground.views.prompt.token_details import TokenDetails
-from playground.views.widgets.example_text import fill, offer_example, watch_typing
+from playground.views.widgets.example_text import TYPED, fill, offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.save_dialogs import ask_file
 from playground.views.widgets.tokens import TokenText, tint, visible
@@ -351,13 +351,15 @@ class PromptView(QWidget):
     def save_state(self, store: QSettings) -> None:
         self.sampling.save(store)
         store.setValue("prompt/text", self.prompt.toPlainText())
+        store.setValue("prompt/typed", bool(self.prompt.property(TYPED)))  # the user's, or an example
         store.setValue("prompt/splitter", self.splitter.saveState())
 
     def restore_state(self, store: QSettings) -> None:
         self.sampling.restore(store)
         saved = store.value("prompt/text")
-        if saved is None:  # a first start: the app's example, which a model's own may replace
-            fill(self.prompt, "To be, or not to be")
+        typed = str(store.value("prompt/typed", "true")).lower() == "true"
+        if saved is None or not typed:  # the app's example, which a model's own may replace
+            fill(self.prompt, "To be, or not to be" if saved is None else str(saved))
         else:  # the user's text from the last session
             self.prompt.setPlainText(str(saved))
         if (state := store.value("prompt/splitter")) is not None:
