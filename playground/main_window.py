@@ -33,10 +33,12 @@ from playground.views.positions import PositionsView
 from playground.views.probabilities import ProbabilityView
 from playground.views.prompt import PromptView
 from playground.views.training import TrainingView
+from playground.views.widgets.elided_label import ElidedLabel
 from playground.worker import WorkerClient
 from playground.worker.requests import KnockOut, Load, SetThreads, Train
 
 MAX_RECENT = 8
+DEFAULT_SIZE = (1280, 800)
 # the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
 ONE_STACK_VIEWS = ("lens", "heads", "fill-mask", "finetune", "compare")
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
@@ -61,7 +63,7 @@ class MainWindow(QMainWindow):
         self.info: ModelInfo | None = None
         self.errors = ErrorReporter(self, interactive)
         self.setWindowTitle("Transformer Playground")
-        self.resize(1280, 800)
+        self.resize(*DEFAULT_SIZE)
 
         self.prompt_view = PromptView(client)
         self.attention_view = AttentionView(client)
@@ -141,8 +143,8 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.model_label = QLabel("no model")
-        self.activity = QLabel("starting…")
+        self.model_label = ElidedLabel("no model")
+        self.activity = ElidedLabel("starting…")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(False)
@@ -151,7 +153,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setToolTip("Stop what the worker is doing")
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.cancel_button.hide()
-        self.message = QLabel()
+        self.message = ElidedLabel()
         self._close_poll = QTimer(self, interval=100)  # waits for a busy worker before closing
         self._close_poll.timeout.connect(self._on_close_poll)
         bar.addWidget(self.model_label)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -79,6 +80,8 @@ class CompareView(QWidget):
             "Choose two models of one architecture (e.g. before and after a fine-tune) and a text."
         )
         self.summary.setWordWrap(True)
+        self.summary.setMinimumWidth(40)  # a long summary wraps: it never widens the window
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.maps = pg.GraphicsLayoutWidget()

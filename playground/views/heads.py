@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.recipe import recipe_for
+from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar, symmetric_levels
@@ -113,7 +114,7 @@ class HeadsView(QWidget):
         theme.apply_plot_palette(self.plots)
         self.labels = CellLabels()  # each cell's value, written on it
         self.heatmap.addItem(self.labels)
-        self.readout = QLabel("hover a cell; click one to show that head in the Attention tab")
+        self.readout = ElidedLabel("hover a cell; click one to show that head in the Attention tab")
         self.export_button = ExportButton(
             "head sweep",
             lambda: self.plots,

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpli
 
 from playground import theme
 from playground.recipe import recipe_for
+from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar
@@ -68,7 +69,7 @@ class LensView(QWidget):
         self.labels = CellLabels()  # each cell's top guess, written on it
         self.heatmap.addItem(self.labels)
         self.chart = TopKChart("click a cell")
-        self.readout = QLabel(" ")
+        self.readout = ElidedLabel(" ")
         self.export_button = ExportButton(
             "logit lens",
             lambda: self.plots,

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from playground import theme
+from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.heatmap import HeatmapPlot
 from playground.views.widgets.tokens import visible
 from playground.views.widgets.topk_chart import TopKChart
@@ -29,7 +30,7 @@ class TokenDetails(QWidget):
         self.attention.y_axis.setWidth(36)
         self.attention_widget.addItem(self.attention)
         theme.apply_plot_palette(self.attention_widget)
-        self.readout = QLabel(" ")
+        self.readout = ElidedLabel(" ")
         self.attention.hovered.connect(self._on_attention_hovered)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -24,6 +24,7 @@ from playground.info import ModelInfo
 from playground.recipe import recipe_for
 from playground.views.prompt.sampling_form import SamplingForm
 from playground.views.prompt.token_details import TokenDetails
+from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import TYPED, fill, offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.save_dialogs import ask_file
@@ -81,7 +82,7 @@ class PromptView(QWidget):
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.hide()
-        self.stats = QLabel("No run yet.")
+        self.stats = ElidedLabel("No run yet.")
         middle = QWidget()
         mid = QVBoxLayout(middle)
         mid.addWidget(self.notes)

@@ -1,0 +1,47 @@
+"""A one-line label that never widens the window: a long text is elided, the whole of it in a tooltip."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+MIN_WIDTH = 40  # px: the least a message shows before the window would have to widen
+
+
+class ElidedLabel(QLabel):
+    """A QLabel for messages of any length (status, readouts): it asks for no more width than it
+    is given, draws what fits with "…", and shows the full text in its tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(MIN_WIDTH)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self._update_tooltip()
+
+    def _update_tooltip(self) -> None:
+        one_line = " ".join(self.text().split())
+        cut = self.fontMetrics().horizontalAdvance(one_line) > self.contentsRect().width()
+        self.setToolTip(one_line if cut else "")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().sizeHint()
+        return QSize(min(hint.width(), MIN_WIDTH * 8), hint.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(MIN_WIDTH, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._update_tooltip()  # the tooltip follows whether the text still fits
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        one_line = " ".join(self.text().split())
+        shown = self.fontMetrics().elidedText(one_line, Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(rect, int(self.alignment()) | Qt.TextFlag.TextSingleLine, shown)
