@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.client, self.settings = client, settings
         self.info: ModelInfo | None = None
+        self._reopening = ""  # the last session's model, being reopened at launch
         self.errors = ErrorReporter(self, interactive)
         self.setWindowTitle("Transformer Playground")
         self.resize(*DEFAULT_SIZE)
@@ -220,7 +221,13 @@ class MainWindow(QMainWindow):
         """Settings ▸ Threads: automatic (one per core, or OMP_NUM_THREADS) or a number."""
         from playground import threads
 
-        menu = self.menuBar().addMenu("&Settings").addMenu("&Threads")
+        settings_menu = self.menuBar().addMenu("&Settings")
+        self.reopen_action = settings_menu.addAction("&Reopen the last model at launch")
+        self.reopen_action.setCheckable(True)
+        self.reopen_action.setToolTip("Off: every launch opens the built-in GPT, as the README says")
+        self.reopen_action.setChecked(self.settings.value("models/reopen_last", False) in (True, "true"))
+        self.reopen_action.toggled.connect(lambda on: self.settings.setValue("models/reopen_last", on))
+        menu = settings_menu.addMenu("&Threads")
         self.thread_actions = QActionGroup(self)
         auto, why = threads.choose()
         for n in range(0, threads.cores() + 1):
@@ -261,6 +268,17 @@ class MainWindow(QMainWindow):
         return action
 
     # ---- models ------------------------------------------------------------------------------
+    def launch_source(self, requested: str | None) -> str:
+        """What a launch opens: the model asked for, else the built-in GPT, or, when the user chose
+        Settings ▸ Reopen the last model at launch, the last one opened."""
+        last = str(self.settings.value("models/last", "") or "")
+        if requested:
+            return requested
+        if self.reopen_action.isChecked() and last:
+            self._reopening = last
+            return last
+        return "builtin:gpt"
+
     def open_model(self, source: str) -> None:
         """A folder or "builtin:gpt"/"builtin:bert", in the chosen precision. The current model
         stays until it loads."""
@@ -337,6 +355,9 @@ class MainWindow(QMainWindow):
             f" context {info.context}, vocabulary {info.vocab_size}"
         )
         note = f" — {info.note}" if info.note else ""
+        if self._reopening == info.source:  # said once, with where the choice lives
+            note += " (the last model you used: Settings ▸ Reopen the last model at launch)"
+        self._reopening = ""
         self.message.setText(f"Opened {info.name}{note}")
         recent = [info.source] + [s for s in self.recent_models() if s != info.source]
         self.settings.setValue("models/recent", recent[:MAX_RECENT])

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.excepthook = report_uncaught
     threading.excepthook = lambda a: report_uncaught(a.exc_type, a.exc_value, a.exc_traceback)
-    source = args.model or str(settings.value("models/last", "") or "") or "builtin:gpt"
+    source = window.launch_source(args.model)
     if args.screenshot:
         from playground.screenshot import Screenshot
 

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QStackedWidget,
     QStyle,
@@ -39,6 +38,7 @@ from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar
 from playground.views.widgets.mosaic import AttentionMosaic
 from playground.views.widgets.save_dialogs import ask_new_folder
+from playground.views.widgets.scrolling_form import scrolling_form
 from playground.views.widgets.training_charts import LossChart, Series, fix_steps
 from playground.worker import WorkerClient
 from playground.worker.requests import EXAMPLE, Generate, Inspect, Save, Train
@@ -203,15 +203,11 @@ class FinetuneView(QWidget):
         self._sync()
 
     # ---- building the panels ------------------------------------------------------------------
-    def _build_form(self) -> QScrollArea:
+    def _build_form(self) -> QWidget:
         """The settings, scrolling on their own."""
         self.form = FinetuneForm()
         self.form.validity_changed.connect(self._sync)
-        scroll = QScrollArea()
-        scroll.setWidget(self.form)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(320)
-        return scroll
+        return scrolling_form(self.form, 320)
 
     def _build_controls(self) -> QHBoxLayout:
         """Start, pause, stop (also the Training menu's actions), progress, save and compare; the

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSlider,
     QSplitter,
     QStyle,
@@ -36,6 +35,7 @@ from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import HeatmapPlot, colorbar
 from playground.views.widgets.mosaic import AttentionMosaic
 from playground.views.widgets.save_dialogs import ask_new_folder
+from playground.views.widgets.scrolling_form import scrolling_form
 from playground.views.widgets.training_charts import HeadScoreChart, LearningRateChart, LossChart, fix_steps
 from playground.worker import WorkerClient
 from playground.worker.requests import CheckHeads, Generate, Save, Train
@@ -116,15 +116,11 @@ class TrainingView(QWidget):
         self._sync()
 
     # ---- building the panels ------------------------------------------------------------------
-    def _build_form(self) -> QScrollArea:
+    def _build_form(self) -> QWidget:
         """The run's settings, scrolling on their own."""
         self.form = TrainingForm()
         self.form.validity_changed.connect(self._on_form_validity_changed)
-        scroll = QScrollArea()
-        scroll.setWidget(self.form)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(330)
-        return scroll
+        return scrolling_form(self.form, 330)
 
     def _build_controls(self) -> QHBoxLayout:
         """Train, pause, step, stop (also the Training menu's actions), progress, save, resume and
