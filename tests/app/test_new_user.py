@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QComboBox, QFormLayout, QLabel
+
+import models
 
 LONG = "a message far longer than any window is wide, " * 30
 
@@ -123,3 +127,83 @@ def test_a_launch_opens_the_builtin_gpt_unless_the_user_chose_to_reopen_the_last
     assert source == str(tiny_gpt_dir)
     wait_signal(client.model_loaded, lambda: third.open_model(source))
     assert "the last model you used" in third.message.text()
+
+
+@pytest.mark.parametrize("how", ["typed", "clicked"])
+def test_save_as_can_choose_an_existing_folder_then_asks_and_keeps_the_users_files(
+    qtbot, window, monkeypatch, tmp_path, how
+):
+    """Save as… in a real folder dialog: an existing folder is chosen (Qt's save dialog only
+    moved into it, with Save disabled); the question comes; the user's files stay."""
+    from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QListView, QMessageBox
+
+    from playground.views.widgets import save_dialogs
+
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me", encoding="utf-8")
+    asked: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        staticmethod(lambda _p, _t, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.Yes),
+    )
+    shown: list[save_dialogs.FolderDialog] = []
+
+    def exec_(dialog) -> int:  # the dialog as the user sees it, driven by keys and clicks
+        shown.append(dialog)
+        dialog.setDirectory(str(tmp_path))
+        dialog.show()
+        qtbot.waitUntil(
+            lambda: (
+                dialog.findChild(QListView, "listView")
+                .model()
+                .rowCount(dialog.findChild(QListView, "listView").rootIndex())
+                > 0
+            ),
+            timeout=5_000,
+        )
+        if how == "typed":
+            edit = dialog.findChild(QLineEdit, "fileNameEdit")
+            edit.clear()
+            qtbot.keyClicks(edit, "mine")
+        else:
+            view = dialog.findChild(QListView, "listView")
+            model, root = view.model(), view.rootIndex()
+            row = next(r for r in range(model.rowCount(root)) if model.index(r, 0, root).data() == "mine")
+            qtbot.mouseClick(
+                view.viewport(),
+                Qt.MouseButton.LeftButton,
+                pos=view.visualRect(model.index(row, 0, root)).center(),
+            )
+        button = dialog.findChild(QDialogButtonBox).buttons()[0]
+        assert button.isEnabled()
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        return dialog.result()
+
+    monkeypatch.setattr(save_dialogs.FolderDialog, "exec", exec_)
+    window.show_view("training")
+    qtbot.mouseClick(window.training_view.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: (target / "config.json").exists(), timeout=10_000)
+    assert len(asked) == 1 and "“mine” already exists" in asked[0]
+    assert (target / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert models.load(target)[0].config.n_layer == 2
+
+
+def test_save_as_creates_a_new_folder_typed_in_the_dialog(qtbot, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox, QFileSystemModel, QLineEdit
+
+    from playground.views.widgets.save_dialogs import FolderDialog
+
+    dialog = FolderDialog(None, "Save", str(tmp_path / "model"))
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.findChild(QFileSystemModel).directoryLoaded):  # as a user would
+        dialog.show()
+    edit = dialog.findChild(QLineEdit, "fileNameEdit")
+    assert edit.text() == "model"  # the suggested name, ready to keep or change
+    edit.clear()
+    qtbot.keyClicks(edit, "brand new")
+    button = dialog.findChild(QDialogButtonBox).buttons()[0]
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert dialog.chosen() == str(tmp_path / "brand new")

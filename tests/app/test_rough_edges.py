@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 import models
 from playground.views.widgets import save_dialogs
@@ -18,6 +18,9 @@ def _answer_dialogs(monkeypatch, path: str, answer=QMessageBox.StandardButton.Ye
     """The file dialog returns `path`; a confirmation gets `answer`. Returns the questions asked."""
     asked: list[str] = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (path, "")))
+    # the folder dialog (its own widgets are driven in test_new_user): the user picked `path`
+    monkeypatch.setattr(save_dialogs.FolderDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
+    monkeypatch.setattr(save_dialogs.FolderDialog, "chosen", lambda self: path)
 
     def question(parent, title, text, *args, **kwargs):
         asked.append(text)

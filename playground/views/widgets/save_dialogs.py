@@ -4,16 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
+
+
+class FolderDialog(QFileDialog):
+    """Pick a folder to save into: an existing one (selected, or typed) or a new name, which is
+    created. Qt's own save dialog cannot: choosing an existing folder only moved into it."""
+
+    def __init__(self, parent: QWidget | None, title: str, suggested: str) -> None:
+        super().__init__(parent, title, str(Path(suggested).parent))
+        self.setOption(QFileDialog.Option.DontUseNativeDialog)  # (its accept() is ours)
+        self.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)  # a new name can be typed
+        self.setFileMode(QFileDialog.FileMode.AnyFile)
+        self.setOption(QFileDialog.Option.ShowDirsOnly)
+        self.setLabelText(QFileDialog.DialogLabel.Accept, "Save")
+        self.setLabelText(QFileDialog.DialogLabel.FileName, "Folder:")
+        self.selectFile(Path(suggested).name)
+
+    def chosen(self) -> str:
+        files = self.selectedFiles()
+        return files[0] if files else ""
+
+    def accept(self) -> None:
+        if Path(self.chosen()).is_dir():
+            QDialog.accept(self)  # an existing folder is the answer (Qt's save dialog moved into it)
+            return
+        super().accept()
 
 
 def ask_new_folder(parent: QWidget, title: str, suggested: str) -> str:
     """A folder to write a model into, "" if cancelled. A new name is fine (it is created); an
     existing folder with files in it is used only after the user agrees to replace its model."""
-    path, _ = QFileDialog.getSaveFileName(
-        parent, title, suggested, "Checkpoint folder (a new name)", "", QFileDialog.Option.ShowDirsOnly
-    )
-    if not path:
+    dialog = FolderDialog(parent, title, suggested)
+    if dialog.exec() != QDialog.DialogCode.Accepted or not (path := dialog.chosen()):
         return ""
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
