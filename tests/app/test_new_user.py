@@ -207,3 +207,26 @@ def test_save_as_creates_a_new_folder_typed_in_the_dialog(qtbot, tmp_path):
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert dialog.result() == dialog.DialogCode.Accepted
     assert dialog.chosen() == str(tmp_path / "brand new")
+
+
+def test_a_risky_learning_rate_is_warned_about_in_view_as_it_is_typed(qtbot, window):
+    """The warning was written at the foot of a long scrolling form, out of sight: it now sits
+    under the form, visible whatever is scrolled, from the keystroke that makes it true."""
+    from PySide6.QtWidgets import QScrollArea
+
+    window.show_view("training")
+    form = window.training_view.form
+    box = form.floats["lr"]
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+    box.selectAll()
+    qtbot.keyClicks(box, "10")
+    assert "learning rate 10 is far above" in form.warning.text()
+    assert form.warning.isVisible()
+    scroll = window.training_view.findChild(QScrollArea)
+    assert not scroll.isAncestorOf(form.warning)  # not scrolled out of sight
+    top_left = form.warning.mapTo(window, form.warning.rect().topLeft())
+    assert window.rect().contains(top_left)
+    box.selectAll()
+    qtbot.keyClicks(box, "0.003")
+    assert form.warning.text() == ""
+    assert window.training_view.train_button.isEnabled()

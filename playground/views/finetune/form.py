@@ -103,7 +103,7 @@ class FinetuneForm(QWidget):
             "beside the fine-tune's, to show what pre-training bought. The fine-tuned model stays active."
         )
         form.addRow(self.scratch)
-        form.addRow(self.error)
+        self.notices = (self.error,)  # shown under the form, in view as one types
         self._on_task_changed()
 
     # ---- reading the settings ---------------------------------------------------------------

@@ -129,10 +129,9 @@ class TrainingForm(QWidget):
         form.addRow("Probe text", self.probe_text)
         self.error = QLabel(wordWrap=True)
         self.error.setStyleSheet("color: #d9534f")
-        form.addRow(self.error)
         self.warning = QLabel(wordWrap=True)  # legal but risky settings: said, not refused
         self.warning.setStyleSheet("color: #e0a030")
-        form.addRow(self.warning)
+        self.notices = (self.error, self.warning)  # shown under the form, in view as one types
         self.message = ""
         self.apply(PRESETS["task"].config)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QScrollArea, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QScrollArea, QVBoxLayout, QWidget
 
 
 class WheelGuard(QObject):
@@ -25,8 +25,9 @@ def guard_wheel(root: QWidget, guard: QObject) -> None:
         box.installEventFilter(guard)
 
 
-def scrolling_form(form: QWidget, min_width: int) -> QScrollArea:
-    """`form` in a scroll area that scrolls up and down only, with its wheel guarded."""
+def scrolling_form(form: QWidget, min_width: int) -> QWidget:
+    """`form` in a scroll area that scrolls up and down only, with its wheel guarded; the form's
+    `notices` (its error and warning lines) stay in view under it, whatever is scrolled."""
     scroll = QScrollArea()
     scroll.setWidget(form)
     scroll.setWidgetResizable(True)
@@ -34,4 +35,11 @@ def scrolling_form(form: QWidget, min_width: int) -> QScrollArea:
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     scroll.wheel_guard = WheelGuard(scroll)
     guard_wheel(form, scroll.wheel_guard)
-    return scroll
+    panel = QWidget()
+    column = QVBoxLayout(panel)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.addWidget(scroll, 1)
+    for notice in getattr(form, "notices", ()):
+        notice.setMaximumWidth(scroll.minimumWidth())  # wrapped, never wider than the form
+        column.addWidget(notice)
+    return panel
