@@ -520,6 +520,7 @@ class MainWindow(QMainWindow):
 
     def _on_head_chosen(self, layer: int, head: int) -> None:
         self.attention_view.show_head(layer, head)
+        self.show_view("attention")  # the click says it shows the head there: it does
 
     def _on_inspect_requested(self, text: str) -> None:
         self.probability_view.set_text(text)

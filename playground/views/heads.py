@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
@@ -58,6 +59,7 @@ class HeadsView(QWidget):
         self.asked: Sweep | None = None  # what it was asked for
         self.request = 0
         self.stale = False  # heads were knocked out or restored since the sweep ran
+        self.out: tuple[tuple[int, int], ...] = ()  # the heads out in the shown sweep's runs
         self.kind = QComboBox()
         for key, title in KINDS.items():
             self.kind.addItem(title, key)
@@ -72,11 +74,16 @@ class HeadsView(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the sweep (Esc); the heads done so far stay shown")
         self.stop_button.clicked.connect(self.stop)
+        self.intact = QCheckBox("on the intact model")
+        self.intact.setToolTip(
+            "Heads are knocked out (K in the Attention tab): sweep the model with every head in instead"
+        )
+        self.intact.hide()  # offered only while heads are out
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m heads")
-        self.progress.setMaximumWidth(220)
+        self.progress.setMinimumWidth(self.fontMetrics().horizontalAdvance("9999 / 9999 heads") + 24)
         top = QHBoxLayout()
-        for w in (self.kind, self.mode, self.run_button, self.stop_button, self.progress):
+        for w in (self.kind, self.mode, self.intact, self.run_button, self.stop_button, self.progress):
             top.addWidget(w)
         top.addStretch(1)
 
@@ -161,13 +168,15 @@ class HeadsView(QWidget):
                 "",
             )
             return
+        intact = self.intact.isVisible() and self.intact.isChecked()
         ask = Sweep(
             kind, self.text.text(), self.corrupted.text(), self.target.text().strip(),
-            self.other.text().strip(), self.mode.currentData(),
+            self.other.text().strip(), self.mode.currentData(), intact,
         )  # fmt: skip
         self.request = self.client.send(ask)
-        self.asked = ask
         if self.request:
+            self.asked = ask
+            self.out = () if intact else tuple(self.client.ablation[0])
             self.progress.setValue(0)
 
     def stop(self) -> None:
@@ -190,6 +199,8 @@ class HeadsView(QWidget):
         self._set_labels(None)
         self.heatmap.setTitle("")
         self.summary.setText(EXPLAIN[self.kind.currentData()])
+        info = self.client.info
+        self.progress.setRange(0, info.n_layer * info.n_head if info is not None else 0)
         self.progress.setValue(0)
 
     def _sync(self) -> None:
@@ -230,7 +241,7 @@ class HeadsView(QWidget):
         self.bar.setLabel("left", "share restored" if patching else "loss change (nats)")
         self.heatmap.setTitle(_title(sweep))
         self._set_labels(sweep)
-        self.summary.setText(_summary(sweep))
+        self.summary.setText(_summary(sweep, self.out))
 
     def _set_labels(self, sweep) -> None:
         if sweep is None or sweep.values.size > MAX_LABELLED_CELLS:  # beyond that, hover instead
@@ -238,20 +249,26 @@ class HeadsView(QWidget):
             return
         top = max(abs(v) for v in self.heatmap.levels)
         rows = [[_format(sweep, v) if np.isfinite(v) else "" for v in row] for row in sweep.values]
+        for layer, head in self.out:  # already out in every run of the sweep: nothing to change
+            rows[layer][head] = "out"
         colors = [[_label_color(v, top) for v in row] for row in sweep.values]
         self.labels.set_cells(rows, colors)
 
-    def _on_ablation_changed(self, _heads, _mode: str) -> None:
+    def _on_ablation_changed(self, heads, _mode: str) -> None:
+        self.intact.setVisible(bool(heads))
         if self.sweep is not None:
             self.stale = True
             self.summary.setText(
-                _summary(self.sweep) + "\nHeads were knocked out or restored since: run the sweep again."
+                _summary(self.sweep, self.out)
+                + "\nHeads were knocked out or restored since: run the sweep again."
             )
 
     def _on_heatmap_hovered(self, row: int, col: int, value: float) -> None:
         if self.sweep is None or row < 0:
             return
-        if not np.isfinite(value):
+        if (row, col) in self.out:
+            self.readout.setText(f"L{row}H{col} was already knocked out in every run of this sweep")
+        elif not np.isfinite(value):
             self.readout.setText(f"L{row}H{col}: not computed yet")
         elif self.sweep.kind == "ablation":
             self.readout.setText(f"L{row}H{col} knocked out: the loss changes by {value:+.4f} nats per token")
@@ -263,7 +280,7 @@ class HeadsView(QWidget):
     def _on_heatmap_clicked(self, row: int, col: int) -> None:
         if self.sweep is not None:
             self.head_chosen.emit(row, col)
-            self.readout.setText(f"L{row}H{col} is selected in the Attention tab (K there knocks it out)")
+            self.readout.setText(f"L{row}H{col} is shown in the Attention tab (K there knocks it out)")
 
     # ---- export --------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> None:
@@ -307,22 +324,36 @@ def _title(sweep) -> str:
     return f"share of “{visible(sweep.target)}” vs “{visible(sweep.other)}” restored by each head"
 
 
-def _summary(sweep) -> str:
+def _summary(sweep, out: tuple[tuple[int, int], ...] = ()) -> str:
+    """What the sweep found, and what its baseline is: the model with every head in, or with the
+    heads knocked out when it ran (they stay out in each of its runs)."""
     values = sweep.values
     done = f"{sweep.done} of {sweep.total} heads" if not sweep.complete else "all heads"
     if not np.isfinite(values).any():
         return EXPLAIN[sweep.kind]
     layer, head = np.unravel_index(np.nanargmax(values), values.shape)
     if sweep.kind == "ablation":
+        baseline = (
+            f"Loss with {heads_named(out)} knocked out (marked “out”; every run of the sweep keeps "
+            f"them out): {sweep.baseline:.3f} nats per token"
+            if out
+            else f"Loss with every head in: {sweep.baseline:.3f} nats per token"
+        )
         return (
-            f"Loss with every head in: {sweep.baseline:.3f} nats per token. Of {done}, knocking out "
+            f"{baseline}. Of {done}, knocking out "
             f"L{layer}H{head} hurts most ({values[layer, head]:+.3f}). " + EXPLAIN["ablation"]
         )
-    return (
+    with_out = f"With {heads_named(out)} knocked out: " if out else ""
+    return with_out + (
         f"Clean run: “{visible(sweep.target)}” beats “{visible(sweep.other)}” by {sweep.reference:+.2f} "
         f"logits; corrupted run: {sweep.baseline:+.2f}. Of {done}, L{layer}H{head} restores most "
         f"({values[layer, head]:.0%}). " + EXPLAIN["patching"]
     )
+
+
+def heads_named(heads) -> str:
+    names = [f"L{layer}H{head}" for layer, head in heads]
+    return ", ".join(names) if len(names) <= 6 else f"{', '.join(names[:5])} and {len(names) - 5} more"
 
 
 def _format(sweep, value: float) -> str:

@@ -132,6 +132,7 @@ class Sweep(Request):
     target: str = ""
     other: str = ""
     mode: str = "zero"
+    intact: bool = False  # True: on the model with every head in, whatever is knocked out now
 
     def label(self) -> str:
         return "sweeping the heads…"

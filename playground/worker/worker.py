@@ -258,15 +258,16 @@ class Worker(JobRunner):
         self._need_model()
         import models
 
-        with self._ablated():  # the heads already out stay out, in the sweep's own runs too
+        out = () if ask.intact else self.ablation  # the heads already out stay out, unless asked
+        with models.ablated(self.model, out, self.ablation_mode) if out else nullcontext():
             if ask.sweep == "ablation":
                 sweeps = models.ablation_sweep(self.model, self.tokenizer, ask.text, ask.mode)
             else:
                 sweeps = models.patching_sweep(
                     self.model, self.tokenizer, ask.text, ask.corrupted, ask.target, ask.other
                 )
-        if self.ablation:
-            sweeps = self._each_ablated(sweeps, self.ablation, self.ablation_mode)
+        if out:  # in the sweep's own runs too
+            sweeps = self._each_ablated(sweeps, out, self.ablation_mode)
         cfg = self.model.config
         return Job(
             "sweep", _per_unit(sweeps), lambda batch: self.heads_swept.emit(batch[-1]), None, None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QComboBox, QFormLayout, QLabel
@@ -230,3 +231,55 @@ def test_a_risky_learning_rate_is_warned_about_in_view_as_it_is_typed(qtbot, win
     qtbot.keyClicks(box, "0.003")
     assert form.warning.text() == ""
     assert window.training_view.train_button.isEnabled()
+
+
+def test_head_effects_under_a_knockout_names_its_baseline_marks_the_heads_out_and_can_sweep_intact(
+    qtbot, window
+):
+    from tests.app.test_heads_view import _sweep
+    from tests.app.test_knock_out import TEXT, _click_tile, _inspect
+
+    _inspect(qtbot, window)
+    attention = window.attention_view
+    _click_tile(qtbot, attention, 1, 0)
+    _click_tile(qtbot, attention, 1, 1, shift=True)
+    qtbot.keyClick(attention.overview_widget, Qt.Key.Key_K)
+    qtbot.waitUntil(lambda: window.client.ablation[0] == ((1, 0), (1, 1)), timeout=10_000)
+    view = window.heads_view
+    window.show_view("heads")
+    assert view.intact.isVisible()  # offered only while heads are out
+    worker = window.client.worker
+    with models.ablated(worker.model, ((1, 0), (1, 1)), "zero"):
+        out_loss = models.probe(worker.model, worker.tokenizer, TEXT).loss
+    intact_loss = models.probe(worker.model, worker.tokenizer, TEXT).loss
+    _sweep(qtbot, window, text=TEXT)
+    summary = view.summary.text()
+    assert "Loss with L1H0, L1H1 knocked out" in summary and f"{out_loss:.3f}" in summary
+    assert view.labels.texts[1] == ["out", "out"]  # marked, not "+0.00"
+    qtbot.mouseClick(view.intact, Qt.MouseButton.LeftButton)
+    _sweep(qtbot, window, text=TEXT)
+    assert f"Loss with every head in: {intact_loss:.3f}" in view.summary.text()
+    assert "out" not in view.labels.texts[1]
+    expected = list(models.ablation_sweep(worker.model, worker.tokenizer, TEXT))[-1]
+    np.testing.assert_allclose(view.heatmap.data, expected.values, atol=1e-6)
+    assert window.client.ablation[0] == ((1, 0), (1, 1))  # the knockout itself stays
+
+
+def test_a_head_effects_cell_click_shows_the_head_in_the_attention_tab(qtbot, window):
+    from PySide6.QtCore import QPointF
+
+    from tests.app.test_heads_view import _sweep
+
+    _sweep(qtbot, window, text="the cat sat on the mat")
+    view = window.heads_view
+    at = view.plots.mapFromScene(view.heatmap.getViewBox().mapViewToScene(QPointF(1.5, 0.5)))
+    qtbot.mouseClick(view.plots.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert window.tabs.currentWidget() is window.attention_view
+    assert (window.attention_view.layer, window.attention_view.head) == (0, 1)
+
+
+def test_the_sweep_counter_counts_this_models_heads_before_a_sweep(qtbot, window):
+    window.show_view("heads")
+    bar = window.heads_view.progress
+    assert (bar.value(), bar.maximum()) == (0, 4)  # 2 layers × 2 heads, not "0 / 100"
+    assert bar.width() >= bar.fontMetrics().horizontalAdvance("270 / 270 heads")
