@@ -32,6 +32,7 @@ from playground.views.lens import LensView
 from playground.views.positions import PositionsView
 from playground.views.probabilities import ProbabilityView
 from playground.views.prompt import PromptView
+from playground.views.resets import MODEL, reset_views
 from playground.views.training import TrainingView
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.worker import WorkerClient
@@ -362,11 +363,8 @@ class MainWindow(QMainWindow):
         recent = [info.source] + [s for s in self.recent_models() if s != info.source]
         self.settings.setValue("models/recent", recent[:MAX_RECENT])
         self.settings.setValue("models/last", info.source)
-        self.attention_view.clear()  # until the new model's own results arrive
-        self.lens_view.clear()
-        self.heads_view.clear()
+        reset_views(self.views.values(), MODEL)  # until the new model's own results arrive
         caps = info.capabilities
-        self.probability_view.clear(scores_first(info))
         shown = self.tabs.currentWidget()
         self._enable_views(caps.one_stack)  # (Qt moves off a tab it disables: to the next one it finds)
         if caps.encoder_decoder:  # its prompt is a source: a held-out one of its own data, if known
@@ -605,19 +603,6 @@ class MainWindow(QMainWindow):
 
     def _on_saved(self, what: str) -> None:
         self.message.setText(what)
-
-
-def scores_first(info: ModelInfo) -> str:
-    """What the probabilities view says until something is scored."""
-    caps = info.capabilities
-    if caps.encoder_decoder:
-        return (
-            "An encoder–decoder scores a target given its source: translate in the Prompt tab, "
-            "or type “source -> target” above and press Enter."
-        )
-    if caps.encoder_only:
-        return "A BERT scores each token itself, unmasked: type a text above and press Enter."
-    return f"Scoring with {info.name}…"
 
 
 SHUTDOWN_WAIT_MS = 3000  # how long closing blocks before it says why and waits in the background

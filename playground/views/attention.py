@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.recipe import recipe_for
+from playground.views.resets import MODEL
 from playground.views.widgets.attention_scale import LABELS, SCALES, described, rescaled, resolve
 from playground.views.widgets.background import Background
 from playground.views.widgets.example_text import offer_example, watch_typing
@@ -377,6 +378,11 @@ class AttentionView(QWidget):
             self.background.run(lambda: run_attention(steps, complete), show)
         else:
             show(run_attention(steps, complete))
+
+    def reset(self, event: str) -> None:
+        """MODEL: nothing of the last model's heads is shown."""
+        if event == MODEL:
+            self.clear()
 
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's heads say nothing about it)."""

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from playground import theme
 from playground.recipe import recipe_for
+from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
@@ -191,6 +192,11 @@ class HeadsView(QWidget):
         """A new model's first text, unless the user typed one of their own here (or a pair)."""
         if self.kind.currentData() == "ablation" or not self.text.text():
             offer_example(self.text, text)
+
+    def reset(self, event: str) -> None:
+        """MODEL: nothing of the last model's heads is shown."""
+        if event == MODEL:
+            self.clear()
 
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's heads say nothing about it)."""

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpli
 
 from playground import theme
 from playground.recipe import recipe_for
+from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
@@ -113,6 +114,11 @@ class LensView(QWidget):
     def show_example(self, text: str) -> None:
         """A new model's first text, unless the user typed one of their own here."""
         offer_example(self.text, text)
+
+    def reset(self, event: str) -> None:
+        """MODEL: nothing of the last model's layers is shown."""
+        if event == MODEL:
+            self.clear()
 
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's layers say nothing about it)."""

@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from playground import theme
+from playground.info import ModelInfo
 from playground.recipe import recipe_for
+from playground.views.resets import MODEL
 from playground.views.widgets.example_text import offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import TokenAxis
@@ -164,6 +166,11 @@ class ProbabilityView(QWidget):
         self.text.setText(text)
         # a probe for this view alone: no attentions (a run's come from its steps)
         self.client.send(Inspect(text, SCORES, attentions=False))
+
+    def reset(self, event: str) -> None:
+        """MODEL: the last model's scores go, with what this one can score said instead."""
+        if event == MODEL and self.client.info is not None:
+            self.clear(scores_first(self.client.info))
 
     def clear(self, why: str) -> None:
         """Empty the view, saying why (a model that cannot score: the old result would lie)."""
@@ -321,3 +328,16 @@ def _outline_pen():
     pen = pg.mkPen(theme.palette().color(QPalette.ColorRole.Text), width=1.5)
     pen.setCosmetic(True)
     return pen
+
+
+def scores_first(info: ModelInfo) -> str:
+    """What the probabilities view says until something is scored."""
+    caps = info.capabilities
+    if caps.encoder_decoder:
+        return (
+            "An encoder–decoder scores a target given its source: translate in the Prompt tab, "
+            "or type “source -> target” above and press Enter."
+        )
+    if caps.encoder_only:
+        return "A BERT scores each token itself, unmasked: type a text above and press Enter."
+    return f"Scoring with {info.name}…"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,51 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bert")
     models.save(models.Bert(cfg).eval(), tok, folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def marian_dir(tmp_path_factory):
+    """A tiny encoder–decoder folder whose greedy output reads back as text."""
+    import torch
+
+    import models
+    from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
+    from tests.models.test_seq2seq import SHAPE
+
+    tok = models.Tokenizer.train(["abcdefgh ijk 0123456789"], "char", specials=("<pad>", "</s>"))
+    torch.manual_seed(0)
+    model = Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, eos_token_id=1, **SHAPE)).eval()
+    with torch.no_grad():
+        model.final_logits_bias[0, 0] = -1e4  # <pad> is never chosen: the output reads back as text
+        model.final_logits_bias[0, 1] = -1e4  # nor </s>: greedy runs to its length, whatever the weights
+    folder = tmp_path_factory.mktemp("marian") / "marian"
+    models.save(model, tok, folder)
+    return folder
+
+
+WORDS = {"cat": "animal", "log": "thing"}  # the word in a text decides its label
+
+
+@pytest.fixture
+def labelled_csv(tmp_path):
+    rng = random.Random(0)
+    filler = "the sat on a and mat dog".split()
+    rows = ["text,label"]
+    for _ in range(80):
+        word = rng.choice(list(WORDS))
+        words = rng.sample(filler, 5)
+        words.insert(rng.randrange(6), word)
+        rows.append(f"{' '.join(words)},{WORDS[word]}")
+    path = tmp_path / "labels.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def bert_window(window, tiny_bert_dir, wait_signal):
+    wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tiny_bert_dir)))
+    window.show_view("finetune")
+    return window
 
 
 @pytest.fixture

@@ -3,37 +3,10 @@ a from-scratch twin beside it; text fine-tunes before and after; refusals that l
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 import models
-
-WORDS = {"cat": "animal", "log": "thing"}  # the word in a text decides its label
-
-
-@pytest.fixture
-def labelled_csv(tmp_path):
-    rng = random.Random(0)
-    filler = "the sat on a and mat dog".split()
-    rows = ["text,label"]
-    for _ in range(80):
-        word = rng.choice(list(WORDS))
-        words = rng.sample(filler, 5)
-        words.insert(rng.randrange(6), word)
-        rows.append(f"{' '.join(words)},{WORDS[word]}")
-    path = tmp_path / "labels.csv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture
-def bert_window(window, tiny_bert_dir, wait_signal):
-    wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tiny_bert_dir)))
-    window.show_view("finetune")
-    return window
 
 
 def _set(view, data: str, steps: int, **ints) -> None:

@@ -4,28 +4,10 @@ shows its three kinds (cross-attention labelled target × source); views it has 
 from __future__ import annotations
 
 import numpy as np
-import pytest
-import torch
 from PySide6.QtCore import Qt
 
-import models
-from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.text.pairs import ARROW, START
 from playground.worker.requests import KnockOut, Train
-from tests.models.test_seq2seq import SHAPE
-
-
-@pytest.fixture(scope="module")
-def marian_dir(tmp_path_factory):
-    tok = models.Tokenizer.train(["abcdefgh ijk 0123456789"], "char", specials=("<pad>", "</s>"))
-    torch.manual_seed(0)
-    model = Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, eos_token_id=1, **SHAPE)).eval()
-    with torch.no_grad():
-        model.final_logits_bias[0, 0] = -1e4  # <pad> is never chosen: the output reads back as text
-        model.final_logits_bias[0, 1] = -1e4  # nor </s>: greedy runs to its length, whatever the weights
-    folder = tmp_path_factory.mktemp("marian") / "marian"
-    models.save(model, tok, folder)
-    return folder
 
 
 def test_a_source_streams_its_translation_and_the_attention_view_shows_three_kinds(

@@ -33,6 +33,7 @@ from playground import theme
 from playground.info import ModelInfo
 from playground.training_session import TrainingStarted
 from playground.views.finetune.form import FinetuneForm
+from playground.views.resets import REFUSED, STOPPED, ended_line, event_of
 from playground.views.widgets.budgeted_redraw import BudgetedRedraw
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar
@@ -45,6 +46,9 @@ from playground.worker.requests import EXAMPLE, Generate, Inspect, Save, Train
 
 REDRAW_MS = 150  # one drawing (a chart, the confusion matrix, the table) per tick, at most this often
 REDRAW_BUDGET = 0.1  # and drawing takes at most this share of the time: the run wants the CPU
+
+
+CONFUSION_TITLE = "confusion matrix (validation)"
 
 
 class ComparisonChart(pg.PlotWidget):
@@ -273,7 +277,7 @@ class FinetuneView(QWidget):
         """Classification: the confusion matrix, the held-out examples, a clicked one's attention."""
         self.confusion_widget = pg.GraphicsLayoutWidget()
         self.confusion = HeatmapPlot()
-        self.confusion.setTitle("confusion matrix (validation)")
+        self.confusion.setTitle(CONFUSION_TITLE)
         self.confusion.setLabel("left", "true label")
         self.confusion.setLabel("bottom", "predicted")
         self.confusion.y_axis.setWidth(90)
@@ -559,8 +563,22 @@ class FinetuneView(QWidget):
             self._start_twin()
         elif not self.scratch_run:
             self.twin_pending = False
+        if event := event_of(status, self.last_step > 0):
+            self.reset(event, message)
         self._compare_summary()
         self._sync()
+
+    def reset(self, event: str, message: str = "") -> None:
+        """REFUSED: nothing of the run that did not start (no progress, no "preparing…", no
+        scores), the reason in the status line; STOPPED: where it stopped, in place of "stopping
+        after this step…"; MODEL: nothing (a fine-tune's end makes its model active: its charts
+        are that model's story)."""
+        if event == REFUSED:
+            self._reset()
+            self.progress.setValue(0)
+            self.stats.setText(ended_line(event, message, 0, 0))
+        elif event == STOPPED:
+            self.stats.setText(ended_line(event, message, self.last_step, self.progress.maximum()))
 
     def _compare_summary(self) -> None:
         tuned = self.comparison.series["fine-tuned"].data()[1]
@@ -623,7 +641,10 @@ class FinetuneView(QWidget):
         self.log.clear()
         self.examples.set_scores(None)
         self.confusion.clear_matrix()
+        self.confusion.setTitle(CONFUSION_TITLE)
         self.confusion_counts.set_cells([], [])
+        self.pending_scores, self._scores_due = None, set()
+        self.progress.setValue(0)  # the last run's "100 / 100" is not this one's
         self.head_plot.clear_matrix()
         self.mosaic.clear_attentions()
         self.cls_row.hide()

@@ -13,6 +13,7 @@ from playground.views.widgets.heatmap import HeatmapPlot
 from playground.views.widgets.tokens import visible
 from playground.views.widgets.topk_chart import TopKChart
 
+OWN_TITLE = "its attention (average of heads per layer)"
 EMPTY_HEADER = "Click a generated token to see its alternatives and attention."
 
 
@@ -26,7 +27,7 @@ class TokenDetails(QWidget):
         self.attention_widget = pg.GraphicsLayoutWidget()
         self.attention_widget.setMinimumHeight(140)
         self.attention = HeatmapPlot()
-        self.attention.setTitle("its attention (average of heads per layer)")
+        self.attention.setTitle(OWN_TITLE)
         self.attention.y_axis.setWidth(36)
         self.attention_widget.addItem(self.attention)
         theme.apply_plot_palette(self.attention_widget)
@@ -49,7 +50,7 @@ class TokenDetails(QWidget):
         top_probs,
         attention: np.ndarray | None = None,
         keys=(),
-        title: str = "its attention (average of heads per layer)",
+        title: str = OWN_TITLE,
     ) -> None:
         """attention: float32 [layers, heads, keys] for this token's query, or None."""
         self.attention.setTitle(title)
@@ -63,6 +64,7 @@ class TokenDetails(QWidget):
     def clear(self) -> None:
         """Back to empty (a new model: the last one's tokens and layers mean nothing now)."""
         self.header.setText(EMPTY_HEADER)
+        self.attention.setTitle(OWN_TITLE)  # not an encoder–decoder's "over the source" any more
         self.chart.clear_bars()
         self.attention.clear_matrix()
         self.readout.setText(" ")

@@ -24,6 +24,7 @@ from playground.info import ModelInfo
 from playground.recipe import recipe_for
 from playground.views.prompt.sampling_form import SamplingForm
 from playground.views.prompt.token_details import TokenDetails
+from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import TYPED, fill, offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
@@ -31,6 +32,8 @@ from playground.views.widgets.save_dialogs import ask_file
 from playground.views.widgets.tokens import TokenText, tint, visible
 from playground.worker import WorkerClient
 from playground.worker.requests import Generate, Train
+
+NO_RUN = "No run yet."
 
 
 class PromptView(QWidget):
@@ -82,7 +85,7 @@ class PromptView(QWidget):
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.hide()
-        self.stats = ElidedLabel("No run yet.")
+        self.stats = ElidedLabel(NO_RUN)
         middle = QWidget()
         mid = QVBoxLayout(middle)
         mid.addWidget(self.notes)
@@ -158,9 +161,20 @@ class PromptView(QWidget):
         return "".join(s.text for s in self.steps)
 
     # ---- worker answers -------------------------------------------------------------------
+    def reset(self, event: str) -> None:
+        """MODEL: the last model's run goes (its text, its stats and notes, the clicked token's
+        alternatives and attention: an encoder–decoder's "its attention over the source" must
+        not sit beside a decoder). The prompt, the user's own, stays."""
+        if event != MODEL or self.running:
+            return
+        self.steps, self.prompt_tokens, self.finish_reason = [], None, ""
+        self.output.clear_tokens()
+        self.notes.hide()
+        self.details.clear()
+        self.stats.setText(NO_RUN)
+        self._sync()
+
     def _on_model_loaded(self, info: ModelInfo) -> None:
-        if self.info is not None and info is not self.info:
-            self.details.clear()  # the last model's header and layers mean nothing now
         self.info = info
         self.sampling.model_changed(info.chat)
         caps = info.capabilities

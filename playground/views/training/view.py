@@ -28,6 +28,7 @@ from models.errors import ModelError
 from models.results import TrainingReport
 from playground import theme
 from playground.training_session import TrainingStarted
+from playground.views.resets import REFUSED, STOPPED, ended_line, event_of
 from playground.views.training.form import TrainingForm
 from playground.views.widgets.attention_scale import LABELS, described, rescaled, resolve
 from playground.views.widgets.budgeted_redraw import BudgetedRedraw
@@ -61,6 +62,7 @@ class TrainingView(QWidget):
         self.scores_text = ""
         self.selected = (0, 0)
         self.last_step = 0
+        self.refusal = ""  # the status line of a refused start, until the settings change
         self._snapshot_due = False  # the newest snapshot is not drawn yet
         self.following = False  # the run reporting now is this view's (not a fine-tune)
 
@@ -306,6 +308,9 @@ class TrainingView(QWidget):
             self.resume_from(folder)
 
     def _on_form_validity_changed(self, _message: str) -> None:
+        if self.refusal and self.stats.text() == self.refusal:  # settings changed since: said no more
+            self.stats.setText("not started")
+        self.refusal = ""
         self._sync()
 
     # ---- reports in -------------------------------------------------------------------------
@@ -398,8 +403,20 @@ class TrainingView(QWidget):
             return
         self.redraw.now()
         self.samples.appendPlainText(f"[{status}] {message}" if message else f"[{status}]")
-        if self.last_step == 0:
-            self.stats.setText(f"{status}: {message}" if message else status)
+        if event := event_of(status, self.last_step > 0):
+            self.reset(event, message)
+
+    def reset(self, event: str, message: str = "") -> None:
+        """REFUSED: no progress, the reason in the status line (until the settings change);
+        STOPPED: where the run stopped, in place of "stopping after this step…"; MODEL: nothing
+        (the charts are the run that made the model, or the last run, and say so)."""
+        if event == REFUSED:
+            self.progress.setRange(0, self.form.ints["steps"].value())
+            self.progress.setValue(0)
+            self.refusal = ended_line(event, message, 0, 0)
+            self.stats.setText(self.refusal)
+        elif event == STOPPED:
+            self.stats.setText(ended_line(event, message, self.last_step, self.progress.maximum()))
 
     # ---- the attention timeline -------------------------------------------------------------
     def _add_snapshot(self, step: int, probe) -> None:
@@ -473,6 +490,8 @@ class TrainingView(QWidget):
         self.lr_chart.reset()
         self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         self.samples.clear()
+        self.refusal = ""
+        self.progress.setValue(0)  # the last run's "300 / 300" is not this one's
         self.stats.setText("waiting to start…")
         self.redraw.now()  # empty at once: the run has not started yet
 

@@ -1,0 +1,109 @@
+"""Nothing stale (issue 24.3): what a model change, a refusal and a finished stop reset in each
+view (`playground/views/resets.py`), each driven through the real widgets."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from tests.app.test_finetune_view import _click, _idle, _set
+from tests.app.test_training_view import _configure, _wait_finished
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def test_a_model_change_clears_the_prompt_views_run_and_its_cross_attention_title(
+    qtbot,
+    window,
+    marian_dir,
+    tiny_gpt_dir,
+    wait_signal,
+):
+    wait_signal(window.client.model_loaded, lambda: window.open_model(str(marian_dir)))
+    view = window.prompt_view
+    window.show_view("prompt")
+    view.sampling.max_tokens.setValue(6)
+    view.prompt.clear()
+    qtbot.keyClicks(view.prompt, "abc")
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, CTRL)
+    qtbot.waitUntil(lambda: not view.running and bool(view.steps), timeout=30_000)
+    qtbot.mouseClick(view.output.viewport(), Qt.MouseButton.LeftButton, pos=view.output.token_rect_center(1))
+    assert "over the source" in view.details.attention.titleLabel.text
+    wait_signal(window.client.model_loaded, lambda: window.open_model(str(tiny_gpt_dir)))
+    assert view.steps == [] and view.output.toPlainText() == ""
+    assert view.stats.text() == "No run yet."
+    assert "over the source" not in view.details.attention.titleLabel.text
+    assert view.details.header.text().startswith("Click a generated token")
+    assert view.generate_button.isEnabled() and not view.export_button.isEnabled()
+
+
+def test_a_refused_fine_tune_leaves_no_progress_scores_or_preparing_line_and_the_next_runs(
+    qtbot,
+    bert_window,
+    tmp_path,
+    labelled_csv,
+):
+    view = bert_window.finetune_view
+    _set(view, str(labelled_csv), steps=5)
+    _click(qtbot, view.start_button)
+    _idle(qtbot, view)
+    qtbot.waitUntil(lambda: "held out right" in view.confusion.titleLabel.text, timeout=10_000)
+    assert view.progress.value() == 5
+    bad = tmp_path / "one-class.csv"
+    bad.write_text("text,label\na cat,x\na dog,x\n", encoding="utf-8")
+    _set(view, str(bad), steps=10)
+    _click(qtbot, view.start_button)
+    _idle(qtbot, view)
+    qtbot.waitUntil(lambda: view.stats.text().startswith("Not started:"), timeout=10_000)
+    assert "every example has the label 'x'" in view.stats.text()
+    assert view.progress.value() == 0
+    assert "held out right" not in view.confusion.titleLabel.text
+    assert view.examples.rowCount() == 0
+    _set(view, str(labelled_csv), steps=5)
+    _click(qtbot, view.start_button)
+    _idle(qtbot, view)
+    assert view.progress.value() == 5 and "held out right" in view.confusion.titleLabel.text
+
+
+def test_a_finished_stop_says_where_the_run_stopped(qtbot, window):
+    window.show_view("training")
+    view = window.training_view
+    _configure(view, steps=5000, probe_every=0, sample_every=0, eval_every=0)
+    _click(qtbot, view.train_button)
+    qtbot.waitUntil(lambda: view.last_step >= 3, timeout=60_000)
+    _click(qtbot, view.stop_button)
+    _wait_finished(qtbot, view)
+    assert "stopping" not in view.stats.text()
+    assert view.stats.text().startswith(f"stopped at step {view.last_step:,} of 5,000")
+    assert view.train_button.isEnabled()
+
+
+def test_a_fine_tune_stop_says_where_it_stopped(qtbot, bert_window, labelled_csv):
+    view = bert_window.finetune_view
+    _set(view, str(labelled_csv), steps=5000)
+    _click(qtbot, view.start_button)
+    qtbot.waitUntil(lambda: view.last_step >= 2, timeout=60_000)
+    _click(qtbot, view.stop_button)
+    _idle(qtbot, view)
+    assert view.stats.text().startswith(f"stopped at step {view.last_step:,}")
+    assert view.start_button.isEnabled()
+
+
+def test_a_refused_training_run_leaves_no_progress_and_its_line_goes_when_the_settings_change(
+    qtbot, window, tmp_path
+):
+    window.show_view("training")
+    view = window.training_view
+    _configure(view, steps=8, probe_every=0, sample_every=0, eval_every=0)
+    _click(qtbot, view.train_button)
+    _wait_finished(qtbot, view)
+    assert view.progress.value() == 8
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    view.form.set_corpus_path(str(empty))
+    _click(qtbot, view.train_button)
+    _wait_finished(qtbot, view)
+    qtbot.waitUntil(lambda: view.stats.text().startswith("Not started:"), timeout=10_000)
+    assert view.progress.value() == 0  # not the last run's "8 / 8"
+    view.form.corpus.setCurrentIndex(view.form.corpus.findData("task:copy"))  # another corpus
+    assert not view.stats.text().startswith("Not started")
+    assert view.train_button.isEnabled()
