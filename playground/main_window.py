@@ -504,6 +504,8 @@ class MainWindow(QMainWindow):
         # the prompt box takes the keys when its tab opens (Ctrl+Enter must work at launch)
         if self.tabs.currentWidget() is self.prompt_view:
             self.prompt_view.prompt.setFocus()
+        if self.info is not None and hasattr(view := self.tabs.currentWidget(), "shown"):
+            view.shown()  # a view shows the current text when it opens, without an extra click
 
     def _on_progress_changed(self, done: int, total: int) -> None:
         if total > 0:

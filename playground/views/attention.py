@@ -409,6 +409,13 @@ class AttentionView(QWidget):
         self.text.setText(text)
         self.client.send(Inspect(text, INSPECT))
 
+    def shown(self) -> None:
+        """The tab opened with nothing drawn: the text in the box is inspected (no extra click)."""
+        text = self.text.text()
+        asking = self.client.newest_probe(INSPECT) in self.client.outstanding
+        if text.strip() and not self.attentions.size and not asking:
+            self.inspect(text)
+
     def show_example(self, text: str) -> None:
         """A new model's first text: inspected, unless the user typed one of their own here."""
         self.inspect(offer_example(self.text, text))

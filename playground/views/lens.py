@@ -17,7 +17,7 @@ from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar
 from playground.views.widgets.tokens import visible
 from playground.views.widgets.topk_chart import TopKChart
 from playground.worker import WorkerClient
-from playground.worker.requests import ReadLayers
+from playground.worker.requests import ReadLayers, Train
 
 MAX_LABELLED_CELLS = 400  # beyond this the cell labels would be unreadable: hover and click instead
 
@@ -110,6 +110,15 @@ class LensView(QWidget):
 
     def set_text(self, text: str) -> None:
         self.text.setText(text)
+
+    def shown(self) -> None:
+        """The tab opened: its text is read at once if the map is not of it (no extra click; the
+        rows stream in, the last position first). Not while training holds the model."""
+        text = self.text.text()
+        fresh = self.lens is not None and self.asked[0] == text
+        busy = self.client.phase(self.request) or self.client.active(Train)
+        if text.strip() and not fresh and not busy:
+            self.read()
 
     def show_example(self, text: str) -> None:
         """A new model's first text, unless the user typed one of their own here."""

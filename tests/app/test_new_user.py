@@ -283,3 +283,18 @@ def test_the_sweep_counter_counts_this_models_heads_before_a_sweep(qtbot, window
     bar = window.heads_view.progress
     assert (bar.value(), bar.maximum()) == (0, 4)  # 2 layers × 2 heads, not "0 / 100"
     assert bar.width() >= bar.fontMetrics().horizontalAdvance("270 / 270 heads")
+
+
+def test_each_view_shows_the_current_text_when_its_tab_opens(qtbot, window):
+    """The lens used to wait for "Read layers" (Probabilities computed on its own), and the
+    Attention tab could open empty with a text in its box."""
+    lens = window.lens_view
+    assert lens.lens is None  # nothing read while its tab was hidden
+    qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)  # Ctrl+4: the lens
+    qtbot.waitUntil(lambda: lens.lens is not None and not lens.client.phase(lens.request), timeout=20_000)
+    assert lens.asked[0] == lens.text.text()
+    attention = window.attention_view
+    attention.clear()  # (as after a model change)
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)  # Ctrl+2: attention
+    qtbot.waitUntil(lambda: attention.attentions.size > 0, timeout=20_000)
+    assert "".join(attention.rows).startswith(attention.text.text()[:5])
