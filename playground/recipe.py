@@ -50,9 +50,10 @@ class Recipe:
 
 
 def recipe_path(figure: str | Path) -> Path:
-    """sweep.svg -> sweep.recipe.json (a PNG and a PDF of one figure share their recipe)."""
+    """sweep.svg -> sweep.svg.recipe.json: one recipe per exported file (att.png's and att.npy's
+    recipes once shared one name, the second overwriting the first)."""
     figure = Path(figure)
-    return figure.with_name(figure.stem + SUFFIX)
+    return figure.with_name(figure.name + SUFFIX)
 
 
 def write_recipe(figure: str | Path, recipe: Recipe) -> Path:

@@ -249,6 +249,7 @@ def test_head_effects_under_a_knockout_names_its_baseline_marks_the_heads_out_an
     window.show_view("heads")
     assert view.intact.isVisible()  # offered only while heads are out
     worker = window.client.worker
+    qtbot.waitUntil(lambda: not window.client.outstanding, timeout=10_000)  # the model is ours now
     with models.ablated(worker.model, ((1, 0), (1, 1)), "zero"):
         out_loss = models.probe(worker.model, worker.tokenizer, TEXT).loss
     intact_loss = models.probe(worker.model, worker.tokenizer, TEXT).loss
@@ -298,3 +299,50 @@ def test_each_view_shows_the_current_text_when_its_tab_opens(qtbot, window):
     qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)  # Ctrl+2: attention
     qtbot.waitUntil(lambda: attention.attentions.size > 0, timeout=20_000)
     assert "".join(attention.rows).startswith(attention.text.text()[:5])
+
+
+def test_a_pdf_export_keeps_a_heatmaps_pixels_exact(qtbot, window, tmp_path):
+    """Lossy (JPEG) images in the PDF tinted zero cells green and red: every image is stored
+    lossless (no DCT filter)."""
+    from pypdf import PdfReader
+
+    from playground.views.widgets.figure_export import export_figure
+
+    view = window.attention_view
+    window.show_view("attention")
+    qtbot.waitUntil(lambda: view.attentions.size > 0, timeout=20_000)
+    path = tmp_path / "attention.pdf"
+    assert export_figure(view.head_widget, path)
+    filters = _image_filters(PdfReader(path).pages[0]["/Resources"])
+    assert filters, "the heatmap is an image in the PDF"
+    assert not any("DCT" in f for f in filters), filters  # DCT: JPEG
+
+
+def _image_filters(resources) -> list[str]:
+    """The compression filter of every image under `resources`, through nested forms."""
+    found = []
+    for ref in (resources.get("/XObject") or {}).values():
+        obj = ref.get_object()
+        if obj.get("/Subtype") == "/Image":
+            found.append(str(obj.get("/Filter")))
+        elif "/Resources" in obj:
+            found += _image_filters(obj["/Resources"])
+    return found
+
+
+def test_two_exports_with_one_base_name_keep_a_recipe_each(qtbot, window, tmp_path):
+    import json
+
+    from tests.app.test_rough_edges import _answer_dialogs, _menu_action
+
+    view = window.attention_view
+    window.show_view("attention")
+    qtbot.waitUntil(lambda: view.attentions.size > 0, timeout=20_000)
+    for suffix in (".png", ".npy"):
+        _answer_dialogs(monkeypatch := pytest.MonkeyPatch(), str(tmp_path / f"att{suffix}"))
+        _menu_action(view.export_head, suffix).trigger()
+        monkeypatch.undo()
+    recipes = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in tmp_path.glob("*.recipe.json")}
+    assert recipes.keys() == {"att.png.recipe.json", "att.npy.recipe.json"}
+    assert recipes["att.png.recipe.json"]["figure"] == "att.png"
+    assert recipes["att.npy.recipe.json"]["figure"] == "att.npy"

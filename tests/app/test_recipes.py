@@ -35,7 +35,7 @@ def test_a_sweep_figure_and_its_recipe_round_trip(qtbot, window, tmp_path, tiny_
     sweep = _patching_sweep(qtbot, window)
     view = window.heads_view
     assert view.export_button.export(tmp_path / "sweep.svg")
-    recipe = json.loads((tmp_path / "sweep.recipe.json").read_text(encoding="utf-8"))
+    recipe = json.loads((tmp_path / "sweep.svg.recipe.json").read_text(encoding="utf-8"))
     assert recipe["view"] == "heads" and recipe["model"]["source"] == str(tiny_gpt_dir)
     assert recipe["model"]["fingerprint"] == window.client.info.fingerprint
     assert recipe["settings"]["kind"] == "patching" and recipe["settings"]["corrupted"] == "the dog sat"
@@ -43,7 +43,7 @@ def test_a_sweep_figure_and_its_recipe_round_trip(qtbot, window, tmp_path, tiny_
     view.corrupted.setText("something else")  # the user moves on…
     view.kind.setCurrentIndex(0)
     before = view.sweep
-    window.open_recipe(tmp_path / "sweep.recipe.json")
+    window.open_recipe(tmp_path / "sweep.svg.recipe.json")
     again = _wait_sweep(qtbot, view, before)
     np.testing.assert_array_equal(again.values, sweep.values)
     assert view.kind.currentData() == "patching" and view.corrupted.text() == "the dog sat"
@@ -60,10 +60,10 @@ def test_a_recipe_brings_back_its_knocked_out_heads_and_its_model(
     qtbot.mouseClick(lens.read_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: lens.lens is not before and lens.read_button.isEnabled(), timeout=10_000)
     knocked = lens.lens
-    assert lens.export_button.export(tmp_path / "lens.pdf") and (tmp_path / "lens.recipe.json").is_file()
+    assert lens.export_button.export(tmp_path / "lens.pdf") and (tmp_path / "lens.pdf.recipe.json").is_file()
     wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tiny_bert_dir)))
     assert window.client.ablation == ((), "zero")  # a new model forgets the heads
-    window.open_recipe(tmp_path / "lens.recipe.json")
+    window.open_recipe(tmp_path / "lens.pdf.recipe.json")
     qtbot.waitUntil(
         lambda: (
             window.client.ablation == (((1, 0),), "zero")
@@ -110,7 +110,7 @@ def test_a_recipe_for_other_weights_still_draws_and_says_so(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: att.attentions.size > 0, timeout=10_000)
     att.select(1, 1)
     assert att.export_head.export(tmp_path / "head.png")
-    path = tmp_path / "head.recipe.json"
+    path = tmp_path / "head.png.recipe.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     data["model"]["fingerprint"] = "0123456789abcdef"
     data["settings"]["text"] = "a dog"
@@ -137,14 +137,14 @@ def test_a_generation_recipe_makes_the_same_text_and_clicks_the_same_token(qtbot
     qtbot.mouseClick(view.output.viewport(), Qt.MouseButton.LeftButton, pos=at)
     qtbot.waitUntil(lambda: view.output.selected == 3, timeout=5_000)
     assert view.details_export.export(tmp_path / "token.svg")
-    recipe = json.loads((tmp_path / "token.recipe.json").read_text(encoding="utf-8"))
+    recipe = json.loads((tmp_path / "token.svg.recipe.json").read_text(encoding="utf-8"))
     assert (
         recipe["settings"]["sampling"]["seed"] == view.run_settings.seed and recipe["settings"]["token"] == 3
     )
     view.prompt.setPlainText("a dog")
     qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not view.running, timeout=20_000)
-    window.open_recipe(tmp_path / "token.recipe.json")
+    window.open_recipe(tmp_path / "token.svg.recipe.json")
     qtbot.waitUntil(lambda: view.prompt_text == "the cat" and not view.running, timeout=20_000)
     qtbot.waitUntil(lambda: view.output.selected == 3, timeout=5_000)
     assert view.generated_text() == first
@@ -171,7 +171,7 @@ def test_a_fill_mask_recipe_fills_the_same_masks(qtbot, window, tmp_path, tiny_b
     assert view.export_button.export(tmp_path / "fills.png")
     view.text.setText("a dog")
     before = view.result
-    window.open_recipe(tmp_path / "fills.recipe.json")
+    window.open_recipe(tmp_path / "fills.png.recipe.json")
     qtbot.waitUntil(
         lambda: view.result is not before and view.text.text() == "the [MASK] sat on the mat", timeout=10_000
     )

@@ -86,7 +86,7 @@ def test_exports_add_their_extension_and_say_where_they_wrote(
     assert str(written) in window.message.text()
     assert not (tmp_path / "picture").exists()
     if action != "json":  # every figure export writes its recipe beside it
-        assert (tmp_path / "picture.recipe.json").is_file()
+        assert (tmp_path / f"picture{suffix}.recipe.json").is_file()
 
 
 def _menu_action(button, suffix: str):

@@ -64,6 +64,8 @@ def _paint(widget: pg.GraphicsView, path: Path, device: QPaintDevice) -> bool:
             item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
         if not painter.begin(device):
             return False
+        # a PDF would store the heatmaps as JPEG: zero cells came out tinted; PNG-like instead
+        painter.setRenderHint(QPainter.RenderHint.LosslessImageRendering)
         widget.render(painter)
     finally:
         if painter.isActive():
