@@ -95,9 +95,14 @@ class CompareView(QWidget):
         self.map.addItem(self.map_labels)
         theme.apply_plot_palette(self.maps)
         self.heads = pg.GraphicsLayoutWidget()
-        self.head_a, self.head_b, self.head_change = HeatmapPlot(), HeatmapPlot(), HeatmapPlot(diverging=True)
+        self.head_a, self.head_b = HeatmapPlot(square=True), HeatmapPlot(square=True)
+        self.head_change = HeatmapPlot(diverging=True, square=True)
         for i, plot in enumerate((self.head_a, self.head_b, self.head_change)):
             self.heads.addItem(plot, row=0, col=i)
+            self.heads.ci.layout.setColumnStretchFactor(i, 1)  # three equal panes, not strips
+        for plot in (self.head_b, self.head_change):  # the rows are A's: named once, on the left
+            plot.y_axis.setWidth(8)
+            plot.y_axis.setStyle(showValues=False)
         colorbar(self.head_b)
         self.change_bar = colorbar(self.head_change, "B − A")
         theme.apply_plot_palette(self.heads)
@@ -125,7 +130,9 @@ class CompareView(QWidget):
         left_layout.addWidget(self.maps, 1)
         upper.addWidget(left)
         upper.addWidget(self.heads)
+        upper.setStretchFactor(0, 1)  # the heads' three square panes take the most width
         upper.setStretchFactor(1, 3)
+        upper.setSizes([300, 900])
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(upper)
         body.addWidget(self.tokens)
@@ -237,19 +244,20 @@ class CompareView(QWidget):
             return
         kind = self.map_kind.currentData()
         values = r.head_change if kind == "moved" else r.score_change[kind]
-        levels = symmetric_levels(values)  # movement is never negative: it reads from white to red
+        moved = kind == "moved"  # never negative: one-sided, from 0 up; score changes are signed
+        self.map.set_diverging(not moved)
+        top = float(np.nanmax(values)) if moved and np.isfinite(values).any() else 0.0
+        levels = (0.0, top if top > 0 else 1.0) if moved else symmetric_levels(values)
         self.map.set_matrix(
             values, [str(h) for h in range(values.shape[1])], [str(i) for i in range(values.shape[0])], levels
         )
-        self.map.setTitle(MAPS[kind])
+        self.map.setToolTip(MAPS[kind])  # (named by the box above: a long title would crop the map)
         top = max(abs(v) for v in levels)
-        self.map_labels.set_cells(
-            [[f"{v:.2f}" if np.isfinite(v) else "" for v in row] for row in values],
-            [
-                ["#ffffff" if np.isfinite(v) and abs(v) > 0.6 * top else "#202020" for v in row]
-                for row in values
-            ],
-        )
+        bright = (lambda v: abs(v) < 0.6 * top) if moved else (lambda v: abs(v) > 0.6 * top)
+        self.map_labels.set_cells(  # light text on dark cells: the high end of the diverging map,
+            [[f"{v:.2f}" if np.isfinite(v) else "" for v in row] for row in values],  # the low of
+            [["#ffffff" if np.isfinite(v) and bright(v) else "#202020" for v in row] for row in values],
+        )  # the sequential one
 
     def _draw_head(self) -> None:
         r = self.result
@@ -275,6 +283,7 @@ class CompareView(QWidget):
         self.tokens.setYRange(-max(top, 0.05), max(top, 0.05))
         self.tokens.setXRange(0, max(1, len(change)), padding=0)
         scored = np.isfinite(r.prob_change).any()
+        self.tokens.setVisible(bool(scored))  # an empty chart would take a third of the tab
         self.tokens.setTitle(
             "probability of each token: B − A (green: B finds it likelier)"
             if scored

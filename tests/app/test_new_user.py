@@ -346,3 +346,49 @@ def test_two_exports_with_one_base_name_keep_a_recipe_each(qtbot, window, tmp_pa
     assert recipes.keys() == {"att.png.recipe.json", "att.npy.recipe.json"}
     assert recipes["att.png.recipe.json"]["figure"] == "att.png"
     assert recipes["att.npy.recipe.json"]["figure"] == "att.npy"
+
+
+def _compare_with_itself(qtbot, window, text: str = "the cat sat on the mat") -> None:
+    compare = window.compare_view
+    window.show_view("compare")
+    compare.a.setCurrentIndex(compare.a.findData("active"))
+    compare.text.setText(text)
+    before = compare.result
+    qtbot.mouseClick(compare.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: compare.result is not before and compare.result is not None, timeout=20_000)
+
+
+def test_compare_draws_square_panes_a_one_sided_movement_map_and_no_empty_chart(
+    qtbot, window, tmp_path, wait_signal
+):
+    import torch
+
+    from models.nn.bert import Bert
+    from tests.models.helpers import tiny_bert_config, wordpiece_tokenizer
+
+    window.resize(1400, 860)
+    _compare_with_itself(qtbot, window)
+    compare = window.compare_view
+    qtbot.wait(50)
+    plots = (compare.head_a, compare.head_b, compare.head_change)
+    cells = [p.getViewBox().viewPixelSize() for p in plots]  # (x, y) units per pixel
+    assert all(abs(x - y) < 0.02 * x for x, y in cells)  # square cells, not tall strips
+    assert max(x for x, _ in cells) < 1.6 * min(x for x, _ in cells)  # three panes of one size
+    n = len(compare.result.a.tokens)
+    for plot in plots:  # the whole matrix in view
+        (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
+        assert x0 <= 0 and x1 >= n and y0 <= 0 and y1 >= n
+    assert compare.map.levels[0] == 0  # movement is never negative: its scale starts at 0
+    assert compare.map.cmap.name != compare.head_change.cmap.name  # sequential, not diverging
+    compare.map_kind.setCurrentIndex(compare.map_kind.findData("induction"))  # a signed change
+    assert compare.map.levels[0] == -compare.map.levels[1]
+    assert compare.map.cmap.name == compare.head_change.cmap.name
+    assert compare.tokens.isVisible()  # a language model: its token probabilities are drawn
+
+    tok = wordpiece_tokenizer()
+    torch.manual_seed(0)
+    classifier = Bert(tiny_bert_config(tok.vocab_size, labels=("a", "b"), has_mlm_head=False)).eval()
+    models.save(classifier, tok, tmp_path / "classifier")
+    wait_signal(window.client.model_loaded, lambda: window.open_model(str(tmp_path / "classifier")))
+    _compare_with_itself(qtbot, window, "first citizen speak")
+    assert not compare.tokens.isVisible()  # no language-model head: no empty third of the tab

@@ -53,14 +53,16 @@ class HeatmapPlot(pg.PlotItem):
     hovered = Signal(int, int, float)  # row, column, value; row -1 when the mouse leaves
     clicked = Signal(int, int)
 
-    def __init__(self, diverging: bool = False, **kwargs) -> None:
+    def __init__(self, diverging: bool = False, square: bool = False, **kwargs) -> None:
+        """`square`: cells stay square (the matrix is centred in a pane of another shape)."""
         self.x_axis, self.y_axis = TokenAxis("bottom"), TokenAxis("left")
         super().__init__(axisItems={"bottom": self.x_axis, "left": self.y_axis}, **kwargs)
         self.y_axis.setWidth(72)
         self.hideButtons()
         self.setMenuEnabled(False)
         self.getViewBox().invertY(True)
-        self.getViewBox().setAspectLocked(False)
+        self.getViewBox().setAspectLocked(square)
+        self.square = square
         self.cmap = theme.diverging_cmap() if diverging else theme.heatmap_cmap()
         self.levels = (-1.0, 1.0) if diverging else (0.0, 1.0)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -88,9 +90,18 @@ class HeatmapPlot(pg.PlotItem):
             self.y_axis.set_labels(y_labels)
         if reshaped and matrix.size:
             vb = self.getViewBox()
-            vb.setLimits(xMin=0, xMax=matrix.shape[1], yMin=0, yMax=matrix.shape[0])
+            if not self.square:  # (limits would crop a square matrix to its pane's shape)
+                vb.setLimits(xMin=0, xMax=matrix.shape[1], yMin=0, yMax=matrix.shape[0])
             vb.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0)
         self._connect_mouse()
+
+    def set_diverging(self, diverging: bool) -> None:
+        """Signed changes (a map centred on white) or one-sided values (the sequential map), with
+        the colour bar following."""
+        self.cmap = theme.diverging_cmap() if diverging else theme.heatmap_cmap()
+        self.image.setLookupTable(self.cmap.getLookupTable(0.0, 1.0, 256))
+        if self.bar is not None:
+            self.bar.setColorMap(self.cmap)
 
     def clear_matrix(self) -> None:
         """Show nothing (stale content must not sit under a new header)."""
