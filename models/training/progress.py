@@ -6,6 +6,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+MIN_STEPS = 2  # measured steps before an ETA is said (the first, a warm-up, is not measured)
 PAUSE_S = 1.0  # a longer wait between two steps is a pause, not part of the pace
 WINDOW_S = 10.0  # the pace is of the last this many seconds of steps
 
@@ -22,12 +23,16 @@ class Pace:
         self._seconds = 0.0  # their sum
         self._tokens = 0
         self._last_end: float | None = None
+        self._warm = False  # the first step (allocations, first touch of the weights) is not the pace
 
     def step(self, started: float, tokens: int) -> float:
         """A step that began at `started` (this clock) ended now; returns its own seconds."""
         end = self.clock()
         gap = started - self._last_end if self._last_end is not None else 0.0
         own = end - started
+        if not self._warm:  # a resumed run's first step took seconds: its ETA read 46:00
+            self._warm, self._last_end = True, end
+            return own
         wall = own + (gap if gap < PAUSE_S else 0.0)
         self._last_end = end
         self._steps.append((wall, tokens))
@@ -48,4 +53,7 @@ class Pace:
         return self._tokens / self._seconds if self._seconds > 0 else 0.0
 
     def eta(self, remaining: int) -> float:
-        return remaining * self.seconds_per_step if remaining > 0 else 0.0
+        """Seconds left (NaN until MIN_STEPS steps are measured: no guess from a warm-up)."""
+        if remaining <= 0:
+            return 0.0
+        return remaining * self.seconds_per_step if len(self._steps) >= MIN_STEPS else float("nan")

@@ -52,6 +52,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def data_dir(generic: Path, qt_app_data: Path) -> Path:
+    """The app's own data folder (runs, the starter model): `generic`/TransformerPlayground. Qt's
+    app-data folder joins organisation and application names (…/TransformerPlayground/Transformer
+    Playground); one that already holds runs is kept, so nothing of an earlier version is lost."""
+    if (qt_app_data / "runs").is_dir() and not (generic / APP_FOLDER).exists():
+        return qt_app_data
+    return generic / APP_FOLDER
+
+
+APP_FOLDER = "TransformerPlayground"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -82,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = QSettings(str(Path(scratch.name) / "s.ini"), QSettings.Format.IniFormat)
     else:
         settings = QSettings()
-    data = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    where = QStandardPaths.writableLocation
+    data = data_dir(
+        Path(where(QStandardPaths.StandardLocation.GenericDataLocation)),
+        Path(where(QStandardPaths.StandardLocation.AppDataLocation)),
+    )
     from playground import threads
 
     said: list[str] = []

@@ -69,6 +69,11 @@ class WorkerClient(Answers):
         self.changed.emit()
         return rid
 
+    @property
+    def runs_dir(self):
+        """Where training runs write their checkpoints (a fixed path: read from any thread)."""
+        return self.worker.runs_dir
+
     def newest_probe(self, channel: str) -> int:
         """The id of the newest probe sent on `channel` (0: none): a view reads only that one."""
         return self._newest.get(channel, 0)

@@ -250,6 +250,13 @@ class Worker(JobRunner):
             self.ablation = ()
             self.ablation_changed.emit((), self.ablation_mode)
 
+    @property
+    def runs_dir(self) -> Path:
+        """Where runs write their checkpoints (Resume… opens here)."""
+        from playground.loading import DEFAULT_DATA_DIR
+
+        return (self._data_dir or DEFAULT_DATA_DIR) / "runs"
+
     @serves(Sweep)
     def _sweep(self, request: int, ask: Sweep) -> Job:
         """Every head knocked out or patched in turn, as a stoppable job that reports each batch."""
@@ -376,7 +383,6 @@ class Worker(JobRunner):
     def _train(self, request: int, ask: Train) -> Job:
         """Start (or resume) a training run as a chunked job; its model becomes active at the end."""
         self._end_job("stopped")
-        from playground.loading import DEFAULT_DATA_DIR
         from playground.training_session import TrainingRun
 
         if ask.config is not None and ask.config.device == "auto":
@@ -385,7 +391,7 @@ class Worker(JobRunner):
         if ask.finetune is not None and not ask.finetune.scratch:
             self._need_model()
         self.training_run = None  # the last run's data and optimizer go before this one's are made
-        run = TrainingRun(ask, (self._data_dir or DEFAULT_DATA_DIR) / "runs", active)
+        run = TrainingRun(ask, self.runs_dir, active)
         self.training_run = run
         self.training_started.emit(run.started)
         trainer = run.trainer

@@ -392,3 +392,49 @@ def test_compare_draws_square_panes_a_one_sided_movement_map_and_no_empty_chart(
     wait_signal(window.client.model_loaded, lambda: window.open_model(str(tmp_path / "classifier")))
     _compare_with_itself(qtbot, window, "first citizen speak")
     assert not compare.tokens.isVisible()  # no language-model head: no empty third of the tab
+
+
+def test_resume_opens_in_the_runs_folder_and_a_resumed_run_says_its_timeline_starts_anew(
+    qtbot, window, monkeypatch, tmp_path
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    from tests.app.test_training_view import _configure, _wait_finished
+
+    window.show_view("training")
+    view = window.training_view
+    _configure(view, steps=5000, probe_every=0, sample_every=0, eval_every=0)
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.last_step >= 3, timeout=60_000)
+    qtbot.mouseClick(view.stop_button, Qt.MouseButton.LeftButton)  # a stop writes a checkpoint
+    _wait_finished(qtbot, view)
+    stopped = view.last_step
+    folder = window.client.worker.last_checkpoint
+    runs = window.client.runs_dir
+    assert runs.is_dir() and str(folder).startswith(str(runs))  # where runs are written
+    opened: list[str] = []
+
+    def choose(parent, title, start="", *a, **k):
+        opened.append(start)
+        return str(folder)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(choose))
+    qtbot.mouseClick(view.resume_button, Qt.MouseButton.LeftButton)
+    assert opened == [str(runs)]  # not the last folder some other dialog used
+    qtbot.waitUntil(lambda: view.last_step > stopped, timeout=30_000)
+    assert "no snapshots saved with the run" in view.timeline_label.text()
+    qtbot.mouseClick(view.stop_button, Qt.MouseButton.LeftButton)
+    _wait_finished(qtbot, view)
+
+
+def test_the_data_folder_is_not_named_twice_and_an_earlier_one_with_runs_is_kept(tmp_path):
+    from playground.cli.app import data_dir
+
+    generic, doubled = (
+        tmp_path / "share",
+        tmp_path / "share" / "TransformerPlayground" / "Transformer Playground",
+    )
+    assert data_dir(generic, doubled) == generic / "TransformerPlayground"
+    (doubled / "runs" / "20261202-gpt").mkdir(parents=True)  # an earlier version's runs
+    generic_app = tmp_path / "other"
+    assert data_dir(generic_app, doubled) == doubled  # kept: nothing lost

@@ -61,3 +61,17 @@ def test_a_pause_between_steps_is_not_counted_and_work_between_steps_is():
         _steps(pace, clock, [0.1])
         clock.now += 0.05
     assert pace.tokens_per_s == pytest.approx(384 / 0.15, rel=0.02)
+
+
+def test_a_slow_first_step_is_a_warm_up_not_the_pace():
+    """A resumed run's first step (allocations, the weights' first touch) took seconds and its
+    ETA read 46:00: the first step is not measured, and no ETA is said before two are."""
+    clock = Clock()
+    pace = Pace(clock)
+    _steps(pace, clock, [5.0])
+    assert pace.eta(1000) != pace.eta(1000)  # NaN: nothing measured yet
+    _steps(pace, clock, [0.1])
+    assert pace.eta(1000) != pace.eta(1000)
+    _steps(pace, clock, [0.1])
+    assert pace.eta(1000) == pytest.approx(100.0, rel=0.01)
+    assert pace.tokens_per_s == pytest.approx(3840, rel=0.01)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -303,7 +304,10 @@ class TrainingView(QWidget):
             self.client.send(Save(folder))
 
     def _on_resume_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Resume training from a checkpoint folder")
+        runs = self.client.runs_dir  # where this app's runs are, not the last folder used
+        folder = QFileDialog.getExistingDirectory(
+            self, "Resume training from a checkpoint folder", str(runs if runs.is_dir() else Path.home())
+        )
         if folder:
             self.resume_from(folder)
 
@@ -332,6 +336,10 @@ class TrainingView(QWidget):
         # a decoder's task: its heads can be checked on fresh questions (not an encoder–decoder's pairs)
         self.task_run = info.corpus.startswith("task:") and info.capabilities.causal
         self.last_step = len(info.losses)
+        if self.last_step:  # a resumed run: its curves continue; its attention snapshots were not saved
+            self.timeline_label.setText(
+                f"no snapshots saved with the run: new ones from step {self.last_step:,} on"
+            )
         self.redraw.soon()  # drawn within the budget: the first steps are not held up
         where = f" · checkpoints in {info.out_dir}" if info.out_dir else ""
         self.look_for.setText(
