@@ -193,7 +193,10 @@ def run_with_progress(trainer, quiet: bool, tuner=None) -> int:
                 threads.use(better)
             clock = now
             bar.update(report.step - bar.n)
-            post = {"loss": f"{report.loss:.3f}", "tok/s": f"{report.tokens_per_s:,.0f}"}
+            post = {
+                "loss": f"{report.loss:.3f}",
+                "tok/s": f"{report.tokens_per_s:,.0f}" if report.tokens_per_s else "…",
+            }
             if trainer.val_losses:
                 post["val"] = f"{trainer.val_losses[-1][1]:.3f}"
             if report.classes is not None:  # a classifier: its newest validation accuracy stays shown

@@ -29,7 +29,8 @@ def test_loss_falls_and_reports_are_complete(tiny: TrainConfig, small_corpus: Pa
     losses = [r.loss for r in reports]
     assert len(reports) == 60 and [r.step for r in reports] == list(range(1, 61))
     assert np.mean(losses[-10:]) < np.mean(losses[:5]) - 0.5
-    assert all(r.tokens_per_s > 0 and r.elapsed_s > 0 for r in reports)
+    assert all(r.elapsed_s > 0 for r in reports)
+    assert reports[0].tokens_per_s == 0 and all(r.tokens_per_s > 0 for r in reports[1:])  # warm-up
     vals = [r.val_loss for r in reports if r.val_loss is not None]
     assert len(vals) == 6 and vals[-1] < vals[0]
     samples = [r for r in reports if r.sample]

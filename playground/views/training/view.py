@@ -381,6 +381,8 @@ class TrainingView(QWidget):
         val_text = f" · val {val[-1]:.3f}" if val else ""
         self.stats.setText(
             f"loss {r.loss:.3f}{val_text}{self.scores_text} · {r.tokens_per_s:,.0f} tok/s · ETA {eta}"
+            if r.tokens_per_s  # (0 until a step past the warm-up is measured)
+            else f"loss {r.loss:.3f}{val_text}{self.scores_text} · measuring the pace…"
         )
 
     def _show_translations(self, step: int, scores) -> None:
