@@ -32,6 +32,7 @@ from models.results import ClassEval, TrainingReport
 from playground import theme
 from playground.info import ModelInfo
 from playground.training_session import TrainingStarted
+from playground.views.finetune import held_out
 from playground.views.finetune.form import FinetuneForm
 from playground.views.resets import REFUSED, STOPPED, ended_line, event_of
 from playground.views.widgets.budgeted_redraw import BudgetedRedraw
@@ -189,6 +190,7 @@ class FinetuneView(QWidget):
         body_layout.setContentsMargins(0, 0, 0, 0)
         body_layout.addLayout(controls)
         body_layout.addWidget(self.summary)
+        body_layout.addWidget(self.small_held_out)
         body_layout.addWidget(right, 1)
         splitter = QSplitter()
         splitter.addWidget(scroll)
@@ -250,6 +252,9 @@ class FinetuneView(QWidget):
         self.summary = QLabel(wordWrap=True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setMinimumHeight(2 * self.summary.fontMetrics().lineSpacing() + 4)
+        self.small_held_out = QLabel(wordWrap=True)  # a held-out set too small to mean much
+        self.small_held_out.setStyleSheet("color: #e0a030")
+        self.small_held_out.hide()
         return controls
 
     def _build_charts(self) -> QSplitter:
@@ -517,7 +522,12 @@ class FinetuneView(QWidget):
         self.confusion.set_matrix(share, labels, labels)
         colors = [["#202020" if v > 0.5 else "#ffffff" for v in row] for row in share]  # dark on bright
         self.confusion_counts.set_cells([[str(int(c)) for c in row] for row in scores.confusion], colors)
-        self.confusion.setTitle(f"confusion: {scores.accuracy:.1%} of {len(scores.texts)} held out right")
+        n = len(scores.texts)
+        self.confusion.setTitle(f"confusion: {held_out.described(int(np.trace(scores.confusion)), n)}")
+        if (why := held_out.warning(n)) and why not in self.log.toPlainText():
+            self.log.appendPlainText(f"Note: {why}")
+            self.small_held_out.setText(why)
+            self.small_held_out.show()
         self._scores_due.discard("confusion")
 
     def _draw_table(self) -> None:
@@ -642,6 +652,7 @@ class FinetuneView(QWidget):
         self.examples.set_scores(None)
         self.confusion.clear_matrix()
         self.confusion.setTitle(CONFUSION_TITLE)
+        self.small_held_out.hide()
         self.confusion_counts.set_cells([], [])
         self.pending_scores, self._scores_due = None, set()
         self.progress.setValue(0)  # the last run's "100 / 100" is not this one's
