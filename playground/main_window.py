@@ -33,6 +33,7 @@ from playground.views.positions import PositionsView
 from playground.views.probabilities import ProbabilityView
 from playground.views.prompt import PromptView
 from playground.views.resets import MODEL, reset_views
+from playground.views.shortcut_sheet import ShortcutSheet, gather
 from playground.views.training import TrainingView
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.worker import WorkerClient
@@ -529,7 +530,15 @@ class MainWindow(QMainWindow):
         self.attention_view.set_attentions(tokens, attentions, text)
 
     def _on_shortcuts_triggered(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS)
+        self.shortcut_sheet().show()
+
+    def shortcut_sheet(self) -> ShortcutSheet:
+        """F1's sheet, made from the actions and views as they are now (one at a time)."""
+        titles = {name: self.tabs.tabText(self.tabs.indexOf(view)) for name, view in self.views.items()}
+        if getattr(self, "_sheet", None) is not None:
+            self._sheet.close()
+        self._sheet = ShortcutSheet(gather(self, self.views, titles), self)
+        return self._sheet
 
     # ---- persistence and closing ----------------------------------------------------------------
     def _restore(self) -> None:
@@ -608,18 +617,3 @@ class MainWindow(QMainWindow):
 
 
 SHUTDOWN_WAIT_MS = 3000  # how long closing blocks before it says why and waits in the background
-
-SHORTCUTS = """\
-Ctrl+Enter  generate (prompt tab)
-Esc  stop generating (prompt tab)
-Ctrl+O  open a model folder · Ctrl+Shift+H  open one from the Hugging Face cache
-Ctrl+Shift+G / Ctrl+Shift+B  built-in GPT / BERT
-Ctrl+1 … Ctrl+9  prompt, attention, probabilities, logit lens, head effects, fill-mask, training,
-fine-tune, compare; Ctrl+0 positional encoding
-Training, from any tab: F5 train, F6 pause / continue, F10 one step while paused,
-Shift+F5 stop (writes a checkpoint)
-Fine-tuning the active model: Ctrl+F5 start, Ctrl+F6 pause / continue, Ctrl+Shift+F5 stop
-Ctrl+E  export the run as JSON
-Ctrl+Shift+O  open a figure's recipe (written beside every exported figure) and draw it again
-Attention overview: arrow keys walk heads and layers, A averages a layer, K knocks a head out of every view
-"""

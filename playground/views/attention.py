@@ -578,6 +578,15 @@ class AttentionView(QWidget):
         self._choose_selected()
         self._show_selected()
 
+    KEYS = (  # what the overview's own keys and clicks do (the F1 sheet lists them)
+        ("← → ↑ ↓", "Walk the overview: heads left and right, layers up and down"),
+        ("A", "Average the layer's heads, or show one head"),
+        ("K", "Knock the chosen heads out of every view, or put them back"),
+        ("L", "Choose the whole layer"),
+        ("Click", "Show a head"),
+        ("Shift+click", "Choose one more head (or take it out of the choice)"),
+    )
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         """Arrow keys walk the overview (left/right heads, up/down layers); A averages."""
         if watched is self.overview_widget and event.type() == QEvent.Type.KeyPress:

@@ -65,7 +65,7 @@ class CompareView(QWidget):
         self.run_button = QPushButton("Compare")
         self.run_button.setToolTip("Run both models on the text (Enter or Ctrl+Enter)")
         self.run_button.clicked.connect(self.run)
-        QShortcut(QKeySequence("Ctrl+Return"), self, self.run)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.run).setWhatsThis("Compare the two models")
         self.map_kind = QComboBox()
         for key, title in MAPS.items():
             self.map_kind.addItem(title, key)

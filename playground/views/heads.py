@@ -145,9 +145,12 @@ class HeadsView(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.plots, 1)
         layout.addLayout(exports)
-        QShortcut(QKeySequence("Ctrl+Return"), self, self.run)
+        for key, slot, what in (
+            ("Ctrl+Return", self.run, "Run the sweep"),
+            ("Esc", self.stop, "Stop the sweep"),
+        ):
+            QShortcut(QKeySequence(key), self, slot).setWhatsThis(what)  # (the F1 sheet lists it)
         QShortcut(QKeySequence("Ctrl+Enter"), self, self.run)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
         client.heads_swept.connect(self._on_heads_swept)
         client.ablation_changed.connect(self._on_ablation_changed)
         client.changed.connect(self._sync)

@@ -438,3 +438,24 @@ def test_the_data_folder_is_not_named_twice_and_an_earlier_one_with_runs_is_kept
     (doubled / "runs" / "20261202-gpt").mkdir(parents=True)  # an earlier version's runs
     generic_app = tmp_path / "other"
     assert data_dir(generic_app, doubled) == doubled  # kept: nothing lost
+
+
+def test_f1_shows_a_searchable_sheet_of_every_shortcut_made_from_the_actions_themselves(qtbot, window):
+    from PySide6.QtGui import QAction
+
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    sheet = window._sheet
+    qtbot.waitUntil(sheet.isVisible, timeout=5_000)
+    rows = sheet.visible_rows()
+    keys = {row[0] for row in rows}
+    for action in window.findChildren(QAction):  # every action with a shortcut is listed
+        if not action.shortcut().isEmpty() and action.text():
+            assert action.shortcut().toString(action.shortcut().SequenceFormat.NativeText) in keys
+    assert {"L", "Shift+click", "K", "F5"} <= keys  # the overview's own keys, once left out
+    assert any(row[0] == "Ctrl+Return" and row[2] == "Prompt" for row in rows)
+    qtbot.keyClicks(sheet.search, "knock")
+    shown = sheet.visible_rows()
+    assert shown and all("knock" in " ".join(row).lower() for row in shown)
+    assert len(shown) < len(rows)
+    sheet.search.clear()
+    assert len(sheet.visible_rows()) == len(rows)

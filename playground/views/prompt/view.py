@@ -113,9 +113,14 @@ class PromptView(QWidget):
         QVBoxLayout(self).addWidget(self.splitter)
 
         # anywhere in the view, whatever has focus (the prompt box handles them itself too)
-        for key, slot in (("Ctrl+Return", self.generate), ("Ctrl+Enter", self.generate), ("Esc", self.stop)):
+        for key, slot, what in (
+            ("Ctrl+Return", self.generate, "Generate from the prompt"),
+            ("Ctrl+Enter", self.generate, "Generate from the prompt"),
+            ("Esc", self.stop, "Stop generating"),
+        ):
             shortcut = QShortcut(QKeySequence(key), self, slot)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.setWhatsThis(what)  # (the F1 sheet lists it)
         w = client  # the facade relays every answer of the worker
         w.prompt_tokenized.connect(self._on_prompt_tokenized)
         w.tokens_generated.connect(self._on_tokens_generated)
