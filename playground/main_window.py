@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         for view in (*views, self.training_view, self.finetune_view, self.compare_view, self.positions_view):
             view.failed.connect(self._on_errored)
             view.saved.connect(self._on_saved)
+            if hasattr(view, "noted"):  # nothing went wrong, nothing to do: a status-bar word
+                view.noted.connect(self.message.setText)
         self.finetune_view.compare_requested.connect(self._on_compare_requested)
         self.finetune_view.tuned.connect(self.compare_view.compare_after_tuning)
         self._recipe: Recipe | None = None  # a recipe being followed: open its model, knock its heads

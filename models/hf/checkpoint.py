@@ -54,7 +54,12 @@ def load(
     folder = Path(path)
     recover(folder)  # a save that died mid-swap left the old folder aside: put it back
     if not folder.is_dir():
-        raise ModelError(f"{folder}: not a folder")
+        what = "a file, not a folder" if folder.exists() else "no such folder"
+        raise ModelError(
+            f"{folder}: {what}. A model folder holds config.json, the weights (model.safetensors or "
+            "pytorch_model.bin) and the tokenizer (tokenizer.json), as a training run or a Hugging "
+            "Face download leaves them"
+        )
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise ModelError(f"{folder}: config.json is missing")

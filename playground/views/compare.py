@@ -44,6 +44,7 @@ class CompareView(QWidget):
 
     failed = Signal(str, str)
     saved = Signal(str)
+    noted = Signal(str)  # a word in the status bar (nothing to do: no dialog)
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -162,7 +163,7 @@ class CompareView(QWidget):
                 self.failed.emit(self.run_button.toolTip(), "")
             return
         if not self.text.text().strip():
-            self.failed.emit("Type a text for both models to read.", "")
+            self.noted.emit("Type a text for both models to read.")
             return
         self.summary.setText("comparing…")
         a, b = self.a.currentData(), self.b.currentData()

@@ -51,6 +51,7 @@ class HeadsView(QWidget):
 
     failed = Signal(str, str)  # message, details
     saved = Signal(str)
+    noted = Signal(str)  # a word in the status bar (nothing to do: no dialog)
     head_chosen = Signal(int, int)  # a cell was clicked: layer, head
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
@@ -163,7 +164,7 @@ class HeadsView(QWidget):
             return
         kind = self.kind.currentData()
         if not self.text.text().strip():
-            self.failed.emit("Type a text to sweep.", "")
+            self.noted.emit("Type a text to sweep.")
             return
         if kind == "patching" and not self.corrupted.text().strip():
             self.failed.emit(

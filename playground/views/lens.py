@@ -27,6 +27,7 @@ class LensView(QWidget):
 
     failed = Signal(str, str)  # message, details
     saved = Signal(str)
+    noted = Signal(str)  # a word in the status bar (nothing to do: no dialog)
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,7 +101,7 @@ class LensView(QWidget):
     def read(self) -> None:
         text = self.text.text()
         if not text.strip():
-            self.failed.emit("Type a text to read layer by layer.", "")
+            self.noted.emit("Type a text to read layer by layer.")
             return
         self.read_button.setEnabled(False)
         self.asked = (text, self.token.text().strip())

@@ -56,7 +56,7 @@ def test_screenshot_of_a_bad_folder_fails_cleanly(tmp_path):
         "--model", str(tmp_path / "missing"), "--device", "cpu", "--screenshot", str(tmp_path / "x.png")
     )
     assert run.returncode == 1
-    assert "not a folder" in run.stderr
+    assert "no such folder" in run.stderr and "A model folder holds config.json" in run.stderr
     assert not (tmp_path / "x.png").exists()
 
 

@@ -195,7 +195,7 @@ def test_error_shows_a_message_box_with_details(qtbot, client, settings, wait_si
     wait_signal(client.worker.errored, lambda: w.open_model(str(tmp_path / "nowhere")))
     qtbot.waitUntil(lambda: w.errors.box is not None and w.errors.box.isVisible())
     box = w.errors.box
-    assert isinstance(box, QMessageBox) and "not a folder" in box.text()
+    assert isinstance(box, QMessageBox) and "A model folder holds config.json" in box.text()
     w.close()
     assert not box.isVisible()
 

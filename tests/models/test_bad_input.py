@@ -35,7 +35,7 @@ def test_missing_file_is_named(folder, name):
 
 
 def test_not_a_folder(tmp_path):
-    with pytest.raises(models.ModelError, match="not a folder"):
+    with pytest.raises(models.ModelError, match="no such folder. A model folder holds config.json"):
         models.load(tmp_path / "nope")
 
 

@@ -40,6 +40,7 @@ class PromptView(QWidget):
     run_finished = Signal(str)  # prompt + generated text, for the inspection views
     failed = Signal(str, str)  # a request the view refused (bad settings): message, details
     saved = Signal(str)  # what an export wrote, and where
+    noted = Signal(str)  # a word in the status bar (nothing to do: no dialog)
 
     def __init__(self, client: WorkerClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,6 +139,11 @@ class PromptView(QWidget):
     def generate(self) -> None:
         if not self.generate_button.isEnabled():
             return  # the button says why (its tooltip); a shortcut must not do what it would not
+        if not self.prompt.toPlainText().strip():
+            what = "a source to translate" if self.info.capabilities.encoder_decoder else "a prompt"
+            self.noted.emit(f"Type {what} first, then Ctrl+Enter.")
+            self.prompt.setFocus()
+            return
         try:
             settings = self.sampling.settings()
         except ModelError as e:
