@@ -459,3 +459,23 @@ def test_f1_shows_a_searchable_sheet_of_every_shortcut_made_from_the_actions_the
     assert len(shown) < len(rows)
     sheet.search.clear()
     assert len(sheet.visible_rows()) == len(rows)
+
+
+def test_choosing_a_text_file_leaves_the_task_preset_and_its_description(
+    qtbot, window, monkeypatch, tmp_path
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    from playground.views.training.form import FILE_ITEM
+
+    text = tmp_path / "poems.txt"
+    text.write_text("Shall I compare thee to a summer's day?\n" * 50, encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(text), "")))
+    window.show_view("training")
+    form = window.training_view.form
+    assert form.preset.currentData() == "task"
+    form.corpus.setCurrentIndex(form.corpus.findData(FILE_ITEM) - 1)
+    form.corpus.setFocus()
+    qtbot.keyClick(form.corpus, Qt.Key.Key_Down)  # the user picks "Text file…"
+    assert form.corpus_source() == str(text)
+    assert form.preset.currentData() == "tiny" and "built-in task" not in form.preset_note.text()

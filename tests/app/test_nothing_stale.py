@@ -104,6 +104,7 @@ def test_a_refused_training_run_leaves_no_progress_and_its_line_goes_when_the_se
     _wait_finished(qtbot, view)
     qtbot.waitUntil(lambda: view.stats.text().startswith("Not started:"), timeout=10_000)
     assert view.progress.value() == 0  # not the last run's "8 / 8"
-    view.form.corpus.setCurrentIndex(view.form.corpus.findData("task:copy"))  # another corpus
+    assert view.form.corpus.findData(str(empty)) < 0 and "taken off the corpus list" in view.stats.text()
+    view.form.ints["steps"].setValue(9)  # the settings change
     assert not view.stats.text().startswith("Not started")
     assert view.train_button.isEnabled()

@@ -214,9 +214,24 @@ class TrainingForm(QWidget):
         else:
             return
         if path:
+            if self.preset.currentData() in ("task", "seq2seq"):  # a text: a text preset, and its words
+                self.preset.setCurrentIndex(self.preset.findData("tiny"))
+                self.apply(PRESETS["tiny"].config)
             self.set_corpus_path(path)
         else:
             self.corpus.setCurrentIndex(0)
+
+    def forget_failed_corpus(self, message: str) -> bool:
+        """A file or folder the run could not read (its path named in `message`) leaves the list;
+        True if it did. Built-in corpora stay."""
+        source = self.corpus_source()
+        path = source.removeprefix(PAIRS)
+        index = self.corpus.currentIndex()
+        if not Path(path).is_absolute() or path not in message:
+            return False
+        self.corpus.setCurrentIndex(0)
+        self.corpus.removeItem(index)
+        return True
 
     def _on_edited(self, *_args) -> None:
         source, choice = self.corpus_source(), str(self.corpus.currentData())

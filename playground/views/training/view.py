@@ -421,6 +421,8 @@ class TrainingView(QWidget):
         STOPPED: where the run stopped, in place of "stopping after this step…"; MODEL: nothing
         (the charts are the run that made the model, or the last run, and say so)."""
         if event == REFUSED:
+            if self.form.forget_failed_corpus(message):
+                message += " (the file is taken off the corpus list)"
             self.progress.setRange(0, self.form.ints["steps"].value())
             self.progress.setValue(0)
             self.refusal = ended_line(event, message, 0, 0)
