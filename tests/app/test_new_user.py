@@ -479,3 +479,38 @@ def test_choosing_a_text_file_leaves_the_task_preset_and_its_description(
     qtbot.keyClick(form.corpus, Qt.Key.Key_Down)  # the user picks "Text file…"
     assert form.corpus_source() == str(text)
     assert form.preset.currentData() == "tiny" and "built-in task" not in form.preset_note.text()
+
+
+def test_an_empty_alternatives_chart_has_no_upside_down_numbers(qtbot, client, settings):
+    """At launch, before any model: every alternatives chart's token axis is blank (it read 1 to 0)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from playground.main_window import MainWindow
+    from playground.views.widgets.topk_chart import TopKChart
+
+    fresh = MainWindow(client, settings, interactive=False)
+    qtbot.addWidget(fresh)
+    charts = fresh.findChildren(TopKChart)
+    assert len(charts) >= 2
+    for chart in charts:
+        image = QImage(200, 200, QImage.Format.Format_ARGB32)
+        painter = QPainter(image)
+        try:  # what the axis would write
+            _axis, _ticks, texts = chart.plotItem.getAxis("left").generateDrawSpecs(painter)
+        finally:
+            painter.end()
+        assert [text for *_, text in texts] == []
+
+
+def test_the_fine_tune_header_names_a_classifiers_labels_in_words(qtbot, window, tmp_path, wait_signal):
+    import torch
+
+    from models.nn.bert import Bert
+    from tests.models.helpers import tiny_bert_config, wordpiece_tokenizer
+
+    tok = wordpiece_tokenizer()
+    torch.manual_seed(0)
+    model = Bert(tiny_bert_config(tok.vocab_size, labels=("in order", "shuffled"), has_mlm_head=False))
+    models.save(model.eval(), tok, tmp_path / "classifier")
+    wait_signal(window.client.model_loaded, lambda: window.open_model(str(tmp_path / "classifier")))
+    assert "a classifier, labels: “in order”, “shuffled”" in window.finetune_view.form.model_label.text()

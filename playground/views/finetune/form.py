@@ -133,7 +133,7 @@ class FinetuneForm(QWidget):
         else:
             caps = info.capabilities
             head = (
-                f"a classifier of {', '.join(info.labels)}"
+                f"a classifier, labels: {', '.join(f'“{label}”' for label in info.labels)}"
                 if caps.classifier
                 else ("with its masked-LM head" if caps.masked_lm else "encoder only")
                 if caps.encoder_only

@@ -31,6 +31,7 @@ class TopKChart(pg.PlotWidget):
         self.labels: list[str] = []
         self.probs = np.zeros(0, np.float32)
         theme.apply_plot_palette(self)
+        self.clear_bars(title)  # empty: no numbers on the token axis (they read 1 to 0, upside down)
 
     def set_alternatives(self, texts, probs, chosen: str | None = None, title: str | None = None):
         probs = np.asarray(probs, dtype=np.float32)
