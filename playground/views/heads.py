@@ -26,7 +26,7 @@ from playground import theme
 from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
-from playground.views.widgets.example_text import offer_example, watch_typing
+from playground.views.widgets.example_text import fill, offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar, symmetric_levels
 from playground.views.widgets.tokens import visible
@@ -190,7 +190,7 @@ class HeadsView(QWidget):
     def set_text(self, text: str) -> None:
         """The text the other views show; patching keeps its own pair."""
         if self.kind.currentData() == "ablation" or not self.text.text():
-            self.text.setText(text)
+            fill(self.text, text)  # the app's, not typed here: a new model's example may replace it
 
     def show_example(self, text: str) -> None:
         """A new model's first text, unless the user typed one of their own here (or a pair)."""

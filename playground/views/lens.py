@@ -11,7 +11,7 @@ from playground import theme
 from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
-from playground.views.widgets.example_text import offer_example, watch_typing
+from playground.views.widgets.example_text import fill, offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar
 from playground.views.widgets.tokens import visible
@@ -110,7 +110,9 @@ class LensView(QWidget):
             self.read_button.setEnabled(True)
 
     def set_text(self, text: str) -> None:
-        self.text.setText(text)
+        """Another view's text (a finished run's): the app's, not typed here, so a new model's
+        example may replace it (an old model's text was swept on an unrelated one)."""
+        fill(self.text, text)
 
     def shown(self) -> None:
         """The tab opened: its text is read at once if the map is not of it (no extra click; the

@@ -22,7 +22,7 @@ from playground import theme
 from playground.info import ModelInfo
 from playground.recipe import recipe_for
 from playground.views.resets import MODEL
-from playground.views.widgets.example_text import offer_example, watch_typing
+from playground.views.widgets.example_text import fill, offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import TokenAxis
 from playground.views.widgets.tokens import TokenText, tint, visible
@@ -154,8 +154,9 @@ class ProbabilityView(QWidget):
         client.request_finished.connect(self._on_request_finished)
 
     def set_text(self, text: str) -> None:
-        """Put a text in the box (its probe arrives with the attention view's)."""
-        self.text.setText(text)
+        """Put another view's text in the box (its probe arrives with the attention view's): the
+        app's, not typed here, so a new model's example may replace it."""
+        fill(self.text, text)
 
     def show_example(self, text: str) -> None:
         """A new model's first text, unless the user typed one of their own here."""

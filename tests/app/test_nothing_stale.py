@@ -108,3 +108,29 @@ def test_a_refused_training_run_leaves_no_progress_and_its_line_goes_when_the_se
     view.form.ints["steps"].setValue(9)  # the settings change
     assert not view.stats.text().startswith("Not started")
     assert view.train_button.isEnabled()
+
+
+def test_a_text_another_view_put_in_a_box_is_not_kept_for_an_unrelated_model(
+    qtbot, window, tiny_bert_dir, tiny_gpt_dir, wait_signal
+):
+    """Typed once in Head effects, then a run's text (another language, say) arrived there from
+    the Prompt tab: that text was the app's, so a new model's example replaces it."""
+    heads = window.heads_view
+    window.show_view("heads")
+    heads.text.clear()
+    qtbot.keyClicks(heads.text, "my own words")  # the user's, in this box
+    view = window.prompt_view
+    window.show_view("prompt")
+    view.sampling.max_tokens.setValue(4)
+    view.prompt.clear()
+    qtbot.keyClicks(view.prompt, "the dog")
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, CTRL)
+    qtbot.waitUntil(lambda: not view.running and bool(view.steps), timeout=30_000)
+    run_text = heads.text.text()
+    assert run_text.startswith("the dog") and len(run_text) > len("the dog")  # the run's text arrived
+    wait_signal(window.client.model_loaded, lambda: window.open_model("builtin:gpt"))
+    assert heads.text.text() == "the dog"  # the user's prompt on the new model, not the old run's text
+    heads.text.clear()
+    qtbot.keyClicks(heads.text, "typed after")  # typed here: kept across a model change
+    wait_signal(window.client.model_loaded, lambda: window.open_model(str(tiny_gpt_dir)))
+    assert heads.text.text() == "typed after"
