@@ -514,3 +514,15 @@ def test_the_fine_tune_header_names_a_classifiers_labels_in_words(qtbot, window,
     models.save(model.eval(), tok, tmp_path / "classifier")
     wait_signal(window.client.model_loaded, lambda: window.open_model(str(tmp_path / "classifier")))
     assert "a classifier, labels: “in order”, “shuffled”" in window.finetune_view.form.model_label.text()
+
+
+@pytest.mark.parametrize("tab", ["training", "finetune"])
+def test_a_settings_form_never_scrolls_sideways(qtbot, window, tab):
+    from PySide6.QtWidgets import QScrollArea
+
+    window.resize(1000, 700)
+    window.show_view(tab)
+    qtbot.wait(50)
+    scroll = window.views[tab].findChild(QScrollArea)
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert scroll.widget().width() >= scroll.widget().minimumSizeHint().width()  # nothing cut
