@@ -64,3 +64,67 @@ def translation_attention(
 def _rows(steps: Sequence[GenerationStep]) -> list:
     final = steps[-1].final_attention
     return [step.attention for step in steps[1:]] + ([final] if final is not None else [])
+
+
+class GrowingAttention:
+    """A streamed run's attention [layers, heads, T, T], grown a row per token as steps arrive
+    (each token costs its own row, L·H·T values, instead of the whole T² picture being rebuilt at
+    every redraw). `new_tokens`: how many the run may add, so the buffer is made once at its final
+    size; past it, it grows by a quarter. `matrix()` is a view of the part filled so far.
+
+    `broken` once a row does not fit (the context filled and slid): the picture stops there."""
+
+    def __init__(self, new_tokens: int = 0) -> None:
+        self.new_tokens = new_tokens
+        self.buffer: np.ndarray | None = None
+        self.size = 0  # T: the rows (and columns) filled
+        self.steps = 0  # steps taken in
+        self.broken = False
+        self.complete = False
+
+    def add(self, steps: Sequence[GenerationStep]) -> bool:
+        """Take in the next steps of the run; False when they cannot be shown this way (an
+        encoder–decoder's, a run without attention, or one whose context slid)."""
+        for step in steps:
+            if self.broken or self.complete:
+                return False
+            if self.steps == 0:
+                block = step.prompt_attention
+                if block is None or step.cross_attention is not None:
+                    self.broken = True
+                    return False
+                self._reserve(block.shape[:2], block.shape[-1] + max(self.new_tokens, 1))
+                self.size = block.shape[-1]
+                self.buffer[:, :, : self.size, : self.size] = block
+            else:
+                self._row(step.attention)  # the previous token's query, over the tokens up to it
+            self.steps += 1
+            if step.final_attention is not None:
+                self._row(step.final_attention)  # the run ended: its newest token's row too
+                self.complete = not self.broken
+        return not self.broken
+
+    def matrix(self) -> np.ndarray | None:
+        """[L, H, T, T]: the rows so far (a view: no copy)."""
+        if self.buffer is None or self.broken:
+            return None
+        return self.buffer[:, :, : self.size, : self.size]
+
+    def _row(self, row: np.ndarray | None) -> None:
+        T = self.size
+        if row is None or row.shape[-1] != T + 1:  # the row of the query at T - 1 + 1 spans T + 1
+            self.broken = True
+            return
+        self._reserve(row.shape[:2], T + 1)
+        self.buffer[:, :, T, : T + 1] = row
+        self.size = T + 1
+
+    def _reserve(self, heads: tuple[int, int], n: int) -> None:
+        capacity = 0 if self.buffer is None else self.buffer.shape[-1]
+        if n <= capacity:
+            return
+        size = max(n, capacity + max(16, capacity // 4))  # (a quarter: memory is L·H·T², never doubled)
+        grown = np.zeros((*heads, size, size), np.float32)
+        if self.buffer is not None:
+            grown[:, :, :capacity, :capacity] = self.buffer
+        self.buffer = grown

@@ -32,7 +32,7 @@ from playground.views.widgets.heatmap import HeatmapPlot, colorbar
 from playground.views.widgets.mosaic import AttentionMosaic, build_mosaic
 from playground.views.widgets.tokens import visible
 from playground.worker import WorkerClient
-from playground.worker.requests import INSPECT, CheckHeads, Inspect, KnockOut
+from playground.worker.requests import INSPECT, CheckHeads, Generate, Inspect, KnockOut
 
 POOL_AWAY = 4_000_000  # attention values beyond which the overview is pooled off the GUI thread
 FOLLOW_MS = 200  # while text streams, the view redraws the growing run at most 5 times a second
@@ -99,6 +99,7 @@ class AttentionView(QWidget):
         # a generation's attention, grown from its steps as they stream (nothing is run again)
         self.run_tokens = None  # the prompt's TokenizedText of the run being followed
         self.run_steps: list = []
+        self.run_rows = None  # its attention, grown a row per token (GrowingAttention)
         self._follow_timer = QTimer(self, singleShot=True, interval=FOLLOW_MS)
         self._follow_timer.timeout.connect(self._follow_run)
         client.prompt_tokenized.connect(self._on_prompt_tokenized)
@@ -307,77 +308,78 @@ class AttentionView(QWidget):
         return self.run_tokens is not None
 
     def _on_prompt_tokenized(self, tokens) -> None:
-        self.run_tokens, self.run_steps = tokens, []
+        from models.inspect.run_attention import GrowingAttention
+
+        asked = [r for r in self.client.outstanding.values() if isinstance(r, Generate)]
+        new_tokens = asked[-1].settings.max_new_tokens if asked else 0  # its buffer, made once
+        self.run_tokens, self.run_steps, self.run_rows = tokens, [], GrowingAttention(new_tokens)
 
     def _on_tokens_generated(self, batch: list) -> None:
         if not self.following:
             return
         self.run_steps.extend(batch)
+        self.run_rows.add(batch)  # each new token's row, now: a redraw copies nothing
         if self.isVisible() and not self._follow_timer.isActive():
             self._follow_timer.start()  # hidden, it catches up when shown
 
     def _follow_run(self) -> None:
-        from models.inspect.run_attention import run_shape
-
         self._follow_timer.stop()
         steps, tokens = list(self.run_steps), self.run_tokens
         if not self.isVisible():
             return
         if self._show_translation(steps, tokens):
             return
-        shape = run_shape(steps, complete=False)
-        if shape is None:
-            return
-        self._assemble(steps, tokens, shape, complete=False)
+        self._show_grown(steps, tokens, complete=False)
 
     def finish_run(self, text: str) -> bool:
         """The run ended: show its whole text's attention from its own steps (True), or, when it
         does not hold it all (stopped, or the context slid), inspect the text afresh (False)."""
-        from models.inspect.run_attention import run_shape
-
         self._follow_timer.stop()
-        steps, tokens = self.run_steps, self.run_tokens
-        self.run_tokens, self.run_steps = None, []
+        steps, tokens, rows = self.run_steps, self.run_tokens, self.run_rows
+        self.run_tokens, self.run_steps, self.run_rows = None, [], None
         if tokens is not None and self._show_translation(steps, tokens, text):
             return True
-        shape = run_shape(steps) if tokens is not None else None
-        if shape is None:
+        if rows is None or not rows.complete:
             self.inspect(text)
             return False
-        self._assemble(steps, tokens, shape, complete=True, text=text)
+        self._show_grown(steps, tokens, complete=True, text=text, rows=rows)
         return True
 
     def _show_translation(self, steps, source, text: str | None = None) -> bool:
-        """An encoder–decoder's run, from its steps: its three kinds of attention (True), or False."""
+        """An encoder–decoder's run, from its steps: its three kinds of attention (True), or False.
+        A big one is put together on a pool thread (it is rebuilt as the run streams)."""
         from models.inspect.run_attention import translation_attention
         from models.text.pairs import START
 
-        parts = translation_attention(steps)
-        if parts is None:
+        if not steps or steps[0].prompt_attention is None or steps[0].cross_attention is None:
             return False
         chosen = tuple(s.token_text for s in steps)
-        self.set_pair(source.texts, (START, *chosen[:-1]), chosen, *parts, text, source.notes)
+
+        def show(parts) -> None:
+            if parts is not None:
+                self.set_pair(source.texts, (START, *chosen[:-1]), chosen, *parts, text, source.notes)
+
+        L, H, S = steps[0].cross_attention.shape[0], steps[0].cross_attention.shape[1], len(source.texts)
+        N = len(steps)
+        if L * H * N * (N + S) > POOL_AWAY:
+            self.background.run(lambda: translation_attention(steps), show)
+        else:
+            show(translation_attention(steps))
         return True
 
-    def _assemble(self, steps, tokens, shape, complete: bool, text: str | None = None) -> None:
-        """Put a run's attention together, on a pool thread when it is big, then show it."""
-        from models.inspect.run_attention import run_attention
-
-        L, H, T = shape
-
-        def show(full) -> None:
-            texts = (*tokens.texts, *(s.token_text for s in steps))[:T]
-            self.set_attentions(texts, full, text, tokens.notes)
-            if not complete:
-                newest = visible(texts[-1])
-                self.readout.setText(
-                    f"following the run: the newest row is “{newest}” (query {T - 1}) attending"
-                )
-
-        if L * H * T * T > POOL_AWAY:
-            self.background.run(lambda: run_attention(steps, complete), show)
-        else:
-            show(run_attention(steps, complete))
+    def _show_grown(self, steps, tokens, complete: bool, text: str | None = None, rows=None) -> None:
+        """The run's attention as grown so far (its rows were added as tokens came)."""
+        grown = rows if rows is not None else self.run_rows
+        full = grown.matrix() if grown is not None else None
+        if full is None:
+            return
+        T = full.shape[-1]
+        texts = (*tokens.texts, *(s.token_text for s in steps))[:T]
+        self.set_attentions(texts, full, text, tokens.notes)
+        if not complete:
+            self.readout.setText(
+                f"following the run: the newest row is “{visible(texts[-1])}” (query {T - 1}) attending"
+            )
 
     def reset(self, event: str) -> None:
         """MODEL: nothing of the last model's heads is shown."""

@@ -25,13 +25,25 @@ def test_the_view_grows_with_the_run_and_keeps_its_attention_without_running_it_
         lambda request, probe: tags.append((channel(request), probe.attentions.size))
     )
     view, prompt = window.attention_view, window.prompt_view
+    qtbot.waitUntil(lambda: not window.client.outstanding, timeout=10_000)
+    before = view.attentions  # the example's inspection
+    view._follow_timer.setInterval(1)  # redraw at every batch: a tiny model streams 40 tokens in 0.2 s
     _start(qtbot, window, "the cat", 40)
-    sizes = []
-    qtbot.waitUntil(lambda: sizes.append(view.attentions.shape[-1]) or not prompt.running, timeout=30_000)
+    sizes, shown = [], []
+
+    def watch() -> bool:
+        sizes.append(view.attentions.shape[-1])
+        if view.attentions is not before:
+            shown.append(view.attentions)
+        return not prompt.running
+
+    qtbot.waitUntil(watch, timeout=30_000)
     qtbot.waitUntil(lambda: ("scores", 0) in tags and not view.following, timeout=10_000)
     P, n = len(prompt.prompt_tokens), len(prompt.steps)
     assert n == 40 and view.attentions.shape == (2, 2, P + n, P + n)
     assert len({s for s in sizes if s > P}) > 1  # it grew while the text streamed
+    assert len(shown) > 1 and all(np.shares_memory(m, view.attentions) for m in shown)  # one buffer,
+    # grown by rows: no redraw rebuilt the picture
     worker = window.client.worker
     ids = list(prompt.prompt_tokens.ids) + [s.token_id for s in prompt.steps]
     with torch.no_grad():
@@ -67,6 +79,7 @@ def test_a_big_models_overview_is_pooled_off_the_gui_thread(qtbot, window):
 
     view = window.attention_view
     window.show_view("attention")
+    qtbot.waitUntil(lambda: not window.client.outstanding, timeout=10_000)  # the example's own probe
     rng = np.random.default_rng(0)
     att = np.tril(rng.random((30, 9, 128, 128), dtype=np.float32))
     att /= att.sum(-1, keepdims=True)

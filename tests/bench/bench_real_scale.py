@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import checkout  # noqa: F401  (the repository on sys.path, as from any folder)
+import numpy as np
 import torch
 import transformers
 
@@ -166,7 +167,7 @@ def main() -> None:
     ap.add_argument("--shape", choices=SHAPES, default="smollm2")
     ap.add_argument("--long", type=int, default=2048, help="a long text's tokens (0: skip)")
     ap.add_argument("--new-tokens", type=int, default=64)
-    ap.add_argument("--skip", default="", help="comma-separated: load,probe,lens,sweeps,decode")
+    ap.add_argument("--skip", default="", help="comma-separated: load,probe,lens,sweeps,decode,stream")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     report = Report()
@@ -196,7 +197,41 @@ def main() -> None:
             sweeps(report, model, tok)
         if "decode" not in skip:
             decode(report, model, tok, folder, args.new_tokens)
+        if "stream" not in skip:
+            streamed_attention(report, model.config.n_layer, model.config.n_head)
     report.table()
+
+
+def streamed_attention(report: Report, L: int, H: int, prompt: int = 256, new: int = 256) -> None:
+    """A streamed run's attention view at this shape: the whole picture rebuilt at a redraw (as it
+    was, every 200 ms) against rows grown as tokens come (random rows of the real shapes)."""
+    from types import SimpleNamespace
+
+    from models.inspect.run_attention import GrowingAttention, run_attention
+
+    rng = np.random.default_rng(0)
+
+    def step(width: int, block: bool = False):
+        rows = rng.random((L, H, width), dtype=np.float32)
+        first = rng.random((L, H, prompt, prompt), dtype=np.float32) if block else None
+        return SimpleNamespace(
+            prompt_attention=first, cross_attention=None, attention=rows, final_attention=None
+        )
+
+    steps = [step(prompt, block=True)] + [step(prompt + i) for i in range(1, new)]
+    T = prompt + new - 1
+    run_attention(steps, complete=False)  # (a warm-up: the pages are touched once)
+    start = time.perf_counter()
+    run_attention(steps, complete=False)
+    per_redraw = time.perf_counter() - start
+    grown = GrowingAttention(new)
+    grown.add(steps[:1])
+    start = time.perf_counter()
+    grown.add(steps[1:])
+    per_token = (time.perf_counter() - start) / (new - 1)
+    size = L * H * T * T * 4 / 2**20
+    report(f"streamed attention, {T} tokens: a redraw", f"rebuilt {per_redraw * 1000:.0f} ms, {size:.0f} MiB",
+           f"grown: {per_token * 1000:.2f} ms a token, 0 at a redraw")  # fmt: skip
 
 
 def lens(report: Report, model, tok, text: str, n: int) -> None:

@@ -198,3 +198,31 @@ def test_inference_mode_is_off_between_the_steps_of_a_paused_generation():
         assert not made.is_inference() and made.requires_grad
         list(steps)  # the rest still runs in inference mode, to its end
         assert not torch.is_inference_mode_enabled()
+
+
+def test_a_runs_attention_grown_row_by_row_equals_the_whole_run_put_together():
+    """The streamed picture grows by rows (batches of any size, the buffer made at its final size
+    or growing past it) and ends equal to `run_attention`; a stopped run's part equals the
+    partial one; a run whose context slid stops growing."""
+    from models.inspect.run_attention import GrowingAttention, run_attention
+
+    tok = char_tokenizer()
+    model = _model(tok)
+    steps = list(
+        models.generate(model, tok, "All: Speak", max_new_tokens=20, temperature=0.8, seed=3, attention=True)
+    )
+    for new_tokens, batch in ((20, 3), (0, 1), (5, 7)):  # exact room, none (it grows), too little
+        grown = GrowingAttention(new_tokens)
+        for start in range(0, len(steps), batch):
+            assert grown.add(steps[start : start + batch])
+            if start + batch < len(steps):
+                partial = run_attention(steps[: start + batch], complete=False)
+                np.testing.assert_array_equal(grown.matrix(), partial)
+        assert grown.complete
+        np.testing.assert_array_equal(grown.matrix(), run_attention(steps))
+    long = "All: Speak, speak. " * 3  # the context (64) fills and slides
+    slid = GrowingAttention(40)
+    assert not slid.add(
+        list(models.generate(model, tok, long, max_new_tokens=40, temperature=0, attention=True))
+    )
+    assert slid.matrix() is None
