@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from models.results import Comparison
 from playground import theme
 from playground.info import ModelInfo
+from playground.views.widgets.elided_label import wrapping_label
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, TokenAxis, colorbar, symmetric_levels
 from playground.worker import WorkerClient
@@ -77,12 +77,9 @@ class CompareView(QWidget):
             top.addWidget(w)
         top.addWidget(self.text, 1)
         top.addWidget(self.run_button)
-        self.summary = QLabel(
+        self.summary = wrapping_label(  # a long summary wraps: it never widens the window
             "Choose two models of one architecture (e.g. before and after a fine-tune) and a text."
         )
-        self.summary.setWordWrap(True)
-        self.summary.setMinimumWidth(40)  # a long summary wraps: it never widens the window
-        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.maps = pg.GraphicsLayoutWidget()

@@ -1,4 +1,4 @@
-"""A one-line label that never widens the window: a long text is elided, the whole of it in a tooltip."""
+"""Labels that never widen the window: one line elided (the whole of it in a tooltip), or wrapped."""
 
 from __future__ import annotations
 
@@ -44,3 +44,12 @@ class ElidedLabel(QLabel):
         one_line = " ".join(self.text().split())
         shown = self.fontMetrics().elidedText(one_line, Qt.TextElideMode.ElideRight, rect.width())
         painter.drawText(rect, int(self.alignment()) | Qt.TextFlag.TextSingleLine, shown)
+
+
+def wrapping_label(text: str = "") -> QLabel:
+    """A label for a line that may run long where two lines fit: it wraps, and like ElidedLabel it
+    never asks for more width than it is given."""
+    label = QLabel(text, wordWrap=True)
+    label.setMinimumWidth(MIN_WIDTH)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
