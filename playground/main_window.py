@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -539,8 +539,10 @@ class MainWindow(QMainWindow):
         titles = {name: self.tabs.tabText(self.tabs.indexOf(view)) for name, view in self.views.items()}
         if getattr(self, "_sheet", None) is not None:
             self._sheet.close()
-        self._sheet = ShortcutSheet(gather(self, self.views, titles), self)
-        return self._sheet
+        self._sheet = sheet = ShortcutSheet(gather(self, self.views, titles), self)
+        sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one at a time, none kept
+        sheet.destroyed.connect(lambda: setattr(self, "_sheet", None) if self._sheet is sheet else None)
+        return sheet
 
     # ---- persistence and closing ----------------------------------------------------------------
     def _restore(self) -> None:

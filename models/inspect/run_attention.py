@@ -66,6 +66,9 @@ def _rows(steps: Sequence[GenerationStep]) -> list:
     return [step.attention for step in steps[1:]] + ([final] if final is not None else [])
 
 
+GROWN_BYTES = 2560 * 2**20  # a streamed run's picture is followed up to this (the probe's float16 cap)
+
+
 class GrowingAttention:
     """A streamed run's attention [layers, heads, T, T], grown a row per token as steps arrive
     (each token costs its own row, L·H·T values, instead of the whole T² picture being rebuilt at
@@ -74,8 +77,11 @@ class GrowingAttention:
 
     `broken` once a row does not fit (the context filled and slid): the picture stops there."""
 
-    def __init__(self, new_tokens: int = 0) -> None:
-        self.new_tokens = new_tokens
+    def __init__(self, new_tokens: int = 0, context: int = 0, budget: int = GROWN_BYTES) -> None:
+        """`context`: the model's (a run past it slides, and stops growing here); `budget`: bytes
+        the picture may take (a bigger one is not followed: the finished text is probed instead,
+        within the probe's own budget)."""
+        self.new_tokens, self.context, self.budget = new_tokens, context, budget
         self.buffer: np.ndarray | None = None
         self.size = 0  # T: the rows (and columns) filled
         self.steps = 0  # steps taken in
@@ -93,7 +99,10 @@ class GrowingAttention:
                 if block is None or step.cross_attention is not None:
                     self.broken = True
                     return False
-                self._reserve(block.shape[:2], block.shape[-1] + max(self.new_tokens, 1))
+                wanted = block.shape[-1] + max(self.new_tokens, 1)
+                self._reserve(block.shape[:2], min(wanted, self.context) if self.context else wanted)
+                if self.broken:
+                    return False
                 self.size = block.shape[-1]
                 self.buffer[:, :, : self.size, : self.size] = block
             else:
@@ -105,9 +114,12 @@ class GrowingAttention:
         return not self.broken
 
     def matrix(self) -> np.ndarray | None:
-        """[L, H, T, T]: the rows so far (a view: no copy)."""
+        """[L, H, T, T]: the rows so far (a view: no copy; once complete, a buffer with room to
+        spare is let go for a copy of just the picture)."""
         if self.buffer is None or self.broken:
             return None
+        if self.complete and self.buffer.shape[-1] > self.size:
+            self.buffer = np.ascontiguousarray(self.buffer[:, :, : self.size, : self.size])
         return self.buffer[:, :, : self.size, : self.size]
 
     def _row(self, row: np.ndarray | None) -> None:
@@ -116,6 +128,8 @@ class GrowingAttention:
             self.broken = True
             return
         self._reserve(row.shape[:2], T + 1)
+        if self.broken:
+            return
         self.buffer[:, :, T, : T + 1] = row
         self.size = T + 1
 
@@ -124,7 +138,16 @@ class GrowingAttention:
         if n <= capacity:
             return
         size = max(n, capacity + max(16, capacity // 4))  # (a quarter: memory is L·H·T², never doubled)
-        grown = np.zeros((*heads, size, size), np.float32)
+        if self.context:
+            size = max(n, min(size, self.context))
+        if heads[0] * heads[1] * size * size * 4 > self.budget:
+            self.broken = True  # past the budget: not followed (the finished text is probed)
+            return
+        try:
+            grown = np.zeros((*heads, size, size), np.float32)
+        except MemoryError:
+            self.broken = True
+            return
         if self.buffer is not None:
             grown[:, :, :capacity, :capacity] = self.buffer
         self.buffer = grown

@@ -24,6 +24,7 @@ class Pace:
         self._tokens = 0
         self._last_end: float | None = None
         self._warm = False  # the first step (allocations, first touch of the weights) is not the pace
+        self._measured = 0  # steps measured in all (the window may hold fewer: slow steps)
 
     def step(self, started: float, tokens: int) -> float:
         """A step that began at `started` (this clock) ended now; returns its own seconds."""
@@ -35,6 +36,7 @@ class Pace:
             return own
         wall = own + (gap if gap < PAUSE_S else 0.0)
         self._last_end = end
+        self._measured += 1
         self._steps.append((wall, tokens))
         self._seconds += wall
         self._tokens += tokens
@@ -56,4 +58,4 @@ class Pace:
         """Seconds left (NaN until MIN_STEPS steps are measured: no guess from a warm-up)."""
         if remaining <= 0:
             return 0.0
-        return remaining * self.seconds_per_step if len(self._steps) >= MIN_STEPS else float("nan")
+        return remaining * self.seconds_per_step if self._measured >= MIN_STEPS else float("nan")

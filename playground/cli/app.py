@@ -56,8 +56,8 @@ def data_dir(generic: Path, qt_app_data: Path) -> Path:
     """The app's own data folder (runs, the starter model): `generic`/TransformerPlayground. Qt's
     app-data folder joins organisation and application names (…/TransformerPlayground/Transformer
     Playground); one that already holds runs is kept, so nothing of an earlier version is lost."""
-    if (qt_app_data / "runs").is_dir() and not (generic / APP_FOLDER).exists():
-        return qt_app_data
+    if (qt_app_data / "runs").is_dir() and not (generic / APP_FOLDER / "runs").is_dir():
+        return qt_app_data  # (on Linux and macOS Qt's folder is inside ours: runs decide)
     return generic / APP_FOLDER
 
 

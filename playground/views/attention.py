@@ -312,7 +312,9 @@ class AttentionView(QWidget):
 
         asked = [r for r in self.client.outstanding.values() if isinstance(r, Generate)]
         new_tokens = asked[-1].settings.max_new_tokens if asked else 0  # its buffer, made once
-        self.run_tokens, self.run_steps, self.run_rows = tokens, [], GrowingAttention(new_tokens)
+        context = self.client.info.context if self.client.info is not None else 0
+        self.run_tokens, self.run_steps = tokens, []
+        self.run_rows = GrowingAttention(new_tokens, context)
 
     def _on_tokens_generated(self, batch: list) -> None:
         if not self.following:

@@ -61,7 +61,7 @@ class HeadsView(QWidget):
         self.asked: Sweep | None = None  # what it was asked for
         self.request = 0
         self.stale = False  # heads were knocked out or restored since the sweep ran
-        self.out: tuple[tuple[int, int], ...] = ()  # the heads out in the shown sweep's runs
+        self.out: tuple[tuple[int, int], ...] | None = ()  # the heads out in the shown sweep's runs
         self.kind = QComboBox()
         for key, title in KINDS.items():
             self.kind.addItem(title, key)
@@ -181,7 +181,7 @@ class HeadsView(QWidget):
         self.request = self.client.send(ask)
         if self.request:
             self.asked = ask
-            self.out = () if intact else tuple(self.client.ablation[0])
+            self.out = None  # known at its first result (a K pressed just before is in by then)
             self.progress.setValue(0)
 
     def stop(self) -> None:
@@ -239,6 +239,8 @@ class HeadsView(QWidget):
 
     # ---- results -----------------------------------------------------------------------------
     def _on_heads_swept(self, sweep) -> None:
+        if self.out is None:  # the worker took every earlier request (a knock-out) first, in order
+            self.out = () if self.asked.intact else tuple(self.client.ablation[0])
         self.sweep, self.stale = sweep, False
         L, H = sweep.values.shape
         self.progress.setRange(0, sweep.total)
@@ -251,7 +253,7 @@ class HeadsView(QWidget):
         self.bar.setLabel("left", "share restored" if patching else "loss change (nats)")
         self.heatmap.setTitle(_title(sweep))
         self._set_labels(sweep)
-        self.summary.setText(_summary(sweep, self.out))
+        self.summary.setText(_summary(sweep, self.out))  # (set above for this sweep)
 
     def _set_labels(self, sweep) -> None:
         if sweep is None or sweep.values.size > MAX_LABELLED_CELLS:  # beyond that, hover instead
@@ -259,7 +261,7 @@ class HeadsView(QWidget):
             return
         top = max(abs(v) for v in self.heatmap.levels)
         rows = [[_format(sweep, v) if np.isfinite(v) else "" for v in row] for row in sweep.values]
-        for layer, head in self.out:  # already out in every run of the sweep: nothing to change
+        for layer, head in self.out or ():  # already out in every run of the sweep: nothing to change
             rows[layer][head] = "out"
         colors = [[_label_color(v, top) for v in row] for row in sweep.values]
         self.labels.set_cells(rows, colors)
@@ -269,14 +271,14 @@ class HeadsView(QWidget):
         if self.sweep is not None:
             self.stale = True
             self.summary.setText(
-                _summary(self.sweep, self.out)
+                _summary(self.sweep, self.out or ())
                 + "\nHeads were knocked out or restored since: run the sweep again."
             )
 
     def _on_heatmap_hovered(self, row: int, col: int, value: float) -> None:
         if self.sweep is None or row < 0:
             return
-        if (row, col) in self.out:
+        if (row, col) in (self.out or ()):
             self.readout.setText(f"L{row}H{col} was already knocked out in every run of this sweep")
         elif not np.isfinite(value):
             self.readout.setText(f"L{row}H{col}: not computed yet")

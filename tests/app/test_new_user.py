@@ -430,14 +430,13 @@ def test_resume_opens_in_the_runs_folder_and_a_resumed_run_says_its_timeline_sta
 def test_the_data_folder_is_not_named_twice_and_an_earlier_one_with_runs_is_kept(tmp_path):
     from playground.cli.app import data_dir
 
-    generic, doubled = (
-        tmp_path / "share",
-        tmp_path / "share" / "TransformerPlayground" / "Transformer Playground",
-    )
+    generic = tmp_path / "share"
+    doubled = generic / "TransformerPlayground" / "Transformer Playground"  # Qt's, inside ours (Linux)
     assert data_dir(generic, doubled) == generic / "TransformerPlayground"
     (doubled / "runs" / "20261202-gpt").mkdir(parents=True)  # an earlier version's runs
-    generic_app = tmp_path / "other"
-    assert data_dir(generic_app, doubled) == doubled  # kept: nothing lost
+    assert data_dir(generic, doubled) == doubled  # kept: nothing lost
+    (generic / "TransformerPlayground" / "runs").mkdir()  # once ours holds runs, ours it is
+    assert data_dir(generic, doubled) == generic / "TransformerPlayground"
 
 
 def test_f1_shows_a_searchable_sheet_of_every_shortcut_made_from_the_actions_themselves(qtbot, window):
@@ -526,3 +525,61 @@ def test_a_settings_form_never_scrolls_sideways(qtbot, window, tab):
     scroll = window.views[tab].findChild(QScrollArea)
     assert not scroll.horizontalScrollBar().isVisible()
     assert scroll.widget().width() >= scroll.widget().minimumSizeHint().width()  # nothing cut
+
+
+def test_the_model_labels_own_tooltip_survives_eliding(qtbot, window):
+    window.resize(1000, 700)
+    qtbot.wait(50)
+    label = window.model_label
+    label.setText(LONG)  # cut: the full text joins the label's own tooltip, which stays
+    QApplication.processEvents()
+    assert "layers ×" in label.toolTip() and label.toolTip().startswith("a message far longer")
+
+
+def test_f1_twice_keeps_one_sheet(qtbot, window):
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from playground.views.shortcut_sheet import ShortcutSheet
+
+    for _ in range(3):
+        qtbot.keyClick(window, Qt.Key.Key_F1)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert len(window.findChildren(ShortcutSheet)) == 1
+
+
+def test_a_sweep_sent_right_after_k_marks_the_heads_that_were_out(qtbot, window):
+    from tests.app.test_knock_out import TEXT, _click_tile, _inspect
+
+    _inspect(qtbot, window)
+    attention = window.attention_view
+    _click_tile(qtbot, attention, 0, 1)
+    qtbot.keyClick(attention.overview_widget, Qt.Key.Key_K)  # not waited for: the sweep follows at once
+    view = window.heads_view
+    window.show_view("heads")
+    view.kind.setCurrentIndex(view.kind.findData("ablation"))
+    view.text.setText(TEXT)
+    before = view.sweep
+    qtbot.keyClick(view.text, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: view.sweep is not before and view.sweep.complete, timeout=20_000)
+    assert view.labels.texts[0][1] == "out" and "L0H1 knocked out" in view.summary.text()
+
+
+def test_saving_into_an_existing_empty_folder_asks_first(qtbot, window, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QDialog, QMessageBox
+
+    from playground.views.widgets import save_dialogs
+
+    target = tmp_path / "empty"
+    target.mkdir()
+    asked: list[str] = []
+    monkeypatch.setattr(save_dialogs.FolderDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
+    monkeypatch.setattr(save_dialogs.FolderDialog, "chosen", lambda self: str(target))
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        staticmethod(lambda _p, _t, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.No),
+    )
+    window.show_view("training")
+    qtbot.mouseClick(window.training_view.save_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(200)
+    assert asked == ["Save the model into the empty folder “empty”?"] and not any(target.iterdir())

@@ -226,3 +226,19 @@ def test_a_runs_attention_grown_row_by_row_equals_the_whole_run_put_together():
         list(models.generate(model, tok, long, max_new_tokens=40, temperature=0, attention=True))
     )
     assert slid.matrix() is None
+
+
+def test_a_grown_picture_stays_within_its_context_and_budget():
+    """Max tokens may say 10,000: the buffer is made for the context at most, and a picture past
+    its budget is not followed at all (the finished text is probed instead)."""
+    from models.inspect.run_attention import GrowingAttention
+
+    tok = char_tokenizer()
+    model = _model(tok)
+    steps = list(models.generate(model, tok, "All: Speak", max_new_tokens=8, temperature=0, attention=True))
+    bounded = GrowingAttention(10_000, context=64)
+    assert bounded.add(steps) and bounded.complete
+    assert bounded.matrix().shape[-1] == len(steps[0].prompt_attention[0, 0]) + 8
+    assert bounded.buffer.shape[-1] == bounded.matrix().shape[-1]  # the spare room let go once complete
+    tiny_budget = GrowingAttention(8, context=64, budget=1024)
+    assert not tiny_budget.add(steps) and tiny_budget.matrix() is None

@@ -75,3 +75,10 @@ def test_a_slow_first_step_is_a_warm_up_not_the_pace():
     _steps(pace, clock, [0.1])
     assert pace.eta(1000) == pytest.approx(100.0, rel=0.01)
     assert pace.tokens_per_s == pytest.approx(3840, rel=0.01)
+
+
+def test_steps_longer_than_the_window_still_give_an_eta():
+    clock = Clock()
+    pace = Pace(clock)
+    _steps(pace, clock, [12.0] * 4)  # each step longer than the 10 s window
+    assert pace.eta(10) == pytest.approx(120.0, rel=0.01)

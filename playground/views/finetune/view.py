@@ -384,6 +384,7 @@ class FinetuneView(QWidget):
 
     def _start_twin(self) -> None:
         self.twin_pending = False
+        self.last_step = 0  # the twin's own steps: a refused twin is "not started", not "stopped"
         out = f"{self.out_dir}-from-scratch" if self.out_dir else ""
         twin = replace(self.asked, scratch=True)
         self.request = self.client.send(Train(None, out_dir=out, finetune=twin))

@@ -221,15 +221,16 @@ class TrainingForm(QWidget):
         else:
             self.corpus.setCurrentIndex(0)
 
-    def forget_failed_corpus(self, message: str) -> bool:
-        """A file or folder the run could not read (its path named in `message`) leaves the list;
-        True if it did. Built-in corpora stay."""
-        source = self.corpus_source()
-        path = source.removeprefix(PAIRS)
-        index = self.corpus.currentIndex()
-        if not Path(path).is_absolute() or path not in message:
+    def forget_failed_corpus(self, source: str, message: str) -> bool:
+        """The file or folder `source` a run could not read (its message starts with the path)
+        leaves the list; True if it did. Built-in corpora stay."""
+        if not source or not Path(source).is_absolute() or not message.startswith(source):
             return False
-        self.corpus.setCurrentIndex(0)
+        index = max(self.corpus.findData(source), self.corpus.findData(f"{PAIRS}{source}"))
+        if index < 0:
+            return False
+        if index == self.corpus.currentIndex():
+            self.corpus.setCurrentIndex(0)
         self.corpus.removeItem(index)
         return True
 

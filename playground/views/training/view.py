@@ -64,6 +64,7 @@ class TrainingView(QWidget):
         self.selected = (0, 0)
         self.last_step = 0
         self.refusal = ""  # the status line of a refused start, until the settings change
+        self.asked_corpus = ""  # the corpus the newest run was asked to read
         self._snapshot_due = False  # the newest snapshot is not drawn yet
         self.following = False  # the run reporting now is this view's (not a fine-tune)
 
@@ -272,12 +273,14 @@ class TrainingView(QWidget):
             self.failed.emit(f"These settings cannot train: {e}", "")
             return False
         self._reset()
-        self.request = self.client.send(Train(config, self.form.corpus_source(), out_dir=out_dir))
+        self.asked_corpus = self.form.corpus_source()  # (a file it cannot read leaves the list)
+        self.request = self.client.send(Train(config, self.asked_corpus, out_dir=out_dir))
         self._sync()
         return True
 
     def resume_from(self, folder: str, steps: int = 0) -> None:
         self._reset()
+        self.asked_corpus = ""
         self.request = self.client.send(Train(None, resume_from=folder, steps=steps))
         self._sync()
 
@@ -421,7 +424,7 @@ class TrainingView(QWidget):
         STOPPED: where the run stopped, in place of "stopping after this step…"; MODEL: nothing
         (the charts are the run that made the model, or the last run, and say so)."""
         if event == REFUSED:
-            if self.form.forget_failed_corpus(message):
+            if self.form.forget_failed_corpus(self.asked_corpus, message):
                 message += " (the file is taken off the corpus list)"
             self.progress.setRange(0, self.form.ints["steps"].value())
             self.progress.setValue(0)

@@ -15,6 +15,7 @@ class ElidedLabel(QLabel):
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._own_tip = ""  # a tooltip set for the label itself (shown with the full text)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)  # 40 px up
         self.setText(text)
 
@@ -22,10 +23,14 @@ class ElidedLabel(QLabel):
         super().setText(text)
         self._update_tooltip()
 
+    def setToolTip(self, tip: str) -> None:  # noqa: N802 (Qt's name)
+        self._own_tip = tip
+        self._update_tooltip()
+
     def _update_tooltip(self) -> None:
         one_line = " ".join(self.text().split())
         cut = self.fontMetrics().horizontalAdvance(one_line) > self.contentsRect().width()
-        self.setToolTip(one_line if cut else "")
+        super().setToolTip("\n".join(filter(None, (one_line if cut else "", self._own_tip))))
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
         hint = super().sizeHint()

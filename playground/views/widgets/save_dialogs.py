@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QDir
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 
 
@@ -16,7 +17,7 @@ class FolderDialog(QFileDialog):
         self.setOption(QFileDialog.Option.DontUseNativeDialog)  # (its accept() is ours)
         self.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)  # a new name can be typed
         self.setFileMode(QFileDialog.FileMode.AnyFile)
-        self.setOption(QFileDialog.Option.ShowDirsOnly)
+        self.setFilter(QDir.Filter.AllDirs | QDir.Filter.Drives | QDir.Filter.NoDotAndDotDot)  # folders
         self.setLabelText(QFileDialog.DialogLabel.Accept, "Save")
         self.setLabelText(QFileDialog.DialogLabel.FileName, "Folder:")
         self.selectFile(Path(suggested).name)
@@ -42,13 +43,18 @@ def ask_new_folder(parent: QWidget, title: str, suggested: str) -> str:
     if folder.exists() and not folder.is_dir():
         QMessageBox.warning(parent, title, f"{folder} is a file; choose a name for a new folder.")
         return ""
-    if folder.is_dir() and any(folder.iterdir()):
+    if folder.is_dir():  # (Qt's button reads "Open" on a folder: the question says what happens)
         count = sum(1 for _ in folder.iterdir())
+        question = (
+            f"“{folder.name}” already exists and holds {count} item(s).\n"
+            "Replace the model files in it? (Other files are kept.)"
+            if count
+            else f"Save the model into the empty folder “{folder.name}”?"
+        )
         answer = QMessageBox.question(
             parent,
             title,
-            f"“{folder.name}” already exists and holds {count} item(s).\n"
-            "Replace the model files in it? (Other files are kept.)",
+            question,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
