@@ -51,6 +51,7 @@ class CompareView(QWidget):
         self.client = client
         self.request = 0
         self.result: Comparison | None = None
+        self._undrawn = False  # a result came while the tab was hidden
         self.head = (0, 0)
         self.a, self.b = QComboBox(), QComboBox()
         for box, default in ((self.a, "base"), (self.b, "active")):
@@ -210,9 +211,9 @@ class CompareView(QWidget):
         moved = result.head_change
         layer, head = (int(i) for i in np.unravel_index(int(np.argmax(moved)), moved.shape))
         self.head = (layer, head)  # the head that changed most is shown first
-        self._draw_map()
-        self._draw_head()
-        self._draw_tokens()
+        self._undrawn = True
+        if self.isVisible():  # hidden (a fine-tune's own comparison, as the run ends): drawn when
+            self._draw_all()  # shown, so the end of a run does not paint three heatmaps unseen
         loss = (
             f" · loss on this text {result.a.loss:.3f} → {result.b.loss:.3f} nats per token"
             if np.isfinite(result.a.loss) and np.isfinite(result.b.loss)
@@ -222,6 +223,17 @@ class CompareView(QWidget):
             f"<b>A</b>: {result.names[0]} · <b>B</b>: {result.names[1]} · {len(result.a.tokens)} tokens{loss}"
             f" · the head that moved most: <b>L{layer}H{head}</b> ({moved[layer, head]:.2f})"
         )
+
+    def _draw_all(self) -> None:
+        self._undrawn = False
+        self._draw_map()
+        self._draw_head()
+        self._draw_tokens()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._undrawn and self.result is not None:
+            self._draw_all()
 
     def _on_request_finished(self, request: int, status: str, message: str) -> None:
         if request == self.request and status != "done":

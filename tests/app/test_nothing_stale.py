@@ -134,3 +134,16 @@ def test_a_text_another_view_put_in_a_box_is_not_kept_for_an_unrelated_model(
     qtbot.keyClicks(heads.text, "typed after")  # typed here: kept across a model change
     wait_signal(window.client.model_loaded, lambda: window.open_model(str(tiny_gpt_dir)))
     assert heads.text.text() == "typed after"
+
+
+def test_a_comparison_made_while_its_tab_is_hidden_is_drawn_when_shown(qtbot, bert_window, labelled_csv):
+    """A fine-tune's end compares before and after at once: three heatmaps painted unseen made the
+    end of a run stall; they are drawn when the Compare tab opens."""
+    view, compare = bert_window.finetune_view, bert_window.compare_view
+    _set(view, str(labelled_csv), steps=3)
+    _click(qtbot, view.start_button)
+    _idle(qtbot, view)
+    qtbot.waitUntil(lambda: compare.result is not None, timeout=20_000)
+    assert compare.map.data.size == 0  # not painted while hidden
+    bert_window.show_view("compare")
+    assert compare.map.data.shape == compare.result.head_change.shape
