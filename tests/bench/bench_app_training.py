@@ -131,10 +131,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--headless", type=int, help=argparse.SUPPRESS)  # the child process
+    ap.add_argument(
+        "--beside", action="store_true",
+        help="also train in the app beside a busy loop and beside a PyTorch program (bench_busy's)",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.headless:
         return _headless_child(args.headless)
     app = QApplication([])
+    if args.beside:
+        return beside_others(app, args.steps, args.repeats)
     heads, apps, busy = [], [], []
     for _ in range(args.repeats):  # interleaved, so drift on a shared machine hits both alike
         heads.append(headless(args.steps))
@@ -162,6 +168,25 @@ def main() -> None:
     )
     busy_share = 100 * np.median(busy)
     print(f"GUI thread on the CPU: {busy_share:.0f}% of the run, median (the trainer wants both cores)")
+
+
+def beside_others(app: QApplication, steps: int, repeats: int) -> None:
+    """The app's training rate quiet, beside a busy loop and beside a PyTorch program (each
+    started here, as bench_busy.py starts them), against the quiet rate (median of `repeats`)."""
+    from bench_busy import NEIGHBOURS
+
+    quiet = None
+    for name, code in NEIGHBOURS.items():
+        neighbour = subprocess.Popen([sys.executable, "-c", code]) if code else None
+        try:
+            time.sleep(1.0 if code else 0)  # the neighbour is up to speed
+            rate = float(np.median([in_app(app, steps, probe_gaps=False)[0] for _ in range(repeats)]))
+        finally:
+            if neighbour is not None:
+                neighbour.kill()
+                neighbour.wait()
+        quiet = quiet or rate
+        print(f"in the app, {name:<14} {rate:7.1f} steps/s  {rate / quiet:5.2f}x quiet", flush=True)
 
 
 if __name__ == "__main__":
