@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from tests.app.test_finetune_view import _click, _idle, _set
+from tests.app.test_rough_edges import _generate
 from tests.app.test_training_view import _configure, _wait_finished
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -21,11 +22,7 @@ def test_a_model_change_clears_the_prompt_views_run_and_its_cross_attention_titl
     wait_signal(window.client.model_loaded, lambda: window.open_model(str(marian_dir)))
     view = window.prompt_view
     window.show_view("prompt")
-    view.sampling.max_tokens.setValue(6)
-    view.prompt.clear()
-    qtbot.keyClicks(view.prompt, "abc")
-    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, CTRL)
-    qtbot.waitUntil(lambda: not view.running and bool(view.steps), timeout=30_000)
+    _generate(qtbot, window, 6, "abc")
     qtbot.mouseClick(view.output.viewport(), Qt.MouseButton.LeftButton, pos=view.output.token_rect_center(1))
     assert "over the source" in view.details.attention.titleLabel.text
     wait_signal(window.client.model_loaded, lambda: window.open_model(str(tiny_gpt_dir)))
@@ -119,13 +116,8 @@ def test_a_text_another_view_put_in_a_box_is_not_kept_for_an_unrelated_model(
     window.show_view("heads")
     heads.text.clear()
     qtbot.keyClicks(heads.text, "my own words")  # the user's, in this box
-    view = window.prompt_view
     window.show_view("prompt")
-    view.sampling.max_tokens.setValue(4)
-    view.prompt.clear()
-    qtbot.keyClicks(view.prompt, "the dog")
-    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, CTRL)
-    qtbot.waitUntil(lambda: not view.running and bool(view.steps), timeout=30_000)
+    _generate(qtbot, window, 4, "the dog")
     run_text = heads.text.text()
     assert run_text.startswith("the dog") and len(run_text) > len("the dog")  # the run's text arrived
     wait_signal(window.client.model_loaded, lambda: window.open_model("builtin:gpt"))
