@@ -48,8 +48,11 @@ def lens_blocks(
     tokens = _encode(model, tokenizer, text)
     picked = _one_token(tokenizer, token) if token is not None else None
     ids = torch.tensor(tokens.ids[None], device=_device(model))  # [1, T]
+    # a decoder's own head runs on the last position only: every position's logits over a real
+    # vocabulary (T × 152k floats, 1.2 GB at 2,048 tokens) are made a block at a time below
+    head_once = {"last_only": True} if model.capabilities.causal else {}
     with torch.inference_mode():
-        layers = model(ids, output_hidden_states=True).hidden_states[1:]  # after each block [1, T, C]
+        layers = model(ids, output_hidden_states=True, **head_once).hidden_states[1:]  # [1, T, C] each
     return stepwise_inference(_blocks(model, tokenizer, tokens, layers, k, picked))
 
 

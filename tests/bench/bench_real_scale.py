@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 import checkout  # noqa: F401  (the repository on sys.path, as from any folder)
@@ -245,7 +246,8 @@ def lens(report: Report, model, tok, text: str, n: int) -> None:
     _, first, peak_first = measured(
         lambda: blocks.append(lens_blocks(model, tok, text, k=10)) or next(blocks[0])
     )
-    _, rest, peak = measured(lambda: list(blocks[0]))
+    # each block's map is dropped for the next, as the view does (a list of them all was 1.4 GB)
+    _, rest, peak = measured(lambda: deque(blocks[0], maxlen=1))
     report(
         f"logit lens, {n} tokens: first rows / whole",
         f"{first:.2f} s / {first + rest:.2f} s, +{max(peak, peak_first):.0f} MiB",

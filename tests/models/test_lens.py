@@ -93,3 +93,18 @@ def test_the_lens_arrives_in_blocks_the_last_positions_first_and_adds_up_to_the_
     np.testing.assert_allclose(last.prob, whole.prob, atol=1e-6)
     np.testing.assert_array_equal(last.top_ids, whole.top_ids)
     assert last.target_texts == whole.target_texts and last.top_texts == whole.top_texts
+
+
+def test_a_decoders_lens_never_makes_every_positions_logits_at_once(tmp_path):
+    """At 2,048 tokens of a 152k vocabulary the model's own head on every position was 1.2 GB: the
+    lens reads the layers' hidden states, and its blocks are the only logits it makes."""
+    ours, tok, _ = saved_pair(tmp_path, "gpt")
+    seen: list[int] = []
+    hook = ours.lm_head.register_forward_hook(lambda _m, args, _out: seen.append(args[0].shape[-2]))
+    try:
+        lens = models.logit_lens(ours, tok, TEXT_IN, k=3)
+    finally:
+        hook.remove()
+    T = len(lens.tokens)
+    assert seen and seen[0] == 1  # the model's own pass: the last position only
+    assert lens.prob.shape == (3, T) and np.isfinite(lens.prob).all()
