@@ -524,7 +524,7 @@ class FinetuneView(QWidget):
         colors = [["#202020" if v > 0.5 else "#ffffff" for v in row] for row in share]  # dark on bright
         self.confusion_counts.set_cells([[str(int(c)) for c in row] for row in scores.confusion], colors)
         n = len(scores.texts)
-        self.confusion.setTitle(f"confusion: {held_out.described(int(np.trace(scores.confusion)), n)}")
+        self.confusion.setTitle(held_out.described(int(np.trace(scores.confusion)), n))
         if (why := held_out.warning(n)) and why not in self.log.toPlainText():
             self.log.appendPlainText(f"Note: {why}")
             self.small_held_out.setText(why)
