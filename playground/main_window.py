@@ -390,6 +390,7 @@ class MainWindow(QMainWindow):
                 self.fill_mask_view.fill_or_start("the cat sat on the [MASK].")
             else:
                 self.attention_view.inspect(self.fill_mask_view.current_text() or "hello world")
+        self._on_tab_changed()  # the tab in view (a lens left open last session) shows the new text
 
     def _enable_views(self, one_stack: bool) -> None:
         """The views that read one stack of heads (or fine-tune) are off for an encoder–decoder."""

@@ -583,3 +583,14 @@ def test_saving_into_an_existing_empty_folder_asks_first(qtbot, window, monkeypa
     qtbot.mouseClick(window.training_view.save_button, Qt.MouseButton.LeftButton)
     qtbot.wait(200)
     assert asked == ["Save the model into the empty folder “empty”?"] and not any(target.iterdir())
+
+
+def test_a_lens_tab_in_view_reads_a_newly_opened_models_text(qtbot, window, tiny_gpt_dir, wait_signal):
+    lens = window.lens_view
+    window.show_view("lens")
+    qtbot.waitUntil(lambda: lens.lens is not None and not lens.client.phase(lens.request), timeout=20_000)
+    old, asked = lens.lens, lens.request
+    wait_signal(window.client.model_loaded, lambda: window.open_model("builtin:gpt"))
+    qtbot.waitUntil(lambda: lens.request != asked and not lens.client.phase(lens.request), timeout=20_000)
+    assert lens.lens is not None and lens.lens is not old
+    assert lens.asked[0] == lens.text.text()  # read for the new model without a click
