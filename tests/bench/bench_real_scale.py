@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import subprocess
-import sys
 import tempfile
 import time
 from collections import deque
@@ -28,6 +26,7 @@ import checkout  # noqa: F401  (the repository on sys.path, as from any folder)
 import numpy as np
 import torch
 import transformers
+from bench_decoder import load_in_fresh_process  # noqa: E402  (one way to time a fresh open)
 
 import models  # noqa: E402
 from models import assets  # noqa: E402
@@ -53,27 +52,6 @@ SHAPES = {
 }  # fmt: skip
 CONFIG = {"smollm2": transformers.LlamaConfig, "qwen-0.5b": transformers.Qwen2Config,
           "llama-1b": transformers.LlamaConfig}  # fmt: skip
-
-LOAD = """
-import sys, time
-def status(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1]) / 1024
-import torch
-if sys.argv[1] == "ours":
-    import models
-else:
-    import transformers
-before = status("VmRSS")
-open("/proc/self/clear_refs", "w").write("5")
-t0 = time.perf_counter()
-if sys.argv[1] == "ours":
-    model, _ = models.load(sys.argv[2])
-else:
-    model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[2], dtype=torch.float32)
-print(time.perf_counter() - t0, status("VmHWM") - before)
-"""
 
 
 def _status(field: str) -> float:
@@ -113,14 +91,6 @@ def make_folder(shape: str, folder: Path) -> Tokenizer:
     tok = Tokenizer.train([text[:300_000]], "bpe", vocab_size=4000)
     tok.save(folder)
     return tok
-
-
-def load_in_fresh_process(who: str, folder: Path) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", LOAD, who, str(folder)], capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(out.stderr[-2000:])
-    took, rss = out.stdout.split()[-2:]
-    return float(took), float(rss)
 
 
 def text_of(tok: Tokenizer, n: int) -> str:
