@@ -119,6 +119,8 @@ def _make_buffers(model: Model) -> None:
     """Computed (not stored) tables, made on the CPU once the model left the meta device."""
     if isinstance(model, Decoder):
         model.model.rotary = Rotary(model.config)
+        if model.model.local_rotary is not None:
+            model.model.local_rotary = Rotary(model.config, local=True)
     if isinstance(model, Seq2Seq):  # the sinusoidal tables are computed, never stored
         table = sinusoidal_table(model.config.max_position_embeddings, model.config.d_model)
         model.model.encoder.positions = table

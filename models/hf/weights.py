@@ -1,4 +1,4 @@
-"""Weight names: Hugging Face's GPT-2, BERT, Llama-family and GPT-NeoX tensors to ours and back."""
+"""Weight names: Hugging Face's GPT-2, BERT, Llama-family, GPT-NeoX and Phi-3 tensors to ours and back."""
 
 from __future__ import annotations
 
@@ -96,13 +96,34 @@ def _marian_from_hf(cfg: Seq2SeqConfig, weights: dict[str, torch.Tensor]) -> dic
     return state
 
 
+# Phi-3's fused projections: (its name, ours in row order)
+_PHI3_FUSED = {
+    "self_attn.qkv_proj": ("q_proj", "k_proj", "v_proj"),
+    "mlp.gate_up_proj": ("gate_proj", "up_proj"),
+}
+
+
+def _phi3_sizes(cfg: DecoderConfig, fused: str) -> list[int]:
+    """Rows of each part of a Phi-3 fused projection: queries, keys, values; or gate, up."""
+    if fused == "mlp.gate_up_proj":
+        return [cfg.intermediate_size] * 2
+    D = cfg.head_size
+    return [cfg.num_attention_heads * D, cfg.num_key_value_heads * D, cfg.num_key_value_heads * D]
+
+
 def _decoder_from_hf(cfg: DecoderConfig, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     state: dict[str, torch.Tensor] = {}
     for key, t in weights.items():
         if _DECODER_IGNORED.search(key) or (cfg.tie_word_embeddings and key == "lm_head.weight"):
             continue
+        m = re.match(r"(model\.layers\.\d+)\.(self_attn\.qkv_proj|mlp\.gate_up_proj)\.weight$", key)
+        if cfg.family == "phi3" and m:  # rows are the parts one after another
+            parent = m[2].split(".")[0]
+            for part, rows in zip(_PHI3_FUSED[m[2]], t.split(_phi3_sizes(cfg, m[2])), strict=True):
+                state[f"{m[1]}.{parent}.{part}.weight"] = rows
+            continue
         if cfg.family != "gpt_neox":
-            state[key] = t  # Llama, Qwen and Mistral names are ours
+            state[key] = t  # Llama's, Qwen's, Mistral's, Gemma's, OLMo's and SmolLM3's names are ours
             continue
         m = re.match(r"gpt_neox\.layers\.(\d+)\.attention\.query_key_value\.(weight|bias)$", key)
         if m:  # rows are [head, (query, key, value), size]: split into three projections
@@ -127,6 +148,14 @@ def _decoder_to_hf(model: Decoder) -> dict[str, torch.Tensor]:
         t = t.detach().cpu()
         if cfg.tie_word_embeddings and name == "lm_head.weight":
             continue  # transformers re-ties it on load
+        if cfg.family == "phi3" and _phi3_part(name):
+            fused, parts = _phi3_part(name)
+            if name.endswith(f".{parts[0]}.weight"):  # fused again when its first part comes by
+                prefix = name.rsplit(".", 3)[0]
+                parent = fused.split(".")[0]
+                rows = [model.state_dict()[f"{prefix}.{parent}.{p}.weight"].detach().cpu() for p in parts]
+                out[f"{prefix}.{fused}.weight"] = torch.cat(rows).contiguous()
+            continue
         if cfg.family != "gpt_neox":
             out[name] = t.contiguous()
             continue
@@ -160,6 +189,15 @@ def _decoder_to_hf(model: Decoder) -> dict[str, torch.Tensor]:
         else:
             raise AssertionError(f"no GPT-NeoX name for {name}")
     return out
+
+
+def _phi3_part(name: str) -> tuple[str, tuple[str, ...]] | None:
+    """The Phi-3 fused projection our weight `name` is part of, and that projection's parts."""
+    for fused, parts in _PHI3_FUSED.items():
+        parent = fused.split(".")[0]
+        if any(name.endswith(f".{parent}.{p}.weight") for p in parts):
+            return fused, parts
+    return None
 
 
 def _gpt_from_hf(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,9 +1,11 @@
-"""Rotary decoders: Llama, Qwen2, Qwen3, Mistral and GPT-NeoX (Pythia) as one decoder with a few switches.
+"""Rotary decoders: Llama, Qwen2/3, Mistral, GPT-NeoX, Gemma 2/3, Phi-3, OLMo 2 and SmolLM3 as one
+decoder with a few switches.
 
 Each family is exactly its `transformers` class (…ForCausalLM): rotary positions (with Llama 3's
 and linear `rope_scaling`), grouped-query attention, RMSNorm or LayerNorm, SwiGLU or GELU, tied
-or untied output head, and the switches below. Module names follow Llama's, so a Llama folder
-maps one to one; GPT-NeoX's fused query/key/value is split on load and fused again on save.
+or untied output head, and the switches below. Module names follow Llama's (and Gemma's and
+OLMo's for their extra norms), so those folders map one to one; GPT-NeoX's and Phi-3's fused
+projections are split on load and fused again on save.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ FAMILIES = {
     "qwen3": "Qwen3",
     "mistral": "Mistral",
     "gpt_neox": "GPT-NeoX",
+    "gemma2": "Gemma 2",
+    "gemma3_text": "Gemma 3",
+    "phi3": "Phi-3",
+    "olmo2": "OLMo 2",
+    "smollm3": "SmolLM3",
 }
+NORM_LAYOUTS = ("pre", "sandwich", "post")
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,18 @@ class DecoderConfig:
     qkv_bias: bool = False  # biases on the query, key and value projections (Qwen2: yes)
     o_bias: bool = False  # bias on the output projection (GPT-NeoX, Llama's attention_bias)
     mlp_bias: bool = False
-    qk_norm: bool = False  # RMSNorm on each head's queries and keys (Qwen3)
+    qk_norm: bool = False  # RMSNorm on each head's queries and keys (Qwen3, Gemma 3)
+    qk_norm_full: bool = False  # … over all heads' queries (and keys) at once instead (OLMo 2)
+    norm_plus_one: bool = False  # RMSNorm scales by (1 + weight): Gemma stores offsets from one
+    # norms before attention and MLP ("pre": Llama), before and after ("sandwich": Gemma), after ("post")
+    norms: str = "pre"
+    embed_scale: bool = False  # embeddings × √width (Gemma)
+    attn_scalar: float = 0.0  # scores × attn_scalar^-½ (Gemma's query_pre_attn_scalar); 0: the head size
+    attn_softcap: float = 0.0  # scores = cap · tanh(scores / cap) (Gemma 2); 0: none
+    final_softcap: float = 0.0  # the same on the logits (Gemma 2)
+    local_layers: tuple[int, ...] = ()  # the layers the sliding window applies to; (): every layer
+    local_rope_theta: float = 0.0  # the local layers' own rotary base, unscaled (Gemma 3); 0: the same
+    nope_layers: tuple[int, ...] = ()  # layers without rotary positions (SmolLM3)
     layer_norm: bool = False  # LayerNorm with bias instead of RMSNorm (GPT-NeoX)
     gated_mlp: bool = True  # SwiGLU (down(act(gate) * up)); False: down(act(up)) (GPT-NeoX)
     hidden_act: str = "silu"
@@ -62,6 +81,7 @@ class DecoderConfig:
     sliding_window: int = 0  # keys further back than this are not seen (Mistral); 0 = none
     bos_token_id: int | None = None
     eos_token_id: int | None = None
+    pad_token_id: int | None = None
     stop_token_ids: tuple[int, ...] = ()  # every token that ends a reply (Llama 3's <|eot_id|>…)
 
     def __post_init__(self) -> None:
@@ -76,6 +96,8 @@ class DecoderConfig:
                 f"key/value heads ({self.num_key_value_heads}) must divide the query heads "
                 f"({self.num_attention_heads})"
             )
+        if self.norms not in NORM_LAYOUTS:
+            raise ModelError(f"norm layout '{self.norms}' is not one of {', '.join(NORM_LAYOUTS)}")
         if self.hidden_act not in ACTIVATIONS:
             raise ModelError(f"activation '{self.hidden_act}' is not supported ({', '.join(ACTIVATIONS)})")
 
@@ -86,6 +108,10 @@ class DecoderConfig:
     @property
     def label(self) -> str:
         return FAMILIES[self.family]
+
+    def windowed(self, layer: int) -> bool:
+        """Whether `layer` sees only the last `sliding_window` keys."""
+        return self.sliding_window > 0 and (not self.local_layers or layer in self.local_layers)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -130,32 +156,67 @@ ACTIVATIONS = {
 
 
 class RMSNorm(nn.Module):
-    """x / rms(x) × weight, computed in float32 as `transformers` does."""
+    """x / rms(x) × weight, computed in float32 as `transformers` does; `plus_one`: × (1 + weight),
+    in float32 before the cast back (Gemma's order)."""
 
-    def __init__(self, size: int, eps: float) -> None:
+    def __init__(self, size: int, eps: float, plus_one: bool = False) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(size))
-        self.eps = eps
+        self.weight = nn.Parameter(torch.zeros(size) if plus_one else torch.ones(size))
+        self.eps, self.plus_one = eps, plus_one
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = x.dtype
         x = x.float()
         x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        if self.plus_one:
+            return (x * (1.0 + self.weight.float())).to(dtype)
         return self.weight * x.to(dtype)
 
 
 def _norm(cfg: DecoderConfig, size: int) -> nn.Module:
-    return nn.LayerNorm(size, eps=cfg.norm_eps) if cfg.layer_norm else RMSNorm(size, cfg.norm_eps)
+    if cfg.layer_norm:
+        return nn.LayerNorm(size, eps=cfg.norm_eps)
+    return RMSNorm(size, cfg.norm_eps, cfg.norm_plus_one)
+
+
+def _softcap(x: torch.Tensor, cap: float) -> torch.Tensor:
+    return torch.tanh(x / cap) * cap if cap else x
+
+
+class ScaledEmbedding(nn.Embedding):
+    """Token embeddings × a constant (Gemma's √width), rounded to the weights' type as Gemma does."""
+
+    def __init__(self, vocab: int, width: int, scale: float) -> None:
+        super().__init__(vocab, width)
+        self.scale = scale
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = super().forward(ids)
+        return x if self.scale == 1.0 else x * torch.tensor(self.scale, dtype=x.dtype)
+
+
+class SoftCappedLinear(nn.Linear):
+    """An output head whose logits are soft-capped, cap · tanh(logits / cap) (Gemma 2); `cap` goes
+    with it when it is quantized (models.nn.quantized)."""
+
+    def __init__(self, width: int, vocab: int, cap: float) -> None:
+        super().__init__(width, vocab, bias=False)
+        self.cap = cap
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _softcap(super().forward(x), self.cap)
 
 
 class Rotary(nn.Module):
-    """cos/sin tables of rotary position embeddings (non-interleaved halves, as `transformers`)."""
+    """cos/sin tables of rotary position embeddings (non-interleaved halves, as `transformers`);
+    `local`: the local layers' tables (their own base, unscaled) where the config gives them one."""
 
-    def __init__(self, cfg: DecoderConfig) -> None:
+    def __init__(self, cfg: DecoderConfig, local: bool = False) -> None:
         super().__init__()
         self.dims = int(cfg.head_size * cfg.rotary_fraction)
-        inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, self.dims, 2, dtype=torch.float32) / self.dims))
-        self.register_buffer("inv_freq", _scaled(inv_freq, dict(cfg.rope_scaling)), persistent=False)
+        theta, scaling = (cfg.local_rope_theta, {}) if local else (cfg.rope_theta, dict(cfg.rope_scaling))
+        inv_freq = 1.0 / (theta ** (torch.arange(0, self.dims, 2, dtype=torch.float32) / self.dims))
+        self.register_buffer("inv_freq", _scaled(inv_freq, scaling), persistent=False)
 
     def forward(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         freqs = positions.float()[:, None] * self.inv_freq.float()[None, :]  # [T, dims / 2]
@@ -195,47 +256,60 @@ class Attention(nn.Module):
     """Grouped-query attention with rotary positions. Query heads h·G … h·G+G-1 share key/value
     head h (G = query heads per key/value head). Attentions come back for every query head."""
 
-    def __init__(self, cfg: DecoderConfig) -> None:
+    def __init__(self, cfg: DecoderConfig, layer: int) -> None:
         super().__init__()
         H, KV, D, C = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_size, cfg.hidden_size
-        self.heads, self.kv_heads, self.size, self.window = H, KV, D, cfg.sliding_window
+        self.heads, self.kv_heads, self.size = H, KV, D
+        self.window = cfg.sliding_window if cfg.windowed(layer) else 0
+        self.scale = (cfg.attn_scalar or D) ** -0.5
+        self.softcap = cfg.attn_softcap
+        self.rotary = None if layer in cfg.nope_layers else int(self.window > 0 and cfg.local_rope_theta > 0)
         self.q_proj = nn.Linear(C, H * D, bias=cfg.qkv_bias)
         self.k_proj = nn.Linear(C, KV * D, bias=cfg.qkv_bias)
         self.v_proj = nn.Linear(C, KV * D, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(H * D, C, bias=cfg.o_bias)
-        self.q_norm = RMSNorm(D, cfg.norm_eps) if cfg.qk_norm else None
-        self.k_norm = RMSNorm(D, cfg.norm_eps) if cfg.qk_norm else None
+        self.full_qk_norm = cfg.qk_norm_full
+        q_size, k_size = (H * D, KV * D) if cfg.qk_norm_full else (D, D)
+        normed = cfg.qk_norm or cfg.qk_norm_full
+        self.q_norm = RMSNorm(q_size, cfg.norm_eps, cfg.norm_plus_one) if normed else None
+        self.k_norm = RMSNorm(k_size, cfg.norm_eps, cfg.norm_plus_one) if normed else None
 
     def forward(self, x, rotary, cache: KVCache | None, layer: int, need_weights: bool):
         B, T, _ = x.shape
-        q = self.q_proj(x).view(B, T, self.heads, self.size)
-        k = self.k_proj(x).view(B, T, self.kv_heads, self.size)
-        v = self.v_proj(x).view(B, T, self.kv_heads, self.size).transpose(1, 2)
-        if self.q_norm is not None:
+        q, k = self.q_proj(x), self.k_proj(x)
+        if self.full_qk_norm:  # OLMo 2: before the heads are split
             q, k = self.q_norm(q), self.k_norm(k)
-        cos, sin = rotary
-        q, k = _rotate(q.transpose(1, 2), cos, sin), _rotate(k.transpose(1, 2), cos, sin)  # [B, h, T, D]
+        q, k = q.view(B, T, self.heads, self.size), k.view(B, T, self.kv_heads, self.size)
+        v = self.v_proj(x).view(B, T, self.kv_heads, self.size).transpose(1, 2)
+        if self.q_norm is not None and not self.full_qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)  # [B, h, T, D]
+        if self.rotary is not None:  # SmolLM3's position-free layers have none
+            cos, sin = rotary[self.rotary]
+            q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
         past = 0
         if cache is not None:
             past = cache.length
             k, v = cache.update(layer, k, v)  # [B, KV, S, D]
         groups = self.heads // self.kv_heads
         mask = self._mask(T, past, x.device)
-        if not need_weights:  # SDPA reads each group's key/value head itself: nothing is copied
+        if not need_weights and not self.softcap:  # SDPA reads each group's key/value head itself
             plain = mask is None or (self.window == 0 and past == 0)
             gqa = {"enable_gqa": True} if groups > 1 else {}
             y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=None if plain else mask, is_causal=plain and T > 1, **gqa
-            )
+                q, k, v, attn_mask=None if plain else mask, is_causal=plain and T > 1, scale=self.scale,
+                **gqa,
+            )  # fmt: skip
             probs = None
         else:
             if groups > 1:  # every query head reads its group's key/value head
                 k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
-            scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(self.size)
+            scores = _softcap((q @ k.transpose(-2, -1)).float() * self.scale, self.softcap)
             if mask is not None:
                 scores = scores.masked_fill(~mask, float("-inf"))
             probs = torch.softmax(scores, dim=-1)
             y = probs.to(v.dtype) @ v
+            probs = probs if need_weights else None
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.heads * self.size)), probs
 
     def _mask(self, T: int, past: int, device) -> torch.Tensor | None:
@@ -266,20 +340,35 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: DecoderConfig) -> None:
+    """Attention then MLP, each added to the residual stream, with the config's norm layout. Norms
+    keep `transformers`' names: in the "pre" layout `post_attention_layernorm` is the MLP's input
+    norm (Llama's name); in the others it norms the attention's output."""
+
+    def __init__(self, cfg: DecoderConfig, layer: int) -> None:
         super().__init__()
-        self.input_layernorm = _norm(cfg, cfg.hidden_size)
-        self.self_attn = Attention(cfg)
-        self.post_attention_layernorm = _norm(cfg, cfg.hidden_size)
+        C, self.layout = cfg.hidden_size, cfg.norms
+        if cfg.norms != "post":
+            self.input_layernorm = _norm(cfg, C)
+        self.self_attn = Attention(cfg, layer)
+        self.post_attention_layernorm = _norm(cfg, C)
+        if cfg.norms == "sandwich":
+            self.pre_feedforward_layernorm = _norm(cfg, C)
+        if cfg.norms != "pre":
+            self.post_feedforward_layernorm = _norm(cfg, C)
         self.mlp = MLP(cfg)
         self.parallel = cfg.parallel_residual
 
     def forward(self, x, rotary, cache, layer: int, need_weights: bool):
-        a, probs = self.self_attn(self.input_layernorm(x), rotary, cache, layer, need_weights)
-        if self.parallel:  # both read the block's input
-            return x + a + self.mlp(self.post_attention_layernorm(x)), probs
-        x = x + a
-        return x + self.mlp(self.post_attention_layernorm(x)), probs
+        attn_in = x if self.layout == "post" else self.input_layernorm(x)
+        a, probs = self.self_attn(attn_in, rotary, cache, layer, need_weights)
+        if self.layout == "pre":
+            if self.parallel:  # both read the block's input
+                return x + a + self.mlp(self.post_attention_layernorm(x)), probs
+            x = x + a
+            return x + self.mlp(self.post_attention_layernorm(x)), probs
+        x = x + self.post_attention_layernorm(a)
+        m = self.mlp(self.pre_feedforward_layernorm(x) if self.layout == "sandwich" else x)
+        return x + self.post_feedforward_layernorm(m), probs
 
 
 class Body(nn.Module):
@@ -287,10 +376,17 @@ class Body(nn.Module):
 
     def __init__(self, cfg: DecoderConfig) -> None:
         super().__init__()
-        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
-        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.num_hidden_layers))
+        scale = math.sqrt(cfg.hidden_size) if cfg.embed_scale else 1.0
+        self.embed_tokens = ScaledEmbedding(cfg.vocab_size, cfg.hidden_size, scale)
+        self.layers = nn.ModuleList(Block(cfg, i) for i in range(cfg.num_hidden_layers))
         self.norm = _norm(cfg, cfg.hidden_size)
         self.rotary = Rotary(cfg)
+        self.local_rotary = Rotary(cfg, local=True) if cfg.local_rope_theta else None
+
+    def tables(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple:
+        """(global, local) cos/sin tables for these positions; an attention layer picks its own."""
+        tables = self.rotary(positions, dtype)
+        return tables, self.local_rotary(positions, dtype) if self.local_rotary is not None else tables
 
 
 class Decoder(NamedParts, nn.Module):
@@ -301,7 +397,7 @@ class Decoder(NamedParts, nn.Module):
         super().__init__()
         self.config = cfg
         self.model = Body(cfg)
-        self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        self.lm_head = SoftCappedLinear(cfg.hidden_size, cfg.vocab_size, cfg.final_softcap)
         self.tie_weights()
 
     def tie_weights(self) -> None:
@@ -311,7 +407,7 @@ class Decoder(NamedParts, nn.Module):
 
     def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         body, x = self.model, hidden
-        rotary = body.rotary(torch.arange(x.shape[1], device=x.device), x.dtype)
+        rotary = body.tables(torch.arange(x.shape[1], device=x.device), x.dtype)
         for i in range(layer, self.config.num_hidden_layers):
             x, _ = body.layers[i](x, rotary, None, i, False)
         return self.lm_head(body.norm(x[:, -1:] if last_only else x))
@@ -329,7 +425,7 @@ class Decoder(NamedParts, nn.Module):
         )
         body = self.model
         x = body.embed_tokens(input_ids)  # [B, T, C]
-        rotary = body.rotary(pos, x.dtype)
+        rotary = body.tables(pos, x.dtype)
         return run_stack(
             x, body.layers, lambda block, x, i: block(x, rotary, cache, i, output_attentions), body.norm,
             self.lm_head, cache, output_attentions, output_hidden_states, last_only,

@@ -30,6 +30,7 @@ class Int8Linear(nn.Module):
         self.bias = linear.bias
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.kernel = KERNEL is not None and self.in_features % KERNEL_WIDTH == 0 and w.device.type == "cpu"
+        self.cap = getattr(linear, "cap", 0.0)  # a soft-capped output head stays capped (Gemma 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
@@ -39,7 +40,8 @@ class Int8Linear(nn.Module):
         else:
             y = F.linear(flat, (self.weight_int8.to(x.dtype) * self.scale.to(x.dtype)[:, None]))
         y = y.to(x.dtype).view(*shape[:-1], self.out_features)
-        return y if self.bias is None else y + self.bias
+        y = y if self.bias is None else y + self.bias
+        return torch.tanh(y / self.cap) * self.cap if self.cap else y
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 weights"

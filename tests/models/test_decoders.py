@@ -1,10 +1,12 @@
-"""Llama, Qwen2, Qwen3, Mistral and GPT-NeoX against `transformers` on tiny random configs built here:
+"""Llama, Qwen2, Qwen3, Mistral, GPT-NeoX, Gemma 2 and 3, Phi-3, OLMo 2 and SmolLM3 against `transformers` on tiny random configs built here:
 logits, every layer's attentions and hidden states; both ways; cache; greedy generation; weights as
 users have them (sharded, bf16, untied)."""
 
 from __future__ import annotations
 
 import json
+
+import numpy as np
 
 import pytest
 import torch
@@ -52,6 +54,43 @@ CONFIGS = {
         **SMALL, num_attention_heads=4, use_parallel_residual=False
     ),
 }
+IDS_ = dict(pad_token_id=0, bos_token_id=1, eos_token_id=63)  # an end token greedy text rarely meets
+GQA = dict(num_attention_heads=4, num_key_value_heads=2)
+CONFIGS |= {
+    "gemma2": lambda: transformers.Gemma2Config(  # soft caps small enough to bend the numbers
+        **SMALL | {"num_hidden_layers": 3},
+        **GQA,
+        **IDS_,
+        head_dim=8,
+        query_pre_attn_scalar=12,
+        sliding_window=5,
+        attn_logit_softcapping=2.0,
+        final_logit_softcapping=3.0,
+    ),  # fmt: skip
+    "gemma3_text": lambda: transformers.Gemma3TextConfig(
+        **SMALL | {"num_hidden_layers": 3},
+        **GQA,
+        **IDS_,
+        head_dim=16,
+        query_pre_attn_scalar=8,
+        sliding_window=5,
+        layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+        rope_parameters={
+            "full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1_000_000.0},
+            "sliding_attention": {"rope_type": "default", "rope_theta": 100.0},
+        },
+    ),  # fmt: skip
+    "phi3": lambda: transformers.Phi3Config(
+        **SMALL,
+        **GQA,
+        **IDS_,
+        sliding_window=6,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},
+    ),  # fmt: skip
+    "olmo2": lambda: transformers.Olmo2Config(**SMALL, **GQA, **IDS_, attention_bias=True),
+    "smollm3": lambda: transformers.SmolLM3Config(**SMALL | {"num_hidden_layers": 4}, **GQA, **IDS_),
+}
+NEW_FAMILIES = ["gemma2", "gemma3_text", "phi3", "olmo2", "smollm3"]
 IDS = torch.randint(0, 60, (2, 12), generator=torch.Generator().manual_seed(0))
 
 
@@ -91,7 +130,7 @@ def test_their_folder_opens_here_with_the_same_logits_attentions_and_hidden_stat
     _compare(ours, theirs)
 
 
-@pytest.mark.parametrize("name", ["llama", "qwen3", "mistral", "gpt_neox", "llama3-rope-tied"])
+@pytest.mark.parametrize("name", ["llama", "qwen3", "mistral", "gpt_neox", "llama3-rope-tied", *NEW_FAMILIES])
 def test_our_folder_opens_in_transformers_with_the_same_logits(tmp_path, name):
     ours, _ = models.load(_saved(_theirs(name), tmp_path / "in"))
     with torch.no_grad():  # change every weight: what comes back must be ours, not theirs
@@ -106,7 +145,7 @@ def test_our_folder_opens_in_transformers_with_the_same_logits(tmp_path, name):
     _compare(ours, theirs)
 
 
-@pytest.mark.parametrize("name", ["llama", "qwen3", "gpt_neox", "mistral"])
+@pytest.mark.parametrize("name", ["llama", "qwen3", "gpt_neox", "mistral", *NEW_FAMILIES])
 def test_cached_decoding_equals_recompute_and_greedy_matches_transformers_generate(tmp_path, name):
     theirs = _theirs(name)
     ours, tok = models.load(_saved(theirs, tmp_path))
@@ -246,3 +285,52 @@ def test_the_kv_cache_holds_what_the_run_can_reach_not_the_whole_context(tmp_pat
     )
     steps = list(models.generate(ours, tok, "First", max_new_tokens=6, temperature=0, attention=True))
     assert sizes == [5 + 6 + 1] and steps[-1].final_attention is not None  # not 64 (the context)
+
+
+@pytest.mark.parametrize("name", NEW_FAMILIES)
+def test_every_inspection_works_on_the_new_families(tmp_path, name):
+    """Through the one model interface: a probe (a local layer's rows end at its window), the
+    lens, a knockout against a hook on transformers' o_proj, both sweeps (which start at a layer's
+    cached residual stream: their baseline is the full pass's), a short fine-tune and compare."""
+    theirs = _theirs(name)
+    ours, tok = models.load(_saved(theirs, tmp_path / "in"))
+    cfg, text = ours.config, "First Citizen: Before we proceed"
+    probe = models.probe(ours, tok, text)
+    T = len(probe.tokens)
+    for layer in range(cfg.n_layer):  # a windowed layer's attention is zero further back than it
+        rows, cols = torch.tril_indices(T, T)
+        far = (
+            (rows - cols) >= cfg.sliding_window if cfg.windowed(layer) else torch.zeros(len(rows), dtype=bool)
+        )
+        weights = torch.from_numpy(probe.attentions[layer][:, rows, cols])
+        assert bool((weights[:, far] == 0).all()) and (not far.any() or bool((weights[:, ~far] > 0).all()))
+    assert any(cfg.windowed(i) for i in range(cfg.n_layer)) == (name in ("gemma2", "gemma3_text", "phi3"))
+    lens = models.logit_lens(ours, tok, text, k=3)
+    torch.testing.assert_close(torch.tensor(lens.top_probs[-1]), torch.tensor(probe.top_probs[:, :3]))
+    ids = torch.tensor(probe.tokens.ids[None])
+    D = cfg.head_size
+
+    def zero_head(_m, args):
+        x = args[0].clone()
+        x[..., D : 2 * D] = 0.0  # head 1
+        return (x,)
+
+    handle = theirs.model.layers[1].self_attn.o_proj.register_forward_pre_hook(zero_head)
+    with torch.no_grad():
+        reference = theirs(ids).logits
+    handle.remove()
+    with torch.no_grad(), models.ablated(ours, [(1, 1)]):
+        torch.testing.assert_close(ours(ids).logits, reference, atol=1e-4, rtol=0)
+    knocked = list(models.ablation_sweep(ours, tok, text))[-1]
+    assert knocked.complete and knocked.values.shape == (cfg.n_layer, 4)
+    patched = list(models.patching_sweep(ours, tok, text, "First Citizen: Before we procees"))[-1]
+    assert patched.complete and np.isfinite(patched.values).all()
+    (tmp_path / "text.txt").write_text("First Citizen: Before we proceed any further, hear me speak. " * 20)
+    trainer = models.finetuner(
+        ours, tok, str(tmp_path / "text.txt"), models.finetune_config(ours, "lm", steps=12, context=16)
+    )
+    losses = [r.loss for r in trainer]
+    assert losses[-1] < losses[0]
+    before, _ = models.load(tmp_path / "in")
+    comparison = models.compare((before, tok), (ours, tok), text)
+    assert comparison.a.attentions.shape == comparison.b.attentions.shape == probe.attentions.shape
