@@ -17,7 +17,8 @@ from models.device import check_precision
 from models.errors import ModelError
 from models.hf.atomic import Writer, recover, write_folder
 from models.hf.config import config_from_hf, config_to_hf
-from models.hf.weights import state_from_hf, state_to_hf
+from models.hf.gguf_file import is_gguf
+from models.hf.weights import state_from_hf, state_to_hf, state_to_hf_names
 from models.nn import (
     GPT,
     Bert,
@@ -43,9 +44,10 @@ def load(
     dtype: torch.dtype | None = None,
     precision: str = "auto",
 ) -> tuple[Model, Tokenizer]:
-    """Open a checkpoint folder (ours, or a Hugging Face GPT-2, BERT, Llama, Qwen, Mistral or
-    GPT-NeoX one) from a local path, in `dtype`: by default float32 on a CPU, and on a GPU the
-    folder's own type when it stores bfloat16 or float16 weights (float32 otherwise). `precision`
+    """Open a checkpoint folder (ours, or a Hugging Face one of a family in models.hf.config) or a
+    GGUF file (models.hf.gguf_file) from a local path, in `dtype`: by default float32 on a CPU,
+    and on a GPU the folder's own type when it stores bfloat16 or float16 weights (float32
+    otherwise). `precision`
     ("fp32", "bf16", "int8": int8 weights, models.nn.quantized) chooses instead of `dtype`.
 
     Everything is checked before a model is returned, so a failure leaves nothing half-loaded.
@@ -53,12 +55,24 @@ def load(
     check_precision(precision, torch.device(device))
     folder = Path(path)
     recover(folder)  # a save that died mid-swap left the old folder aside: put it back
+    # int8 is made from bfloat16 weights (half float32's peak), the rest widened once quantized
+    chosen = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.bfloat16}.get(precision, dtype)
+    if folder.is_file() and is_gguf(folder):
+        config, state, tokenizer = _read_gguf(folder, chosen or torch.float32)
+    else:
+        config, state, tokenizer = _read_folder(folder, chosen, torch.device(device))
+    return _assemble(config, state, tokenizer, folder, device, precision)
+
+
+def _read_folder(
+    folder: Path, dtype: torch.dtype | None, device: torch.device
+) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
     if not folder.is_dir():
-        what = "a file, not a folder" if folder.exists() else "no such folder"
+        what = "a file, not a folder or a GGUF file" if folder.exists() else "no such folder"
         raise ModelError(
             f"{folder}: {what}. A model folder holds config.json, the weights (model.safetensors or "
             "pytorch_model.bin) and the tokenizer (tokenizer.json), as a training run or a Hugging "
-            "Face download leaves them"
+            "Face download leaves them; a .gguf file is opened as it is"
         )
     config_path = folder / "config.json"
     if not config_path.is_file():
@@ -77,13 +91,41 @@ def load(
             hf_config = hf_config | {"eos_token_id": eos}
     config = config_from_hf(hf_config)
     files = _weight_files(folder)
-    # int8 is made from bfloat16 weights (half float32's peak), the rest widened once quantized
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.bfloat16}.get(precision, dtype)
-    dtype = dtype or _default_dtype(files, torch.device(device))
+    dtype = dtype or _default_dtype(files, device)
     _check_memory(folder, files, dtype)
     weights = _read_weights(files, dtype)
     tokenizer = Tokenizer.load(folder)
-    state = state_from_hf(config, weights)
+    return config, state_from_hf(config, weights), tokenizer
+
+
+def _read_gguf(path: Path, dtype: torch.dtype) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
+    """A GGUF file: its metadata checked, its tokenizer built and its size counted before any
+    weight is dequantised."""
+    from models.hf.gguf_file import GGUF
+
+    file = GGUF(path)
+    config = config_from_hf(file.hf_config())
+    tokenizer = file.tokenizer()
+    need, free = file.needed_bytes(dtype), available_memory()
+    if need > free:
+        raise ModelError(
+            f"{path}: the model needs {need / 2**30:.1f} GiB as {_name(dtype)} once dequantised, but only "
+            f"{free / 2**30:.1f} GiB of memory are free: refused before loading"
+        )
+    with torch.device("meta"):
+        names = list(state_to_hf_names(_build(config)))
+    return config, state_from_hf(config, file.hf_weights(names, dtype)), tokenizer
+
+
+def _assemble(
+    config: ModelConfig,
+    state: dict[str, torch.Tensor],
+    tokenizer: Tokenizer,
+    folder: Path,
+    device,
+    precision: str,
+) -> tuple[Model, Tokenizer]:
+    """The model from checked weights, on `device`, in its precision."""
     if isinstance(config, BertConfig) and not any(k.startswith("head.") for k in state):
         config = replace(config, has_mlm_head=False)  # encoder only: inspect, no fill-mask
     with torch.device("meta"):  # no random weights are made only to be overwritten

@@ -82,6 +82,20 @@ def state_to_hf(model: Model) -> dict[str, torch.Tensor]:
     return _gpt_to_hf(model) if isinstance(model, GPT) else _bert_to_hf(model)
 
 
+def state_to_hf_names(model: Model) -> list[str]:
+    """The Hugging Face names of a GPT-2's or a Llama-named decoder's tensors, from its module
+    names alone (a model on the meta device will do): Phi-3's fused projections by their own."""
+    names = list(model.state_dict())
+    if isinstance(model, Decoder) and model.config.family == "phi3":
+        fused = {f".{fused.split('.')[0]}.{parts[0]}.": f".{fused}." for fused, parts in _PHI3_FUSED.items()}
+        names = [
+            next((n.replace(k, v) for k, v in fused.items() if k in n), n)
+            for n in names
+            if not _phi3_part(n) or any(k in n for k in fused)
+        ]
+    return names
+
+
 # Marian keys that are copies of the shared embedding or the computed sinusoidal tables
 _MARIAN_IGNORED = re.compile(
     r"^(lm_head\.weight|model\.(en|de)coder\.(embed_tokens|embed_positions)\.weight)$"

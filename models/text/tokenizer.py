@@ -218,10 +218,24 @@ class StreamDecoder:
 
     def __init__(self, hf: HFTokenizer) -> None:
         self._hf = hf
-        self._stream = DecodeStream(skip_special_tokens=False)
+        self._stream: DecodeStream | None = DecodeStream(skip_special_tokens=False)
+        self._ids: list[int] = []
+        self._shown = ""
 
     def step(self, token_id: int) -> str:
-        return self._stream.step(self._hf, int(token_id)) or ""
+        self._ids.append(int(token_id))
+        if self._stream is not None:
+            try:
+                piece = self._stream.step(self._hf, int(token_id)) or ""
+                self._shown += piece
+                return piece
+            except Exception:  # tokenizers' stream gives up on some byte-fallback runs (bytes that are
+                self._stream = None  # no UTF-8): from here on, the whole text is decoded each step
+        text = self._hf.decode(self._ids, skip_special_tokens=False)
+        if text.endswith("\ufffd") or not text.startswith(self._shown):
+            return ""  # half a character, or a start the decoder rewrote: wait for more
+        piece, self._shown = text[len(self._shown) :], text
+        return piece
 
 
 def _char_tokenizer(vocab: dict[str, int]) -> HFTokenizer:

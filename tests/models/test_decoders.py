@@ -1,13 +1,12 @@
-"""Llama, Qwen2, Qwen3, Mistral, GPT-NeoX, Gemma 2 and 3, Phi-3, OLMo 2 and SmolLM3 against `transformers` on tiny random configs built here:
-logits, every layer's attentions and hidden states; both ways; cache; greedy generation; weights as
-users have them (sharded, bf16, untied)."""
+"""Llama, Qwen2, Qwen3, Mistral, GPT-NeoX, Gemma 2 and 3, Phi-3, OLMo 2 and SmolLM3 against
+`transformers` on tiny random configs built here: logits, every layer's attentions and hidden
+states; both ways; cache; greedy generation; weights as users have them (sharded, bf16, untied)."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
-
 import pytest
 import torch
 import transformers

@@ -1,0 +1,188 @@
+"""GGUF files open with the same tokens, logits and greedy text as `transformers` reading the same
+file (or, for the families it cannot read, as the model the file was written from); every tensor
+type dequantises as `gguf`'s own code does; bad files are refused with the file named."""
+
+from __future__ import annotations
+
+import gguf
+import numpy as np
+import pytest
+import torch
+import transformers
+
+import models
+from models.hf.gguf_file import GGUF
+from tests.models.gguf_files import Q, byte_level_meta, sentencepiece_meta, theirs_from, write_gguf
+
+VOCAB = 320
+SMALL = dict(
+    vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, max_position_embeddings=64
+)
+GQA = dict(num_attention_heads=4, num_key_value_heads=2)
+# the families, each as llama.cpp keeps it (Gemma's query scale is 1/√head_dim there, 256 here)
+FAMILIES = {
+    "llama": lambda **kw: transformers.LlamaConfig(**SMALL | kw, **GQA),
+    "qwen2": lambda: transformers.Qwen2Config(**SMALL, **GQA),
+    "qwen3": lambda: transformers.Qwen3Config(**SMALL, **GQA, head_dim=16),
+    "gemma2": lambda: transformers.Gemma2Config(
+        **SMALL, **GQA, head_dim=256, query_pre_attn_scalar=256, sliding_window=5
+    ),  # fmt: skip (transformers reads no soft caps from a file: its defaults, 50 and 30, are written)
+    "gemma3_text": lambda: transformers.Gemma3TextConfig(
+        **SMALL | {"num_hidden_layers": 6}, **GQA, head_dim=256, query_pre_attn_scalar=256, sliding_window=5
+    ),
+    "phi3": lambda: transformers.Phi3Config(**SMALL, **GQA, pad_token_id=1),
+    "olmo2": lambda: transformers.Olmo2Config(**SMALL, **GQA, pad_token_id=1),
+    "smollm3": lambda: transformers.SmolLM3Config(**SMALL | {"num_hidden_layers": 4}, **GQA, pad_token_id=1),
+    "gpt2": lambda: transformers.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=64),
+}
+SENTENCEPIECE = ("gemma2", "gemma3_text", "phi3")  # as their real files are
+# transformers cannot read these families' files (Qwen3's head size, GPT-2's vocabulary size are lost)
+UNREAD = ("qwen3", "olmo2", "smollm3", "gpt2")
+TEXT = "First Citizen: speak, speak. You are all resolved?"
+
+
+def _model(name: str, **changes):
+    torch.manual_seed(0)
+    config = FAMILIES[name](**changes)
+    model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+    with torch.no_grad():  # norms and biases away from their start values: a lost one shows
+        for p_name, p in model.named_parameters():
+            if p_name.endswith("bias") or "norm" in p_name or "ln_" in p_name:
+                p.normal_(0.0, 0.3).add_(1.0 if p_name.endswith("weight") else 0.0)
+    return model.eval()
+
+
+def _meta(name: str) -> dict:
+    return sentencepiece_meta(VOCAB) if name in SENTENCEPIECE else byte_level_meta(VOCAB)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_a_gguf_opens_with_the_tokens_logits_and_greedy_text_transformers_reads(tmp_path, name):
+    written = _model(name)
+    path = write_gguf(written, tmp_path / f"{name}.gguf", _meta(name), chat_template="{{ messages }}")
+    ours, tok = models.load(path)
+    assert ours.config.label and tok.chat_template == "{{ messages }}"
+    if name in UNREAD:
+        reference, ids = written, tok.encode_for_decoder(TEXT).ids
+    else:
+        reference, their_tok = theirs_from(path)
+        ids = tok.encode_for_decoder(TEXT).ids
+        assert list(ids) == their_tok(TEXT)["input_ids"]
+        assert tok.decode(ids, skip_special=True) == their_tok.decode(
+            their_tok(TEXT)["input_ids"], skip_special_tokens=True
+        )
+    x = torch.tensor([list(ids)])
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x).logits, reference(x).logits, atol=1e-4, rtol=0)
+        expected = reference.generate(
+            x, max_new_tokens=12, do_sample=False, eos_token_id=None, pad_token_id=0
+        )
+    steps = list(models.generate(ours, tok, TEXT, max_new_tokens=12, temperature=0))
+    assert [s.token_id for s in steps] == expected[0, len(ids) :].tolist()
+
+
+K_QUANTS = [Q.Q2_K, Q.Q3_K, Q.Q4_K, Q.Q5_K, Q.Q6_K]
+# the largest logit error a type's rounding gave on this model, against its float32 weights
+ROUNDING = {Q.F16: 1e-3, Q.BF16: 2e-2, Q.Q8_0: 2e-2, Q.Q5_0: 0.15, Q.Q5_1: 0.15, Q.Q4_0: 0.35, Q.Q4_1: 0.35}
+
+
+@pytest.mark.parametrize("qtype", [*ROUNDING, *K_QUANTS], ids=lambda q: q.name)
+def test_every_tensor_type_reads_as_gguf_dequantises_it_and_runs_as_transformers_runs_it(tmp_path, qtype):
+    """A Llama 256 wide (a K-quant block is 256 numbers): matrices stored as `qtype` (the K-quants
+    as random valid blocks: `gguf` writes none), the same logits as transformers from the file."""
+    wide = dict(hidden_size=256, intermediate_size=256, num_hidden_layers=1)
+    written = _model("llama", **wide)
+    k = qtype in K_QUANTS
+    path = write_gguf(
+        written, tmp_path / "m.gguf", _meta("llama"), qtype=Q.F32 if k else qtype, raw_k=qtype if k else None
+    )
+    file = GGUF(path)
+    assert file.quantization() == qtype.name
+    ours, tok = models.load(path)
+    reader = gguf.GGUFReader(str(path))
+    oracle = {t.name: gguf.quants.dequantize(t.data, t.tensor_type) for t in reader.tensors}
+    np.testing.assert_array_equal(
+        ours.model.layers[0].mlp.down_proj.weight.detach().numpy(), oracle["blk.0.ffn_down.weight"]
+    )
+    np.testing.assert_array_equal(
+        ours.model.embed_tokens.weight.detach().numpy(), oracle["token_embd.weight"]
+    )
+    theirs, _ = theirs_from(path)
+    x = torch.tensor([list(tok.encode_for_decoder(TEXT).ids)])
+    with torch.no_grad():
+        logits = ours(x).logits
+        torch.testing.assert_close(logits, theirs(x).logits, atol=1e-4, rtol=1e-4)
+        if not k:  # rounding the float weights moves the logits by no more than the type's bound
+            error = (logits - written(x).logits).abs().max()
+            print(f"{qtype.name}: largest logit error {error:.4f}")
+            assert error < ROUNDING[qtype]
+
+
+def test_a_quantised_file_runs_in_the_precision_chosen(tmp_path):
+    path = write_gguf(_model("llama", hidden_size=256, intermediate_size=256), tmp_path / "m.gguf",
+                      _meta("llama"), qtype=Q.Q8_0)  # fmt: skip
+    fp32, tok = models.load(path)
+    bf16, _ = models.load(path, precision="bf16")
+    int8, _ = models.load(path, precision="int8")
+    assert fp32.lm_head.weight.dtype == torch.float32 and bf16.lm_head.weight.dtype == torch.bfloat16
+    x = torch.tensor([list(tok.encode_for_decoder(TEXT).ids)])
+    with torch.no_grad():
+        for other in (bf16, int8):
+            assert (other(x).logits.float() - fp32(x).logits).abs().max() < 0.1
+
+
+def test_a_file_too_big_for_memory_is_refused_before_a_weight_is_read(tmp_path, monkeypatch):
+    from models.hf import checkpoint
+    from models.hf.gguf_file import GGUF as File
+
+    path = write_gguf(_model("llama"), tmp_path / "m.gguf", _meta("llama"))
+    monkeypatch.setattr(checkpoint, "available_memory", lambda: 1000)
+    monkeypatch.setattr(File, "_array", lambda *a: pytest.fail("read a weight"))
+    with pytest.raises(models.ModelError, match=r"m\.gguf: the model needs .* once dequantised, but only"):
+        models.load(path)
+
+
+def test_bad_files_are_refused_with_the_file_and_what_is_wrong(tmp_path):
+    good = write_gguf(_model("llama"), tmp_path / "good.gguf", _meta("llama"))
+    data = good.read_bytes()
+    (tmp_path / "cut.gguf").write_bytes(data[: len(data) // 2])
+    with pytest.raises(models.ModelError, match=r"cut\.gguf: not a readable GGUF file: truncated or corrupt"):
+        models.load(tmp_path / "cut.gguf")
+    (tmp_path / "noise.gguf").write_bytes(b"GGUF" + bytes(range(256)) * 4)
+    with pytest.raises(models.ModelError, match=r"noise\.gguf: not a readable GGUF file"):
+        models.load(tmp_path / "noise.gguf")
+    mamba = gguf.GGUFWriter(str(tmp_path / "mamba.gguf"), "mamba")
+    for step in (
+        mamba.write_header_to_file,
+        mamba.write_kv_data_to_file,
+        mamba.write_tensors_to_file,
+        mamba.close,
+    ):
+        step()
+    with pytest.raises(
+        models.ModelError, match=r"mamba\.gguf: architecture 'mamba' is not supported \(supported: llama"
+    ):
+        models.load(tmp_path / "mamba.gguf")
+    meta = _meta("llama") | {"tokens": [], "types": [], "merges": []}
+    with pytest.raises(models.ModelError, match=r"bare\.gguf: the file has no tokenizer"):
+        models.load(write_gguf(_model("llama"), tmp_path / "bare.gguf", meta))
+
+
+def test_a_stream_of_byte_tokens_that_are_not_utf8_still_decodes():
+    """tokenizers' DecodeStream gives up on some byte-fallback runs a random model makes: the
+    stream goes on, and what it shows adds up to the whole text's decoding."""
+    from models.text.gguf_tokenizer import gguf_tokenizer
+
+    meta = _meta("phi3")
+    fields = {f"tokenizer.ggml.{k}": v for k, v in (("model", "llama"), ("tokens", meta["tokens"]),
+              ("scores", meta["scores"]), ("token_type", meta["types"]))}  # fmt: skip
+    tok = gguf_tokenizer(fields, "phi3", "t.gguf")
+    ids = [
+        tok.token_id("<0xFF>"),
+        tok.token_id("<0xE2>"),
+        *tok.encode("▁ea speak").ids[:4],
+        tok.token_id("<0x41>"),
+    ]
+    stream = tok.stream()
+    shown = "".join(stream.step(i) for i in ids)
+    assert shown == tok.decode(ids) and shown.endswith("A")
