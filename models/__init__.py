@@ -34,6 +34,7 @@ from models.results import (
 _LAZY = {
     "load": "models.hf.checkpoint",
     "save": "models.hf.checkpoint",
+    "save_gguf": "models.hf.gguf_save",
     "fingerprint": "models.hf.checkpoint",
     "fingerprint_files": "models.hf.checkpoint",
     "generate": "models.inspect.generation",

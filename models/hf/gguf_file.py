@@ -210,7 +210,10 @@ class GGUF:
 
     def _converted(self, name: str, hf: str) -> torch.Tensor:
         """One tensor as `transformers` stores it."""
-        t = torch.from_numpy(np.ascontiguousarray(self._array(name), dtype=np.float32))
+        array = np.ascontiguousarray(self._array(name), dtype=np.float32)
+        if not array.flags.writeable:  # a float32 tensor is a view of the read-only mapped file:
+            array = array.copy()  # the model owns its weights (training writes them)
+        t = torch.from_numpy(array)
         cfg = self.meta
         if self.architecture in PERMUTED and (".self_attn.q_proj." in hf or ".self_attn.k_proj." in hf):
             heads = int(cfg[f"{self.architecture}.attention.head_count"])

@@ -15,7 +15,7 @@ from tokenizers import Tokenizer as HFTokenizer
 from models.errors import ModelError
 from models.text.tokenizer import Tokenizer
 
-CONTROL, USER_DEFINED = 3, 4  # llama.cpp's token types
+CONTROL, USER_DEFINED, UNUSED = 3, 4, 5  # llama.cpp's token types
 
 # how each `tokenizer.ggml.pre` splits text before its merges (the regexes of the models' own
 # tokenizer.json files); others use GPT-2's
