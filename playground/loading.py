@@ -27,7 +27,8 @@ def open_model(
     say: Callable[[str], None],
     precision: str = "auto",
 ) -> tuple[Any, Any, ModelInfo]:
-    """(model, tokenizer, ModelInfo) for a folder or "builtin:gpt"/"builtin:bert"; raises ModelError.
+    """(model, tokenizer, ModelInfo) for a folder, a GGUF file, a cached "org/name", an
+    "ollama:name:tag" or "builtin:gpt"/"builtin:bert"; raises ModelError.
 
     `assets_dir` replaces the installed assets (see `models.assets.builtin_model`);
     `say` tells the status bar about slow steps; `should_stop` cuts the starter's training short.
@@ -50,7 +51,11 @@ def open_model(
     else:
         folder = Path(source).expanduser()
         name = folder.name or str(folder)
-        if not folder.exists() and HUB_ID.match(source):  # "org/name": a model in the hub cache
+        if source.startswith("ollama:"):  # "ollama:name:tag": a model in Ollama's store
+            from models.hf.local_models import resolve_ollama
+
+            folder, name = resolve_ollama(source.removeprefix("ollama:")), source.removeprefix("ollama:")
+        elif not folder.exists() and HUB_ID.match(source):  # "org/name": a model in the hub cache
             from models.hf.hub_cache import resolve
 
             folder, name = resolve(source), source

@@ -27,8 +27,8 @@ from playground.views.compare import CompareView
 from playground.views.fill_mask import FillMaskView
 from playground.views.finetune import FinetuneView
 from playground.views.heads import HeadsView
-from playground.views.hub_dialog import HubDialog
 from playground.views.lens import LensView
+from playground.views.model_browser import ModelBrowser
 from playground.views.positions import PositionsView
 from playground.views.probabilities import ProbabilityView
 from playground.views.prompt import PromptView
@@ -36,8 +36,9 @@ from playground.views.resets import MODEL, reset_views
 from playground.views.shortcut_sheet import ShortcutSheet, gather
 from playground.views.training import TrainingView
 from playground.views.widgets.elided_label import ElidedLabel
+from playground.views.widgets.save_dialogs import GGUFSaveDialog
 from playground.worker import WorkerClient
-from playground.worker.requests import KnockOut, Load, SetThreads, Train
+from playground.worker.requests import KnockOut, Load, SaveGGUF, SetThreads, Train
 
 MAX_RECENT = 8
 DEFAULT_SIZE = (1280, 800)
@@ -175,11 +176,16 @@ class MainWindow(QMainWindow):
         self.open_action = self._action(
             file, "&Open model folder…", self._on_open_triggered, QKeySequence.Open
         )
+        self.gguf_action = self._action(
+            file, "Open a &GGUF file…", self._on_open_gguf_triggered, "Ctrl+Alt+O"
+        )
         self.hub_action = self._action(
-            file, "Open from &Hugging Face cache…", self._on_open_hub_triggered, "Ctrl+Shift+H"
+            file, "Open a model you &have…", self._on_open_hub_triggered, "Ctrl+Shift+H"
         )
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
+        file.addSeparator()
+        self.save_gguf_action = self._action(file, "Save model as GG&UF…", self._on_save_gguf_triggered)
         file.addSeparator()
         self._action(file, "&Export run JSON…", self.prompt_view.export_dialog, "Ctrl+E")
         self._action(file, "Export attention &PNG…", self.attention_view.export_png_dialog)
@@ -191,6 +197,7 @@ class MainWindow(QMainWindow):
         model = self.menuBar().addMenu("&Model")
         self.model_actions = (
             self.open_action,
+            self.gguf_action,
             self.hub_action,
             self._action(model, "Built-in &GPT", self._on_builtin_gpt_triggered, "Ctrl+Shift+G"),
             self._action(model, "Built-in &BERT", self._on_builtin_bert_triggered, "Ctrl+Shift+B"),
@@ -323,14 +330,36 @@ class MainWindow(QMainWindow):
             self.settings.setValue("paths/last_folder", str(Path(folder).parent))
             self.open_model(folder)
 
+    def _on_open_gguf_triggered(self) -> None:
+        start = self.settings.value("paths/last_folder", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF file", str(start), "GGUF model (*.gguf)")
+        if path:
+            self.settings.setValue("paths/last_folder", str(Path(path).parent))
+            self.open_model(path)
+
     def _on_open_hub_triggered(self) -> None:
         dialog = self.hub_dialog()
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.chosen:
             self.open_model(dialog.chosen)
 
-    def hub_dialog(self) -> HubDialog:
-        """The cache browser (a test shows it without its modal loop)."""
-        return HubDialog(self.client, self)
+    def hub_dialog(self) -> ModelBrowser:
+        """The browser of the models the user has (a test shows it without its modal loop)."""
+        return ModelBrowser(self.settings, self)
+
+    def _on_save_gguf_triggered(self) -> None:
+        if self.info is None:
+            return
+        start = (
+            Path(self.settings.value("paths/last_folder", str(Path.home())))
+            / f"{Path(self.info.name).stem}.gguf"
+        )
+        dialog = GGUFSaveDialog(str(start), self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.save_gguf(dialog.path, dialog.kind)
+
+    def save_gguf(self, path: str, kind: str) -> None:
+        self.settings.setValue("paths/last_folder", str(Path(path).parent))
+        self.client.send(SaveGGUF(path, kind))
 
     def _on_builtin_gpt_triggered(self) -> None:
         self.open_model("builtin:gpt")

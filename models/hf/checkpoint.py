@@ -366,10 +366,11 @@ FINGERPRINT_SAMPLES = 256  # 4 KiB samples of each weight file: about a megabyte
 
 
 def fingerprint_files(folder: str | Path) -> str:
-    """16 hex digits of a SHA-256 over a folder's weight files (or one GGUF file): their names, sizes, safetensors
-    headers (every tensor's name, type, shape and place) and 256 samples of their bytes. The same
-    files give the same fingerprint whatever precision they open in, and it costs milliseconds
-    where hashing every weight took a second per 250 M parameters; "" without weight files."""
+    """16 hex digits of a SHA-256 over a folder's weight files (or one GGUF file): their names,
+    sizes, safetensors headers (every tensor's name, type, shape and place) and 256 samples of
+    their bytes. The same files give the same fingerprint whatever precision they open in, and it
+    costs milliseconds where hashing every weight took a second per 250 M parameters; "" without
+    weight files."""
     import hashlib
 
     try:

@@ -12,6 +12,11 @@ from models.nn.decoder import FAMILIES
 SUPPORTED = ("gpt2", "bert", *FAMILIES, "marian")  # the model_type values this engine opens
 
 
+def label_of(model_type: str) -> str:
+    """A supported model_type's family name for people ("" for others)."""
+    return {"gpt2": "GPT", "bert": "BERT", "marian": "Marian", **FAMILIES}.get(model_type, "")
+
+
 def config_to_hf(cfg: ModelConfig) -> dict[str, Any]:
     """The `config.json` that `transformers` reads for this model."""
     if isinstance(cfg, DecoderConfig):

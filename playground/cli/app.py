@@ -32,7 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--model",
         metavar="PATH",
-        help="model folder to open (ours or Hugging Face GPT-2/BERT), or builtin:gpt / builtin:bert",
+        help="a model folder (ours or a Hugging Face one), a .gguf file, ORG/NAME from the Hugging Face "
+        "cache, ollama:NAME:TAG from Ollama's store, or builtin:gpt / builtin:bert",
     )
     p.add_argument("--device", choices=DEVICES, help="default (auto): cuda, then mps, then cpu")
     p.add_argument(

@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="presets: "
         + "; ".join(f"{k}: " + ", ".join(f"{n}={v}" for n, v in d.items()) for k, d in PRESETS.items()),
     )
-    p.add_argument("--model", help="the folder to start from (or a Hugging Face id in the local cache)")
+    p.add_argument(
+        "--model", help="the folder or .gguf file to start from (or a Hugging Face id in the local cache)"
+    )
     p.add_argument(
         "--data",
         help="a UTF-8 text file (lm), a CSV/TSV/JSON Lines file of labelled examples (classify), "

@@ -152,17 +152,6 @@ class CheckHeads(Request):
 
 
 @dataclass(frozen=True)
-class ScanCache(Request):
-    """The models in the local Hugging Face cache, and whether each opens here (offline)."""
-
-    kind: ClassVar[str] = "scan"
-    answer: ClassVar[str] = "cache_scanned"
-
-    def label(self) -> str:
-        return "reading the Hugging Face cache…"
-
-
-@dataclass(frozen=True)
 class Finetune:
     """Fine-tune the active model (the worker turns it into settings for the model's shape)."""
 
@@ -207,6 +196,20 @@ class Save(Request):
 
 
 @dataclass(frozen=True)
+class SaveGGUF(Request):
+    """Write the active model to a GGUF file `path` with its matrices as `type` (F16, BF16, F32, Q8_0)."""
+
+    kind: ClassVar[str] = "save-gguf"
+    activity: ClassVar[str] = "saving"
+    answer: ClassVar[str] = "model_saved"
+    path: str
+    type: str = "F16"
+
+    def label(self) -> str:
+        return f"writing {Path(self.path).name} ({self.type})…"
+
+
+@dataclass(frozen=True)
 class Compare(Request):
     """Two models on one text: "active", "base" (before the last fine-tune) or a folder each, shown
     under `names`."""
@@ -235,7 +238,7 @@ class SetThreads(Request):
 
 
 REQUESTS: tuple[type[Request], ...] = (
-    Load, Generate, Inspect, FillMask, ReadLayers, KnockOut, Sweep, CheckHeads, ScanCache, Train, Save,
+    Load, Generate, Inspect, FillMask, ReadLayers, KnockOut, Sweep, CheckHeads, Train, Save, SaveGGUF,
     Compare, SetThreads,
 )  # fmt: skip
 

@@ -24,7 +24,6 @@ class Answers(QObject):
     training_started = Signal(object)  # TrainingStarted
     training_updated = Signal(object)  # list[TrainingUpdate], in order, none dropped
     model_saved = Signal(str)  # folder
-    cache_scanned = Signal(str, object)  # the hub cache folder, list[CachedModel]
     compared = Signal(object)  # Comparison: two models on one text
     threads_changed = Signal(int)  # the threads the worker computes with now
 

@@ -25,7 +25,7 @@ from playground.worker.requests import (
     ReadLayers,
     Request,
     Save,
-    ScanCache,
+    SaveGGUF,
     SetThreads,
     Sweep,
     Train,
@@ -372,13 +372,6 @@ class Worker(JobRunner):
         if better is not None:
             self._apply_threads(better)
 
-    @serves(ScanCache)
-    def _scan_cache(self, request: int, ask: ScanCache) -> None:
-        from models.hf.hub_cache import cache_dir, scan
-
-        folder = cache_dir()
-        self.cache_scanned.emit(str(folder), scan(folder))
-
     @serves(Train)
     def _train(self, request: int, ask: Train) -> Job:
         """Start (or resume) a training run as a chunked job; its model becomes active at the end."""
@@ -467,6 +460,16 @@ class Worker(JobRunner):
 
             models.save(self.model, self.tokenizer, ask.folder)
         self.model_saved.emit(ask.folder)
+
+    @serves(SaveGGUF)
+    def _save_gguf(self, request: int, ask: SaveGGUF) -> None:
+        """Write the active model as a GGUF file (llama.cpp, LM Studio and Ollama run it)."""
+        self._refuse_during("train", "saving as GGUF")
+        self._need_model()
+        import models
+
+        models.save_gguf(self.model, self.tokenizer, ask.path, ask.type, self.info.name if self.info else "")
+        self.model_saved.emit(ask.path)
 
     def _refuse_during(self, kind: str, doing: str) -> None:
         """A request that cannot share the worker with a running job of `kind` is refused."""

@@ -33,6 +33,8 @@ def cache_model(cache: Path, repo_id: str, folder: Path, commit: str = "0" * 40)
 
 @pytest.fixture
 def hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no LM Studio or Ollama models of the machine's
+    monkeypatch.delenv("OLLAMA_MODELS", raising=False)
     torch.manual_seed(0)
     llama = tmp_path / "llama"
     shape = dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2)
@@ -78,7 +80,12 @@ def test_the_dialog_lists_the_cache_and_opens_the_chosen_model(qtbot, window, hu
     dialog.show()
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 2, timeout=10_000)
     rows = {dialog.table.item(r, 0).text(): r for r in range(2)}
-    assert dialog.table.item(rows["google/t5-tiny"], 4).text().startswith("no: model_type 't5'")
+    assert dialog.table.item(rows["google/t5-tiny"], 6).text().startswith("no: model_type 't5'")
+    assert [dialog.table.item(rows["tiny/llama"], c).text() for c in (1, 2, 4)] == [
+        "Hugging Face cache",
+        "Llama",
+        "F32",
+    ]
     _click_row(qtbot, dialog.table, rows["google/t5-tiny"])
     assert not dialog.open_button.isEnabled()  # it would not open: Open says why in its tooltip
     _click_row(qtbot, dialog.table, rows["tiny/llama"])

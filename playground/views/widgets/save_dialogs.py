@@ -5,7 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QDir
-from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QWidget,
+)
+
+# what each GGUF type costs and keeps, for the Save as GGUF dialog
+GGUF_TYPES = {
+    "F16": "16-bit floats: half the size of float32, runs everywhere (the usual choice)",
+    "BF16": "bfloat16: half the size, float32's range (newer CPUs and GPUs)",
+    "F32": "32-bit floats: exactly the weights as they are here, twice the size",
+    "Q8_0": "8-bit blocks: a quarter of float32's size, logits within about 0.02",
+}
 
 
 class FolderDialog(QFileDialog):
@@ -82,3 +101,57 @@ def ask_file(parent: QWidget, title: str, suggested: str, kind: str, suffix: str
             if answer != QMessageBox.StandardButton.Yes:
                 return ""
     return path
+
+
+class GGUFSaveDialog(QDialog):
+    """Save the model as GGUF: a file (with Browse…) and the type its matrices are stored in."""
+
+    def __init__(self, suggested: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Save model as GGUF")
+        self.file = QLineEdit(suggested)
+        self.file.setMinimumWidth(420)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._on_browse_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.file, 1)
+        row.addWidget(browse)
+        self.type_box = QComboBox()
+        for name, what in GGUF_TYPES.items():
+            self.type_box.addItem(f"{name} — {what}", name)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.file.textChanged.connect(lambda text: self.save_button.setEnabled(bool(text.strip())))
+        form = QFormLayout(self)
+        form.addRow("File:", row)
+        form.addRow("Type:", self.type_box)
+        form.addRow(buttons)
+
+    @property
+    def path(self) -> str:
+        text = self.file.text().strip()
+        return text if not text or text.lower().endswith(".gguf") else text + ".gguf"
+
+    @property
+    def kind(self) -> str:
+        return str(self.type_box.currentData())
+
+    def _on_browse_clicked(self) -> None:
+        path = ask_file(self, "Save model as GGUF", self.path, "GGUF model", ".gguf")
+        if path:
+            self.file.setText(path)
+
+    def accept(self) -> None:
+        """A file that exists is replaced only after a yes (Browse… asked already for its choice)."""
+        if Path(self.path).exists():
+            answer = QMessageBox.question(
+                self, "Save model as GGUF", f"{Path(self.path).name} already exists. Replace it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            )  # fmt: skip
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        super().accept()
