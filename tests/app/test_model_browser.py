@@ -39,7 +39,8 @@ def _ollama_pull(root: Path, name: str, tag: str, gguf: Path | None, namespace: 
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps({
         "schemaVersion": 2,
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": "sha256:" + "1" * 64},
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "digest": "sha256:" + "1" * 64},
         "layers": [
             {"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": 1},
             {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:" + "2" * 64, "size": 1},
