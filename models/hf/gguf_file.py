@@ -176,8 +176,9 @@ class GGUF:
         raise ModelError(f"{self.path}: its rotary frequency factors (rope_freqs) are not Llama 3's")
 
     # ---- the weights -------------------------------------------------------------------------
-    def hf_weights(self, hf_names: list[str], dtype: torch.dtype) -> dict[str, torch.Tensor]:
-        """The tensors under `transformers`' names (those in `hf_names`), in `dtype`."""
+    def names(self, hf_names: list[str]) -> dict[str, str]:
+        """GGUF's name of each of `transformers`' names (its map for this architecture); a
+        ModelError naming the first tensor the file lacks (a tied output head may be absent)."""
         import gguf
 
         arch = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == self.architecture)
@@ -188,9 +189,24 @@ class GGUF:
             name = names.get_name(hf, try_suffixes=(".weight", ".bias"))
             if name is not None:
                 theirs[name] = hf
-        missing = [hf for g, hf in theirs.items() if g not in self.tensors]
-        if missing and not (missing == ["lm_head.weight"]):
+        missing = [hf for g, hf in theirs.items() if g not in self.tensors and hf != "lm_head.weight"]
+        if missing:
             raise ModelError(f"{self.path}: the file lacks tensor '{missing[0]}' ({len(missing)} missing)")
+        return theirs
+
+    def check(self) -> None:
+        """Everything but the weights' values: the config, the tokenizer's kind, every tensor there."""
+        from models.hf.checkpoint import _build
+        from models.hf.config import config_from_hf
+        from models.hf.weights import state_to_hf_names
+
+        config = config_from_hf(self.hf_config())
+        with torch.device("meta"):
+            self.names(state_to_hf_names(_build(config)))
+
+    def hf_weights(self, hf_names: list[str], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        """The tensors under `transformers`' names (those in `hf_names`), in `dtype`."""
+        theirs = self.names(hf_names)
         weights = {}
         for name, hf in theirs.items():
             if name in self.tensors:

@@ -128,7 +128,10 @@ def describe_gguf(path: Path, source: str, name: str, opens_as: str, read: bool 
         file = GGUF(path)
     except ModelError as e:
         architecture = _architecture(path)
-        row = replace(base, family=architecture, why_not=str(e).removeprefix(f"{path}: "))
+        why = str(e).removeprefix(f"{path}: ")
+        if architecture == "clip":  # LM Studio keeps a vision model's image encoder beside it
+            why = "an image encoder (mmproj) for a vision model, not a language model"
+        row = replace(base, family=architecture, why_not=why)
     else:
         tokens = file.meta.get("tokenizer.ggml.model")
         why = (
@@ -145,6 +148,11 @@ def describe_gguf(path: Path, source: str, name: str, opens_as: str, read: bool 
         )
         if unreadable:
             why = f"tensor type {unreadable[0]} cannot be read"
+        if not why:
+            try:
+                file.check()
+            except ModelError as e:
+                why = str(e).removeprefix(f"{path}: ")
         row = replace(
             base, family=label_of(ARCHITECTURES[file.architecture]), n_params=file.parameters(),
             quantization=file.quantization(), why_not=why,

@@ -7,6 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import gguf
+import numpy as np
 import pytest
 import torch
 import transformers
@@ -57,6 +59,15 @@ def stores(tmp_path, monkeypatch):
     lms = home / ".lmstudio" / "models" / "tiny-org" / "Tiny-Llama-GGUF"
     _llama_gguf(lms / "tiny-llama-F32.gguf")
     (lms / "tiny-llama-Q4_K_M.gguf.part").write_bytes(b"GGUF" + b"\0" * 100)  # a download under way
+    clip = gguf.GGUFWriter(str(lms / "mmproj-tiny-f16.gguf"), "clip")  # a vision model's image encoder
+    clip.add_tensor("v.patch_embd.weight", np.zeros((4, 4), np.float16))
+    for step in (
+        clip.write_header_to_file,
+        clip.write_kv_data_to_file,
+        clip.write_tensors_to_file,
+        clip.close,
+    ):
+        step()
     old = home / ".cache" / "lm-studio" / "models" / "old-org" / "Old-GGUF"
     old.mkdir(parents=True)
     (old / "cut.gguf").write_bytes((lms / "tiny-llama-F32.gguf").read_bytes()[:3000])  # truncated
@@ -79,6 +90,8 @@ def test_every_store_is_found_and_each_row_says_whether_it_opens(stores):
         == "a download that has not finished"
     )
     assert "truncated or corrupt" in rows["old-org/Old-GGUF/cut.gguf"].why_not
+    clip = rows["tiny-org/Tiny-Llama-GGUF/mmproj-tiny-f16.gguf"]
+    assert clip.family == "clip" and clip.why_not.startswith("an image encoder (mmproj) for a vision model")
     tiny, mine, gone = rows["tiny:latest"], rows["someone/mine:v1"], rows["gone:7b"]
     assert (
         tiny.source == OLLAMA
@@ -115,7 +128,7 @@ def test_the_browser_lists_every_store_adds_a_folder_and_opens_the_chosen_model(
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(
-        lambda: dialog.table.rowCount() == 6 and "reading" not in dialog.where.text(), timeout=20_000
+        lambda: dialog.table.rowCount() == 7 and "reading" not in dialog.where.text(), timeout=20_000
     )
     rows = {dialog.table.item(r, 0).text(): r for r in range(dialog.table.rowCount())}
     gone = rows["gone:7b"]
@@ -130,7 +143,7 @@ def test_the_browser_lists_every_store_adds_a_folder_and_opens_the_chosen_model(
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp))
     qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
-        lambda: dialog.table.rowCount() == 7 and "reading" not in dialog.where.text(), timeout=20_000
+        lambda: dialog.table.rowCount() == 8 and "reading" not in dialog.where.text(), timeout=20_000
     )
     rows = {dialog.table.item(r, 0).text(): r for r in range(dialog.table.rowCount())}
     added = rows["nested/exported.gguf"]
@@ -145,11 +158,11 @@ def test_the_browser_lists_every_store_adds_a_folder_and_opens_the_chosen_model(
     assert window.info.name == "tiny:latest"
     again = window.hub_dialog()  # the added folder is remembered
     qtbot.addWidget(again)
-    qtbot.waitUntil(lambda: again.table.rowCount() == 7, timeout=20_000)
-    row = next(r for r in range(7) if again.table.item(r, 0).text() == "nested/exported.gguf")
+    qtbot.waitUntil(lambda: again.table.rowCount() == 8, timeout=20_000)
+    row = next(r for r in range(8) if again.table.item(r, 0).text() == "nested/exported.gguf")
     _click_row(qtbot, again.table, row)
     qtbot.mouseClick(again.remove_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: again.table.rowCount() == 6, timeout=20_000)
+    qtbot.waitUntil(lambda: again.table.rowCount() == 7, timeout=20_000)
 
 
 def test_file_open_a_gguf_opens_it_and_a_corrupt_one_leaves_the_model(
