@@ -49,6 +49,12 @@ open("/proc/self/clear_refs", "w").write("5")  # the peak (VmHWM) restarts from 
 t0 = time.perf_counter()
 if sys.argv[1] == "ours":
     model, _ = models.load(sys.argv[2])
+elif sys.argv[2].endswith(".gguf"):  # transformers reads a GGUF file from its folder
+    from pathlib import Path
+    path = Path(sys.argv[2])
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        path.parent, gguf_file=path.name, dtype=torch.float32
+    )
 else:
     model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[2], dtype=torch.float32)
 took = time.perf_counter() - t0
@@ -57,8 +63,8 @@ print(took, status("VmHWM") - before)
 
 
 def load_in_fresh_process(who: str, folder) -> tuple[float, float]:
-    """(seconds, peak MiB above the imports) of opening `folder` in a fresh process: "ours" with
-    `models.load`, else `transformers`' from_pretrained, as float32."""
+    """(seconds, peak MiB above the imports) of opening `folder` (or a .gguf file) in a fresh
+    process: "ours" with `models.load`, else `transformers`' from_pretrained, as float32."""
     out = subprocess.run([sys.executable, "-c", LOAD, who, str(folder)], capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(out.stderr[-2000:])
