@@ -27,6 +27,7 @@ class ModelInfo:
     chat: bool = False  # its tokenizer has a chat template (an instruct model)
     n_kv_head: int = 0  # key/value heads (fewer than query heads: grouped-query attention)
     labels: tuple[str, ...] = ()  # a sequence classifier's classes
+    windows: tuple[int, ...] = ()  # per layer, the keys a local layer sees (0: all); () without any
     base: str = ""  # the name of the model it was fine-tuned from, kept to compare with ("" = none)
     example: str = ""  # a text to show it with first: an encoder–decoder's held-out source
     # a model trained or fine-tuned here (facts; the GUI's presenter words its name and hint):
@@ -93,4 +94,7 @@ def model_info(
         chat=chat,
         n_kv_head=cfg.n_kv_head,
         labels=tuple(getattr(cfg, "labels", ())),
+        windows=tuple(model.attention_window(i) for i in range(cfg.n_layer))
+        if model.capabilities.local_window
+        else (),
     )

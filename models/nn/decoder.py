@@ -400,6 +400,9 @@ class Decoder(NamedParts, nn.Module):
         self.lm_head = SoftCappedLinear(cfg.hidden_size, cfg.vocab_size, cfg.final_softcap)
         self.tie_weights()
 
+    def attention_window(self, layer: int) -> int:
+        return self.config.sliding_window if self.config.windowed(layer) else 0
+
     def tie_weights(self) -> None:
         """A tied output head is the token embedding (again, after loading replaced either)."""
         if self.config.tie_word_embeddings:

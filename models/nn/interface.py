@@ -56,6 +56,11 @@ class Model(Protocol):
         norm and the output head; `last` says it is the final hidden state, already normed."""
         ...
 
+    def attention_window(self, layer: int) -> int:
+        """How many of the latest keys a query of block `layer` sees (its own included): a local
+        layer's window (Mistral's, Gemma's local layers); 0 when it sees every earlier key."""
+        ...
+
     def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """Logits [B, T or 1, vocab] from the residual stream entering block `layer` [B, T, C]:
         the blocks from there on, the final norm and the head (a sweep that edits layer `layer`
@@ -92,6 +97,9 @@ class NamedParts:
 
     def embedding_output(self) -> nn.Module:
         return self.get_submodule(self.EMBEDDING)
+
+    def attention_window(self, layer: int) -> int:
+        return 0  # (a family with local layers says otherwise)
 
     def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.get_submodule(self.FINAL_NORM)(hidden) if self.FINAL_NORM else hidden

@@ -275,6 +275,9 @@ class Seq2Seq(nn.Module):
     def embedding_output(self) -> nn.Module:
         return self.drop  # (the source's embedding passes it too)
 
+    def attention_window(self, layer: int) -> int:
+        return 0
+
     def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden  # post-norm: every layer ends normed
 

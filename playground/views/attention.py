@@ -479,8 +479,14 @@ class AttentionView(QWidget):
         self.head_plot.set_matrix(rescaled(self.shown_matrix(), self.scale), self.cols, self.rows)
         what = "average of heads" if self.average else f"head {self.head}"
         scale = described(self.scale, self.attentions)
-        self.head_plot.setTitle(f"layer {self.layer}, {what}{self._kv_group()}{scale}")
+        self.head_plot.setTitle(f"layer {self.layer}{self._window()}, {what}{self._kv_group()}{scale}")
         self.selection_changed.emit(self.layer, -1 if self.average else self.head)
+
+    def _window(self) -> str:
+        """A local layer's window (its queries see only the latest keys): why its map is a band."""
+        info = self.client.info
+        window = info.windows[self.layer] if info is not None and self.layer < len(info.windows) else 0
+        return f" (local: each token sees the last {window})" if window else ""
 
     def _kv_group(self) -> str:
         """For grouped-query models: which query heads read the same key/value head as this one."""

@@ -72,3 +72,36 @@ def test_the_chat_box_follows_the_models_template_and_wraps_the_prompt(qtbot, wi
     qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not view.running, timeout=20_000)
     assert view.prompt_tokens.texts == ("<s>", "S", "p", "e", "a", "k")
+
+
+def test_a_gemma_folders_local_layer_shows_its_window(qtbot, window, tmp_path, wait_signal):
+    """Gemma 2 alternates local and global layers: a local layer's heatmap is a band, and its
+    title says how far back each token sees; a global layer's is not and says nothing."""
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.Gemma2Config(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, max_position_embeddings=64, sliding_window=4,
+        bos_token_id=None, eos_token_id=None, pad_token_id=0,
+    )  # fmt: skip
+    transformers.Gemma2ForCausalLM(cfg).save_pretrained(tmp_path)
+    char_tokenizer().save(tmp_path)
+    wait_signal(window.client.worker.model_loaded, lambda: window.open_model(str(tmp_path)))
+    assert window.info.kind == "Gemma 2" and window.info.windows == (4, 0)
+    view = window.prompt_view
+    window.show_view("prompt")
+    view.sampling.max_tokens.setValue(10)
+    view.prompt.setPlainText("First Citizen")
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not view.running, timeout=20_000)
+    att = window.attention_view
+    qtbot.waitUntil(lambda: att.attentions.shape[-1] == 13 + 10, timeout=10_000)
+    window.show_view("attention")
+    att.select(0, 1)
+    assert "layer 0 (local: each token sees the last 4), head 1" in att.head_plot.titleLabel.text
+    local = att.attentions[0, 1]
+    rows, cols = np.tril_indices(local.shape[0])
+    assert (local[rows, cols][rows - cols >= 4] == 0).all() and (local[rows, cols][rows - cols < 4] > 0).all()
+    att.select(1, 1)
+    assert "local" not in att.head_plot.titleLabel.text and (att.attentions[1, 1][rows, cols] > 0).all()

@@ -29,6 +29,20 @@ def _families() -> dict[str, tuple[Model, Capabilities]]:
             Decoder(DecoderConfig(family="mistral", **DECODER, num_key_value_heads=4, sliding_window=8)),
             Capabilities(causal=True, local_window=True),
         ),
+        "gemma-local-layers": (
+            Decoder(
+                DecoderConfig(
+                    family="gemma2",
+                    **DECODER,
+                    num_key_value_heads=4,
+                    sliding_window=8,
+                    local_layers=(0,),
+                    norms="sandwich",
+                    norm_plus_one=True,
+                )
+            ),  # fmt: skip
+            Capabilities(causal=True, local_window=True),
+        ),
         "bert": (Bert(tiny_bert_config(64)), Capabilities(masked_lm=True)),
         "bert-encoder": (Bert(tiny_bert_config(64, has_mlm_head=False)), Capabilities()),
         "bert-classifier": (
@@ -50,6 +64,8 @@ def test_every_family_offers_the_interface_and_declares_what_it_can_do(name):
     projection = model.head_projection(cfg.n_layer - 1)
     assert projection.in_features == cfg.n_head * cfg.head_size  # its input is the heads merged
     assert isinstance(model.embedding_output(), torch.nn.Module)
+    windows = [model.attention_window(i) for i in range(cfg.n_layer)]
+    assert windows == {"mistral-window": [8, 8], "gemma-local-layers": [8, 0]}.get(name, [0] * cfg.n_layer)
 
 
 @pytest.mark.parametrize("name", ["gpt", "llama-gqa", "mistral-window", "bert"])
