@@ -45,6 +45,11 @@ class GGUF:
         try:
             self.reader = gguf.GGUFReader(str(self.path))
         except Exception as e:  # the reader raises ValueError, KeyError, struct errors… on bad bytes
+            if "GGMLQuantizationType" in str(e):  # a type id newer than this gguf package
+                raise ModelError(
+                    f"{self.path}: a tensor is stored in a type the gguf package does not know ({e}); "
+                    "a newer gguf (pip install -U gguf) may read it"
+                ) from e
             raise ModelError(f"{self.path}: not a readable GGUF file: truncated or corrupt ({e})") from e
         self.meta = {
             name: field.contents()

@@ -163,6 +163,47 @@ def test_bad_files_are_refused_with_the_file_and_what_is_wrong(tmp_path):
         models.ModelError, match=r"mamba\.gguf: architecture 'mamba' is not supported \(supported: llama"
     ):
         models.load(tmp_path / "mamba.gguf")
+    unknown = bytearray(good.read_bytes())  # the first tensor's type id (after its name and shape) → 99
+    reader = gguf.GGUFReader(str(good))
+    type_field = reader.tensors[0].field.parts[4]  # name length, name, dimensions, shape, type, offset
+    at = reader.tensors[0].field.offset + sum(p.nbytes for p in reader.tensors[0].field.parts[:4])
+    assert int.from_bytes(unknown[at : at + 4], "little") == int(type_field[0])
+    unknown[at : at + 4] = (99).to_bytes(4, "little")
+    (tmp_path / "unknown.gguf").write_bytes(bytes(unknown))
+    with pytest.raises(
+        models.ModelError, match=r"unknown\.gguf: a tensor is stored in a type the gguf package does not know"
+    ):
+        models.load(tmp_path / "unknown.gguf")
+    q81 = tmp_path / "q81.gguf"
+    writer = gguf.GGUFWriter(str(q81), "llama")  # the good file with a known type gguf cannot dequantise
+    src = gguf.GGUFReader(str(good))
+    for field in src.fields.values():
+        if not field.name.startswith("GGUF.") and field.name != "general.architecture":
+            writer.add_key_value(
+                field.name,
+                field.contents(),
+                field.types[0],
+                field.types[-1] if len(field.types) > 1 else None,
+            )
+    for t in src.tensors:
+        if t.name == "blk.0.ffn_down.weight":
+            block, size = gguf.GGML_QUANT_SIZES[Q.Q8_1]
+            rows = np.zeros((t.data.shape[0], t.data.shape[1] // block * size), np.uint8)
+            writer.add_tensor(t.name, rows, raw_dtype=Q.Q8_1)
+        else:
+            writer.add_tensor(t.name, np.array(t.data))
+    for step in (
+        writer.write_header_to_file,
+        writer.write_kv_data_to_file,
+        writer.write_tensors_to_file,
+        writer.close,
+    ):
+        step()
+    with pytest.raises(
+        models.ModelError,
+        match=r"q81\.gguf: tensor 'blk\.0\.ffn_down\.weight' has type Q8_1, which cannot be read",
+    ):
+        models.load(q81)
     meta = _meta("llama") | {"tokens": [], "types": [], "merges": []}
     with pytest.raises(models.ModelError, match=r"bare\.gguf: the file has no tokenizer"):
         models.load(write_gguf(_model("llama"), tmp_path / "bare.gguf", meta))
