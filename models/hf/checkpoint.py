@@ -20,16 +20,13 @@ from models.hf.config import config_from_hf, config_to_hf
 from models.hf.gguf_file import is_gguf
 from models.hf.weights import state_from_hf, state_to_hf, state_to_hf_names
 from models.nn import (
-    GPT,
-    Bert,
     BertConfig,
     Decoder,
     DecoderConfig,
-    GPTConfig,
     Model,
     ModelConfig,
     Seq2Seq,
-    Seq2SeqConfig,
+    build,
 )
 from models.nn.decoder import Rotary
 from models.nn.quantized import quantize_int8, refuse_quantized
@@ -113,7 +110,7 @@ def _read_gguf(path: Path, dtype: torch.dtype) -> tuple[ModelConfig, dict[str, t
             f"{free / 2**30:.1f} GiB of memory are free: refused before loading"
         )
     with torch.device("meta"):
-        names = list(state_to_hf_names(_build(config)))
+        names = list(state_to_hf_names(build(config)))
     return config, state_from_hf(config, file.hf_weights(names, dtype)), tokenizer
 
 
@@ -129,7 +126,7 @@ def _assemble(
     if isinstance(config, BertConfig) and not any(k.startswith("head.") for k in state):
         config = replace(config, has_mlm_head=False)  # encoder only: inspect, no fill-mask
     with torch.device("meta"):  # no random weights are made only to be overwritten
-        model = _build(config)
+        model = build(config)
     _check_state(model, state, folder)
     # assigned, not copied: each tensor becomes the parameter, so it must be laid out as one
     # (GPT-2's transposed Conv1D weights are views; a strided weight changes the matmul's rounding)
@@ -147,14 +144,6 @@ def _assemble(
         for p in model.parameters():  # what is not a linear layer (embeddings, norms) runs in float32
             p.data = p.data.float()
     return model.to(device).eval(), tokenizer
-
-
-def _build(config: ModelConfig) -> Model:
-    if isinstance(config, DecoderConfig):
-        return Decoder(config)
-    if isinstance(config, Seq2SeqConfig):
-        return Seq2Seq(config)
-    return GPT(config) if isinstance(config, GPTConfig) else Bert(config)
 
 
 def _make_buffers(model: Model) -> None:

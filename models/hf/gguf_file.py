@@ -202,13 +202,13 @@ class GGUF:
 
     def check(self) -> None:
         """Everything but the weights' values: the config, the tokenizer's kind, every tensor there."""
-        from models.hf.checkpoint import _build
         from models.hf.config import config_from_hf
         from models.hf.weights import state_to_hf_names
+        from models.nn import build
 
         config = config_from_hf(self.hf_config())
         with torch.device("meta"):
-            self.names(state_to_hf_names(_build(config)))
+            self.names(state_to_hf_names(build(config)))
 
     def hf_weights(self, hf_names: list[str], dtype: torch.dtype) -> dict[str, torch.Tensor]:
         """The tensors under `transformers`' names (those in `hf_names`), in `dtype`."""

@@ -9,7 +9,17 @@ from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
 
 ModelConfig = GPTConfig | BertConfig | DecoderConfig | Seq2SeqConfig
 
+
+def build(config: ModelConfig) -> Model:
+    """The model a config describes, with fresh weights (on the meta device inside `torch.device("meta")`)."""
+    if isinstance(config, DecoderConfig):
+        return Decoder(config)
+    if isinstance(config, Seq2SeqConfig):
+        return Seq2Seq(config)
+    return GPT(config) if isinstance(config, GPTConfig) else Bert(config)
+
+
 __all__ = [
     "GPT", "Bert", "BertConfig", "Decoder", "DecoderConfig", "GPTConfig", "Model", "ModelConfig", "Seq2Seq",
-    "Seq2SeqConfig",
+    "Seq2SeqConfig", "build",
 ]  # fmt: skip
