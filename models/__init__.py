@@ -17,6 +17,7 @@ from typing import Any
 from models.errors import ModelError
 from models.inspect.sampling import SamplingSettings
 from models.results import (
+    Attribution,
     Baseline,
     ClassEval,
     Comparison,
@@ -48,6 +49,7 @@ _LAZY = {
     "patching_sweep": "models.inspect.sweeps",
     "patched": "models.inspect.sweeps",
     "compare": "models.inspect.compare",
+    "attribute": "models.inspect.attribution",
     "finetune_config": "models.training.finetune",
     "finetuner": "models.training.finetune",
     "load_labelled": "models.text.labelled",
@@ -71,6 +73,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "Attribution",
     "Baseline",
     "ClassEval",
     "Comparison",

@@ -281,3 +281,18 @@ class TrainingReport:
     # "running", or how the run stands after this report: "paused", "stopped" (on request,
     # resumable), "finished" (all steps done) or "failed" (NaN/Inf loss, unwritable checkpoint)
     status: str = "running"
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """How much each earlier token made each target token (models.inspect.attribution)."""
+
+    tokens: TokenizedText  # the whole text
+    method: str  # "input_x_gradient", "integrated_gradients" or "rollout"
+    targets: np.ndarray  # int [G]: the positions whose tokens are explained
+    scores: np.ndarray  # float32 [G, T]: each earlier position's share (0 at and after the target)
+    values: np.ndarray  # float32 [G]: what is explained, log p(token) (minus log p(contrast))
+    delta: np.ndarray | None  # float32 [G]: integrated gradients' convergence delta
+    contrast: int | None  # the alternative token id, if the difference is explained
+    steps: int  # integrated gradients' steps along the path (0 for the others)
+    done: int  # targets finished (fewer than G while it runs)
