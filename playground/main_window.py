@@ -23,6 +23,7 @@ from playground.errors import ErrorReporter
 from playground.info import ModelInfo
 from playground.recipe import Recipe, RecipeError, read_recipe
 from playground.views.attention import AttentionView
+from playground.views.attribution import AttributionView
 from playground.views.compare import CompareView
 from playground.views.fill_mask import FillMaskView
 from playground.views.finetune import FinetuneView
@@ -43,7 +44,7 @@ from playground.worker.requests import KnockOut, Load, SaveGGUF, SetThreads, Tra
 MAX_RECENT = 8
 DEFAULT_SIZE = (1280, 800)
 # the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
-ONE_STACK_VIEWS = ("lens", "heads", "fill-mask", "finetune", "compare")
+ONE_STACK_VIEWS = ("lens", "attribution", "heads", "fill-mask", "finetune", "compare")
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
 PRECISION_TITLES = {  # Model ▸ Precision
     "auto": "Automatic (float32 on a CPU, a 16-bit folder's own type on a GPU)",
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.probability_view = ProbabilityView(client)
         self.fill_mask_view = FillMaskView(client)
         self.lens_view = LensView(client)
+        self.attribution_view = AttributionView(client)
         self.heads_view = HeadsView(client)
         self.training_view = TrainingView(client)
         self.finetune_view = FinetuneView(client)
@@ -87,6 +89,7 @@ class MainWindow(QMainWindow):
             ("attention", "Attention", self.attention_view),
             ("probabilities", "Probabilities", self.probability_view),
             ("lens", "Logit lens", self.lens_view),
+            ("attribution", "Attribution", self.attribution_view),
             ("heads", "Head effects", self.heads_view),
             ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view),
             ("training", "Training", self.training_view),
@@ -106,11 +109,13 @@ class MainWindow(QMainWindow):
         w.progress_changed.connect(self._on_progress_changed)
         w.threads_changed.connect(self._on_threads_changed)
         self.prompt_view.run_finished.connect(self._on_run_finished)
+        self.prompt_view.explain_requested.connect(self._on_explain_requested)
         views = (
             self.prompt_view,
             self.attention_view,
             self.probability_view,
             self.lens_view,
+            self.attribution_view,
             self.heads_view,
         )
         for view in (*views, self.training_view, self.finetune_view, self.compare_view, self.positions_view):
@@ -399,6 +404,12 @@ class MainWindow(QMainWindow):
         caps = info.capabilities
         shown = self.tabs.currentWidget()
         self._enable_views(caps.one_stack)  # (Qt moves off a tab it disables: to the next one it finds)
+        if caps.one_stack and not caps.causal:  # attributions explain a decoder's next tokens
+            index = self.tabs.indexOf(self.attribution_view)
+            self.tabs.setTabEnabled(index, False)
+            self.tabs.setTabToolTip(
+                index, "For decoders: a BERT does not predict each token from the ones before"
+            )
         if caps.encoder_decoder:  # its prompt is a source: a held-out one of its own data, if known
             if info.example:  # (a folder without its run's data: the user types a source it reads)
                 source = self.prompt_view.show_example(info.example)
@@ -408,7 +419,10 @@ class MainWindow(QMainWindow):
                 self.show_view("prompt")
         elif caps.causal:
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
-            for view in (self.probability_view, self.lens_view, self.heads_view, self.attention_view):
+            for view in (
+                self.probability_view, self.lens_view, self.heads_view, self.attention_view,
+                self.attribution_view,
+            ):  # fmt: skip
                 view.show_example(text)
             if self.tabs.currentWidget() is self.fill_mask_view:
                 self.show_view("prompt")
@@ -432,7 +446,7 @@ class MainWindow(QMainWindow):
             )  # fmt: skip
 
     # ---- recipes: an exported figure drawn again -----------------------------------------------
-    RECIPE_VIEWS = ("prompt", "attention", "probabilities", "lens", "heads", "fill-mask")  # all with figures
+    RECIPE_VIEWS = ("prompt", "attention", "probabilities", "lens", "attribution", "heads", "fill-mask")
 
     def _on_open_recipe_triggered(self) -> None:
         start = self.settings.value("paths/last_recipe_folder", str(Path.home()))
@@ -550,6 +564,12 @@ class MainWindow(QMainWindow):
         self.probability_view.score(text)
         self.lens_view.set_text(text)
         self.heads_view.set_text(text)
+        prompt = self.prompt_view.prompt_tokens
+        self.attribution_view.set_text(text, len(prompt) if prompt is not None else 1)
+
+    def _on_explain_requested(self, text: str, first: int, position: int) -> None:
+        self.show_view("attribution")  # (opening it would explain the text: the token's row is asked first)
+        self.attribution_view.explain_token(text, first, position)
 
     def _on_head_chosen(self, layer: int, head: int) -> None:
         self.attention_view.show_head(layer, head)

@@ -78,12 +78,22 @@ class Screenshot(QObject):
                 heads.kind.setCurrentIndex(heads.kind.findData("patching"))
                 heads.run()
                 return
+            if self.view == "attribution":  # the run explained; its least certain token's inputs tinted
+                self.window.client.attributed.connect(self._on_attributed)
+                prompt = len(view.prompt_tokens) if view.prompt_tokens is not None else 1
+                text = view.prompt_text + view.generated_text()
+                self.window.attribution_view.explain_token(text, prompt, prompt + pick)
+                return
             if self.view == "lens":  # the prompt's layers (a whole run has too many cells to label)
                 self.window.client.lens_read.connect(self._on_lens_read)
                 self.window.lens_view.set_text(self.prompt or view.prompt_text)
                 self.window.lens_view.read()
                 return
             self._shoot(self.view or "prompt")
+
+    def _on_attributed(self, result) -> None:
+        if result.done == len(result.targets):
+            QTimer.singleShot(0, lambda: self._shoot("attribution"))  # after the view drew it
 
     def _on_lens_read(self, _lens) -> None:
         self._shoot("lens")

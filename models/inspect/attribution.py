@@ -40,7 +40,7 @@ def attribute(
     text: str,
     method: str = "input_x_gradient",
     targets: list[int] | None = None,
-    contrast: int | None = None,
+    contrast: int | str | None = None,
     steps: int = 32,
     baseline: str = "neutral",
 ) -> Iterator[Attribution]:
@@ -62,15 +62,33 @@ def attribute(
     if len(tokens) < 2:
         raise ModelError("the text has one token: there is nothing before it to attribute to")
     targets = list(range(1, len(tokens)) if targets is None else targets)
+    if not targets:
+        raise ModelError("no token to explain: give at least one position after the first")
     bad = [t for t in targets if not 1 <= t < len(tokens)]
     if bad:
         raise ModelError(f"position {bad[0]} has no tokens before it in a text of {len(tokens)} tokens")
+    if isinstance(contrast, str):
+        contrast = alternative_token(tokenizer, contrast)
     if contrast is not None and not 0 <= contrast < model.config.vocab_size:
         raise ModelError(f"the alternative token id {contrast} is not in the vocabulary")
     if baseline not in ("neutral", "zero"):
         raise ModelError(f"baseline must be 'neutral' or 'zero' (got '{baseline}')")
     neutral = neutral_token(tokenizer) if baseline == "neutral" else None
     yield from _run(model, tokens, method, targets, contrast, steps, neutral)
+
+
+def alternative_token(tokenizer: Tokenizer, text: str) -> int:
+    """The id of the one token `text` is (as typed, or as it reads after a space); ModelError if
+    it is more than one."""
+    for candidate in (text, " " + text) if not text.startswith(" ") else (text,):
+        ids = tokenizer.encode(candidate, special_tokens=False).ids
+        if len(ids) == 1:
+            return int(ids[0])
+    ids = tokenizer.encode(text, special_tokens=False).ids
+    raise ModelError(
+        f"the alternative “{text}” is {len(ids)} tokens for this model: give one token (a word piece "
+        "the model has whole)"
+    )
 
 
 def neutral_token(tokenizer: Tokenizer) -> int:

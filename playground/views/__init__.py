@@ -6,6 +6,7 @@ VIEW_NAMES = (
     "attention",
     "probabilities",
     "lens",
+    "attribution",
     "heads",
     "fill-mask",
     "training",

@@ -106,6 +106,24 @@ class ReadLayers(Request):
 
 
 @dataclass(frozen=True)
+class Attribute(Request):
+    """Which earlier tokens made each token of `text` from position `first` on (models.attribute),
+    answered again after each chunk of targets; stoppable, with progress."""
+
+    kind: ClassVar[str] = "attribute"
+    activity: ClassVar[str] = "explaining"
+    answer: ClassVar[str] = "attributed"
+    text: str
+    method: str = "input_x_gradient"
+    first: int = 1  # the first position explained (a run's first generated token)
+    contrast: str = ""  # an alternative token: explain log p(token) - log p(alternative)
+    steps: int = 32  # integrated gradients' steps
+
+    def label(self) -> str:
+        return "explaining the tokens…"
+
+
+@dataclass(frozen=True)
 class KnockOut(Request):
     """Knock these (layer, head) pairs out of every later model call; () puts every head back."""
 
@@ -238,8 +256,8 @@ class SetThreads(Request):
 
 
 REQUESTS: tuple[type[Request], ...] = (
-    Load, Generate, Inspect, FillMask, ReadLayers, KnockOut, Sweep, CheckHeads, Train, Save, SaveGGUF,
-    Compare, SetThreads,
+    Load, Generate, Inspect, FillMask, ReadLayers, Attribute, KnockOut, Sweep, CheckHeads, Train, Save,
+    SaveGGUF, Compare, SetThreads,
 )  # fmt: skip
 
 

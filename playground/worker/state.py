@@ -16,6 +16,7 @@ ACTIVITIES = (
     "filling",  # BERT fill-mask
     "sweeping",  # every head knocked out or patched in turn
     "reading",  # the logit lens, a block of positions at a time
+    "explaining",  # token attributions, a chunk of targets at a time
     "saving",
 )
 JOB_ACTIVITY = {
@@ -23,6 +24,7 @@ JOB_ACTIVITY = {
     "train": "training",
     "sweep": "sweeping",
     "lens": "reading",
+    "attribute": "explaining",
 }  # a running job's activity, by kind
 
 

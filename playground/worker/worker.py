@@ -15,6 +15,7 @@ from PySide6.QtCore import Slot
 from playground.info import ModelInfo
 from playground.worker.jobs import Job, JobRunner
 from playground.worker.requests import (
+    Attribute,
     CheckHeads,
     Compare,
     FillMask,
@@ -212,6 +213,26 @@ class Worker(JobRunner):
         first = next(blocks)
         units = _per_unit(itertools.chain([first], blocks))
         return Job("lens", units, lambda batch: self.lens_read.emit(batch[-1]), total=len(first.tokens))
+
+    @serves(Attribute)
+    def _attribute(self, request: int, ask: Attribute) -> Job:
+        """Token attributions as a stoppable job: each chunk of targets is shown as it is done."""
+        self._refuse_during("train", "explaining tokens")
+        self._end_job("stopped")
+        self._need_model()
+        import models
+
+        tokens = self.tokenizer.encode_for_decoder(ask.text) if self.model.capabilities.causal else None
+        first = min(max(1, ask.first), max(1, len(tokens) - 1)) if tokens is not None else 1
+        targets = list(range(first, len(tokens))) if tokens is not None else None
+        parts = models.attribute(
+            self.model, self.tokenizer, ask.text, ask.method, targets, ask.contrast or None, ask.steps
+        )
+        if self.ablation:  # explained with the heads that are out, chunk after chunk
+            parts = self._each_ablated(parts, self.ablation, self.ablation_mode)
+        head = next(parts)  # (a bad request is refused here, before the job starts)
+        units = _per_unit(itertools.chain([head], parts))
+        return Job("attribute", units, lambda batch: self.attributed.emit(batch[-1]), total=len(head.targets))
 
     @serves(KnockOut)
     def _knock_out(self, request: int, ask: KnockOut) -> None:

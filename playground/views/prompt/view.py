@@ -38,6 +38,7 @@ NO_RUN = "No run yet."
 
 class PromptView(QWidget):
     run_finished = Signal(str)  # prompt + generated text, for the inspection views
+    explain_requested = Signal(str, int, int)  # the run's text, its first generated position, the token's
     failed = Signal(str, str)  # a request the view refused (bad settings): message, details
     saved = Signal(str)  # what an export wrote, and where
     noted = Signal(str)  # a word in the status bar (nothing to do: no dialog)
@@ -103,6 +104,14 @@ class PromptView(QWidget):
         )
         self.details_export.saved.connect(self.saved)
         self.details_export.failed.connect(self.failed)
+        self.explain_button = QPushButton("Which input made it?")
+        self.explain_button.setToolTip(
+            "Attribute the clicked token to the tokens before it (Attribution tab: input × gradient, "
+            "integrated gradients or attention rollout)"
+        )
+        self.explain_button.setEnabled(False)
+        self.explain_button.clicked.connect(self._on_explain_clicked)
+        self.details.layout().addWidget(self.explain_button)
         self.details.layout().addWidget(self.details_export)
         self._pending_token: int | None = None  # a recipe's token, selected when its run ends
         self.splitter = QSplitter()
@@ -159,6 +168,7 @@ class PromptView(QWidget):
         self.output.clear_tokens()
         self.output.append_plain(self.prompt_text + self.lead)
         self.details.clear()
+        self.explain_button.setEnabled(False)
         self._t0 = time.perf_counter()
         self.request = self.client.send(Generate(self.prompt_text, settings))
         self._sync()
@@ -182,6 +192,7 @@ class PromptView(QWidget):
         self.output.clear_tokens()
         self.notes.hide()
         self.details.clear()
+        self.explain_button.setEnabled(False)
         self.stats.setText(NO_RUN)
         self._sync()
 
@@ -280,6 +291,15 @@ class PromptView(QWidget):
             return
         keys += [t.token_text for t in self.steps[:i]]
         self.details.show_token(s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.attention, keys)
+        causal = self.info is not None and self.info.capabilities.causal  # (a translation: not yet)
+        self.explain_button.setEnabled(causal and not self.running and self.prompt_tokens is not None)
+
+    def _on_explain_clicked(self) -> None:
+        i = self.output.selected
+        if i is None or self.prompt_tokens is None or self.running:
+            return
+        first = len(self.prompt_tokens)
+        self.explain_requested.emit(self.prompt_text + self.generated_text(), first, first + i)
 
     # ---- recipes: the clicked token's figure made again --------------------------------------
     def recipe_settings(self) -> dict:

@@ -115,6 +115,16 @@ class TokenText(QTextBrowser):
             right = left.translated(6, 0)
         return QPoint((left.left() + right.left()) // 2, left.center().y())
 
+    def scroll_to_token(self, index: int) -> None:
+        """Bring a token into view (and stop following the end of the text)."""
+        if not 0 <= index < len(self._spans):
+            return
+        self.following = False
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self._spans[index][0])
+        self.setTextCursor(cursor)
+        self.ensureCursorVisible()
+
     def scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
