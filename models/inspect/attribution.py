@@ -125,8 +125,10 @@ def _run(model, tokens: TokenizedText, method, targets, contrast, steps, neutral
         if delta is not None:
             delta[start : start + len(chunk)] = d
         done = start + len(chunk)
-        yield Attribution(tokens, method, np.array(targets), scores.copy(), values.copy(),
-                          None if delta is None else delta.copy(), contrast, steps, done)  # fmt: skip
+        kept_delta = None if delta is None else delta.copy()
+        ig_steps = steps if delta is not None else 0
+        yield Attribution(tokens, method, np.array(targets), scores.copy(), values.copy(), kept_delta,
+                          contrast, ig_steps, done)  # fmt: skip
 
 
 class _Embedded(torch.nn.Module):
