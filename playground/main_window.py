@@ -35,6 +35,7 @@ from playground.views.probabilities import ProbabilityView
 from playground.views.prompt import PromptView
 from playground.views.resets import MODEL, reset_views
 from playground.views.shortcut_sheet import ShortcutSheet, gather
+from playground.views.steering import SteeringView
 from playground.views.training import TrainingView
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.save_dialogs import GGUFSaveDialog
@@ -44,7 +45,7 @@ from playground.worker.requests import KnockOut, Load, SaveGGUF, SetThreads, Tra
 MAX_RECENT = 8
 DEFAULT_SIZE = (1280, 800)
 # the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
-ONE_STACK_VIEWS = ("lens", "attribution", "heads", "fill-mask", "finetune", "compare")
+ONE_STACK_VIEWS = ("lens", "attribution", "steering", "heads", "fill-mask", "finetune", "compare")
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
 PRECISION_TITLES = {  # Model ▸ Precision
     "auto": "Automatic (float32 on a CPU, a 16-bit folder's own type on a GPU)",
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.fill_mask_view = FillMaskView(client)
         self.lens_view = LensView(client)
         self.attribution_view = AttributionView(client)
+        self.steering_view = SteeringView(client)
         self.heads_view = HeadsView(client)
         self.training_view = TrainingView(client)
         self.finetune_view = FinetuneView(client)
@@ -90,6 +92,7 @@ class MainWindow(QMainWindow):
             ("probabilities", "Probabilities", self.probability_view),
             ("lens", "Logit lens", self.lens_view),
             ("attribution", "Attribution", self.attribution_view),
+            ("steering", "Steering", self.steering_view),
             ("heads", "Head effects", self.heads_view),
             ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view),
             ("training", "Training", self.training_view),
@@ -116,6 +119,7 @@ class MainWindow(QMainWindow):
             self.probability_view,
             self.lens_view,
             self.attribution_view,
+            self.steering_view,
             self.heads_view,
         )
         for view in (*views, self.training_view, self.finetune_view, self.compare_view, self.positions_view):
@@ -404,12 +408,13 @@ class MainWindow(QMainWindow):
         caps = info.capabilities
         shown = self.tabs.currentWidget()
         self._enable_views(caps.one_stack)  # (Qt moves off a tab it disables: to the next one it finds)
-        if caps.one_stack and not caps.causal:  # attributions explain a decoder's next tokens
-            index = self.tabs.indexOf(self.attribution_view)
-            self.tabs.setTabEnabled(index, False)
-            self.tabs.setTabToolTip(
-                index, "For decoders: a BERT does not predict each token from the ones before"
-            )
+        if caps.one_stack and not caps.causal:  # attributions and steering: a decoder's next tokens
+            for view in (self.attribution_view, self.steering_view):
+                index = self.tabs.indexOf(view)
+                self.tabs.setTabEnabled(index, False)
+                self.tabs.setTabToolTip(
+                    index, "For decoders: a BERT does not predict each token from the ones before"
+                )
         if caps.encoder_decoder:  # its prompt is a source: a held-out one of its own data, if known
             if info.example:  # (a folder without its run's data: the user types a source it reads)
                 source = self.prompt_view.show_example(info.example)

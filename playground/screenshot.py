@@ -41,6 +41,8 @@ class Screenshot(QObject):
         win = self.window
         if self.view == "training":
             self._train()
+        elif self.view == "steering":
+            self._steer()
         elif self.view == "positions":  # no model needed: the article's table
             self._shoot("positions")
         elif self.view in ("finetune", "compare"):
@@ -161,7 +163,35 @@ class Screenshot(QObject):
         if self.view == "compare":
             self._shoot("compare")
 
+    def _steer(self) -> None:
+        """ROMEO's lines minus JULIET's (the corpus's first 30 of each) at the middle layer, and
+        another speech's end continued both ways: who speaks next changes."""
+        from models import assets
+
+        lines = {"ROMEO:": [], "JULIET:": []}
+        speaker = ""
+        for line in assets.path(assets.SHAKESPEARE).read_text(encoding="utf-8").splitlines():
+            if line.endswith(":") and line.isupper():
+                speaker = line
+            elif line and speaker in lines and len(lines[speaker]) < 30:
+                lines[speaker].append(line)
+        view = self.window.steering_view
+        self.window.show_view("steering")
+        view.plus.setPlainText("\n".join(lines["ROMEO:"]))
+        view.minus.setPlainText("\n".join(lines["JULIET:"]))
+        view.layer.setValue(view.layer.maximum() - 1)
+        view.coefficient.setValue(3.0)
+        speech = (
+            "MENENIUS:\nWhy, masters, my good friends, mine honest neighbours,\nWill you undo yourselves?\n\n"
+        )
+        view.prompt.setText(self.prompt or speech)
+        view.max_tokens.setValue(160)
+        view.generate()
+
     def _on_request_finished(self, request: int, _status: str, _message: str) -> None:
+        if self.view == "steering" and request == self.window.steering_view.request:
+            self._shoot("steering")
+            return
         tuning = self.window.finetune_view
         if self.view in ("finetune", "compare") and request == tuning.request and not tuning.twin_pending:
             if self.view == "compare":

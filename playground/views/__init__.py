@@ -7,6 +7,7 @@ VIEW_NAMES = (
     "probabilities",
     "lens",
     "attribution",
+    "steering",
     "heads",
     "fill-mask",
     "training",

@@ -60,6 +60,27 @@ class Generate(Request):
 
 
 @dataclass(frozen=True)
+class Steer(Request):
+    """The same prompt continued twice with one seed, as the model is and steered by a vector
+    (made from `plus` and `minus` at `layer`, or the `vector` given); both streamed; stoppable."""
+
+    kind: ClassVar[str] = "steer"
+    activity: ClassVar[str] = "generating"
+    answer: ClassVar[str] = "steering_generated"
+    prompt: str
+    settings: SamplingSettings
+    coefficient: float
+    positions: str = "all"
+    plus: tuple[str, ...] = ()
+    minus: tuple[str, ...] = ()
+    layer: int = 0
+    vector: Any = None  # a SteeringVector (loaded from a file), used instead of making one
+
+    def label(self) -> str:
+        return "generating, as it is and steered…"
+
+
+@dataclass(frozen=True)
 class Inspect(Request):
     """A probe: one pass over `text` with everything the inspection views draw. Probes on one
     `channel` supersede each other while they wait (typing fast sends fifty, one is served)."""
@@ -256,7 +277,7 @@ class SetThreads(Request):
 
 
 REQUESTS: tuple[type[Request], ...] = (
-    Load, Generate, Inspect, FillMask, ReadLayers, Attribute, KnockOut, Sweep, CheckHeads, Train, Save,
+    Load, Generate, Steer, Inspect, FillMask, ReadLayers, Attribute, KnockOut, Sweep, CheckHeads, Train, Save,
     SaveGGUF, Compare, SetThreads,
 )  # fmt: skip
 

@@ -13,6 +13,8 @@ class Answers(QObject):
     request_finished = Signal(int, str, str)  # request id, status (done, stopped, failed), message
     prompt_tokenized = Signal(object)  # TokenizedText of the prompt actually used (with notes)
     tokens_generated = Signal(object)  # list[GenerationStep], in order, none dropped
+    vector_made = Signal(object)  # SteeringVector: the direction a steered generation uses
+    steering_generated = Signal(object)  # list[(side, GenerationStep)]: "plain" then "steered"
     probed = Signal(int, object)  # request id, Probe (a view reads the newest of its channel)
     mask_filled = Signal(object)  # FillMaskResult (with attentions)
     lens_read = Signal(object)  # LogitLens, again after each block of positions (NaN where pending)

@@ -25,6 +25,7 @@ JOB_ACTIVITY = {
     "sweep": "sweeping",
     "lens": "reading",
     "attribute": "explaining",
+    "steer": "generating",
 }  # a running job's activity, by kind
 
 

@@ -28,6 +28,7 @@ from playground.worker.requests import (
     Save,
     SaveGGUF,
     SetThreads,
+    Steer,
     Sweep,
     Train,
     short_name,
@@ -187,6 +188,51 @@ class Worker(JobRunner):
         )
         total = ask.settings.max_new_tokens
         return Job("generate", steps, self.tokens_generated.emit, None, gen.cancel, total)
+
+    @serves(Steer)
+    def _steer(self, request: int, ask: Steer) -> Job:
+        """The prompt continued as the model is, then steered, with one seed: a job of (side, step)."""
+        self._refuse_during("train", "generating")
+        self._end_job("stopped")
+        self._need_model()
+        import random
+        from dataclasses import replace as with_
+
+        import models
+        from models.inspect.steering import make_vector, steered
+
+        vector = ask.vector or make_vector(self.model, self.tokenizer, ask.plus, ask.minus, ask.layer)
+        settings = (
+            ask.settings
+            if ask.settings.seed is not None
+            else with_(ask.settings, seed=random.randrange(2**31))
+        )
+        with steered(self.model, vector, ask.coefficient, ask.positions):  # checked before anything runs
+            pass
+        self.vector_made.emit(vector)
+        runs = [models.generate(self.model, self.tokenizer, ask.prompt, settings) for _ in range(2)]
+
+        def both():
+            for side, gen in zip(("plain", "steered"), runs, strict=True):
+                steps = iter(gen)
+                while True:
+                    with (
+                        steered(self.model, vector, ask.coefficient, ask.positions)
+                        if side == "steered"
+                        else nullcontext()
+                    ):
+                        try:
+                            step = next(steps)
+                        except StopIteration:
+                            break
+                    yield side, step
+
+        def cancel() -> None:
+            for gen in runs:
+                gen.cancel()
+
+        pairs = both() if not self.ablation else self._each_ablated(both(), self.ablation, self.ablation_mode)
+        return Job("steer", pairs, self.steering_generated.emit, None, cancel, 2 * settings.max_new_tokens)
 
     @serves(FillMask)
     def _fill_mask(self, request: int, ask: FillMask) -> None:
