@@ -51,6 +51,7 @@ _LAZY = {
     "compare": "models.inspect.compare",
     "attribute": "models.inspect.attribution",
     "make_vector": "models.inspect.steering",
+    "head_types": "models.inspect.head_types",
     "steered": "models.inspect.steering",
     "SteeringVector": "models.inspect.steering",
     "finetune_config": "models.training.finetune",

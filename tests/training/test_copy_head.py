@@ -22,7 +22,8 @@ def test_ablating_the_head_the_scores_name_breaks_copying() -> None:
         pass
     trainer.model.eval()
     intact = exact_answers(trainer.model, trainer.tokenizer, "copy")
-    probe = models.probe(trainer.model, trainer.tokenizer, "\nqwertyui=qwertyui\nasdfghjk=asdfghjk")
+    text = "\nqwertyui=qwertyui\nasdfghjk=asdfghjk"
+    probe = models.probe(trainer.model, trainer.tokenizer, text)
     scores = head_scores(probe.attentions, probe.tokens.ids)["induction"]  # copying = after the last match
     best = tuple(int(i) for i in np.unravel_index(np.nanargmax(scores), scores.shape))
     weakest = tuple(int(i) for i in np.unravel_index(np.nanargmin(scores), scores.shape))
@@ -30,6 +31,11 @@ def test_ablating_the_head_the_scores_name_breaks_copying() -> None:
         without_best = exact_answers(trainer.model, trainer.tokenizer, "copy")
     with models.ablated(trainer.model, [weakest]):
         without_weakest = exact_answers(trainer.model, trainer.tokenizer, "copy")
+    # the gallery, on the task's text, names the copying head its top induction head (on random
+    # repeated characters no head of this model copies: its heads learned the task's format)
+    gallery = models.head_types(trainer.model, trainer.tokenizer, text).text["induction"]
+    top = tuple(int(i) for i in np.unravel_index(np.nanargmax(gallery), gallery.shape))
+    assert top == best, (gallery, scores)
     assert intact >= 0.9
     assert intact - without_best >= 0.5, (intact, without_best, scores)
     assert abs(intact - without_weakest) < 0.1, (intact, without_weakest, scores)
