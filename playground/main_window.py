@@ -27,6 +27,7 @@ from playground.views.attribution import AttributionView
 from playground.views.compare import CompareView
 from playground.views.fill_mask import FillMaskView
 from playground.views.finetune import FinetuneView
+from playground.views.head_types import HeadTypesView
 from playground.views.heads import HeadsView
 from playground.views.lens import LensView
 from playground.views.model_browser import ModelBrowser
@@ -45,7 +46,9 @@ from playground.worker.requests import KnockOut, Load, SaveGGUF, SetThreads, Tra
 MAX_RECENT = 8
 DEFAULT_SIZE = (1280, 800)
 # the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
-ONE_STACK_VIEWS = ("lens", "attribution", "steering", "heads", "fill-mask", "finetune", "compare")
+ONE_STACK_VIEWS = (
+    "lens", "attribution", "steering", "heads", "head-types", "fill-mask", "finetune", "compare",
+)  # fmt: skip
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
 PRECISION_TITLES = {  # Model ▸ Precision
     "auto": "Automatic (float32 on a CPU, a 16-bit folder's own type on a GPU)",
@@ -79,6 +82,7 @@ class MainWindow(QMainWindow):
         self.attribution_view = AttributionView(client)
         self.steering_view = SteeringView(client)
         self.heads_view = HeadsView(client)
+        self.head_types_view = HeadTypesView(client)
         self.training_view = TrainingView(client)
         self.finetune_view = FinetuneView(client)
         self.compare_view = CompareView(client)
@@ -94,6 +98,7 @@ class MainWindow(QMainWindow):
             ("attribution", "Attribution", self.attribution_view),
             ("steering", "Steering", self.steering_view),
             ("heads", "Head effects", self.heads_view),
+            ("head-types", "Head types", self.head_types_view),
             ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view),
             ("training", "Training", self.training_view),
             ("finetune", "Fine-tune", self.finetune_view),
@@ -121,6 +126,7 @@ class MainWindow(QMainWindow):
             self.attribution_view,
             self.steering_view,
             self.heads_view,
+            self.head_types_view,
         )
         for view in (*views, self.training_view, self.finetune_view, self.compare_view, self.positions_view):
             view.failed.connect(self._on_errored)
@@ -135,6 +141,7 @@ class MainWindow(QMainWindow):
         self._precision_trial = (0, "")  # (the reopen a precision choice made, the one before it)
         w.request_finished.connect(self._on_precision_load_finished)
         self.heads_view.head_chosen.connect(self._on_head_chosen)
+        self.head_types_view.head_chosen.connect(self._on_head_chosen)
         w.model_saved.connect(self._on_model_saved)
         self.attention_view.inspect_requested.connect(self._on_inspect_requested)
         self.fill_mask_view.attentions_ready.connect(self._on_attentions_ready)
@@ -426,7 +433,7 @@ class MainWindow(QMainWindow):
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
             for view in (
                 self.probability_view, self.lens_view, self.heads_view, self.attention_view,
-                self.attribution_view,
+                self.attribution_view, self.head_types_view,
             ):  # fmt: skip
                 view.show_example(text)
             if self.tabs.currentWidget() is self.fill_mask_view:
@@ -569,6 +576,7 @@ class MainWindow(QMainWindow):
         self.probability_view.score(text)
         self.lens_view.set_text(text)
         self.heads_view.set_text(text)
+        self.head_types_view.set_text(text)
         prompt = self.prompt_view.prompt_tokens
         self.attribution_view.set_text(text, len(prompt) if prompt is not None else 1)
 

@@ -80,6 +80,13 @@ class Screenshot(QObject):
                 heads.kind.setCurrentIndex(heads.kind.findData("patching"))
                 heads.run()
                 return
+            if self.view == "head-types":  # every head scored on the run's text
+                self.window.client.head_types_scored.connect(self._on_head_types_scored)
+                types = self.window.head_types_view
+                types.set_text(view.prompt_text + view.generated_text())
+                self.window.show_view("head-types")
+                types.score()
+                return
             if self.view == "attribution":  # the run explained; its least certain token's inputs tinted
                 self.window.client.attributed.connect(self._on_attributed)
                 prompt = len(view.prompt_tokens) if view.prompt_tokens is not None else 1
@@ -92,6 +99,11 @@ class Screenshot(QObject):
                 self.window.lens_view.read()
                 return
             self._shoot(self.view or "prompt")
+
+    def _on_head_types_scored(self, types) -> None:
+        view = self.window.head_types_view
+        view.on.setCurrentIndex(view.on.findData("text"))
+        QTimer.singleShot(0, lambda: self._shoot("head-types"))
 
     def _on_attributed(self, result) -> None:
         if result.done == len(result.targets):

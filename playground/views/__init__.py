@@ -9,6 +9,7 @@ VIEW_NAMES = (
     "attribution",
     "steering",
     "heads",
+    "head-types",
     "fill-mask",
     "training",
     "finetune",

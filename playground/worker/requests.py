@@ -145,6 +145,19 @@ class Attribute(Request):
 
 
 @dataclass(frozen=True)
+class ScoreHeadTypes(Request):
+    """Every head's type scores on random repeated tokens and on `text` (models.head_types)."""
+
+    kind: ClassVar[str] = "head-types"
+    activity: ClassVar[str] = "probing"
+    answer: ClassVar[str] = "head_types_scored"
+    text: str = ""
+
+    def label(self) -> str:
+        return "scoring every head's type…"
+
+
+@dataclass(frozen=True)
 class KnockOut(Request):
     """Knock these (layer, head) pairs out of every later model call; () puts every head back."""
 
@@ -277,8 +290,8 @@ class SetThreads(Request):
 
 
 REQUESTS: tuple[type[Request], ...] = (
-    Load, Generate, Steer, Inspect, FillMask, ReadLayers, Attribute, KnockOut, Sweep, CheckHeads, Train, Save,
-    SaveGGUF, Compare, SetThreads,
+    Load, Generate, Steer, Inspect, FillMask, ReadLayers, Attribute, ScoreHeadTypes, KnockOut, Sweep,
+    CheckHeads, Train, Save, SaveGGUF, Compare, SetThreads,
 )  # fmt: skip
 
 

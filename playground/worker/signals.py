@@ -19,6 +19,7 @@ class Answers(QObject):
     mask_filled = Signal(object)  # FillMaskResult (with attentions)
     lens_read = Signal(object)  # LogitLens, again after each block of positions (NaN where pending)
     attributed = Signal(object)  # Attribution, again after each chunk of targets (zeros where pending)
+    head_types_scored = Signal(object)  # HeadTypes: every head's scores on each type
     heads_checked = Signal(object)  # HeadCheck: a task's exact answers with heads knocked out
     heads_swept = Signal(object)  # HeadSweep, again after each batch of heads (NaN where pending)
     ablation_changed = Signal(object, str)  # the (layer, head) pairs knocked out, mode

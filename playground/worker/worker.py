@@ -27,6 +27,7 @@ from playground.worker.requests import (
     Request,
     Save,
     SaveGGUF,
+    ScoreHeadTypes,
     SetThreads,
     Steer,
     Sweep,
@@ -279,6 +280,15 @@ class Worker(JobRunner):
         head = next(parts)  # (a bad request is refused here, before the job starts)
         units = _per_unit(itertools.chain([head], parts))
         return Job("attribute", units, lambda batch: self.attributed.emit(batch[-1]), total=len(head.targets))
+
+    @serves(ScoreHeadTypes)
+    def _score_head_types(self, request: int, ask: ScoreHeadTypes) -> None:
+        self._refuse_during("train", "scoring heads")
+        self._need_model()
+        import models
+
+        with self._ablated():  # the heads that are out score as they are: out
+            self.head_types_scored.emit(models.head_types(self.model, self.tokenizer, ask.text))
 
     @serves(KnockOut)
     def _knock_out(self, request: int, ask: KnockOut) -> None:
