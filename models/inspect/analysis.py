@@ -63,7 +63,7 @@ def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions
         )
 
 
-def _with_attentions(model: Model, ids: torch.Tensor):
+def _with_attentions(model: Model, ids: torch.Tensor, last_only: bool = False):
     """The forward pass over `ids` [1, T] and every layer's attention [L, H, T, T], each layer's
     copied out as its block makes it (none is kept in the model's output): float32 up to
     `FULL_BYTES`, float16 up to `HALF_BYTES` (a long text on a real model), and refused beyond,
@@ -91,7 +91,9 @@ def _with_attentions(model: Model, ids: torch.Tensor):
 
     hooks = [block.register_forward_hook(keep(i)) for i, block in enumerate(model.blocks())]
     try:
-        out = model(ids, output_attentions=True)
+        out = model(
+            ids, output_attentions=True, **({"last_only": True} if last_only else {})
+        )  # (a decoder's)
     finally:
         for hook in hooks:
             hook.remove()

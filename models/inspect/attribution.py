@@ -146,12 +146,17 @@ class _Embedded(torch.nn.Module):
 
     def forward(self, embedded: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         self.replacement = embedded
-        try:
-            logits = self.model(self.ids[: embedded.shape[1]].expand(embedded.shape[0], -1)).logits
+        try:  # the output head only where a row's target is predicted: never rows × positions × vocabulary
+            out = self.model(
+                self.ids[: embedded.shape[1]].expand(embedded.shape[0], -1),
+                output_hidden_states=True,
+                last_only=True,
+            )
         finally:
             self.replacement = None
-        rows = torch.arange(len(positions), device=logits.device)
-        logp = torch.log_softmax(logits[rows, positions - 1].float(), -1)
+        rows = torch.arange(len(positions), device=embedded.device)
+        logits = self.model.logits_from(out.hidden_states[-1][rows, positions - 1][:, None], last=True)[:, 0]
+        logp = torch.log_softmax(logits.float(), -1)
         f = logp[rows, self.ids[positions]]
         return f - logp[rows, self.contrast] if self.contrast is not None else f
 
@@ -162,7 +167,7 @@ def embedded_input(model: Model, ids: torch.Tensor) -> torch.Tensor:
     handle = model.embedding_output().register_forward_hook(lambda _m, _a, out: captured.append(out))
     try:
         with torch.no_grad():
-            model(ids[None])
+            model(ids[None], last_only=True)  # (only the embedding is wanted: the head runs once)
     finally:
         handle.remove()
     return captured[0].detach()
@@ -204,18 +209,24 @@ def _gradients(model, ids, targets, contrast, method, steps, neutral):
 
 
 def _target_values(model, ids, targets, contrast) -> np.ndarray:
+    """f for each target, the output head run only where a target is predicted."""
+    values = []
     with torch.no_grad():
-        logp = torch.log_softmax(model(ids[None]).logits[0].float(), -1)
-    t = torch.tensor(targets, device=ids.device)
-    f = logp[t - 1, ids[t]]
-    return (f - logp[t - 1, contrast] if contrast is not None else f).cpu().numpy()
+        hidden = model(ids[None], output_hidden_states=True, last_only=True).hidden_states[-1][0]
+        for start in range(0, len(targets), CHUNK):  # a chunk of rows × vocabulary at a time
+            t = torch.tensor(targets[start : start + CHUNK], device=ids.device)
+            logp = torch.log_softmax(model.logits_from(hidden[t - 1][:, None], last=True)[:, 0].float(), -1)
+            rows = torch.arange(len(t), device=ids.device)
+            f = logp[rows, ids[t]]
+            values.append(f - logp[rows, contrast] if contrast is not None else f)
+    return torch.cat(values).cpu().numpy()
 
 
 def _attentions(model, ids: torch.Tensor) -> np.ndarray:
     from models.inspect.analysis import _with_attentions
 
     with torch.inference_mode():
-        _, attentions = _with_attentions(model, ids[None])
+        _, attentions = _with_attentions(model, ids[None], last_only=True)  # (the attention is wanted)
     return attentions.astype(np.float32)
 
 

@@ -154,3 +154,15 @@ def test_progress_comes_in_chunks_and_bad_requests_are_refused(tmp_path):
     bert = models.Bert(tiny_bert_config(64))
     with pytest.raises(models.ModelError, match="attributions are for decoders"):
         list(models.attribute(bert, tok, TEXT))
+
+
+def test_the_output_head_runs_only_where_a_target_is_predicted(tmp_path):
+    """Never batch × positions × vocabulary (a real model's 2,048 tokens × 152k would be gigabytes):
+    every call of the head sees one position per row."""
+    ours, tok, _ = _pair(tmp_path, "llama")
+    seen = []
+    handle = ours.lm_head.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
+    for method in ("input_x_gradient", "integrated_gradients", "rollout"):
+        list(models.attribute(ours, tok, TEXT * 2, method, steps=4))
+    handle.remove()
+    assert seen and all(shape[-2] == 1 for shape in seen), [s for s in seen if s[-2] != 1]
