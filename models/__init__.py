@@ -52,6 +52,8 @@ _LAZY = {
     "attribute": "models.inspect.attribution",
     "make_vector": "models.inspect.steering",
     "head_types": "models.inspect.head_types",
+    "neuron_effects": "models.inspect.neurons",
+    "top_contexts": "models.inspect.neurons",
     "steered": "models.inspect.steering",
     "SteeringVector": "models.inspect.steering",
     "finetune_config": "models.training.finetune",

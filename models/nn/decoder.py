@@ -400,6 +400,11 @@ class Decoder(NamedParts, nn.Module):
         self.lm_head = SoftCappedLinear(cfg.hidden_size, cfg.vocab_size, cfg.final_softcap)
         self.tie_weights()
 
+    def neuron_projection(self, layer: int) -> nn.Linear | None:
+        if self.config.norms != "pre":  # the MLP's output is normed before it joins the stream
+            return None
+        return self.model.layers[layer].mlp.down_proj
+
     def attention_window(self, layer: int) -> int:
         return self.config.sliding_window if self.config.windowed(layer) else 0
 

@@ -87,6 +87,7 @@ class GPT(NamedParts, nn.Module):
     """Module names are GPT-2's, so checkpoints map one to one (Conv1D weights are transposed)."""
 
     BLOCKS, HEAD_PROJECTION, EMBEDDING = "transformer.h", "attn.c_proj", "transformer.drop"
+    NEURON_PROJECTION = "mlp.c_proj"
     FINAL_NORM, OUTPUT_HEAD = "transformer.ln_f", "lm_head"
 
     def __init__(self, cfg: GPTConfig) -> None:

@@ -46,6 +46,13 @@ class Model(Protocol):
         """The module whose output is the embedded input: where the residual stream starts."""
         ...
 
+    def neuron_projection(self, layer: int) -> nn.Linear | None:
+        """Block `layer`'s MLP output projection, whose input is its neurons' activations and whose
+        output is added to the residual stream as it is (None where a norm stands between: Gemma's
+        and OLMo 2's post-norms, BERT's post-norm): a neuron's direct effect on a logit goes
+        through it."""
+        ...
+
     def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
         """A block's residual stream as the output head reads it: through the final norm (a
         post-norm model's blocks end normed, so it is returned as it is)."""
@@ -79,6 +86,7 @@ class NamedParts:
 
     BLOCKS: ClassVar[str]  # the ModuleList of blocks, e.g. "transformer.h"
     HEAD_PROJECTION: ClassVar[str]  # within a block, e.g. "attn.c_proj"
+    NEURON_PROJECTION: ClassVar[str] = ""  # within a block, e.g. "mlp.c_proj"; "" where normed after
     EMBEDDING: ClassVar[str]  # the embedded input, e.g. "transformer.drop"
     FINAL_NORM: ClassVar[str]  # the norm before the head; "" when blocks end normed (post-norm BERT)
     OUTPUT_HEAD: ClassVar[str]  # logits from a normed stream, e.g. "lm_head"
@@ -97,6 +105,9 @@ class NamedParts:
 
     def embedding_output(self) -> nn.Module:
         return self.get_submodule(self.EMBEDDING)
+
+    def neuron_projection(self, layer: int) -> nn.Linear | None:
+        return self.blocks()[layer].get_submodule(self.NEURON_PROJECTION) if self.NEURON_PROJECTION else None
 
     def attention_window(self, layer: int) -> int:
         return 0  # (a family with local layers says otherwise)

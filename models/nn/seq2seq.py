@@ -278,6 +278,9 @@ class Seq2Seq(nn.Module):
     def attention_window(self, layer: int) -> int:
         return 0
 
+    def neuron_projection(self, layer: int) -> nn.Linear | None:
+        return None  # (neurons are read in one stack of a decoder alone)
+
     def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden  # post-norm: every layer ends normed
 
