@@ -31,6 +31,7 @@ from playground.views.head_types import HeadTypesView
 from playground.views.heads import HeadsView
 from playground.views.lens import LensView
 from playground.views.model_browser import ModelBrowser
+from playground.views.neurons import NeuronsView
 from playground.views.positions import PositionsView
 from playground.views.probabilities import ProbabilityView
 from playground.views.prompt import PromptView
@@ -47,7 +48,7 @@ MAX_RECENT = 8
 DEFAULT_SIZE = (1280, 800)
 # the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
 ONE_STACK_VIEWS = (
-    "lens", "attribution", "steering", "heads", "head-types", "fill-mask", "finetune", "compare",
+    "lens", "attribution", "steering", "heads", "head-types", "neurons", "fill-mask", "finetune", "compare",
 )  # fmt: skip
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
 PRECISION_TITLES = {  # Model ▸ Precision
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.steering_view = SteeringView(client)
         self.heads_view = HeadsView(client)
         self.head_types_view = HeadTypesView(client)
+        self.neurons_view = NeuronsView(client)
         self.training_view = TrainingView(client)
         self.finetune_view = FinetuneView(client)
         self.compare_view = CompareView(client)
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
             ("steering", "Steering", self.steering_view),
             ("heads", "Head effects", self.heads_view),
             ("head-types", "Head types", self.head_types_view),
+            ("neurons", "Neurons", self.neurons_view),
             ("fill-mask", "Fill-mask (BERT)", self.fill_mask_view),
             ("training", "Training", self.training_view),
             ("finetune", "Fine-tune", self.finetune_view),
@@ -127,6 +130,7 @@ class MainWindow(QMainWindow):
             self.steering_view,
             self.heads_view,
             self.head_types_view,
+            self.neurons_view,
         )
         for view in (*views, self.training_view, self.finetune_view, self.compare_view, self.positions_view):
             view.failed.connect(self._on_errored)
@@ -416,7 +420,7 @@ class MainWindow(QMainWindow):
         shown = self.tabs.currentWidget()
         self._enable_views(caps.one_stack)  # (Qt moves off a tab it disables: to the next one it finds)
         if caps.one_stack and not caps.causal:  # attributions and steering: a decoder's next tokens
-            for view in (self.attribution_view, self.steering_view):
+            for view in (self.attribution_view, self.steering_view, self.neurons_view):
                 index = self.tabs.indexOf(view)
                 self.tabs.setTabEnabled(index, False)
                 self.tabs.setTabToolTip(
@@ -433,7 +437,7 @@ class MainWindow(QMainWindow):
             text = self.prompt_view.typed_prompt() or "To be, or not to be"
             for view in (
                 self.probability_view, self.lens_view, self.heads_view, self.attention_view,
-                self.attribution_view, self.head_types_view,
+                self.attribution_view, self.head_types_view, self.neurons_view,
             ):  # fmt: skip
                 view.show_example(text)
             if self.tabs.currentWidget() is self.fill_mask_view:
@@ -577,6 +581,7 @@ class MainWindow(QMainWindow):
         self.lens_view.set_text(text)
         self.heads_view.set_text(text)
         self.head_types_view.set_text(text)
+        self.neurons_view.set_text(text)
         prompt = self.prompt_view.prompt_tokens
         self.attribution_view.set_text(text, len(prompt) if prompt is not None else 1)
 

@@ -80,6 +80,11 @@ class Screenshot(QObject):
                 heads.kind.setCurrentIndex(heads.kind.findData("patching"))
                 heads.run()
                 return
+            if self.view == "neurons":  # the run's last token's neurons, the top one's corpus contexts
+                self.window.client.contexts_found.connect(self._on_contexts_found)
+                self.window.neurons_view.set_text(view.prompt_text + view.generated_text())
+                self.window.show_view("neurons")
+                return
             if self.view == "head-types":  # every head scored on the run's text
                 self.window.client.head_types_scored.connect(self._on_head_types_scored)
                 types = self.window.head_types_view
@@ -99,6 +104,10 @@ class Screenshot(QObject):
                 self.window.lens_view.read()
                 return
             self._shoot(self.view or "prompt")
+
+    def _on_contexts_found(self, contexts) -> None:
+        if contexts.done == contexts.total:
+            QTimer.singleShot(0, lambda: self._shoot("neurons"))
 
     def _on_head_types_scored(self, types) -> None:
         view = self.window.head_types_view

@@ -34,6 +34,7 @@ class NeuronEffects:
     tokens: TokenizedText
     position: int  # the position whose prediction is explained (of the token after it)
     target: int  # the token id explained
+    target_text: str  # … as it shows
     logit: float
     layers: np.ndarray  # int [K]
     neurons: np.ndarray  # int [K]
@@ -169,7 +170,7 @@ def neuron_effects(
         [acts[int(lay)][0, :, int(n)].float().cpu().numpy() for lay, n in zip(layers, neurons, strict=True)]
     )
     return NeuronEffects(
-        tokens, position, target, float(logits[target]), layers, neurons,
+        tokens, position, target, tokenizer.token_text(target), float(logits[target]), layers, neurons,
         flat[top].float().cpu().numpy(), over_text.astype(np.float32), np.array(per_layer, np.float32),
     )  # fmt: skip
 
@@ -201,7 +202,7 @@ def top_contexts(
     for b in range(0, len(starts), batch):
         chunk = [ids[s : s + size] for s in starts[b : b + batch]]
         n = min(len(c) for c in chunk)
-        rows = torch.tensor([c[:n] for c in chunk], device=device)
+        rows = torch.tensor(np.stack([c[:n] for c in chunk]), device=device)
         texts += [tuple(tokenizer.token_text(int(i)) for i in c[:n]) for c in chunk]
         acts = activations(model, rows, [layer])[layer].float().cpu()  # [B, n, width]
         flat = acts.reshape(-1, width).T  # [width, B × n]

@@ -10,6 +10,7 @@ VIEW_NAMES = (
     "steering",
     "heads",
     "head-types",
+    "neurons",
     "fill-mask",
     "training",
     "finetune",

@@ -158,6 +158,35 @@ class ScoreHeadTypes(Request):
 
 
 @dataclass(frozen=True)
+class ReadNeurons(Request):
+    """The neurons with the largest direct effects on the token after `position` in `text`."""
+
+    kind: ClassVar[str] = "neurons"
+    activity: ClassVar[str] = "probing"
+    answer: ClassVar[str] = "neurons_read"
+    text: str
+    position: int = -1  # -1: the last token (its prediction)
+
+    def label(self) -> str:
+        return "reading the neurons…"
+
+
+@dataclass(frozen=True)
+class FindContexts(Request):
+    """A layer's neurons' top-activating contexts over a corpus (the built-in Shakespeare when
+    `corpus` is ""), a batch of windows at a time; stoppable; kept per model, layer and corpus."""
+
+    kind: ClassVar[str] = "contexts"
+    activity: ClassVar[str] = "reading"
+    answer: ClassVar[str] = "contexts_found"
+    layer: int
+    corpus: str = ""
+
+    def label(self) -> str:
+        return f"finding layer {self.layer}'s neurons' top contexts…"
+
+
+@dataclass(frozen=True)
 class KnockOut(Request):
     """Knock these (layer, head) pairs out of every later model call; () puts every head back."""
 
@@ -290,8 +319,8 @@ class SetThreads(Request):
 
 
 REQUESTS: tuple[type[Request], ...] = (
-    Load, Generate, Steer, Inspect, FillMask, ReadLayers, Attribute, ScoreHeadTypes, KnockOut, Sweep,
-    CheckHeads, Train, Save, SaveGGUF, Compare, SetThreads,
+    Load, Generate, Steer, Inspect, FillMask, ReadLayers, Attribute, ScoreHeadTypes, ReadNeurons,
+    FindContexts, KnockOut, Sweep, CheckHeads, Train, Save, SaveGGUF, Compare, SetThreads,
 )  # fmt: skip
 
 

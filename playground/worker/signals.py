@@ -20,6 +20,8 @@ class Answers(QObject):
     lens_read = Signal(object)  # LogitLens, again after each block of positions (NaN where pending)
     attributed = Signal(object)  # Attribution, again after each chunk of targets (zeros where pending)
     head_types_scored = Signal(object)  # HeadTypes: every head's scores on each type
+    neurons_read = Signal(object)  # NeuronEffects: the neurons behind one token
+    contexts_found = Signal(object)  # TopContexts, again after each batch of corpus windows
     heads_checked = Signal(object)  # HeadCheck: a task's exact answers with heads knocked out
     heads_swept = Signal(object)  # HeadSweep, again after each batch of heads (NaN where pending)
     ablation_changed = Signal(object, str)  # the (layer, head) pairs knocked out, mode

@@ -26,6 +26,7 @@ JOB_ACTIVITY = {
     "lens": "reading",
     "attribute": "explaining",
     "steer": "generating",
+    "contexts": "reading",
 }  # a running job's activity, by kind
 
 

@@ -19,11 +19,13 @@ from playground.worker.requests import (
     CheckHeads,
     Compare,
     FillMask,
+    FindContexts,
     Generate,
     Inspect,
     KnockOut,
     Load,
     ReadLayers,
+    ReadNeurons,
     Request,
     Save,
     SaveGGUF,
@@ -69,6 +71,7 @@ class Worker(JobRunner):
         self._threads_wanted = threads  # 0: the automatic choice; applied on the worker's thread
         self.threads = 0  # the threads in use (0: not chosen yet)
         self._tuners: dict[str, Any] = {}  # job kind -> its ThreadTuner, while threads are automatic
+        self._contexts: dict[tuple, Any] = {}  # (weights' fingerprint, layer, corpus) -> TopContexts
         self._auto = False  # the count is tuned while jobs run (not the user's own)
         self.model: Any = None
         self.tokenizer: Any = None
@@ -289,6 +292,45 @@ class Worker(JobRunner):
 
         with self._ablated():  # the heads that are out score as they are: out
             self.head_types_scored.emit(models.head_types(self.model, self.tokenizer, ask.text))
+
+    @serves(ReadNeurons)
+    def _read_neurons(self, request: int, ask: ReadNeurons) -> None:
+        self._refuse_during("train", "reading neurons")
+        self._need_model()
+        import models
+
+        with self._ablated():
+            position = None if ask.position < 0 else ask.position
+            self.neurons_read.emit(models.neuron_effects(self.model, self.tokenizer, ask.text, position))
+
+    @serves(FindContexts)
+    def _find_contexts(self, request: int, ask: FindContexts) -> Job | None:
+        """Top contexts as a stoppable job; a layer read before over the same corpus is answered at once."""
+        self._refuse_during("train", "reading neurons")
+        self._need_model()
+        key = (self.info.fingerprint if self.info else "", ask.layer, ask.corpus)
+        if key in self._contexts:
+            self.contexts_found.emit(self._contexts[key])
+            return None
+        self._end_job("stopped")
+        import models
+        from models import assets
+
+        path = Path(ask.corpus) if ask.corpus else assets.path(assets.SHAKESPEARE)
+        try:
+            corpus = path.read_text(encoding="utf-8")[:400_000]
+        except (OSError, UnicodeDecodeError) as e:
+            raise models.ModelError(f"{path}: the corpus could not be read as UTF-8 text ({e})") from e
+        parts = models.top_contexts(self.model, self.tokenizer, corpus, ask.layer)
+        first = next(parts)
+
+        def keep(batch):
+            result = batch[-1]
+            if result.done == result.total:
+                self._contexts[key] = result
+            self.contexts_found.emit(result)
+
+        return Job("contexts", _per_unit(itertools.chain([first], parts)), keep, total=first.total)
 
     @serves(KnockOut)
     def _knock_out(self, request: int, ask: KnockOut) -> None:
