@@ -63,7 +63,16 @@ def sentencepiece_meta(vocab_size: int) -> dict:
             "unk": 0, "add_bos": True}  # fmt: skip
 
 
-def write_gguf(model, path: Path, tokenizer: dict, qtype=Q.F32, raw_k=None, chat_template: str = "") -> Path:
+def write_gguf(
+    model,
+    path: Path,
+    tokenizer: dict,
+    qtype=Q.F32,
+    raw_k=None,
+    chat_template: str = "",
+    extra=None,
+    rope_theta: float | None = None,
+) -> Path:
     """`model` (a `transformers` …ForCausalLM) as llama.cpp's converter writes it. Matrices are
     stored as `qtype` (quantized by `gguf`), or with `raw_k` (a K-quant type) as random valid
     blocks of that type; vectors (norms, biases) stay float32."""
@@ -91,7 +100,7 @@ def write_gguf(model, path: Path, tokenizer: dict, qtype=Q.F32, raw_k=None, chat
         writer.add_key_length(head_dim)
         writer.add_value_length(head_dim)
         writer.add_layer_norm_rms_eps(cfg.rms_norm_eps)
-        writer.add_rope_freq_base(rope["rope_theta"])
+        writer.add_rope_freq_base(rope_theta or rope["rope_theta"])
         writer.add_rope_dimension_count(int(head_dim * rope.get("partial_rotary_factor", 1.0)))
         if getattr(cfg, "sliding_window", None):
             writer.add_sliding_window(cfg.sliding_window)
@@ -133,6 +142,8 @@ def write_gguf(model, path: Path, tokenizer: dict, qtype=Q.F32, raw_k=None, chat
             writer.add_tensor(name, data.astype(np.float16))
         else:
             writer.add_tensor(name, data.astype(np.float32))
+    for name, data in (extra or {}).items():  # e.g. Llama 3's rope_freqs.weight
+        writer.add_tensor(name, np.asarray(data, np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

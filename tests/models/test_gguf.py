@@ -306,3 +306,28 @@ def test_a_gguf_files_fingerprint_is_read_from_the_file(tmp_path):
     c = models.save_gguf(ours, tok, tmp_path / "c.gguf", "F16")
     prints = [models.fingerprint_files(p) for p in (b, b, c)]
     assert len(prints[0]) == 16 and prints[0] == prints[1] != prints[2]
+
+
+def test_llama3_rope_factors_stored_as_a_tensor_are_read_as_llama3_scaling(tmp_path):
+    """llama.cpp keeps Llama 3.1/3.2's rotary scaling as per-frequency factors (rope_freqs.weight),
+    not as metadata: they are recognised, and the file runs as the model it came from."""
+    from models.nn.decoder import _scaled
+
+    scaling = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 8192}  # fmt: skip
+    rope = scaling | {"rope_theta": 500000.0}
+    written = _model("llama", max_position_embeddings=64)
+    written.config.rope_parameters = rope  # (the weights do not depend on it)
+    reference = transformers.LlamaForCausalLM(transformers.LlamaConfig(**SMALL, **GQA, rope_parameters=rope))
+    reference.load_state_dict(written.state_dict())
+    reference.eval()
+    head_dim = 32 // 4
+    inv_freq = 1.0 / (500000.0 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    factors = (inv_freq / _scaled(inv_freq, scaling)).numpy()
+    path = tmp_path / "llama3.gguf"
+    write_gguf(written, path, _meta("llama"), extra={"rope_freqs.weight": factors}, rope_theta=500000.0)
+    ours, tok = models.load(path)
+    assert dict(ours.config.rope_scaling) == scaling
+    x = torch.tensor([list(tok.encode_for_decoder(TEXT).ids)])
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x).logits, reference(x).logits, atol=1e-4, rtol=0)
