@@ -87,6 +87,7 @@ class HeadTypesView(QWidget):
             f"over its most). A head is named by the most specific kind it scores at least "
             f"{THRESHOLD:.0%} on; “—” reaches none. Click a head to open it in Attention."
         )
+        self.summary.setTextFormat(Qt.TextFormat.RichText)  # (the legend's colour swatches)
         self.summary.setWordWrap(True)
         self.plots = pg.GraphicsLayoutWidget()
         self.map = HeatmapPlot()

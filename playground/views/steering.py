@@ -108,7 +108,7 @@ class SteeringView(QWidget):
         run.addWidget(self.seed)
         run.addWidget(self.generate_button)
         self.outputs = {"plain": TokenText(), "steered": TokenText()}
-        self.titles = {"plain": QLabel("As it is"), "steered": QLabel("Steered")}
+        self.titles = {"plain": ElidedLabel("As it is"), "steered": ElidedLabel("Steered")}
         grid = QGridLayout()
         for col, side in enumerate(("plain", "steered")):
             grid.addWidget(self.titles[side], 0, col)

@@ -28,7 +28,19 @@ def _captions(window) -> list[QLabel]:
     return ids
 
 
-STATIC_CAPTIONS = {"Prompt", "A", "B", "d_model", "positions", "layout", "Text", "Corrupted", "Answer"}
+STATIC_CAPTIONS = {
+    "Prompt",
+    "A",
+    "B",
+    "d_model",
+    "positions",
+    "layout",
+    "Text",
+    "Corrupted",
+    "Answer",
+    "Scored on",
+    "Show",
+}
 
 
 def test_no_message_widens_the_window(qtbot, window):
@@ -55,7 +67,7 @@ def test_no_message_widens_the_window(qtbot, window):
             label.setText(before)
             window.resize(1000, 700)
             QApplication.processEvents()
-    assert widened == []
+    assert widened == [], widened
 
 
 def test_a_long_status_message_is_elided_with_the_whole_text_in_its_tooltip(qtbot, window):
