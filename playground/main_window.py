@@ -462,7 +462,10 @@ class MainWindow(QMainWindow):
             )  # fmt: skip
 
     # ---- recipes: an exported figure drawn again -----------------------------------------------
-    RECIPE_VIEWS = ("prompt", "attention", "probabilities", "lens", "attribution", "heads", "fill-mask")
+    RECIPE_VIEWS = (
+        "prompt", "attention", "probabilities", "lens", "attribution", "heads", "head-types", "neurons",
+        "fill-mask",
+    )  # fmt: skip
 
     def _on_open_recipe_triggered(self) -> None:
         start = self.settings.value("paths/last_recipe_folder", str(Path.home()))

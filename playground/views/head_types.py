@@ -24,9 +24,11 @@ from PySide6.QtWidgets import (
 
 from models.inspect.head_types import LOCAL, RANDOM_LENGTH, THRESHOLD, TYPES
 from playground import theme
+from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import fill, offer_example, watch_typing
+from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot
 from playground.worker import WorkerClient
 from playground.worker.requests import KnockOut, ScoreHeadTypes, Train
@@ -113,11 +115,25 @@ class HeadTypesView(QWidget):
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         self.readout = ElidedLabel(" ")
+        self.export_button = ExportButton(
+            "head types",
+            lambda: self.plots,
+            lambda figure: recipe_for(self.client, "head-types", self.recipe_settings(), figure),
+            {".csv": ("CSV", self.export_csv)},
+            lambda: (
+                "" if self.types is not None else "No heads scored yet: open the tab or press Score heads."
+            ),
+        )
+        self.export_button.saved.connect(self.saved)
+        self.export_button.failed.connect(self.failed)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
-        layout.addWidget(self.readout)
+        layout.addLayout(bottom)
         client.head_types_scored.connect(self._on_scored)
         client.request_finished.connect(self._on_request_finished)
 
@@ -250,3 +266,25 @@ class HeadTypesView(QWidget):
         layer = int(self.table.item(row, 0).data(Qt.ItemDataRole.DisplayRole))
         head = int(self.table.item(row, 1).data(Qt.ItemDataRole.DisplayRole))
         self.head_chosen.emit(layer, head)
+
+    # ---- export and recipes --------------------------------------------------------------------
+    def export_csv(self, path) -> None:
+        """Every head's kind and its score on each kind, as shown (random repeats or the text)."""
+        import csv
+
+        names, _ = self.named()
+        scores = self.scores()
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["layer", "head", "kind", *TYPES])
+            for (layer, head), name in np.ndenumerate(names):
+                out.writerow([layer, head, name, *(f"{scores[t][layer, head]:.6f}" for t in TYPES)])
+
+    def recipe_settings(self) -> dict:
+        return {"text": self.text.text(), "on": self.on.currentData(), "kind": self.kind.currentData()}
+
+    def apply_recipe(self, settings: dict) -> None:
+        self.text.setText(str(settings.get("text", "")))
+        self.kind.setCurrentIndex(max(0, self.kind.findData(settings.get("kind", ""))))
+        self.on.setCurrentIndex(max(0, self.on.findData(settings.get("on", "random"))))
+        self.score()

@@ -26,9 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from playground import theme
+from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import fill, offer_example, watch_typing
+from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.tokens import TokenText, visible
 from playground.worker import WorkerClient
 from playground.worker.requests import FindContexts, ReadNeurons, Train
@@ -99,11 +101,23 @@ class NeuronsView(QWidget):
         body.setStretchFactor(0, 2)
         body.setStretchFactor(1, 3)
         self.readout = ElidedLabel(" ")
+        self.export_button = ExportButton(
+            "neurons",
+            lambda: self.plots,
+            lambda figure: recipe_for(self.client, "neurons", self.recipe_settings(), figure),
+            {".csv": ("CSV", self.export_csv)},
+            lambda: "" if self.effects is not None else "No neurons read yet: click a token of a text.",
+        )
+        self.export_button.saved.connect(self.saved)
+        self.export_button.failed.connect(self.failed)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(body, 1)
-        layout.addWidget(self.readout)
+        layout.addLayout(bottom)
         client.neurons_read.connect(self._on_neurons_read)
         client.contexts_found.connect(self._on_contexts_found)
         client.request_finished.connect(self._on_request_finished)
@@ -239,3 +253,30 @@ class NeuronsView(QWidget):
             f"<b>L{layer} neuron {neuron}</b>: its strongest activations over the corpus{going}"
             f"<table cellspacing='6'>{''.join(rows)}</table>"
         )
+
+    # ---- export and recipes --------------------------------------------------------------------
+    def export_csv(self, path) -> None:
+        """The listed neurons: layer, index, direct effect, and their activation at every token."""
+        import csv
+
+        e = self.effects
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["layer", "neuron", "effect", *e.tokens.texts])
+            for r, (layer, neuron, effect) in enumerate(zip(e.layers, e.neurons, e.effects, strict=True)):
+                out.writerow(
+                    [int(layer), int(neuron), f"{effect:.6f}", *(f"{a:.6f}" for a in e.activations[r])]
+                )
+
+    def recipe_settings(self) -> dict:
+        e = self.effects
+        return {
+            "text": self.text.text(),
+            "position": -1 if e is None else int(e.position),
+            "corpus": self.corpus,
+        }
+
+    def apply_recipe(self, settings: dict) -> None:
+        self.text.setText(str(settings.get("text", "")))
+        self.set_corpus(str(settings.get("corpus", "")))
+        self.read(int(settings.get("position", -1)))

@@ -38,3 +38,37 @@ def test_the_gallery_scores_filters_knocks_out_a_kind_and_opens_a_head(qtbot, wi
     induction = view.scores()["induction"]
     shown = [induction[lh] for lh in view.heads_of(kind)]
     assert np.isclose(induction[layer, head], max(shown), atol=1e-3)  # the table's top row, by that column
+
+
+def test_the_gallery_and_the_neurons_export_their_numbers_and_reopen_from_their_recipes(
+    qtbot, window, tmp_path, wait_signal
+):
+    import csv
+    import json
+
+    types = window.head_types_view
+    wait_signal(window.client.head_types_scored, lambda: window.show_view("head-types"))
+    types.kind.setCurrentIndex(types.kind.findData("diffuse"))
+    assert types.export_button.export(tmp_path / "types.csv")
+    rows = list(csv.reader(open(tmp_path / "types.csv", encoding="utf-8")))
+    assert (
+        rows[0][:3] == ["layer", "head", "kind"] and len(rows) == 1 + window.info.n_layer * window.info.n_head
+    )
+    recipe = json.loads((tmp_path / "types.csv.recipe.json").read_text(encoding="utf-8"))
+    assert recipe["view"] == "head-types" and recipe["settings"]["kind"] == "diffuse"
+    types.kind.setCurrentIndex(0)
+    wait_signal(
+        window.client.head_types_scored, lambda: window.open_recipe(tmp_path / "types.csv.recipe.json")
+    )
+    assert types.kind.currentData() == "diffuse"
+    neurons = window.neurons_view
+    neurons.text.setText("the cat sat on the mat")
+    wait_signal(window.client.neurons_read, lambda: neurons.read(3))
+    assert neurons.export_button.export(tmp_path / "neurons.png")
+    recipe = json.loads((tmp_path / "neurons.png.recipe.json").read_text(encoding="utf-8"))
+    assert recipe["view"] == "neurons" and recipe["settings"]["position"] == 3
+    neurons.text.setText("something else")
+    (again,) = wait_signal(
+        window.client.neurons_read, lambda: window.open_recipe(tmp_path / "neurons.png.recipe.json")
+    )
+    assert again.position == 3 and neurons.text.text() == "the cat sat on the mat"
