@@ -283,6 +283,13 @@ class TrainingReport:
     status: str = "running"
 
 
+ATTRIBUTION_METHODS = {  # models.inspect.attribution's methods, and their names for people
+    "input_x_gradient": "input × gradient",
+    "integrated_gradients": "integrated gradients",
+    "rollout": "attention rollout",
+}
+
+
 @dataclass(frozen=True)
 class Attribution:
     """How much each earlier token made each target token (models.inspect.attribution)."""

@@ -77,3 +77,16 @@ def test_tools_and_views_ask_capabilities_not_architecture_names() -> None:
         if ARCH_CHECK.search(line)
     ]
     assert len(checks) <= 5, checks
+
+
+def test_the_window_never_loads_torch_itself() -> None:
+    """The window's modules import no torch: the worker loads it (saying so) while the window is
+    already up. A view that read a name from a torch module (the attribution methods, the head
+    types) made the window wait a second for torch, and a failed launch then crashed on exit a
+    third of the time (a segfault while the worker still ran torch code)."""
+    import subprocess
+    import sys
+
+    code = "import sys, playground.main_window; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"

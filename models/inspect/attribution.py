@@ -23,14 +23,10 @@ import torch
 
 from models.errors import ModelError
 from models.nn import Model
+from models.results import ATTRIBUTION_METHODS as METHODS
 from models.results import Attribution, TokenizedText
 from models.text.tokenizer import Tokenizer
 
-METHODS = {
-    "input_x_gradient": "input × gradient",
-    "integrated_gradients": "integrated gradients",
-    "rollout": "attention rollout",
-}
 CHUNK = 8  # targets per batch: a progress report (and a chance to stop) after each
 
 

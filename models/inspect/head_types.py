@@ -14,13 +14,15 @@ keys), queries after the first. A head's type is the most specific one it scores
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from models.errors import ModelError
-from models.nn import Model
-from models.text.tokenizer import Tokenizer
+
+if TYPE_CHECKING:  # (the window reads this module's names and must not load torch)
+    from models.nn import Model
+    from models.text.tokenizer import Tokenizer
 
 TYPES = {
     "induction": "to the token just after an earlier copy of its own token",
@@ -91,6 +93,8 @@ def type_scores(attentions: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray
 def head_types(model: Model, tokenizer: Tokenizer, text: str = "", seed: int = 0) -> HeadTypes:
     """Score every head on `RANDOM_LENGTH` random tokens repeated once (the pattern induction
     and duplicate-token heads show on any model) and on `text`, if given."""
+    import torch  # (this module's names are read by the window, which never loads torch itself)
+
     from models.inspect.analysis import _with_attentions, probe
 
     if not model.capabilities.one_stack:

@@ -51,7 +51,12 @@ class SteeringVector:
         from models.hf.atomic import write_file
 
         path = Path(path).with_suffix(".npy")
-        write_file(path, lambda p: np.save(open(p, "wb"), self.vector.astype(np.float32)))
+
+        def write_vector(p: Path) -> None:
+            with open(p, "wb") as f:  # (np.save on a name would add ".npy" to the temporary one)
+                np.save(f, self.vector.astype(np.float32))
+
+        write_file(path, write_vector)
         recipe = {"layer": self.layer, "width": int(self.vector.shape[0]), "plus": list(self.plus),
                   "minus": list(self.minus)}  # fmt: skip
         write_file(path.with_suffix(".json"), lambda p: p.write_text(json.dumps(recipe, indent=2)))

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.inspect.attribution import METHODS
+from models.results import ATTRIBUTION_METHODS as METHODS
 from playground import theme
 from playground.recipe import recipe_for
 from playground.views.resets import MODEL

@@ -112,11 +112,12 @@ class ModelBrowser(QDialog):
         folders = tuple(self.folders())
         self.where.setText("Looking for models…")
         self.background.run(
-            lambda: scan(folders, read_gguf=False),
-            lambda found: self._show(found, reading=True) or self._read_headers(folders, found),
+            lambda: scan(folders, read_gguf=False), lambda found: self._listed(folders, found)
         )
 
-    def _read_headers(self, folders: tuple[str, ...], found: list[LocalModel]) -> None:
+    def _listed(self, folders: tuple[str, ...], found: list[LocalModel]) -> None:
+        """The names are shown: the GGUF headers not read before are read next."""
+        self._show(found, reading=True)
         if any(m.why_not == READING for m in found):
             self.background.run(lambda: scan(folders), lambda found: self._show(found, reading=False))
 
