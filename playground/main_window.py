@@ -463,8 +463,8 @@ class MainWindow(QMainWindow):
 
     # ---- recipes: an exported figure drawn again -----------------------------------------------
     RECIPE_VIEWS = (
-        "prompt", "attention", "probabilities", "lens", "attribution", "heads", "head-types", "neurons",
-        "fill-mask",
+        "prompt", "attention", "probabilities", "lens", "attribution", "steering", "heads", "head-types",
+        "neurons", "fill-mask",
     )  # fmt: skip
 
     def _on_open_recipe_triggered(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -26,8 +28,11 @@ from PySide6.QtWidgets import (
 
 from models.errors import ModelError
 from models.inspect.sampling import SamplingSettings
+from playground import theme
+from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
+from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.save_dialogs import ask_file
 from playground.views.widgets.tokens import TokenText, tint
 from playground.worker import WorkerClient
@@ -58,6 +63,7 @@ class SteeringView(QWidget):
         self.request = 0
         self.vector = None  # the SteeringVector of the newest run (or loaded)
         self.loaded = None  # a vector loaded from a file: used instead of the texts until they change
+        self.asked: dict = {}  # the newest run's prompt, length and seed (for its recipe)
         self.plus = QPlainTextEdit(placeholderText="towards: one text per line, e.g. Love")
         self.minus = QPlainTextEdit(placeholderText="away from: one text per line, e.g. Hate")
         for box in (self.plus, self.minus):
@@ -115,13 +121,37 @@ class SteeringView(QWidget):
             grid.addWidget(self.outputs[side], 1, col)
         self.summary = QLabel(EXPLAINED)
         self.summary.setWordWrap(True)
+        self.steps: dict[str, list] = {"plain": [], "steered": []}
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setMaximumHeight(170)
+        self.chart = self.plots.addPlot(title="probability of each token it wrote")
+        self.chart.setLabel("bottom", "generated token")
+        self.chart.addLegend(offset=(-10, 5))
+        self.curves = {
+            "plain": self.chart.plot([], [], pen=pg.mkPen((127, 127, 127), width=2), name="as it is"),
+            "steered": self.chart.plot([], [], pen=pg.mkPen(theme.accent(), width=2), name="steered"),
+        }
+        theme.apply_plot_palette(self.plots)
         self.readout = ElidedLabel(" ")
+        self.export_button = ExportButton(
+            "steering",
+            lambda: self.plots,
+            lambda figure: recipe_for(self.client, "steering", self.recipe_settings(), figure),
+            {".csv": ("CSV", self.export_csv)},
+            lambda: "" if any(self.steps.values()) else "Nothing generated yet: press Generate both.",
+        )
+        self.export_button.saved.connect(self.saved)
+        self.export_button.failed.connect(self.failed)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(form)
         layout.addLayout(run)
         layout.addLayout(grid, 1)
-        layout.addWidget(self.readout)
+        layout.addWidget(self.plots)
+        layout.addLayout(bottom)
         QShortcut(QKeySequence("Ctrl+Return"), self, self.generate)
         client.model_loaded.connect(self._on_model_loaded)
         client.vector_made.connect(self._on_vector_made)
@@ -143,9 +173,12 @@ class SteeringView(QWidget):
         except ModelError as e:
             self.failed.emit(str(e), "")
             return
-        for output in self.outputs.values():
+        for side, output in self.outputs.items():
             output.clear_tokens()
             output.append_plain(prompt)
+            self.steps[side] = []
+            self.curves[side].setData([], [])
+        self.asked = {"prompt": prompt, "max_tokens": settings.max_new_tokens, "seed": settings.seed}
         self.generate_button.setEnabled(False)
         layer = self.loaded.layer if self.loaded is not None else self.layer.value()
         self.request = self.client.send(Steer(
@@ -160,8 +193,10 @@ class SteeringView(QWidget):
         if event == MODEL:
             self.vector = self.loaded = None
             self.save_button.setEnabled(False)
-            for output in self.outputs.values():
+            for side, output in self.outputs.items():
                 output.clear_tokens()
+                self.steps[side] = []
+                self.curves[side].setData([], [])
             self.readout.setText(" ")
 
     def _on_model_loaded(self, info) -> None:
@@ -189,6 +224,9 @@ class SteeringView(QWidget):
     def _on_generated(self, batch: list) -> None:
         for side, step in batch:
             self.outputs[side].append_token(step.text, tint(step.prob))
+            self.steps[side].append(step)
+        for side, steps in self.steps.items():
+            self.curves[side].setData(np.arange(len(steps)), [s.prob for s in steps])
 
     # ---- vectors in files ----------------------------------------------------------------------
     def _on_save_clicked(self) -> None:
@@ -236,6 +274,37 @@ class SteeringView(QWidget):
         self.loaded = self.vector = vector
         self.save_button.setEnabled(True)
         self.readout.setText(f"Loaded {vector.described} from {Path(path).name}")
+
+    # ---- export and recipes --------------------------------------------------------------------
+    def export_csv(self, path) -> None:
+        """Each generated token of both runs and the probability the model gave it."""
+        import csv
+
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["run", "index", "token", "probability"])
+            for side, steps in self.steps.items():
+                for i, s in enumerate(steps):
+                    out.writerow([side, i, s.token_text, f"{s.prob:.6f}"])
+
+    def recipe_settings(self) -> dict:
+        """The run as asked: its prompt, length and seed, and the direction's texts, layer,
+        coefficient and positions (a loaded vector by its texts: they make it again)."""
+        return self.asked | {
+            "plus": _lines(self.plus), "minus": _lines(self.minus), "layer": self.layer.value(),
+            "coefficient": self.coefficient.value(), "positions": self.positions.currentData(),
+        }  # fmt: skip
+
+    def apply_recipe(self, settings: dict) -> None:
+        self.plus.setPlainText("\n".join(settings.get("plus", [])))
+        self.minus.setPlainText("\n".join(settings.get("minus", [])))
+        self.layer.setValue(int(settings.get("layer", 0)))
+        self.coefficient.setValue(float(settings.get("coefficient", 4.0)))
+        self.positions.setCurrentIndex(max(0, self.positions.findData(settings.get("positions", "all"))))
+        self.prompt.setText(str(settings.get("prompt", "")))
+        self.max_tokens.setValue(int(settings.get("max_tokens", 60)))
+        self.seed.setValue(int(settings.get("seed", 1)))
+        self.generate()
 
 
 def _lines(box: QPlainTextEdit) -> list[str]:

@@ -74,3 +74,33 @@ def test_a_vector_saves_loads_and_steers_again_and_bad_input_says_why(qtbot, win
 def test_a_bert_has_no_steering_tab(qtbot, bert_window):
     index = bert_window.tabs.indexOf(bert_window.steering_view)
     assert not bert_window.tabs.isTabEnabled(index)
+
+
+def test_the_steered_runs_export_their_probabilities_and_run_again_from_their_recipe(
+    qtbot, window, tmp_path, wait_signal
+):
+    import csv
+    import json
+
+    window.show_view("steering")
+    view = window.steering_view
+    view.plus.setPlainText("the cat")
+    view.minus.setPlainText("the dog")
+    view.prompt.setText("the ")
+    view.max_tokens.setValue(12)
+    view.coefficient.setValue(6.0)
+    _run(qtbot, view)
+    texts = {side: view.outputs[side].toPlainText() for side in view.outputs}
+    curve = view.curves["steered"].getData()[1]
+    assert len(curve) == 12 and np.allclose(curve, [s.prob for s in view.steps["steered"]])
+    assert view.export_button.export(tmp_path / "steer.csv")
+    rows = list(csv.reader(open(tmp_path / "steer.csv", encoding="utf-8")))
+    assert rows[0] == ["run", "index", "token", "probability"] and len(rows) == 1 + 24
+    recipe = json.loads((tmp_path / "steer.csv.recipe.json").read_text(encoding="utf-8"))
+    assert recipe["view"] == "steering" and recipe["settings"]["coefficient"] == 6.0
+    view.plus.setPlainText("something else")
+    view.coefficient.setValue(0.0)
+    window.open_recipe(tmp_path / "steer.csv.recipe.json")
+    qtbot.waitUntil(lambda: not view.generate_button.isEnabled(), timeout=5_000)
+    qtbot.waitUntil(view.generate_button.isEnabled, timeout=30_000)
+    assert {side: view.outputs[side].toPlainText() for side in view.outputs} == texts
