@@ -25,7 +25,7 @@ from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import fill, offer_example, watch_typing
-from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.figure_export import ExportButton, export_row
 from playground.views.widgets.heatmap import HeatmapPlot, colorbar
 from playground.views.widgets.tokens import TokenText, visible
 from playground.worker import WorkerClient
@@ -111,11 +111,7 @@ class AttributionView(QWidget):
                 "" if self.result is not None else "There is nothing explained yet: explain a text first."
             ),
         )
-        self.export_button.saved.connect(self.saved)
-        self.export_button.failed.connect(self.failed)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.readout, 1)
-        bottom.addWidget(self.export_button)
+        bottom = export_row(self, self.readout, self.export_button)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.tokens)
         split.addWidget(self.plots)

@@ -28,7 +28,7 @@ from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import fill, offer_example, watch_typing
-from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.figure_export import ExportButton, export_row
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot
 from playground.worker import WorkerClient
 from playground.worker.requests import KnockOut, ScoreHeadTypes, Train
@@ -124,11 +124,7 @@ class HeadTypesView(QWidget):
                 "" if self.types is not None else "No heads scored yet: open the tab or press Score heads."
             ),
         )
-        self.export_button.saved.connect(self.saved)
-        self.export_button.failed.connect(self.failed)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.readout, 1)
-        bottom.addWidget(self.export_button)
+        bottom = export_row(self, self.readout, self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.summary)

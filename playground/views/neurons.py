@@ -30,7 +30,7 @@ from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import fill, offer_example, watch_typing
-from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.figure_export import ExportButton, export_row
 from playground.views.widgets.tokens import TokenText, visible
 from playground.worker import WorkerClient
 from playground.worker.requests import FindContexts, ReadNeurons, Train
@@ -108,11 +108,7 @@ class NeuronsView(QWidget):
             {".csv": ("CSV", self.export_csv)},
             lambda: "" if self.effects is not None else "No neurons read yet: click a token of a text.",
         )
-        self.export_button.saved.connect(self.saved)
-        self.export_button.failed.connect(self.failed)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.readout, 1)
-        bottom.addWidget(self.export_button)
+        bottom = export_row(self, self.readout, self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.summary)

@@ -32,7 +32,7 @@ from playground import theme
 from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.elided_label import ElidedLabel
-from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.figure_export import ExportButton, export_row
 from playground.views.widgets.save_dialogs import ask_file
 from playground.views.widgets.tokens import TokenText, tint
 from playground.worker import WorkerClient
@@ -140,11 +140,7 @@ class SteeringView(QWidget):
             {".csv": ("CSV", self.export_csv)},
             lambda: "" if any(self.steps.values()) else "Nothing generated yet: press Generate both.",
         )
-        self.export_button.saved.connect(self.saved)
-        self.export_button.failed.connect(self.failed)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.readout, 1)
-        bottom.addWidget(self.export_button)
+        bottom = export_row(self, self.readout, self.export_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(form)

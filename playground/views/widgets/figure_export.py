@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QMarginsF, QRectF, QSize, QSizeF, Signal
 from PySide6.QtGui import QPageLayout, QPageSize, QPaintDevice, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QGraphicsItem, QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QMenu, QToolButton, QWidget
 
 from playground.views.widgets.save_dialogs import ask_file
 
@@ -139,3 +139,14 @@ class ExportButton(QToolButton):
             return False
         self.saved.emit(f"Saved the {self.name} to {path}" + (f" (recipe: {beside.name})" if beside else ""))
         return True
+
+
+def export_row(view: QWidget, readout: QWidget, button: ExportButton) -> QHBoxLayout:
+    """The line under a view's figure: its readout, then its Export button, whose messages go out
+    on the view's own `saved` and `failed` signals."""
+    button.saved.connect(view.saved)
+    button.failed.connect(view.failed)
+    row = QHBoxLayout()
+    row.addWidget(readout, 1)
+    row.addWidget(button)
+    return row
