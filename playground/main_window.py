@@ -9,7 +9,6 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -185,7 +184,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.model_label)
         bar.addWidget(self.activity)
         bar.addWidget(self.message, 1)
-        self.threads_label = QLabel()
+        self.threads_label = ElidedLabel()
         self.threads_label.setToolTip("Threads PyTorch computes with (Settings ▸ Threads)")
         bar.addPermanentWidget(self.threads_label)
         bar.addPermanentWidget(self.progress)

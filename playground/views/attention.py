@@ -26,6 +26,7 @@ from playground.recipe import recipe_for
 from playground.views.resets import MODEL
 from playground.views.widgets.attention_scale import LABELS, SCALES, described, rescaled, resolve
 from playground.views.widgets.background import Background
+from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import HeatmapPlot, colorbar
@@ -172,7 +173,7 @@ class AttentionView(QWidget):
             "log and each-row-to-its-max show the rest too. The colour bar says which is in use."
         )
         self.scale_box.currentIndexChanged.connect(self._on_scale_box_changed)
-        self.readout = QLabel("hover the large heatmap: query → key: weight")
+        self.readout = ElidedLabel("hover the large heatmap: query → key: weight")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.export_head = ExportButton(
             "attention head",
@@ -214,7 +215,7 @@ class AttentionView(QWidget):
         self.mode_box.currentIndexChanged.connect(self._on_mode_box_changed)
         self.restore_button = QPushButton("Restore all heads")
         self.restore_button.clicked.connect(self._on_restore_clicked)
-        self.knocked_label = QLabel()
+        self.knocked_label = ElidedLabel()
         knock = (self.layer_button, self.knock_button, self.mode_box, self.restore_button)
         self.knock_controls = knock
         controls = QHBoxLayout()

@@ -33,6 +33,7 @@ from playground.views.resets import REFUSED, STOPPED, ended_line, event_of
 from playground.views.training.form import TrainingForm
 from playground.views.widgets.attention_scale import LABELS, described, rescaled, resolve
 from playground.views.widgets.budgeted_redraw import BudgetedRedraw
+from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import HeatmapPlot, colorbar
 from playground.views.widgets.mosaic import AttentionMosaic
@@ -166,7 +167,7 @@ class TrainingView(QWidget):
         self.check_label.hide()
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
-        self.stats = QLabel("not started")
+        self.stats = ElidedLabel("not started")
         controls = QHBoxLayout()
         for b in (self.train_button, self.pause_button, self.step_button, self.stop_button):
             controls.addWidget(b)
@@ -221,7 +222,7 @@ class TrainingView(QWidget):
         self.timeline.setToolTip("Scrub back through the attention snapshots taken so far")
         self.timeline.setRange(0, 0)
         self.timeline.valueChanged.connect(self._on_timeline_value_changed)
-        self.timeline_label = QLabel("no snapshot yet")
+        self.timeline_label = ElidedLabel("no snapshot yet")
         timeline = QHBoxLayout()
         timeline.addWidget(QLabel("timeline"))
         timeline.addWidget(self.timeline, 1)
