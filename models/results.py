@@ -303,3 +303,5 @@ class Attribution:
     contrast: int | None  # the alternative token id, if the difference is explained
     steps: int  # integrated gradients' steps along the path (0 for the others)
     done: int  # targets finished (fewer than G while it runs)
+    source_length: int = 0  # an encoder–decoder's: the first tokens are its source (read by the
+    # encoder), the rest the decoder's [start, t1 … tn, </s>]; each target is shared between both

@@ -12,6 +12,10 @@ embedding is the other choice, but a first norm makes the path from zero steep n
 Σ attributions − (f(x) − f(baseline)), is reported: far from 0, more steps are needed. Rollout
 (Abnar & Zuidema 2020) multiplies each layer's head-averaged attention, mixed half and half with the
 identity for the residual stream, and reads the row of the position that predicted token t.
+
+An encoder–decoder's text is "source → target" (a source alone: with its greedy translation). Each
+target token is explained by the source, every token of it (read by the encoder), and by the
+target's tokens before it (read by the decoder): both embedded inputs are attributed at once.
 """
 
 from __future__ import annotations
@@ -47,22 +51,31 @@ def attribute(
     "zero" (a zero embedding)."""
     from models.inspect.analysis import _encode
 
-    if not model.capabilities.causal:
+    if not model.capabilities.next_token:
         raise ModelError(
             f"a {model.config.label} does not predict tokens from the ones before: attributions are "
             "for decoders"
         )
     if method not in METHODS:
         raise ModelError(f"method must be one of {', '.join(METHODS)} (got '{method}')")
-    tokens = _encode(model, tokenizer, text)
+    pair = model.capabilities.encoder_decoder
+    if pair and method == "rollout":
+        raise ModelError(
+            "attention rollout follows one stack of self-attention: for an encoder–decoder, explain "
+            "with input × gradient or integrated gradients"
+        )
+    tokens, first = _pair_tokens(model, tokenizer, text) if pair else (_encode(model, tokenizer, text), 1)
     if len(tokens) < 2:
         raise ModelError("the text has one token: there is nothing before it to attribute to")
-    targets = list(range(1, len(tokens)) if targets is None else targets)
+    targets = list(range(first, len(tokens)) if targets is None else targets)
     if not targets:
         raise ModelError("no token to explain: give at least one position after the first")
-    bad = [t for t in targets if not 1 <= t < len(tokens)]
+    bad = [t for t in targets if not first <= t < len(tokens)]
     if bad:
-        raise ModelError(f"position {bad[0]} has no tokens before it in a text of {len(tokens)} tokens")
+        raise ModelError(
+            f"position {bad[0]} is not a predicted token of this text (positions {first} to "
+            f"{len(tokens) - 1})"
+        )
     if isinstance(contrast, str):
         contrast = alternative_token(tokenizer, contrast)
     if contrast is not None and not 0 <= contrast < model.config.vocab_size:
@@ -70,7 +83,26 @@ def attribute(
     if baseline not in ("neutral", "zero"):
         raise ModelError(f"baseline must be 'neutral' or 'zero' (got '{baseline}')")
     neutral = neutral_token(tokenizer) if baseline == "neutral" else None
-    yield from _run(model, tokens, method, targets, contrast, steps, neutral)
+    if pair:
+        yield from _run_pair(model, tokens, first - 1, method, targets, contrast, steps, neutral)
+    else:
+        yield from _run(model, tokens, method, targets, contrast, steps, neutral)
+
+
+def _pair_tokens(model, tokenizer: Tokenizer, text: str) -> tuple[TokenizedText, int]:
+    """An encoder–decoder's text as one row: the source, then the decoder's [start, t1 … tn, </s>];
+    and the first predicted position (t1's)."""
+    from models.inspect.translate import teacher_forced
+
+    source, target, inputs = teacher_forced(model, tokenizer, text)
+    end = target.offsets[-1:]  # </s> shown where the target ends
+    tokens = TokenizedText(
+        np.concatenate([source.ids, inputs.ids, target.ids[-1:]]),
+        (*source.texts, *inputs.texts, target.texts[-1]),
+        np.vstack([source.offsets, inputs.offsets, end]),
+        inputs.notes,
+    )
+    return tokens, len(source) + 1
 
 
 def alternative_token(tokenizer: Tokenizer, text: str) -> int:
@@ -127,6 +159,32 @@ def _run(model, tokens: TokenizedText, method, targets, contrast, steps, neutral
                           contrast, ig_steps, done)  # fmt: skip
 
 
+def _run_pair(
+    model, tokens: TokenizedText, S: int, method, targets, contrast, steps, neutral
+) -> Iterator[Attribution]:
+    """`_run` for an encoder–decoder: `tokens` is the source (its first S) and the decoder's row."""
+    T, G = len(tokens), len(targets)
+    scores = np.zeros((G, T), np.float32)
+    values = np.zeros(G, np.float32)
+    delta = np.zeros(G, np.float32) if method == "integrated_gradients" else None
+    device = next(model.parameters()).device
+    source = torch.tensor(tokens.ids[:S], device=device)
+    decoder = torch.tensor(tokens.ids[S:], device=device)
+    for start in range(0, G, CHUNK):
+        chunk = targets[start : start + CHUNK]
+        (a_source, a_target), f, d = _pair_gradients(
+            model, source, decoder, [t - S for t in chunk], contrast, method, steps, neutral
+        )
+        scores[start : start + len(chunk), :S] = a_source
+        scores[start : start + len(chunk), S : S + a_target.shape[1]] = a_target
+        values[start : start + len(chunk)] = f
+        if delta is not None:
+            delta[start : start + len(chunk)] = d
+        kept_delta = None if delta is None else delta.copy()
+        yield Attribution(tokens, method, np.array(targets), scores.copy(), values.copy(), kept_delta,
+                          contrast, steps if delta is not None else 0, start + len(chunk), S)  # fmt: skip
+
+
 class _Embedded(torch.nn.Module):
     """f(E) for a batch of embedded inputs E [n, T, C]: the model run with its embedding output
     replaced by E, then each row's explained quantity at its target."""
@@ -155,6 +213,86 @@ class _Embedded(torch.nn.Module):
         logp = torch.log_softmax(logits.float(), -1)
         f = logp[rows, self.ids[positions]]
         return f - logp[rows, self.contrast] if self.contrast is not None else f
+
+
+class _PairEmbedded(torch.nn.Module):
+    """f(S, D) for a batch of an encoder–decoder's embedded source S [n, s, C] and embedded decoder
+    inputs D [n, t, C]: the model run with both replaced, then each row's explained quantity."""
+
+    def __init__(self, model, source: torch.Tensor, decoder: torch.Tensor, contrast: int | None) -> None:
+        super().__init__()
+        self.model, self.source, self.decoder, self.contrast = model, source, decoder, contrast
+        self.replacements: list[torch.Tensor] = []  # the source's, then the decoder's: their order
+        self.handle = model.embedding_output().register_forward_hook(self._replace)
+
+    def _replace(self, _module, _args, output):
+        return self.replacements.pop(0) if self.replacements else output
+
+    def forward(self, source: torch.Tensor, decoder: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        n, length = decoder.shape[:2]
+        self.replacements = [source, decoder]
+        try:  # (the head only where a row's target is predicted: never rows × positions × vocabulary)
+            memory, _ = self.model.encode(self.source.expand(n, -1))
+            hidden = self.model.decode(self.decoder[:length].expand(n, -1), memory, head=False).decoder_hidden
+        finally:
+            self.replacements = []
+        rows = torch.arange(n, device=decoder.device)
+        logits = self.model.logits_from(hidden[rows, positions - 1][:, None], last=True)[:, 0]
+        logp = torch.log_softmax(logits.float(), -1)
+        f = logp[rows, self.decoder[positions]]
+        return f - logp[rows, self.contrast] if self.contrast is not None else f
+
+
+def _pair_embedded(model, source: torch.Tensor, decoder: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The embedding outputs of an encoder–decoder's source [1, s, C] and decoder inputs [1, t, C]."""
+    captured = []
+    handle = model.embedding_output().register_forward_hook(lambda _m, _a, out: captured.append(out))
+    try:
+        with torch.no_grad():
+            memory, _ = model.encode(source[None])
+            model.decode(decoder[None], memory, head=False)
+    finally:
+        handle.remove()
+    return captured[0].detach(), captured[1].detach()
+
+
+def _pair_gradients(model, source, decoder, targets, contrast, method, steps, neutral):
+    """((source attributions [G, s], decoder attributions [G, t_max]), f(x) [G], IG's delta [G] or
+    None) for one chunk of targets, given as positions in the decoder's row."""
+    from captum.attr import InputXGradient, IntegratedGradients
+
+    length = max(targets)  # token t of the target reads the decoder's inputs before it
+    positions = torch.tensor(targets, device=decoder.device)
+    G = len(targets)
+    embedded = tuple(e.expand(G, -1, -1).clone().requires_grad_(True)
+                     for e in _pair_embedded(model, source, decoder[:length]))  # fmt: skip
+    if neutral is None:
+        base = tuple(torch.zeros_like(e) for e in embedded)
+    else:
+        blank = _pair_embedded(
+            model, torch.full_like(source, neutral), torch.full_like(decoder[:length], neutral)
+        )
+        base = tuple(e.expand(G, -1, -1).clone() for e in blank)
+    forward = _PairEmbedded(model, source, decoder, contrast)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            if method == "input_x_gradient":
+                a = InputXGradient(forward).attribute(embedded, additional_forward_args=(positions,))
+                d = None
+            else:
+                a, d = IntegratedGradients(forward).attribute(
+                    embedded, baselines=base, additional_forward_args=(positions,),
+                    n_steps=steps, internal_batch_size=steps * G, return_convergence_delta=True,
+                )  # fmt: skip
+                d = d.detach().float().cpu().numpy()
+            with torch.no_grad():
+                f = forward(*embedded, positions).float().cpu().numpy()
+    finally:
+        forward.handle.remove()
+        model.train(was_training)
+    return tuple(x.detach().float().sum(-1).cpu().numpy() for x in a), f, d
 
 
 def embedded_input(model: Model, ids: torch.Tensor) -> torch.Tensor:

@@ -45,12 +45,12 @@ def encode_source(tokenizer: Tokenizer, text: str, context: int) -> tuple[list[i
     return tokens.ids.tolist(), cut
 
 
-@torch.inference_mode()
-def probe_pair(
-    model: Seq2Seq, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True
-) -> Probe:
-    """A `Probe` of "source → target" read teacher-forced (a source alone: with its greedy
-    translation): the decoder's inputs as tokens, its self-attention, the encoder's and the cross."""
+def teacher_forced(
+    model: Seq2Seq, tokenizer: Tokenizer, text: str
+) -> tuple[TokenizedText, TokenizedText, TokenizedText]:
+    """The tokens of "source → target" read teacher-forced (a source alone: with its greedy
+    translation): (the source ending in </s>, the target ending in </s>, the decoder's inputs
+    [start, t1 … tn] with their spans in the text and every note)."""
     source_text, target_text = split_pair(text)
     if not source_text:
         raise ModelError(f"the source is empty: type a text to translate (or “source{ARROW}target”)")
@@ -61,8 +61,7 @@ def probe_pair(
     target, target_cut = source_tokens(tokenizer, target_text, cfg.context)  # ends in </s> too
     base = len(source_text) + len(ARROW)  # where the target starts in "source → target" (as written
     # with this arrow; the views use the spans only to space the tokens)
-    T = len(target)  # the decoder reads [start, t1 … tn] and predicts [t1 … tn, </s>]: n + 1 each
-    tokens = TokenizedText(
+    inputs = TokenizedText(  # the decoder reads [start, t1 … tn] and predicts [t1 … tn, </s>]
         np.concatenate([[cfg.decoder_start_token_id], target.ids[:-1]]),
         (START, *target.texts[:-1]),
         np.vstack([[[base, base]], target.offsets[:-1] + base]),
@@ -71,6 +70,17 @@ def probe_pair(
             for what, cut in (("source", source_cut), ("target", target_cut)) if cut
         )),
     )  # fmt: skip
+    return source, replace(target, offsets=target.offsets + base), inputs
+
+
+@torch.inference_mode()
+def probe_pair(
+    model: Seq2Seq, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True
+) -> Probe:
+    """A `Probe` of "source → target" read teacher-forced (a source alone: with its greedy
+    translation): the decoder's inputs as tokens, its self-attention, the encoder's and the cross."""
+    source, target, tokens = teacher_forced(model, tokenizer, text)
+    T = len(tokens)
     device = next(model.parameters()).device
     out = model(
         torch.tensor(source.ids[None], device=device),

@@ -87,11 +87,12 @@ def sinusoidal_table(positions: int, dim: int) -> torch.Tensor:
 
 @dataclass
 class Seq2SeqOutput:
-    logits: torch.Tensor  # [B, T, vocab] (or [B, 1, vocab] when only the last position is asked)
+    logits: torch.Tensor | None  # [B, T, vocab] ([B, 1, vocab]: the last position; None: head=False)
     encoder_attentions: tuple[torch.Tensor, ...] | None = None  # per layer [B, heads, S, S]
     decoder_attentions: tuple[torch.Tensor, ...] | None = None  # per layer [B, heads, T, T'] (causal)
     cross_attentions: tuple[torch.Tensor, ...] | None = None  # per layer [B, heads, T, S]
     encoder_hidden: torch.Tensor | None = None  # [B, S, C]: what the decoder reads
+    decoder_hidden: torch.Tensor | None = None  # [B, T, C]: the decoder's last layer (head=False)
 
 
 class Seq2SeqCache:
@@ -320,8 +321,11 @@ class Seq2Seq(nn.Module):
         cache: Seq2SeqCache | None = None,
         output_attentions: bool = False,
         last_only: bool = False,
+        head: bool = True,
     ) -> Seq2SeqOutput:
-        """Target logits given the encoder's output; with a cache, only the new target tokens."""
+        """Target logits given the encoder's output; with a cache, only the new target tokens.
+        head=False: the last layer's hidden states instead, for a caller that needs the logits of a
+        few positions only (a batch × positions × vocabulary tensor is what it avoids)."""
         past = cache.length if cache is not None else 0
         x = self._embed(decoder_input_ids, self.model.decoder.positions, past)
         self_att, cross_att = [], []
@@ -331,12 +335,15 @@ class Seq2Seq(nn.Module):
             cross_att.append(c)
         if cache is not None:
             cache.self_kv.length += x.shape[1]
-        logits = self.lm_head(x[:, -1:] if last_only else x) + self.final_logits_bias  # [B, T, vocab]
+        if last_only:
+            x = x[:, -1:]
+        logits = self.logits_from(x, last_only) if head else None  # [B, T, vocab]
         return Seq2SeqOutput(
             logits,
             decoder_attentions=tuple(self_att) if output_attentions else None,
             cross_attentions=tuple(cross_att) if output_attentions else None,
             encoder_hidden=memory,
+            decoder_hidden=None if head else x,
         )
 
     def forward(

@@ -147,7 +147,7 @@ def test_progress_comes_in_chunks_and_bad_requests_are_refused(tmp_path):
     assert not parts[0].scores[parts[0].done :].any()  # what is not done yet is zero
     with pytest.raises(models.ModelError, match="method must be one of"):
         list(models.attribute(ours, tok, TEXT, "saliency"))
-    with pytest.raises(models.ModelError, match="position 99 has no tokens before it"):
+    with pytest.raises(models.ModelError, match="position 99 is not a predicted token"):
         list(models.attribute(ours, tok, TEXT, targets=[99]))
     from tests.models.helpers import tiny_bert_config
 
@@ -166,3 +166,99 @@ def test_the_output_head_runs_only_where_a_target_is_predicted(tmp_path):
         list(models.attribute(ours, tok, TEXT * 2, method, steps=4))
     handle.remove()
     assert seen and all(shape[-2] == 1 for shape in seen), [s for s in seen if s[-2] != 1]
+
+
+def _marian_pair(tmp_path):
+    from models.nn.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    tok = models.Tokenizer.train(["abcdefgh ijk"], "char", specials=("<pad>", "</s>"))
+    torch.manual_seed(0)
+    shape = dict(
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=48,
+        max_position_embeddings=40,
+    )
+    ours = Seq2Seq(Seq2SeqConfig(vocab_size=tok.vocab_size, eos_token_id=1, **shape)).eval()  # fmt: skip
+    for p in ours.parameters():  # weights large enough that the target reads its source
+        torch.nn.init.normal_(p, std=0.3 if p.dim() > 1 else 0.1)
+    models.save(ours, tok, tmp_path)
+    theirs = transformers.MarianMTModel.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    return ours, tok, theirs
+
+
+def _their_pair_f(theirs, source, decoder):
+    """f(source embedded, decoder inputs embedded) on transformers' Marian, both given as our
+    embedding output (token × scale + position): Marian adds its own positions (and scales the
+    decoder's), so they are taken off first."""
+    enc, dec = theirs.model.encoder, theirs.model.decoder
+    with torch.no_grad():
+        pos_s = enc.embed_positions(torch.Size([1, len(source)]))
+        pos_d = dec.embed_positions(torch.Size([1, len(decoder)]), 0)
+
+    def f(s, d, t, contrast=None):
+        n, length = d.shape[:2]
+        out = theirs(inputs_embeds=s - pos_s, decoder_inputs_embeds=(d - pos_d[:length]) / dec.embed_scale)
+        logp = torch.log_softmax(out.logits[:, t - 1], -1)
+        return logp[:, decoder[t]] - (logp[:, contrast] if contrast is not None else 0)
+
+    with torch.no_grad():
+        s = enc.embed_tokens(source[None]) * enc.embed_scale + pos_s
+        d = dec.embed_tokens(decoder[None]) * dec.embed_scale + pos_d
+    return s, d, f
+
+
+@pytest.mark.parametrize("method", ["input_x_gradient", "integrated_gradients"])
+def test_an_encoder_decoders_tokens_are_explained_by_the_source_and_the_target_before_them(tmp_path, method):
+    """Each target token of "source → target" is attributed over every source token and the target
+    tokens before it, equal to captum applied to transformers' Marian with the same weights."""
+    from models.text.pairs import ARROW, START
+
+    ours, tok, theirs = _marian_pair(tmp_path)
+    result = list(models.attribute(ours, tok, f"abc de{ARROW}fed", method, steps=16))[-1]
+    S = result.source_length
+    assert result.tokens.texts == ("a", "b", "c", " ", "d", "e", "</s>", START, "f", "e", "d", "</s>")
+    assert S == 7 and list(result.targets) == [8, 9, 10, 11]  # f e d </s>, each predicted
+    source = torch.tensor(result.tokens.ids[:S])
+    decoder = torch.tensor(result.tokens.ids[S:])
+    s, d, f = _their_pair_f(theirs, source, decoder)
+    for g, t in enumerate(result.targets):
+        j = int(t) - S  # the token's place in the decoder's row
+        inputs = (s.clone().requires_grad_(True), d[:, :j].clone().requires_grad_(True))
+        if method == "input_x_gradient":
+            f(*inputs, j).sum().backward()
+            expected = [(x * x.grad).sum(-1)[0].detach().numpy() for x in inputs]
+        else:
+            from models.inspect.attribution import neutral_token
+
+            blank = _their_pair_f(theirs, torch.full_like(source, neutral_token(tok)),
+                                  torch.full_like(decoder, neutral_token(tok)))  # fmt: skip
+            a, delta = IntegratedGradients(lambda a, b, j=j: f(a, b, j)).attribute(
+                inputs, baselines=(blank[0], blank[1][:, :j]), n_steps=16, return_convergence_delta=True
+            )
+            expected = [x.sum(-1)[0].detach().numpy() for x in a]
+            assert abs(result.delta[g] - delta.item()) < 1e-4
+            with torch.no_grad():  # completeness over source and target together
+                gap = (f(*inputs, j) - f(blank[0], blank[1][:, :j], j)).item()
+            assert abs(result.scores[g].sum() - gap - result.delta[g]) < 1e-4
+        np.testing.assert_allclose(result.scores[g, :S], expected[0], atol=1e-4)
+        np.testing.assert_allclose(result.scores[g, S : S + j], expected[1], atol=1e-4)
+        assert (result.scores[g, S + j :] == 0).all() and np.abs(expected[0]).max() > 1e-3
+        assert abs(result.values[g] - f(s, d[:, :j], j).item()) < 1e-4
+
+
+def test_an_encoder_decoder_without_a_target_explains_its_translation_and_refuses_rollout(tmp_path):
+    ours, tok, _ = _marian_pair(tmp_path)
+    result = list(models.attribute(ours, tok, "abc", "input_x_gradient"))[-1]
+    S = result.source_length
+    probe = models.probe(ours, tok, "abc")  # (its decoder row: the source read with its translation)
+    np.testing.assert_array_equal(result.tokens.ids[S:-1], probe.tokens.ids)
+    assert result.done == len(result.targets) == len(result.tokens) - S - 1
+    with pytest.raises(models.ModelError, match="rollout follows one stack"):
+        list(models.attribute(ours, tok, "abc", "rollout"))
+    with pytest.raises(models.ModelError, match="is not a predicted token"):
+        list(models.attribute(ours, tok, "abc", targets=[2]))  # a source token is not predicted
