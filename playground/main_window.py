@@ -47,7 +47,7 @@ MAX_RECENT = 8
 DEFAULT_SIZE = (1280, 800)
 # the views that read one stack of heads, or fine-tune: an encoder–decoder has no use of them
 ONE_STACK_VIEWS = (
-    "lens", "attribution", "steering", "heads", "head-types", "neurons", "fill-mask", "finetune", "compare",
+    "lens", "steering", "heads", "head-types", "neurons", "fill-mask", "finetune", "compare",
 )  # fmt: skip
 BUILTINS = {"builtin:gpt": "Built-in GPT", "builtin:bert": "Built-in BERT"}
 PRECISION_TITLES = {  # Model ▸ Precision
@@ -430,6 +430,7 @@ class MainWindow(QMainWindow):
                 source = self.prompt_view.show_example(info.example)
                 self.probability_view.show_example(source)
                 self.attention_view.show_example(source)
+                self.attribution_view.show_example(source)
             if not self.tabs.isTabEnabled(self.tabs.indexOf(shown)):
                 self.show_view("prompt")
         elif caps.causal:
@@ -585,7 +586,8 @@ class MainWindow(QMainWindow):
         self.head_types_view.set_text(text)
         self.neurons_view.set_text(text)
         prompt = self.prompt_view.prompt_tokens
-        self.attribution_view.set_text(text, len(prompt) if prompt is not None else 1)
+        causal = self.info is not None and self.info.capabilities.causal
+        self.attribution_view.set_text(text, len(prompt) if causal and prompt is not None else 1)
 
     def _on_explain_requested(self, text: str, first: int, position: int) -> None:
         self.show_view("attribution")  # (opening it would explain the text: the token's row is asked first)

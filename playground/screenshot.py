@@ -94,9 +94,7 @@ class Screenshot(QObject):
                 return
             if self.view == "attribution":  # the run explained; its least certain token's inputs tinted
                 self.window.client.attributed.connect(self._on_attributed)
-                prompt = len(view.prompt_tokens) if view.prompt_tokens is not None else 1
-                text = view.prompt_text + view.generated_text()
-                self.window.attribution_view.explain_token(text, prompt, prompt + pick)
+                view.explain_button.click()  # "Which input made it?" on the picked token
                 return
             if self.view == "lens":  # the prompt's layers (a whole run has too many cells to label)
                 self.window.client.lens_read.connect(self._on_lens_read)

@@ -97,6 +97,9 @@ class AttributionView(QWidget):
         self.heatmap.setLabel("left", "explained token")
         self.heatmap.setLabel("bottom", "input token")
         self.heatmap.clicked.connect(self._on_heatmap_clicked)
+        self.source_end = pg.InfiniteLine(angle=90, pen=pg.mkPen("#bbbbbb", width=2))  # source | target
+        self.source_end.setVisible(False)
+        self.heatmap.addItem(self.source_end)
         self.heatmap.hovered.connect(self._on_heatmap_hovered)
         self.plots.addItem(self.heatmap)
         colorbar(self.heatmap, "share (row-scaled)")
@@ -149,9 +152,10 @@ class AttributionView(QWidget):
     def explain_token(self, text: str, first: int, position: int) -> None:
         """The Prompt tab's "Which input made it?": the run explained, this token's row shown."""
         self.set_text(text, first)
-        self._pending_row = position
+        self._pending_row = position - self.first  # (the targets run from `first` on)
         if self.result is not None and self.asked[:3] == (text, self.method.currentData(), self.first):
-            self._show_position(position)
+            self.show_row(self._pending_row)
+            self._pending_row = None
         else:
             self.explain()
 
@@ -176,6 +180,7 @@ class AttributionView(QWidget):
         self.result, self.row = None, -1
         self.heatmap.clear_matrix()
         self.heatmap.setTitle("")
+        self.source_end.setVisible(False)
         self.tokens.clear_tokens()
         self.readout.setText(" ")
 
@@ -197,6 +202,10 @@ class AttributionView(QWidget):
         texts = [visible(t) for t in result.tokens.texts]
         rows = [f"{visible(result.tokens.texts[t])} @{t}" for t in result.targets]
         self.heatmap.set_diverging(result.method != "rollout")
+        S = result.source_length  # an encoder–decoder's source comes first, then its target
+        self.heatmap.setLabel("bottom", "input token: source | target" if S else "input token")
+        self.source_end.setPos(S - 0.5)
+        self.source_end.setVisible(S > 0)
         self.heatmap.set_matrix(
             scores, texts, rows, levels=(-1.0, 1.0) if result.method != "rollout" else (0.0, 1.0)
         )
@@ -211,7 +220,7 @@ class AttributionView(QWidget):
         pending = self._pending_row
         if pending is not None and result.done == G:
             self._pending_row = None
-            self._show_position(pending)
+            self.show_row(pending)
         elif first or self.row < 0:
             self.show_row(0)
         elif self.row < result.done:
@@ -323,4 +332,4 @@ class AttributionView(QWidget):
         row = int(settings.get("row", -1))
         self.explain()
         if row >= 0:
-            self._pending_row = self.first + row
+            self._pending_row = row

@@ -105,3 +105,45 @@ def test_a_stopped_explanation_keeps_what_was_done_and_a_refused_one_says_why(qt
 def test_a_bert_has_no_attribution_tab(qtbot, bert_window):
     index = bert_window.tabs.indexOf(bert_window.attribution_view)
     assert not bert_window.tabs.isTabEnabled(index) and "For decoders" in bert_window.tabs.tabToolTip(index)
+
+
+def test_a_translated_token_is_explained_over_the_source_and_the_target_before_it(
+    qtbot, window, marian_dir, wait_signal
+):
+    """An encoder–decoder: "Which input made it?" on a generated token opens its row, the source's
+    columns first (a line where the target starts), tinted; rollout is refused with the reason."""
+    from models.text.pairs import ARROW, START
+
+    wait_signal(window.client.model_loaded, lambda: window.open_model(str(marian_dir)))
+    assert window.tabs.isTabEnabled(window.tabs.indexOf(window.attribution_view))
+    window.show_view("prompt")
+    view = window.prompt_view
+    view.sampling.temperature.setValue(0)
+    _generate(qtbot, window, 6, "abc def")
+    qtbot.mouseClick(view.output.viewport(), Qt.MouseButton.LeftButton, pos=view.output.token_rect_center(2))
+    assert view.explain_button.isEnabled()
+    qtbot.mouseClick(view.explain_button, Qt.MouseButton.LeftButton)
+    att = window.attribution_view
+    assert window.tabs.currentWidget() is att
+    qtbot.waitUntil(
+        lambda: att.result is not None and att.result.done == len(att.result.targets), timeout=20_000
+    )
+    result, S = att.result, att.result.source_length
+    assert att.text.text() == f"abc def{ARROW}{view.generated_text()}"
+    assert result.tokens.texts[:S] == (*"abc def", "</s>") and result.tokens.texts[S] == START
+    assert att.row == 2 and int(result.targets[2]) == S + 3  # the third generated token
+    assert att.source_end.isVisible() and att.source_end.value() == S - 0.5
+    assert "source | target" in att.heatmap.getAxis("bottom").labelText
+    colors = att.tokens._colors
+    assert any(c is not None for c in colors[:S]) and all(c is None for c in colors[S + 3 :])
+    errors = []
+    window.client.errored.connect(lambda message, _details: errors.append(message))
+    att.method.setCurrentIndex(att.method.findData("rollout"))
+    qtbot.mouseClick(att.explain_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
+    assert "rollout follows one stack" in errors[0]
+    qtbot.waitUntil(att.explain_button.isEnabled, timeout=10_000)  # and the tab still works
+    att.method.setCurrentIndex(att.method.findData("input_x_gradient"))
+    qtbot.mouseClick(att.explain_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: att.result is not result and att.result.done == len(att.result.targets),
+                    timeout=20_000)  # fmt: skip

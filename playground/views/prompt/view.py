@@ -288,18 +288,20 @@ class PromptView(QWidget):
                 s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.cross_attention, keys,
                 title="its attention over the source (cross, average of heads per layer)",
             )  # fmt: skip
-            return
-        keys += [t.token_text for t in self.steps[:i]]
-        self.details.show_token(s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.attention, keys)
-        causal = self.info is not None and self.info.capabilities.causal  # (a translation: not yet)
-        self.explain_button.setEnabled(causal and not self.running and self.prompt_tokens is not None)
+        else:
+            keys += [t.token_text for t in self.steps[:i]]
+            self.details.show_token(s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.attention, keys)
+        next_token = self.info is not None and self.info.capabilities.next_token  # (not a BERT)
+        self.explain_button.setEnabled(next_token and not self.running and self.prompt_tokens is not None)
 
     def _on_explain_clicked(self) -> None:
         i = self.output.selected
         if i is None or self.prompt_tokens is None or self.running:
             return
-        first = len(self.prompt_tokens)
-        self.explain_requested.emit(self.prompt_text + self.generated_text(), first, first + i)
+        # the tokens explained from the first generated one on: token i is the i-th explained (a
+        # translation's are its target's, after the source and the decoder's start)
+        first = len(self.prompt_tokens) if self.info.capabilities.causal else 1
+        self.explain_requested.emit(self.prompt_text + self.lead + self.generated_text(), first, first + i)
 
     # ---- recipes: the clicked token's figure made again --------------------------------------
     def recipe_settings(self) -> dict:
