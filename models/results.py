@@ -68,7 +68,8 @@ class Probe:
     # with heads knocked out: those heads, their mode, and the intact model's target_prob
     knocked_out: tuple[tuple[int, int], ...] = ()
     knock_mode: str = ""
-    intact_prob: np.ndarray | None = None
+    intact_prob: np.ndarray | None = None  # (also with a steering vector on: the model without it)
+    steering: str = ""  # the steering vector added while it was read, described; "" for none
     # an encoder–decoder's: the source as read (ending in </s>), the encoder's self-attention
     # [layers, heads, S, S] and the decoder's cross-attention over the source [layers, heads, T, S]
     source: TokenizedText | None = None

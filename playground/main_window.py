@@ -184,11 +184,21 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.model_label)
         bar.addWidget(self.activity)
         bar.addWidget(self.message, 1)
+        self.steering_label = ElidedLabel()  # said while a steering vector changes every view
+        self.steering_label.setStyleSheet("color: #e0a030")
+        self.steering_label.hide()
+        self.client.steering_changed.connect(self._on_steering_changed)
         self.threads_label = ElidedLabel()
         self.threads_label.setToolTip("Threads PyTorch computes with (Settings ▸ Threads)")
+        bar.addPermanentWidget(self.steering_label)
         bar.addPermanentWidget(self.threads_label)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
+
+    def _on_steering_changed(self, said: str) -> None:
+        self.steering_label.setText(f"steered: {said}" if said else "")
+        self.steering_label.setToolTip("Every view shows the model steered (Steering ▸ Steer every view)")
+        self.steering_label.setVisible(bool(said))
 
     def _build_menus(self) -> None:
         file = self.menuBar().addMenu("&File")

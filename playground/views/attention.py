@@ -94,6 +94,7 @@ class AttentionView(QWidget):
         client.probed.connect(self._on_probed)
         client.request_finished.connect(self._on_request_finished)
         client.ablation_changed.connect(self._on_ablation_changed)
+        client.steering_changed.connect(self._on_steering_changed)
         client.heads_checked.connect(self._on_heads_checked)
         self.check_request = 0  # on a model trained on a built-in task: exact answers, heads out
         self.check_line = ""
@@ -535,6 +536,11 @@ class AttentionView(QWidget):
         if heads and info is not None and info.task:  # a task model: do the answers survive?
             self.check_request = self.client.send(CheckHeads(((), tuple(heads))))
 
+    def _on_steering_changed(self, _said: str) -> None:
+        self._show_knocked()
+        if self.text.text().strip():  # every view recomputes as the model is steered now
+            self.client.send(Inspect(self.text.text(), INSPECT))
+
     def _on_heads_checked(self, check) -> None:
         if check.request != self.check_request or tuple(check.heads[-1]) != self.knocked:
             return
@@ -555,7 +561,10 @@ class AttentionView(QWidget):
         self.knock_button.setEnabled(bool(n))
         names = ", ".join(f"L{layer}H{head}" for layer, head in self.knocked)
         how = "zeroed" if self.mode_box.currentData() == "zero" else "mean over positions"
-        self.knocked_label.setText(f"knocked out ({how}): {names}{self.check_line}" if names else "")
+        said = [f"knocked out ({how}): {names}{self.check_line}"] if names else []
+        if self.client.steering:
+            said.append(f"steered by {self.client.steering}")
+        self.knocked_label.setText(" · ".join(said))
 
     def _on_tile_clicked(self, layer: int, head: int) -> None:
         self.average = False

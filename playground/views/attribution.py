@@ -130,6 +130,7 @@ class AttributionView(QWidget):
         client.attributed.connect(self._on_attributed)
         client.request_finished.connect(self._on_request_finished)
         client.ablation_changed.connect(lambda *_: self.result is not None and self.explain())
+        client.steering_changed.connect(lambda *_: self.result is not None and self.explain())
 
     # ---- asking ------------------------------------------------------------------------------
     def explain(self) -> None:

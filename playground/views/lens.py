@@ -96,6 +96,7 @@ class LensView(QWidget):
         layout.addLayout(bottom)
         client.lens_read.connect(self._on_lens_read)
         client.ablation_changed.connect(self._on_ablation_changed)
+        client.steering_changed.connect(lambda _said: self._on_ablation_changed((), ""))
         client.request_finished.connect(self._on_request_finished)
 
     def read(self) -> None:

@@ -235,7 +235,10 @@ class ProbabilityView(QWidget):
             self.intact_bars.setOpts(
                 x0=np.arange(n) + 0.1, width=np.full(n, 0.8), height=np.nan_to_num(intact)
             )
-            self.prob_plot.setTitle("probability of each token where it stands (outline: every head in)")
+            self.prob_plot.setTitle(
+                "probability of each token where it stands (outline: the model as it is, every head in, "
+                "nothing added)"
+            )
         h = np.nan_to_num(h, nan=0.0)
         self.entropy_curve.setData(np.arange(n + 1), h)
         self.entropy_plot.setYRange(0, max(float(h.max()) if n else 1.0, 0.1) * 1.08, padding=0)
@@ -257,7 +260,7 @@ class ProbabilityView(QWidget):
             else ""
         )
         self.summary.setText(
-            _knocked_out_line(probe)
+            _intervention_line(probe)
             + f"perplexity {probe.perplexity:.2f} over {scored} scored tokens · mean entropy "
             f"{float(np.nanmean(self.scores.entropy)) if scored else float('nan'):.2f} nats{next_text}"
             f"\ntint and bars = probability of each token {how} (green likely, red surprising)"
@@ -293,7 +296,7 @@ class ProbabilityView(QWidget):
             return f"“{token}”: not scored (a GPT scores a token from the ones before it)"
         change = ""
         if sc.intact is not None and np.isfinite(sc.intact[i]):
-            change = f" (every head in: {sc.intact[i]:.3f}, {sc.prob[i] - sc.intact[i]:+.3f})"
+            change = f" (the model as it is: {sc.intact[i]:.3f}, {sc.prob[i] - sc.intact[i]:+.3f})"
         lines = [f"p(“{token}”) = {sc.prob[i]:.3f}{change}", f"entropy {sc.entropy[i]:.2f} nats"]
         if len(sc.top_texts[i]):
             lines.append(f"expected “{visible(sc.top_texts[i][0])}” ({sc.top_probs[i][0]:.2f})")
@@ -312,15 +315,22 @@ class ProbabilityView(QWidget):
         )
 
 
-def _knocked_out_line(probe) -> str:
-    """What the knocked-out heads cost this text, or "" when every head is in."""
+def _intervention_line(probe) -> str:
+    """What the knocked-out heads and the steering vector change in this text, or "" when the
+    model ran as it is."""
     if probe.intact_prob is None:
         return ""
-    heads = ", ".join(f"L{layer}H{head}" for layer, head in probe.knocked_out)
-    how = "zeroed" if probe.knock_mode == "zero" else "mean over positions"
+    said = ""
+    if probe.knocked_out:
+        heads = ", ".join(f"L{layer}H{head}" for layer, head in probe.knocked_out)
+        how = "zeroed" if probe.knock_mode == "zero" else "mean over positions"
+        said = f"With {heads} knocked out ({how})"
+    if probe.steering:
+        said = f"{said} and steered" if said else "Steered"
+        said += f" by {probe.steering}"
     before, after = probe.intact_loss, probe.loss
     return (
-        f"With {heads} knocked out ({how}): loss {before:.3f} → {after:.3f} nats per token "
+        f"{said}: loss {before:.3f} → {after:.3f} nats per token "
         f"({after - before:+.3f}), perplexity {np.exp(before):.2f} → {np.exp(after):.2f}\n"
     )
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -36,7 +37,7 @@ from playground.views.widgets.figure_export import ExportButton, export_row
 from playground.views.widgets.save_dialogs import ask_file
 from playground.views.widgets.tokens import TokenText, tint
 from playground.worker import WorkerClient
-from playground.worker.requests import Steer
+from playground.worker.requests import SetSteering, Steer
 
 POSITION_TITLES = {
     "all": "every position",
@@ -95,9 +96,24 @@ class SteeringView(QWidget):
         form.addRow("Layer", self.layer)
         form.addRow("Coefficient", coefficient)
         form.addRow("Added at", self.positions)
+        self.everywhere = QCheckBox("Steer every view")
+        self.everywhere.setToolTip(
+            "Add the vector in every model call: the Prompt tab's generation, Attention, Probabilities,\n"
+            "the logit lens and attributions all show the model steered (the status bar says so)"
+        )
+        self.everywhere.toggled.connect(self._send_everywhere)
+        self._resend = QTimer(self, singleShot=True, interval=300)  # a dragged slider sends once
+        self._resend.timeout.connect(self._send_everywhere)
+        for changed in (
+            self.coefficient.valueChanged,
+            self.layer.valueChanged,
+            self.positions.currentIndexChanged,
+        ):
+            changed.connect(self._on_setting_changed)
         files = QHBoxLayout()
         files.addWidget(self.load_button)
         files.addWidget(self.save_button)
+        files.addWidget(self.everywhere)
         files.addStretch(1)
         form.addRow(files)
 
@@ -153,6 +169,7 @@ class SteeringView(QWidget):
         client.vector_made.connect(self._on_vector_made)
         client.steering_generated.connect(self._on_generated)
         client.request_finished.connect(self._on_request_finished)
+        client.steering_changed.connect(self._on_steering_changed)
 
     # ---- asking ------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -184,6 +201,36 @@ class SteeringView(QWidget):
         if not self.request:
             self.generate_button.setEnabled(True)
 
+    def _send_everywhere(self) -> None:
+        """Steer every view as set here (the box ticked), or take the steering off."""
+        plus, minus = _lines(self.plus), _lines(self.minus)
+        if not self.everywhere.isChecked():
+            if self.client.steering:
+                self.client.send(SetSteering())
+            return
+        if self.loaded is None and (not plus or not minus):
+            self.noted.emit("Give texts to steer towards and away from (one per line), or load a vector.")
+            self._uncheck()
+            return
+        layer = self.loaded.layer if self.loaded is not None else self.layer.value()
+        self.client.send(SetSteering(
+            self.coefficient.value(), str(self.positions.currentData()), tuple(plus), tuple(minus), layer,
+            self.loaded,
+        ))  # fmt: skip
+
+    def _on_setting_changed(self, *_args) -> None:
+        if self.everywhere.isChecked():
+            self._resend.start()
+
+    def _on_steering_changed(self, said: str) -> None:
+        if not said and self.everywhere.isChecked() and not self._resend.isActive():
+            self._uncheck()  # taken off by the worker (another model) or refused
+
+    def _uncheck(self) -> None:
+        self.everywhere.blockSignals(True)  # (the worker's word, not a new request)
+        self.everywhere.setChecked(False)
+        self.everywhere.blockSignals(False)
+
     def reset(self, event: str) -> None:
         """MODEL: the last model's vector and texts' continuations go (a vector is one model's)."""
         if event == MODEL:
@@ -200,6 +247,7 @@ class SteeringView(QWidget):
         self.layer.setValue(info.n_layer // 2)
 
     def _on_texts_changed(self) -> None:
+        self._on_setting_changed()
         if self.loaded is not None:  # new texts: a new direction, not the loaded one
             self.loaded = None
             self.layer.setEnabled(True)

@@ -37,12 +37,14 @@ class WorkerClient(Answers):
         self.closing = False  # set by shutdown(): new requests are refused (id 0)
         self.info: ModelInfo | None = None  # the active model, as presented
         self.ablation: tuple[tuple[tuple[int, int], ...], str] = ((), "zero")  # heads out, mode
+        self.steering = ""  # the steering vector every model call adds, described ("": none)
         self._newest: dict[str, int] = {}  # probe channel -> the newest probe sent on it
         self._ids = itertools.count(1)
         # the client's own bookkeeping first: views relayed the same answers see it up to date
         self.state_changed.connect(self._on_state_changed)
         self.request_finished.connect(self._on_request_finished)
         self.ablation_changed.connect(self._on_ablation_changed)
+        self.steering_changed.connect(lambda said: setattr(self, "steering", said))
         self.worker_thread = QThread()
         self.worker_thread.setObjectName("playground-worker")
         self.worker.moveToThread(self.worker_thread)

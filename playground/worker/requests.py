@@ -81,6 +81,25 @@ class Steer(Request):
 
 
 @dataclass(frozen=True)
+class SetSteering(Request):
+    """Steer every later model call (generation, probes, the lens, attributions…) by a vector made
+    from `plus` and `minus` at `layer` (or the `vector` given) × `coefficient`, added at
+    `positions`; a coefficient of 0 takes it off."""
+
+    kind: ClassVar[str] = "steer-all"
+    answer: ClassVar[str] = "steering_changed"
+    coefficient: float = 0.0
+    positions: str = "all"
+    plus: tuple[str, ...] = ()
+    minus: tuple[str, ...] = ()
+    layer: int = 0
+    vector: Any = None
+
+    def label(self) -> str:
+        return "steering every view…" if self.coefficient else "taking the steering off…"
+
+
+@dataclass(frozen=True)
 class Inspect(Request):
     """A probe: one pass over `text` with everything the inspection views draw. Probes on one
     `channel` supersede each other while they wait (typing fast sends fifty, one is served)."""
@@ -320,7 +339,7 @@ class SetThreads(Request):
 
 REQUESTS: tuple[type[Request], ...] = (
     Load, Generate, Steer, Inspect, FillMask, ReadLayers, Attribute, ScoreHeadTypes, ReadNeurons,
-    FindContexts, KnockOut, Sweep, CheckHeads, Train, Save, SaveGGUF, Compare, SetThreads,
+    FindContexts, KnockOut, SetSteering, Sweep, CheckHeads, Train, Save, SaveGGUF, Compare, SetThreads,
 )  # fmt: skip
 
 

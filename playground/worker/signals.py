@@ -25,6 +25,7 @@ class Answers(QObject):
     heads_checked = Signal(object)  # HeadCheck: a task's exact answers with heads knocked out
     heads_swept = Signal(object)  # HeadSweep, again after each batch of heads (NaN where pending)
     ablation_changed = Signal(object, str)  # the (layer, head) pairs knocked out, mode
+    steering_changed = Signal(str)  # the vector every model call is steered by, described ("": none)
     progress_changed = Signal(int, int)  # done, total (total 0 = unknown)
     errored = Signal(str, str)  # message, details
     training_started = Signal(object)  # TrainingStarted

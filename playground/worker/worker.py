@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from playground.worker.requests import (
     Save,
     SaveGGUF,
     ScoreHeadTypes,
+    SetSteering,
     SetThreads,
     Steer,
     Sweep,
@@ -81,6 +82,8 @@ class Worker(JobRunner):
         self._probes: dict[str, tuple[int, Inspect]] = {}  # channel -> its newest waiting probe
         self.ablation: tuple[tuple[int, int], ...] = ()  # heads knocked out in every model call
         self.ablation_mode = "zero"
+        self.steering: tuple[Any, float, str] | None = None  # (vector, coefficient, positions) added
+        # in every model call
         self.base: tuple[Any, Any] | None = None  # (model, tokenizer) before the last fine-tune
         self._folders: dict[str, tuple[Any, Any]] = {}  # folders opened to compare, newest last
 
@@ -185,11 +188,9 @@ class Worker(JobRunner):
 
         gen = models.generate(self.model, self.tokenizer, ask.prompt, ask.settings)
         self.prompt_tokenized.emit(gen.prompt)
-        # the heads out when it starts stay out to its end (its cache was computed without them);
-        # with none out, the decode loop runs bare
-        steps = (
-            self._each_ablated(iter(gen), self.ablation, self.ablation_mode) if self.ablation else iter(gen)
-        )
+        # the heads out (and the steering on) when it starts stay so to its end (its cache was
+        # computed with them); with neither, the decode loop runs bare
+        steps = self._each_intervened(iter(gen)) if self.ablation or self.steering else iter(gen)
         total = ask.settings.max_new_tokens
         return Job("generate", steps, self.tokens_generated.emit, None, gen.cancel, total)
 
@@ -243,7 +244,7 @@ class Worker(JobRunner):
         self._need_model()
         import models
 
-        with self._ablated():
+        with self._intervened():
             result = models.fill_mask(
                 self.model, self.tokenizer, ask.text, k=10, mask_positions=ask.positions, attentions=True
             )
@@ -258,7 +259,7 @@ class Worker(JobRunner):
         self._need_model()
         from models.inspect.lens import lens_blocks
 
-        with self._ablated():  # the text is read with the heads that are out
+        with self._intervened():  # the text is read with the heads that are out
             blocks = lens_blocks(self.model, self.tokenizer, ask.text, k=10, token=ask.token or None)
         first = next(blocks)
         units = _per_unit(itertools.chain([first], blocks))
@@ -278,8 +279,8 @@ class Worker(JobRunner):
         parts = models.attribute(
             self.model, self.tokenizer, ask.text, ask.method, targets, ask.contrast or None, ask.steps
         )
-        if self.ablation:  # explained with the heads that are out, chunk after chunk
-            parts = self._each_ablated(parts, self.ablation, self.ablation_mode)
+        if self.ablation or self.steering:  # explained as the model is set, chunk after chunk
+            parts = self._each_intervened(parts)
         head = next(parts)  # (a bad request is refused here, before the job starts)
         units = _per_unit(itertools.chain([head], parts))
         return Job("attribute", units, lambda batch: self.attributed.emit(batch[-1]), total=len(head.targets))
@@ -290,7 +291,7 @@ class Worker(JobRunner):
         self._need_model()
         import models
 
-        with self._ablated():  # the heads that are out score as they are: out
+        with self._intervened():  # the heads that are out score as they are: out
             self.head_types_scored.emit(models.head_types(self.model, self.tokenizer, ask.text))
 
     @serves(ReadNeurons)
@@ -299,7 +300,7 @@ class Worker(JobRunner):
         self._need_model()
         import models
 
-        with self._ablated():
+        with self._intervened():
             position = None if ask.position < 0 else ask.position
             self.neurons_read.emit(models.neuron_effects(self.model, self.tokenizer, ask.text, position))
 
@@ -344,12 +345,51 @@ class Worker(JobRunner):
         self.ablation, self.ablation_mode = heads, ask.mode
         self.ablation_changed.emit(heads, ask.mode)
 
-    def _ablated(self):
-        if not self.ablation:
-            return nullcontext()
+    @serves(SetSteering)
+    def _set_steering(self, request: int, ask: SetSteering) -> None:
+        """Add a steering vector in every later model call (or take it off: coefficient 0)."""
+        self._need_model()
+        from models.inspect.steering import make_vector, steered
+
+        if not ask.coefficient:
+            self.steering = None
+        else:
+            vector = ask.vector or make_vector(self.model, self.tokenizer, ask.plus, ask.minus, ask.layer)
+            with steered(self.model, vector, ask.coefficient, ask.positions):  # refused before it is kept
+                pass
+            self.steering = (vector, float(ask.coefficient), ask.positions)
+        self.steering_changed.emit(self._steering_said())
+
+    def _steering_said(self) -> str:
+        if self.steering is None:
+            return ""
+        vector, coefficient, positions = self.steering
+        where = "" if positions == "all" else f", {positions} tokens only"
+        return f"{vector.described} × {coefficient:g}{where}"
+
+    @contextmanager
+    def _intervened(self):
+        """Every model call inside runs with the heads that are out and the steering that is on."""
         import models
 
-        return models.ablated(self.model, self.ablation, self.ablation_mode)
+        with ExitStack() as stack:
+            if self.ablation:
+                stack.enter_context(models.ablated(self.model, self.ablation, self.ablation_mode))
+            if self.steering is not None:
+                from models.inspect.steering import steered
+
+                stack.enter_context(steered(self.model, *self.steering))
+            yield
+
+    def _each_intervened(self, steps):
+        """A stream whose every step runs as the model is set now (heads out, steering on)."""
+        while True:
+            with self._intervened():
+                try:
+                    item = next(steps)
+                except StopIteration:
+                    return
+            yield item
 
     def _each_ablated(self, steps, heads, mode: str):
         """A stream whose every step runs with `heads` out (it is advanced a chunk at a time)."""
@@ -364,10 +404,13 @@ class Worker(JobRunner):
             yield item
 
     def _forget_ablation(self) -> None:
-        """A new model: the old one's heads mean nothing in it."""
+        """A new model: the old one's heads and steering vector mean nothing in it."""
         if self.ablation:
             self.ablation = ()
             self.ablation_changed.emit((), self.ablation_mode)
+        if self.steering is not None:
+            self.steering = None
+            self.steering_changed.emit("")
 
     @property
     def runs_dir(self) -> Path:
@@ -635,14 +678,15 @@ class Worker(JobRunner):
             with evaluated(run.trainer.model) as model:
                 return models.probe(model, run.trainer.tokenizer, ask.text, k=10)
         self._need_model()
-        with self._ablated():
+        with self._intervened():
             probe = models.probe(self.model, self.tokenizer, ask.text, k=10, attentions=ask.attentions)
-        if self.ablation:  # what the knocked-out heads change, token by token
+        if self.ablation or self.steering:  # what the heads out and the steering change, token by token
             from models.inspect.analysis import target_prob
 
             intact = target_prob(self.model, self.tokenizer, ask.text)
             heads, mode = self.ablation, self.ablation_mode
-            probe = replace(probe, knocked_out=heads, knock_mode=mode, intact_prob=intact)
+            probe = replace(probe, knocked_out=heads, knock_mode=mode, intact_prob=intact,
+                            steering=self._steering_said())  # fmt: skip
         return probe
 
     # ---- helpers -----------------------------------------------------------------------------

@@ -104,3 +104,66 @@ def test_the_steered_runs_export_their_probabilities_and_run_again_from_their_re
     qtbot.waitUntil(lambda: not view.generate_button.isEnabled(), timeout=5_000)
     qtbot.waitUntil(view.generate_button.isEnabled, timeout=30_000)
     assert {side: view.outputs[side].toPlainText() for side in view.outputs} == texts
+
+
+def test_steer_every_view_shows_the_model_steered_in_attention_and_probabilities(qtbot, window, tiny_gpt_dir):
+    """Ticked, the vector is added in every model call: the Probabilities tab reads the steered
+    model's probabilities (equal to the engine's steered probe), with the model as it is outlined and
+    the change said; the status bar says it; unticked or another model, it is off again."""
+    import models
+    from models.inspect.steering import make_vector, steered
+
+    text = "the cat sat on the mat"
+    window.show_view("steering")
+    view = window.steering_view
+    qtbot.mouseClick(view.everywhere, Qt.MouseButton.LeftButton)  # no texts yet: said, and left off
+    assert not view.everywhere.isChecked() and "Give texts to steer towards" in window.message.text()
+    view.plus.setPlainText("the cat")
+    view.minus.setPlainText("the dog")
+    view.layer.setValue(1)
+    view.coefficient.setValue(6.0)
+    probs = window.probability_view
+    probs.text.setText(text)
+    window.attention_view.text.setText(text)
+    qtbot.mouseClick(view.everywhere, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.client.steering != "", timeout=10_000)
+    assert window.steering_label.isVisible() and "× 6" in window.steering_label.text()
+    window.show_view("probabilities")
+    qtbot.waitUntil(lambda: "Steered by" in probs.summary.text(), timeout=20_000)
+    model, tok = models.load(tiny_gpt_dir)
+    vector = make_vector(model, tok, ["the cat"], ["the dog"], 1)
+    with steered(model, vector, 6.0):
+        expected = models.probe(model, tok, text).target_prob
+    plain = models.probe(model, tok, text).target_prob
+    shown = probs.scores.prob
+    np.testing.assert_allclose(shown[1:], expected[:-1], atol=1e-5)  # (each token's own probability)
+    assert np.abs(expected - plain)[:-1].max() > 1e-3  # the vector changed what it shows
+    np.testing.assert_allclose(probs.scores.intact[1:], plain[:-1], atol=1e-5)
+    assert "steered by" in window.attention_view.knocked_label.text()
+
+    window.show_view("steering")
+    view.coefficient.setValue(3.0)  # a new coefficient while ticked: sent again (once)
+    qtbot.waitUntil(lambda: "× 3" in window.client.steering, timeout=10_000)
+    qtbot.mouseClick(view.everywhere, Qt.MouseButton.LeftButton)  # off again
+    qtbot.waitUntil(lambda: window.client.steering == "", timeout=10_000)
+    assert not window.steering_label.isVisible()
+    window.show_view("probabilities")
+    qtbot.waitUntil(lambda: "Steered by" not in probs.summary.text(), timeout=20_000)
+    np.testing.assert_allclose(probs.scores.prob[1:], plain[:-1], atol=1e-5)
+    qtbot.mouseClick(view.everywhere, Qt.MouseButton.LeftButton)  # on, then another model: off
+    qtbot.waitUntil(lambda: window.client.steering != "", timeout=10_000)
+    from models.inspect.sampling import SamplingSettings
+    from tests.app.test_rough_edges import _generate
+
+    window.show_view("prompt")  # the Prompt tab's generation is steered too
+    window.prompt_view.sampling.temperature.setValue(0)
+    _generate(qtbot, window, 8, "the ")
+    with steered(model, vector, 3.0):
+        greedy = [s.prob for s in models.generate(model, tok, "the ", SamplingSettings(8, temperature=0))]
+    plain_run = [s.prob for s in models.generate(model, tok, "the ", SamplingSettings(8, temperature=0))]
+    shown = [s.prob for s in window.prompt_view.steps]
+    np.testing.assert_allclose(shown, greedy, atol=1e-5)
+    assert np.abs(np.subtract(shown, plain_run)).max() > 1e-3
+    with qtbot.waitSignal(window.client.model_loaded, timeout=30_000):
+        window.open_model(str(tiny_gpt_dir))
+    qtbot.waitUntil(lambda: window.client.steering == "" and not view.everywhere.isChecked(), timeout=10_000)

@@ -290,7 +290,9 @@ class PromptView(QWidget):
             )  # fmt: skip
         else:
             keys += [t.token_text for t in self.steps[:i]]
-            self.details.show_token(s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.attention, keys)
+            self.details.show_token(
+                s.token_text, s.prob, s.entropy, s.top_texts, s.top_probs, s.attention, keys
+            )
         next_token = self.info is not None and self.info.capabilities.next_token  # (not a BERT)
         self.explain_button.setEnabled(next_token and not self.running and self.prompt_tokens is not None)
 
