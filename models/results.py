@@ -251,6 +251,21 @@ class TranslationEval:
 
 
 @dataclass(frozen=True)
+class GrokkingEval:
+    """A modular-addition run scored on every pair (Nanda et al. 2023's progress measures)."""
+
+    train_loss: float
+    train_accuracy: float
+    test_loss: float  # on the held-out pairs
+    test_accuracy: float
+    weight_norm: float  # the L2 norm of every weight together
+    spectrum: np.ndarray  # float32 [(p - 1) / 2]: the embedding's share of power at frequency 1, 2, …
+    key_frequencies: tuple[int, ...]  # the frequencies holding most of it, strongest first
+    restricted_loss: float  # every pair, with the logits kept to the key frequencies' directions
+    excluded_loss: float  # the training pairs, with those directions taken out of the logits
+
+
+@dataclass(frozen=True)
 class Baseline:
     """A fine-tune's base model measured before the first step, to show what training changed."""
 
@@ -278,6 +293,7 @@ class TrainingReport:
     classes: ClassEval | None = None  # a classifier's validation scores, on validation steps
     before: Baseline | None = None  # a fine-tune's base model, on its first report
     translations: TranslationEval | None = None  # an encoder–decoder's scores, on validation steps
+    grokking: GrokkingEval | None = None  # a modular-addition run's progress measures, on validation steps
     events: tuple[str, ...] = field(default=())  # messages: "paused", "stopped: NaN loss", ...
     # "running", or how the run stands after this report: "paused", "stopped" (on request,
     # resumable), "finished" (all steps done) or "failed" (NaN/Inf loss, unwritable checkpoint)

@@ -13,7 +13,7 @@ from playground.info import ModelInfo
 from playground.main_window import MainWindow
 from playground.worker.requests import EXAMPLE, SCORES
 
-TIMEOUT_MS = 180_000
+TIMEOUT_MS = 240_000
 
 
 class Screenshot(QObject):
@@ -41,6 +41,8 @@ class Screenshot(QObject):
         win = self.window
         if self.view == "training":
             self._train()
+        elif self.view == "grokking":
+            self._grok()
         elif self.view == "steering":
             self._steer()
         elif self.view == "positions":  # no model needed: the article's table
@@ -159,6 +161,16 @@ class Screenshot(QObject):
         self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
         view.start(out_dir=self._scratch.name)
 
+    def _grok(self) -> None:
+        """The grok preset's run, shown once test accuracy has stayed above 95% a while."""
+        view = self.window.training_view
+        view.form.preset.setCurrentIndex(view.form.preset.findData("grok"))
+        view.form.preset.activated.emit(view.form.preset.currentIndex())  # (its corpus with it)
+        view.form.ints["steps"].setValue(1500)
+        self.window.show_view("training")
+        self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
+        view.start(out_dir=self._scratch.name)
+
     def _finetune(self) -> None:
         """The demo fine-tune: the built-in BERT on the word-order task (and, for the Fine-tune
         tab, its from-scratch twin); then an example's attention, or the before/after comparison."""
@@ -235,6 +247,8 @@ class Screenshot(QObject):
                     view.show_head(*best)
                 self._shoot("training")
         elif self.view == "training" and request == view.check_request:
+            self._shoot("training")
+        elif self.view == "grokking" and request == view.request:
             self._shoot("training")
 
     def _on_mask_filled(self, _result) -> None:

@@ -103,7 +103,7 @@ def started(trainer: Any, finetune: bool = False, scratch: bool = False) -> Trai
         config=cfg,
         capabilities=caps,
         corpus=trainer.corpus.name,
-        look_for=task.look_for if task else "",
+        look_for=task.look_for if task else getattr(trainer.objective, "look_for", ""),
         probe_text=trainer.probe_text,
         out_dir=str(trainer.out_dir or ""),
         device=trainer.device.type.upper(),

@@ -71,7 +71,7 @@ class Trainer:
         self.rank = dist.get_rank() if self.distributed else 0
         self.world = dist.get_world_size() if self.distributed else 1
         # bad data is refused before any folder is made
-        self.objective = objective_for(cfg)(cfg, data, tokenizer)
+        self.objective = objective_for(cfg, data)(cfg, data, tokenizer)
         self.corpus, self.tokenizer = self.objective.data, self.objective.tokenizer
         self.probe_text = self.objective.probe_text
         self.out_dir = Path(out_dir) if out_dir is not None and self.rank == 0 else None
@@ -128,7 +128,8 @@ class Trainer:
         config = TrainConfig.from_dict(state["config"]).replace(**changes)
         model, tokenizer = checkpoint.load(folder)
         if corpus is None:
-            corpus = objective_for(config).saved_data(folder, state["corpus"], config.seed)
+            kind = objective_for(config, state["corpus"]["name"])
+            corpus = kind.saved_data(folder, state["corpus"], config.seed) or state["corpus"]["name"]
         out = folder if out_dir is None else out_dir
         return cls(config, corpus, out, tokenizer=tokenizer, model=model, state=state)
 

@@ -48,7 +48,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument("--screenshot", metavar="FILE", help="render the window to FILE (PNG) and exit")
     p.add_argument("--prompt", metavar="TEXT", help="with --screenshot: the prompt to run")
-    p.add_argument("--view", choices=VIEW_NAMES, help="with --screenshot: the tab to show")
+    p.add_argument(
+        "--view", choices=(*VIEW_NAMES, "grokking"),
+        help="with --screenshot: the tab to show (grokking: the Training tab's modular-addition run)",
+    )  # fmt: skip
     p.add_argument("--size", default="1400x860", help="with --screenshot: window size WxH")
     return p.parse_args(argv)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from models.errors import ModelError
 from models.text.corpus import BUILTIN_CORPORA
+from models.text.modadd import is_modadd
 from models.text.tasks import TASKS
 from models.training.settings import ARCHITECTURES, ARCHS, PRESETS, TOKENIZERS, TrainConfig, preset
 from playground import threads
@@ -38,6 +39,8 @@ _FLAGS = {
     "probe_every": ("probe_every", int),
     "checkpoint_every": ("checkpoint_every", int),
     "seed": ("seed", int),
+    "modulus": ("modulus", int),
+    "train_fraction": ("train_fraction", float),
     "device": ("device", str),
     "precision": ("precision", str),
 }
@@ -56,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--corpus",
         help="a UTF-8 text file, a folder of .txt files, a built-in corpus "
-        f"({', '.join(BUILTIN_CORPORA)}) or a built-in task ({', '.join(TASKS)}; also written task:NAME)",
+        f"({', '.join(BUILTIN_CORPORA)}) or a built-in task ({', '.join(TASKS)}, or modadd: modular "
+        "addition, grokking's task, with --modulus and --train-fraction; also written task:NAME)",
     )
     p.add_argument("--out", help="checkpoint folder to write (default: the --resume folder)")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
@@ -87,7 +91,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.no_training_state:
         changes["keep_training_state"] = False
     made_for = ARCHITECTURES[args.arch].preset if args.arch else ""  # the encoder–decoder's own
-    name = args.preset or made_for or ("task" if _is_task(args.corpus) else "tiny")
+    task = "grok" if is_modadd(args.corpus) else "task" if _is_task(args.corpus) else "tiny"
+    name = args.preset or made_for or task
     return preset(name, **changes)
 
 
@@ -148,8 +153,14 @@ def _train(args: argparse.Namespace, tuner=None) -> int:
     return run_with_progress(trainer, args.quiet, tuner)
 
 
-def _scores(val_loss: float, classes, translations=None) -> str:
+def _scores(val_loss: float, classes, translations=None, grokking=None) -> str:
     accuracy = f", validation accuracy {classes.accuracy:.1%}" if classes is not None else ""
+    if grokking is not None:
+        return (
+            f"accuracy train {grokking.train_accuracy:.1%}, test {grokking.test_accuracy:.1%} "
+            f"(test loss {val_loss:.4f}), weight norm {grokking.weight_norm:.1f}, key frequencies "
+            + ", ".join(map(str, grokking.key_frequencies))
+        )
     if translations is not None:
         accuracy = f", token accuracy {translations.token_accuracy:.1%}, exact {translations.exact:.1%}"
     return f"val {val_loss:.4f}{accuracy}"
@@ -203,6 +214,8 @@ def run_with_progress(trainer, quiet: bool, tuner=None) -> int:
                 accuracy = f"{report.classes.accuracy:.1%}"
             if report.translations is not None:  # an encoder–decoder: exact held-out translations
                 accuracy = f"{report.translations.exact:.1%} exact"
+            if report.grokking is not None:  # modular addition: the held-out pairs
+                accuracy = f"test {report.grokking.test_accuracy:.1%}"
             if accuracy:
                 post["acc"] = accuracy
             bar.set_postfix(post, refresh=False)
@@ -213,7 +226,7 @@ def run_with_progress(trainer, quiet: bool, tuner=None) -> int:
             if not quiet and report.val_loss is not None:
                 tqdm.write(
                     f"step {report.step}: train {report.loss:.4f}, "
-                    f"{_scores(report.val_loss, report.classes, report.translations)}"
+                    f"{_scores(report.val_loss, report.classes, report.translations, report.grokking)}"
                 )
             if not quiet and report.sample:
                 tqdm.write(f"--- sample at step {report.step} ---\n{report.sample}\n---")

@@ -289,3 +289,39 @@ def test_an_encoder_decoder_trains_on_pairs_and_its_cross_attention_forms_on_the
     # and back to a GPT's task: its preset, its architecture, valid again
     _choose(qtbot, form.corpus, "task:copy")
     assert form.arch.currentData() == "gpt" and form.message == ""
+
+
+def test_grokking_is_one_corpus_choice_refuses_a_bad_modulus_and_draws_its_charts(qtbot, view, tmp_path):
+    """Task: modadd picks the grok preset and shows its two settings; a p that is not prime and a
+    fraction of 1 are refused as typed; a run feeds the accuracy, measure and spectrum charts (the
+    head-score and learning-rate charts make way), says the accuracies and exports them."""
+    form = view.form
+    index = form.corpus.findData("task:modadd")
+    form.corpus.setCurrentIndex(index)
+    form.corpus.activated.emit(index)  # (as a click on the item does)
+    assert form.preset.currentData() == "grok" and form.ints["context"].value() == 5
+    modulus, fraction = form.ints["modulus"], form.floats["train_fraction"]
+    assert modulus.isVisibleTo(view) and fraction.isVisibleTo(view)
+    modulus.clear()
+    qtbot.keyClicks(modulus, "57")  # 3 × 19
+    assert "must be a prime" in form.error.text() and not view.train_button.isEnabled()
+    modulus.setValue(23)
+    fraction.setValue(1.0)
+    assert "training fraction must be between 0 and 1" in form.error.text()
+    fraction.setValue(0.5)
+    assert form.error.text() == "" and view.train_button.isEnabled()
+    form.ints["steps"].setValue(60)
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    _wait_finished(qtbot, view)
+    charts = view.grok_charts
+    assert charts.isVisible() and not view.score_chart.isVisible() and not view.lr_chart.isVisible()
+    steps, accuracy = charts.series["train_accuracy"].data()
+    assert list(steps) == [20, 40, 60] and accuracy[-1] == 1.0  # 23² pairs: memorised at once
+    assert "test" in view.stats.text() and "train 100%" in view.stats.text()
+    assert charts.bars.opts["height"].shape == (11,) and "key k = " in charts.spectrum.titleLabel.text
+    path = tmp_path / "grok.csv"
+    view.export_losses_csv(path)
+    header, *rows = path.read_text().splitlines()
+    assert header.startswith("step,train_accuracy,test_accuracy") and len(rows) == 3
+    form.corpus.setCurrentIndex(form.corpus.findData("task:copy"))  # a text task: its rows go
+    assert not modulus.isVisibleTo(view)

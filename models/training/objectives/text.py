@@ -88,15 +88,7 @@ class NextToken(TextObjective):
     """Each position predicts the next token (a GPT trained here, or any decoder fine-tuned)."""
 
     def model(self, given: Model | None, resuming: bool = False) -> Model:
-        if given is not None:
-            return given
-        cfg, tok = self.config, self.tokenizer
-        return GPT(
-            GPTConfig(
-                vocab_size=tok.vocab_size, n_positions=cfg.context, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
-                n_head=cfg.n_head, dropout=cfg.dropout, bos_token_id=tok.eos_id, eos_token_id=tok.eos_id,
-            )
-        )  # fmt: skip
+        return given if given is not None else new_gpt(self.config, self.tokenizer)
 
     def windows(self, data: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return gpt_batch(data, self.config.batch_size, self.config.context, gen)
@@ -115,6 +107,16 @@ class NextToken(TextObjective):
         """The held-out loss and a sample from the run's prompt and seed, which the run's own
         samples share, so before and after read side by side."""
         return Baseline(val_loss=evaluate(), sample=self.sample(model, 0))
+
+
+def new_gpt(cfg: TrainConfig, tok: Tokenizer) -> GPT:
+    """A GPT of the settings' shape for this tokenizer (made under the run's seed)."""
+    return GPT(
+        GPTConfig(
+            vocab_size=tok.vocab_size, n_positions=cfg.context, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
+            n_head=cfg.n_head, dropout=cfg.dropout, bos_token_id=tok.eos_id, eos_token_id=tok.eos_id,
+        )
+    )  # fmt: skip
 
 
 class MaskedTokens(TextObjective):

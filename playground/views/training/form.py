@@ -19,6 +19,9 @@ from PySide6.QtWidgets import (
 
 from models.errors import ModelError
 from models.text.corpus import BUILTIN_CORPORA
+from models.text.modadd import DESCRIPTION as MODADD_DESCRIPTION
+from models.text.modadd import LOOK_FOR as MODADD_LOOK_FOR
+from models.text.modadd import NAME as MODADD
 from models.text.pairs import PAIR_TASKS, pair_problem
 from models.text.tasks import TASKS
 from models.training.settings import DEVICES, PRESETS, TOKENIZERS, TrainConfig, tokenizer_for
@@ -28,13 +31,13 @@ TOOLTIP = Qt.ItemDataRole.ToolTipRole
 FILE_ITEM, FOLDER_ITEM, PAIRS_ITEM = "Text file…", "Folder of .txt files…", "Pairs file (TSV)…"
 PAIRS = "pairs:"  # the form's prefix for an encoder–decoder's data: "pairs:reverse", "pairs:/path.tsv"
 # picking a corpus picks its preset
-CORPUS_PRESET = {"task": "task", "shakespeare": "shakespeare", "pairs": "seq2seq"}
+CORPUS_PRESET = {"task": "task", "shakespeare": "shakespeare", "pairs": "seq2seq", MODADD: "grok"}
 # (field, label, minimum, maximum, tooltip); floats get a QDoubleSpinBox
 INT_FIELDS = (
     ("n_layer", "Layers", 1, 48, "Transformer blocks"),
     ("n_head", "Heads", 1, 64, "Attention heads per block; must divide the width"),
     ("n_embd", "Width", 8, 4096, "Size of the residual stream"),
-    ("context", "Context", 8, 8192, "Training window in tokens"),
+    ("context", "Context", 2, 8192, "Training window in tokens"),
     ("batch_size", "Batch", 1, 4096, "Windows per optimizer step"),
     ("steps", "Steps", 1, 1_000_000, "Optimizer steps in the whole run"),
     ("warmup_steps", "Warmup", 0, 100_000, "Steps of linear learning-rate warmup"),
@@ -43,12 +46,17 @@ INT_FIELDS = (
     ("probe_every", "Probe every", 0, 100_000, "Attention snapshot every N steps (0: never)"),
     ("sample_every", "Sample every", 0, 100_000, "A generated sample every N steps (0: never)"),
     ("seed", "Seed", 0, 2**31 - 1, "Same seed, same run"),
+    ("modulus", "Modulus p", 2, 1000, "Modular addition: (a + b) mod p, p a prime"),
 )
 FLOAT_FIELDS = (
     ("lr", "Learning rate", 1e-6, 1000.0, 6, "Peak learning rate after warmup"),
     ("min_lr", "Final learning rate", 0.0, 100.0, 6, "Floor of the cosine decay"),
     ("dropout", "Dropout", 0.0, 0.95, 2, "One rate for embeddings, attention and residuals"),
-)
+    ("weight_decay", "Weight decay", 0.0, 100.0, 3, "AdamW's decay of the weight matrices"),
+    ("train_fraction", "Training fraction", 0.0, 1.0, 2,
+     "Modular addition: the share of the pairs trained on (the rest are held out)"),
+)  # fmt: skip
+MODADD_FIELDS = ("modulus", "train_fraction")  # shown only for the modular-addition task
 
 
 class TrainingForm(QWidget):
@@ -58,11 +66,13 @@ class TrainingForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        form = QFormLayout(self)
+        self._form = form = QFormLayout(self)
         self.corpus = QComboBox()
         for task in TASKS.values():
             self.corpus.addItem(f"Task: {task.name}", f"task:{task.name}")
             self.corpus.setItemData(self.corpus.count() - 1, task.description, TOOLTIP)
+        self.corpus.addItem("Task: modadd (grokking)", MODADD)
+        self.corpus.setItemData(self.corpus.count() - 1, MODADD_DESCRIPTION, TOOLTIP)
         for name in BUILTIN_CORPORA:
             self.corpus.addItem(f"{name.capitalize()} (built-in)", name)
         self.corpus.setItemData(self.corpus.count() - 1, "Tiny Shakespeare, 1.1 MB, public domain", TOOLTIP)
@@ -183,6 +193,8 @@ class TrainingForm(QWidget):
 
     # ---- slots ---------------------------------------------------------------------------------
     def _on_preset_activated(self, _index: int) -> None:
+        if self.preset.currentData() == "grok":  # grokking's settings are for its task alone
+            self.corpus.setCurrentIndex(self.corpus.findData(MODADD))
         self.apply(PRESETS[self.preset.currentData()].config)
 
     def _on_arch_changed(self, _index: int) -> None:
@@ -193,7 +205,8 @@ class TrainingForm(QWidget):
 
     def _on_corpus_activated(self, _index: int) -> None:
         choice = self.corpus.currentData()
-        preset = CORPUS_PRESET.get(choice.split(":")[0] if isinstance(choice, str) else "")
+        key = choice if choice in CORPUS_PRESET else choice.split(":")[0] if isinstance(choice, str) else ""
+        preset = CORPUS_PRESET.get(key)
         if preset is not None and preset != self.preset.currentData():  # the settings it needs
             self.preset.setCurrentIndex(self.preset.findData(preset))
             self.apply(PRESETS[preset].config)
@@ -214,7 +227,7 @@ class TrainingForm(QWidget):
         else:
             return
         if path:
-            if self.preset.currentData() in ("task", "seq2seq"):  # a text: a text preset, and its words
+            if self.preset.currentData() in ("task", "seq2seq", "grok"):  # a text: a text preset
                 self.preset.setCurrentIndex(self.preset.findData("tiny"))
                 self.apply(PRESETS["tiny"].config)
             self.set_corpus_path(path)
@@ -239,7 +252,15 @@ class TrainingForm(QWidget):
         pairs = choice.startswith(PAIRS)
         task = TASKS.get(source.removeprefix("task:")) if source.startswith("task:") and not pairs else None
         pair_task = PAIR_TASKS.get(choice.removeprefix(PAIRS)) if pairs else None
-        if task:
+        modadd = source == MODADD
+        for name in MODADD_FIELDS:  # (asked only where they mean something)
+            self._form.setRowVisible(self.floats.get(name) or self.ints[name], modadd)
+        if modadd:
+            hint = (
+                f"<b>Look for:</b> {MODADD_LOOK_FOR}<br><b>Prompt it with:</b> a+b= with a and b "
+                "below p (12+34=)"
+            )
+        elif task:
             hint = f"<b>Look for:</b> {task.look_for}<br><b>Prompt it with:</b> {task.prompt_hint}"
         elif pair_task:
             hint = f"<b>Look for</b> (cross-attention): {pair_task.look_for}"

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from models.errors import ModelError
 from models.results import TrainingReport
+from models.text.modadd import is_modadd
 from playground import theme
 from playground.training_session import TrainingStarted
 from playground.views.resets import REFUSED, STOPPED, ended_line, event_of
@@ -35,6 +36,7 @@ from playground.views.widgets.attention_scale import LABELS, described, rescaled
 from playground.views.widgets.budgeted_redraw import BudgetedRedraw
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.grokking_charts import GrokkingCharts
 from playground.views.widgets.heatmap import HeatmapPlot, colorbar
 from playground.views.widgets.mosaic import AttentionMosaic
 from playground.views.widgets.save_dialogs import ask_new_folder
@@ -186,7 +188,9 @@ class TrainingView(QWidget):
         self.loss_chart = LossChart()
         self.lr_chart = LearningRateChart()
         self.score_chart = HeadScoreChart()
-        self.charts = (self.loss_chart, self.score_chart, self.lr_chart)
+        self.grok_charts = GrokkingCharts()  # shown for a modular-addition run, in place of the two below
+        self.grok_charts.hide()
+        self.charts = (self.loss_chart, self.grok_charts, self.score_chart, self.lr_chart)
         self.log_box = QCheckBox("log scale")
         self.log_box.toggled.connect(self.loss_chart.set_log)
         self.export_button = ExportButton(
@@ -199,6 +203,7 @@ class TrainingView(QWidget):
         self.export_button.saved.connect(self.saved)
         charts = QSplitter(Qt.Orientation.Vertical)
         charts.addWidget(self.loss_chart)
+        charts.addWidget(self.grok_charts)
         charts.addWidget(self.score_chart)
         charts.addWidget(self.lr_chart)
         charts.setStretchFactor(0, 3)
@@ -326,7 +331,12 @@ class TrainingView(QWidget):
         self.following = not info.finetune  # the Fine-tune tab's runs are drawn there
         if not self.following:
             return
-        for chart in self.charts:
+        grokking = is_modadd(info.corpus)
+        self.grok_charts.setVisible(grokking)  # its losses on a log-step axis stand for the loss chart's
+        for chart in (self.loss_chart, self.score_chart, self.lr_chart):  # (one layer of 4 heads on 5
+            chart.setVisible(not grokking)  # tokens: little to score; a constant learning rate)
+        self.log_box.setVisible(not grokking)
+        for chart in (self.loss_chart, self.score_chart, self.lr_chart):
             fix_steps(chart, info.config.steps)
         self.lr_chart.setYRange(0, info.config.lr * 1.05)
         self.progress.setRange(0, info.config.steps)
@@ -338,7 +348,7 @@ class TrainingView(QWidget):
             self.score_chart.add(step, scores)
             self.latest_scores = scores
         # a decoder's task: its heads can be checked on fresh questions (not an encoder–decoder's pairs)
-        self.task_run = info.corpus.startswith("task:") and info.capabilities.causal
+        self.task_run = info.corpus.startswith("task:") and info.capabilities.causal and not grokking
         self.last_step = len(info.losses)
         if self.last_step:  # a resumed run: its curves continue; its attention snapshots were not saved
             self.timeline_label.setText(
@@ -370,6 +380,8 @@ class TrainingView(QWidget):
                 self.samples.appendPlainText(f"── step {r.step} ──\n{r.sample}")
             if r.translations is not None:
                 self._show_translations(r.step, r.translations)
+            if r.grokking is not None:
+                self._show_grokking(r.step, r.grokking)
             if r.probe is not None:
                 self._add_snapshot(r.step, r.probe)
             if r.head_scores is not None:
@@ -400,6 +412,16 @@ class TrainingView(QWidget):
             f"── step {step}: held-out translations, {scores.exact:.0%} exact, "
             f"{scores.token_accuracy:.0%} of tokens right ──\n" + "\n".join(lines)
         )
+
+    def _show_grokking(self, step: int, scores) -> None:
+        """A modular-addition run's validation: both accuracies in the stats, the charts fed, and
+        the step test accuracy first reaches 50% said once."""
+        self.scores_text = f" · train {scores.train_accuracy:.0%} · test {scores.test_accuracy:.0%}"
+        if self.grok_charts.add(step, scores) is not None:
+            self.samples.appendPlainText(
+                f"── step {step}: test accuracy crossed 50% ({scores.test_accuracy:.0%}), key "
+                f"frequencies {', '.join(map(str, scores.key_frequencies))} ──"
+            )
 
     def _drawings(self) -> list[tuple[bool, object, pg.GraphicsView]]:
         """(has news, draw it, the widget it paints in) for each live drawing."""
@@ -504,6 +526,7 @@ class TrainingView(QWidget):
         self.scores_text = ""  # an encoder–decoder's newest token accuracy and exact share
         self.score_chart.reset()
         self.lr_chart.reset()
+        self.grok_charts.reset()
         self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         self.samples.clear()
         self.refusal = ""
@@ -550,11 +573,16 @@ class TrainingView(QWidget):
 
     # ---- export ---------------------------------------------------------------------------------
     def _chart_to_export(self):
-        return self.loss_chart
+        return self.grok_charts if self.grok_charts.isVisible() else self.loss_chart
 
     def export_losses_csv(self, path) -> None:
-        """step, training loss, validation loss (empty where not validated)."""
+        """step, training loss, validation loss (empty where not validated); a modular-addition
+        run's accuracies and progress measures at each validation."""
         import csv
+
+        if self.grok_charts.isVisible():
+            self.grok_charts.export_csv(path)
+            return
 
         steps, losses = self.loss_chart.train.data()
         val = dict(zip(*self.loss_chart.val.data(), strict=True))
