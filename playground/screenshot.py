@@ -41,8 +41,8 @@ class Screenshot(QObject):
         win = self.window
         if self.view == "training":
             self._train()
-        elif self.view == "grokking":
-            self._grok()
+        elif self.view in ("grokking", "scaling"):
+            self._special_run()
         elif self.view == "steering":
             self._steer()
         elif self.view == "positions":  # no model needed: the article's table
@@ -161,12 +161,17 @@ class Screenshot(QObject):
         self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
         view.start(out_dir=self._scratch.name)
 
-    def _grok(self) -> None:
-        """The grok preset's run, shown once test accuracy has stayed above 95% a while."""
+    def _special_run(self) -> None:
+        """The grok preset's run (shown once test accuracy has stayed above 95% a while), or the
+        scaling preset's sweep as it comes."""
         view = self.window.training_view
-        view.form.preset.setCurrentIndex(view.form.preset.findData("grok"))
+        preset = "grok" if self.view == "grokking" else "scaling"
+        view.form.preset.setCurrentIndex(view.form.preset.findData(preset))
         view.form.preset.activated.emit(view.form.preset.currentIndex())  # (its corpus with it)
-        view.form.ints["steps"].setValue(1500)
+        if preset == "grok":
+            view.form.ints["steps"].setValue(1500)
+        else:  # (within the screenshot's time limit)
+            view.form.tokens.setText("500k")
         self.window.show_view("training")
         self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
         view.start(out_dir=self._scratch.name)
@@ -248,7 +253,7 @@ class Screenshot(QObject):
                 self._shoot("training")
         elif self.view == "training" and request == view.check_request:
             self._shoot("training")
-        elif self.view == "grokking" and request == view.request:
+        elif self.view in ("grokking", "scaling") and request == view.request:
             self._shoot("training")
 
     def _on_mask_filled(self, _result) -> None:

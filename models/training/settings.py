@@ -334,6 +334,13 @@ PRESETS: dict[str, Preset] = {
             ),
         ),
         Preset(
+            "scaling",
+            "scaling: a scaling law — GPTs of 5 sizes (20k to 1.5M parameters) on the same corpus for the "
+            "same tokens, one after another, and L(N) = E + A·N^−α fitted to their final losses; each "
+            "size's shape and learning rate are the sweep's own; about two minutes on CPU",
+            TrainConfig(),
+        ),
+        Preset(
             "shakespeare",
             "Shakespeare: a few minutes on CPU — nanoGPT's CPU recipe "
             "(4 layers, 4 heads, width 128, context 64), validation loss about 1.9",

@@ -1,5 +1,5 @@
 """The command line: `playground` starts the app (cli/app.py); `playground train|finetune ...` train
-headless (cli/train.py, cli/finetune.py)."""
+headless (cli/train.py, cli/finetune.py); `playground sweep ...` fits a scaling law (cli/sweep.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ def main(argv: list[str] | None = None) -> int:
         from playground.cli.train import main as train_main
 
         return train_main(argv[1:])
+    if argv[:1] == ["sweep"]:
+        from playground.cli.sweep import main as sweep_main
+
+        return sweep_main(argv[1:])
     if argv[:1] == ["finetune"]:
         from playground.cli.finetune import main as finetune_main
 

@@ -326,6 +326,24 @@ class Compare(Request):
 
 
 @dataclass(frozen=True)
+class ScalingSweep(Request):
+    """GPTs of `sizes` (non-embedding parameters) trained for `tokens` tokens each on `corpus`, one
+    after another, as one stoppable job (models.training.scaling); each run's folder under `out_dir`."""
+
+    kind: ClassVar[str] = "scaling"
+    activity: ClassVar[str] = "training"
+    answer: ClassVar[str] = "scaling_updated"
+    corpus: str
+    sizes: tuple[int, ...]
+    tokens: int
+    seed: int = 1337
+    out_dir: str = ""
+
+    def label(self) -> str:
+        return f"training {len(self.sizes)} sizes for a scaling law…"
+
+
+@dataclass(frozen=True)
 class SetThreads(Request):
     """Compute with this many threads from now on (0: one per core, or OMP_NUM_THREADS if set)."""
 
@@ -339,7 +357,8 @@ class SetThreads(Request):
 
 REQUESTS: tuple[type[Request], ...] = (
     Load, Generate, Steer, Inspect, FillMask, ReadLayers, Attribute, ScoreHeadTypes, ReadNeurons,
-    FindContexts, KnockOut, SetSteering, Sweep, CheckHeads, Train, Save, SaveGGUF, Compare, SetThreads,
+    FindContexts, KnockOut, SetSteering, Sweep, CheckHeads, Train, ScalingSweep, Save, SaveGGUF, Compare,
+    SetThreads,
 )  # fmt: skip
 
 

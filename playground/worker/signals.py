@@ -30,6 +30,7 @@ class Answers(QObject):
     errored = Signal(str, str)  # message, details
     training_started = Signal(object)  # TrainingStarted
     training_updated = Signal(object)  # list[TrainingUpdate], in order, none dropped
+    scaling_updated = Signal(object)  # list[SweepRun]: a scaling sweep's runs so far, the newest growing
     model_saved = Signal(str)  # folder
     compared = Signal(object)  # Comparison: two models on one text
     threads_changed = Signal(int)  # the threads the worker computes with now

@@ -22,6 +22,7 @@ ACTIVITIES = (
 JOB_ACTIVITY = {
     "generate": "generating",
     "train": "training",
+    "scaling": "training",
     "sweep": "sweeping",
     "lens": "reading",
     "attribute": "explaining",

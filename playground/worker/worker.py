@@ -29,6 +29,7 @@ from playground.worker.requests import (
     Request,
     Save,
     SaveGGUF,
+    ScalingSweep,
     ScoreHeadTypes,
     SetSteering,
     SetThreads,
@@ -555,6 +556,39 @@ class Worker(JobRunner):
             trainer.config.steps - trainer.step, flush_s=TRAINING_FLUSH_S,
         )  # fmt: skip
 
+    @serves(ScalingSweep)
+    def _scaling(self, request: int, ask: ScalingSweep) -> Job:
+        """A scaling-law sweep as one job: after each batch of steps, every run so far (copies)."""
+        self._end_job("stopped")
+        import time
+        from dataclasses import replace as copied
+
+        from models.hf.checkpoint import available_memory
+        from models.text.corpus import load_corpus
+        from models.training.scaling import check_memory, run_configs, sweep
+
+        configs = [
+            c.replace(device=self._device()) for c in run_configs(list(ask.sizes), ask.tokens, ask.seed)
+        ]
+        corpus = load_corpus(ask.corpus, seed=ask.seed)
+        check_memory(configs, len(set(corpus.text)) + 1, available_memory())
+        out = (
+            Path(ask.out_dir) if ask.out_dir else self.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-scaling"
+        )
+        runs: list = []
+
+        def steps():
+            for run, _report in sweep(configs, corpus, out):
+                if not runs or runs[-1] is not run:
+                    runs.append(run)
+                yield run
+
+        def emit(_batch) -> None:  # (copies: the newest run's curve grows on this thread)
+            self.scaling_updated.emit([copied(r, curve=list(r.curve)) for r in runs])
+
+        total = sum(c.steps for c in configs)
+        return Job("scaling", steps(), emit, None, None, total, flush_s=TRAINING_FLUSH_S)
+
     def _on_training_done(self, reason: str) -> tuple[str, str]:
         run = self.training_run
         if reason == "unstarted":  # stopped before its first step: nothing to keep or show
@@ -635,7 +669,8 @@ class Worker(JobRunner):
 
     def _refuse_during(self, kind: str, doing: str) -> None:
         """A request that cannot share the worker with a running job of `kind` is refused."""
-        if self.job is not None and self.job.kind == kind:
+        running = self.job.kind if self.job is not None else ""
+        if running == kind or (kind == "train" and running == "scaling"):  # (a sweep trains too)
             from models import ModelError
 
             raise ModelError(

@@ -325,3 +325,38 @@ def test_grokking_is_one_corpus_choice_refuses_a_bad_modulus_and_draws_its_chart
     assert header.startswith("step,train_accuracy,test_accuracy") and len(rows) == 3
     form.corpus.setCurrentIndex(form.corpus.findData("task:copy"))  # a text task: its rows go
     assert not modulus.isVisibleTo(view)
+
+
+def test_the_scaling_preset_runs_a_sweep_and_fits_the_law_as_the_sizes_finish(qtbot, view, tmp_path):
+    """Scaling: its sizes and tokens are asked (the per-model rows give way), checked as typed; Train
+    runs every size in one stoppable job, the loss-against-parameters plot gets a point per finished
+    size and the fitted law once three are done, the compute plot a curve per run and the frontier."""
+    form = view.form
+    form.preset.setCurrentIndex(form.preset.findData("scaling"))
+    form.preset.activated.emit(form.preset.currentIndex())
+    assert form.sizes.isVisibleTo(view) and not form.ints["n_layer"].isVisibleTo(view)
+    assert form.corpus_source() == "shakespeare"
+    form.sizes.setText("5k")
+    assert "3 to 12 sizes" in form.error.text() and not view.train_button.isEnabled()
+    form.sizes.setText("5k,20k,60k")
+    form.tokens.setText("1k")
+    assert "too few to fit anything" in form.error.text()
+    form.tokens.setText("25k")
+    assert form.error.text() == "" and view.train_button.isEnabled()
+    assert view.start(out_dir=str(tmp_path))
+    _wait_finished(qtbot, view)
+    charts = view.scaling_charts
+    assert charts.isVisible() and not view.loss_chart.isVisible()
+    assert [r.params for r in charts.runs] == sorted(r.params for r in charts.runs) and charts.finished == 3
+    assert charts.law is not None and "α = " in charts.size_plot.titleLabel.text
+    assert len(charts.points.data) == 3 and len(charts.frontier_curve.xData) >= 3
+    assert "fit: L(N) = " in view.samples.toPlainText()
+    assert len(list(tmp_path.glob("*k-params"))) == 3
+    path = tmp_path / "scaling.csv"
+    view.export_losses_csv(path)
+    assert (
+        path.read_text().splitlines()[0].startswith("params,n_layer,n_embd") and "alpha" in path.read_text()
+    )
+    form.preset.setCurrentIndex(form.preset.findData("task"))  # back to one run: its rows return
+    form.preset.activated.emit(form.preset.currentIndex())
+    assert form.ints["n_layer"].isVisibleTo(view) and not form.sizes.isVisibleTo(view)

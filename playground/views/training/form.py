@@ -31,6 +31,7 @@ TOOLTIP = Qt.ItemDataRole.ToolTipRole
 FILE_ITEM, FOLDER_ITEM, PAIRS_ITEM = "Text file…", "Folder of .txt files…", "Pairs file (TSV)…"
 PAIRS = "pairs:"  # the form's prefix for an encoder–decoder's data: "pairs:reverse", "pairs:/path.tsv"
 # picking a corpus picks its preset
+SWEEP_SIZES, SWEEP_TOKENS = "20k,60k,200k,600k,1.5M", "1M"  # the scaling preset's sweep
 CORPUS_PRESET = {"task": "task", "shakespeare": "shakespeare", "pairs": "seq2seq", MODADD: "grok"}
 # (field, label, minimum, maximum, tooltip); floats get a QDoubleSpinBox
 INT_FIELDS = (
@@ -137,6 +138,12 @@ class TrainingForm(QWidget):
         self.probe_text.setToolTip("The text whose attention is snapshotted as the model learns")
         self.probe_text.textChanged.connect(self._on_edited)
         form.addRow("Probe text", self.probe_text)
+        self.sizes = QLineEdit(SWEEP_SIZES, toolTip="Non-embedding parameters of each model (k, M)")
+        self.sizes.textChanged.connect(self._on_edited)
+        form.addRow("Sizes", self.sizes)
+        self.tokens = QLineEdit(SWEEP_TOKENS, toolTip="Tokens each model trains on (k, M)")
+        self.tokens.textChanged.connect(self._on_edited)
+        form.addRow("Tokens each", self.tokens)
         self.error = QLabel(wordWrap=True)
         self.error.setStyleSheet("color: #d9534f")
         self.warning = QLabel(wordWrap=True)  # legal but risky settings: said, not refused
@@ -158,6 +165,23 @@ class TrainingForm(QWidget):
         }
         base = PRESETS[self.preset.currentData()].config
         return base.replace(**values)
+
+    def scaling(self) -> bool:
+        """The scaling preset: Train runs a sweep of sizes, not one model."""
+        return self.preset.currentData() == "scaling"
+
+    def sweep_settings(self) -> tuple[tuple[int, ...], int]:
+        """(sizes, tokens) as typed; ModelError with the reason if they cannot make a sweep."""
+        from models.training.scaling import run_configs
+        from playground.cli.sweep import count
+
+        try:
+            sizes = tuple(count(s) for s in self.sizes.text().split(",") if s.strip())
+            tokens = count(self.tokens.text())
+        except ValueError as e:  # (argparse's error is a ValueError)
+            raise ModelError(f"sizes and tokens are counts such as 20k or 1.5M: {e}") from e
+        run_configs(list(sizes), tokens)
+        return sizes, tokens
 
     def corpus_source(self) -> str:
         """What the trainer reads: a file, a folder, "task:NAME" (an encoder–decoder's pair tasks too)."""
@@ -195,6 +219,8 @@ class TrainingForm(QWidget):
     def _on_preset_activated(self, _index: int) -> None:
         if self.preset.currentData() == "grok":  # grokking's settings are for its task alone
             self.corpus.setCurrentIndex(self.corpus.findData(MODADD))
+        elif self.scaling() and str(self.corpus.currentData()).startswith(("task:", PAIRS)):  # a text
+            self.corpus.setCurrentIndex(self.corpus.findData("shakespeare"))
         self.apply(PRESETS[self.preset.currentData()].config)
 
     def _on_arch_changed(self, _index: int) -> None:
@@ -252,9 +278,14 @@ class TrainingForm(QWidget):
         pairs = choice.startswith(PAIRS)
         task = TASKS.get(source.removeprefix("task:")) if source.startswith("task:") and not pairs else None
         pair_task = PAIR_TASKS.get(choice.removeprefix(PAIRS)) if pairs else None
-        modadd = source == MODADD
+        modadd, scaling = source == MODADD, self.scaling()
         for name in MODADD_FIELDS:  # (asked only where they mean something)
             self._form.setRowVisible(self.floats.get(name) or self.ints[name], modadd)
+        for box in (self.sizes, self.tokens):
+            self._form.setRowVisible(box, scaling)
+        for name, box in [*self.ints.items(), *self.floats.items()]:  # a sweep sets each size's own
+            if name not in MODADD_FIELDS:
+                self._form.setRowVisible(box, not scaling or name == "seed")
         if modadd:
             hint = (
                 f"<b>Look for:</b> {MODADD_LOOK_FOR}<br><b>Prompt it with:</b> a+b= with a and b "
@@ -282,6 +313,12 @@ class TrainingForm(QWidget):
                 message = "An encoder–decoder learns from pairs: pick a Pairs task or a pairs file (TSV)."
             elif pairs and not seq2seq:
                 message = "Pairs train an encoder–decoder: pick that architecture (or the seq2seq preset)."
+            elif scaling and (modadd or pairs or self.arch.currentData() != "gpt"):
+                message = (
+                    "A scaling sweep trains GPTs on a text: pick a text corpus and the GPT architecture."
+                )
+            elif scaling:
+                self.sweep_settings()
             elif seq2seq and self.probe_text.text() and pair_problem(self.probe_text.text()):
                 message = f"{sentence(pair_problem(self.probe_text.text()))}; or leave it empty."
         except ModelError as e:

@@ -40,10 +40,11 @@ from playground.views.widgets.grokking_charts import GrokkingCharts
 from playground.views.widgets.heatmap import HeatmapPlot, colorbar
 from playground.views.widgets.mosaic import AttentionMosaic
 from playground.views.widgets.save_dialogs import ask_new_folder
+from playground.views.widgets.scaling_charts import ScalingCharts
 from playground.views.widgets.scrolling_form import scrolling_form
 from playground.views.widgets.training_charts import HeadScoreChart, LearningRateChart, LossChart, fix_steps
 from playground.worker import WorkerClient
-from playground.worker.requests import CheckHeads, Generate, Save, Train
+from playground.worker.requests import CheckHeads, Generate, Save, ScalingSweep, Train
 
 REDRAW_MS = 150  # at most one chart repaints per interval while training, and only one with news
 REDRAW_BUDGET = 0.03  # live drawing takes at most this share of the time (the trainer wants the CPU)
@@ -116,6 +117,7 @@ class TrainingView(QWidget):
         w = client  # the facade relays every answer of the worker
         w.training_started.connect(self._on_training_started)
         w.training_updated.connect(self._on_training_updated)
+        w.scaling_updated.connect(self._on_scaling_updated)
         w.heads_checked.connect(self._on_heads_checked)
         self.redraw = BudgetedRedraw(self, self._drawings, REDRAW_MS, REDRAW_BUDGET)
         w.request_finished.connect(self._on_request_finished)
@@ -190,7 +192,15 @@ class TrainingView(QWidget):
         self.score_chart = HeadScoreChart()
         self.grok_charts = GrokkingCharts()  # shown for a modular-addition run, in place of the two below
         self.grok_charts.hide()
-        self.charts = (self.loss_chart, self.grok_charts, self.score_chart, self.lr_chart)
+        self.scaling_charts = ScalingCharts()  # a scaling sweep's: in place of all the others
+        self.scaling_charts.hide()
+        self.charts = (
+            self.loss_chart,
+            self.grok_charts,
+            self.scaling_charts,
+            self.score_chart,
+            self.lr_chart,
+        )
         self.log_box = QCheckBox("log scale")
         self.log_box.toggled.connect(self.loss_chart.set_log)
         self.export_button = ExportButton(
@@ -204,6 +214,7 @@ class TrainingView(QWidget):
         charts = QSplitter(Qt.Orientation.Vertical)
         charts.addWidget(self.loss_chart)
         charts.addWidget(self.grok_charts)
+        charts.addWidget(self.scaling_charts)
         charts.addWidget(self.score_chart)
         charts.addWidget(self.lr_chart)
         charts.setStretchFactor(0, 3)
@@ -273,6 +284,8 @@ class TrainingView(QWidget):
 
         Checkpoints go to `out_dir`, or to a new folder under the app's runs when it is "".
         """
+        if self.form.scaling():
+            return self.start_sweep(out_dir)
         try:
             config = self.form.config()
         except ModelError as e:
@@ -283,6 +296,41 @@ class TrainingView(QWidget):
         self.request = self.client.send(Train(config, self.asked_corpus, out_dir=out_dir))
         self._sync()
         return True
+
+    def _show_charts(self, special) -> None:
+        """A grokking run's or a sweep's charts in place of the run charts, or (None) the run charts."""
+        for chart in (self.grok_charts, self.scaling_charts):
+            chart.setVisible(chart is special)
+        for chart in (self.loss_chart, self.score_chart, self.lr_chart):
+            chart.setVisible(special is None)
+        self.log_box.setVisible(special is None)
+
+    def start_sweep(self, out_dir: str = "") -> bool:
+        """The scaling preset: GPTs of the typed sizes trained one after another, the law fitted."""
+        try:
+            sizes, tokens = self.form.sweep_settings()
+        except ModelError as e:
+            self.failed.emit(f"This sweep cannot run: {e}", "")
+            return False
+        self._reset()
+        self._show_charts(self.scaling_charts)
+        self.asked_corpus = self.form.corpus_source()
+        seed = self.form.ints["seed"].value()
+        self.request = self.client.send(ScalingSweep(self.asked_corpus, sizes, tokens, seed, out_dir))
+        self.stats.setText(f"training {len(sizes)} sizes for {self.form.tokens.text()} tokens each…")
+        self._sync()
+        return True
+
+    def _on_scaling_updated(self, runs: list) -> None:
+        running = self.client.phase(self.request) not in ("", "done")
+        self.scaling_charts.update_runs(runs, len(runs) - 1 if running else len(runs))
+        self.redraw.soon()
+        last = runs[-1]
+        law = self.scaling_charts.law
+        fitted = f" · α = {law.alpha:.3f} ± {law.alpha_std:.3f}" if law is not None else ""
+        self.stats.setText(
+            f"size {len(runs)}: {last.params:,} parameters, held-out {last.final_loss:.3f}{fitted}"
+        )
 
     def resume_from(self, folder: str, steps: int = 0) -> None:
         self._reset()
@@ -332,10 +380,9 @@ class TrainingView(QWidget):
         if not self.following:
             return
         grokking = is_modadd(info.corpus)
-        self.grok_charts.setVisible(grokking)  # its losses on a log-step axis stand for the loss chart's
-        for chart in (self.loss_chart, self.score_chart, self.lr_chart):  # (one layer of 4 heads on 5
-            chart.setVisible(not grokking)  # tokens: little to score; a constant learning rate)
-        self.log_box.setVisible(not grokking)
+        # grokking's losses on a log-step axis stand for the loss chart's (one layer of 4 heads on 5
+        # tokens: little to score; a constant learning rate)
+        self._show_charts(self.grok_charts if grokking else None)
         for chart in (self.loss_chart, self.score_chart, self.lr_chart):
             fix_steps(chart, info.config.steps)
         self.lr_chart.setYRange(0, info.config.lr * 1.05)
@@ -437,6 +484,10 @@ class TrainingView(QWidget):
             self.check_label.setText(f"The check did not run: {message or status}")
         if request != self.request:
             return
+        if self.scaling_charts.isVisible() and self.scaling_charts.runs:  # every size's run is over
+            self.scaling_charts.update_runs(self.scaling_charts.runs, len(self.scaling_charts.runs))
+            if self.scaling_charts.law is not None:
+                self.samples.appendPlainText(f"fit: {self.scaling_charts.law.said}")
         self.redraw.now()
         self.samples.appendPlainText(f"[{status}] {message}" if message else f"[{status}]")
         if event := event_of(status, self.last_step > 0):
@@ -527,6 +578,7 @@ class TrainingView(QWidget):
         self.score_chart.reset()
         self.lr_chart.reset()
         self.grok_charts.reset()
+        self.scaling_charts.reset()
         self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         self.samples.clear()
         self.refusal = ""
@@ -573,16 +625,18 @@ class TrainingView(QWidget):
 
     # ---- export ---------------------------------------------------------------------------------
     def _chart_to_export(self):
-        return self.grok_charts if self.grok_charts.isVisible() else self.loss_chart
+        special = [c for c in (self.grok_charts, self.scaling_charts) if c.isVisible()]
+        return special[0] if special else self.loss_chart
 
     def export_losses_csv(self, path) -> None:
         """step, training loss, validation loss (empty where not validated); a modular-addition
         run's accuracies and progress measures at each validation."""
         import csv
 
-        if self.grok_charts.isVisible():
-            self.grok_charts.export_csv(path)
-            return
+        for special in (self.grok_charts, self.scaling_charts):
+            if special.isVisible():
+                special.export_csv(path)
+                return
 
         steps, losses = self.loss_chart.train.data()
         val = dict(zip(*self.loss_chart.val.data(), strict=True))
