@@ -259,7 +259,6 @@ def _pair_embedded(model, source: torch.Tensor, decoder: torch.Tensor) -> tuple[
 def _pair_gradients(model, source, decoder, targets, contrast, method, steps, neutral):
     """((source attributions [G, s], decoder attributions [G, t_max]), f(x) [G], IG's delta [G] or
     None) for one chunk of targets, given as positions in the decoder's row."""
-    from captum.attr import InputXGradient, IntegratedGradients
 
     length = max(targets)  # token t of the target reads the decoder's inputs before it
     positions = torch.tensor(targets, device=decoder.device)
@@ -274,24 +273,7 @@ def _pair_gradients(model, source, decoder, targets, contrast, method, steps, ne
         )
         base = tuple(e.expand(G, -1, -1).clone() for e in blank)
     forward = _PairEmbedded(model, source, decoder, contrast)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            if method == "input_x_gradient":
-                a = InputXGradient(forward).attribute(embedded, additional_forward_args=(positions,))
-                d = None
-            else:
-                a, d = IntegratedGradients(forward).attribute(
-                    embedded, baselines=base, additional_forward_args=(positions,),
-                    n_steps=steps, internal_batch_size=steps * G, return_convergence_delta=True,
-                )  # fmt: skip
-                d = d.detach().float().cpu().numpy()
-            with torch.no_grad():
-                f = forward(*embedded, positions).float().cpu().numpy()
-    finally:
-        forward.handle.remove()
-        model.train(was_training)
+    a, f, d = _attributed(model, forward, embedded, base, positions, method, steps)
     return tuple(x.detach().float().sum(-1).cpu().numpy() for x in a), f, d
 
 
@@ -309,7 +291,6 @@ def embedded_input(model: Model, ids: torch.Tensor) -> torch.Tensor:
 
 def _gradients(model, ids, targets, contrast, method, steps, neutral):
     """(attributions [G, t_max], f(x) [G], IG's delta [G] or None) for one chunk of targets."""
-    from captum.attr import InputXGradient, IntegratedGradients
 
     length = max(targets)  # a causal model's token t reads only the t before it
     positions = torch.tensor(targets, device=ids.device)
@@ -321,24 +302,7 @@ def _gradients(model, ids, targets, contrast, method, steps, neutral):
     else:
         base = embedded_input(model, torch.full_like(ids[:length], neutral)).expand(G, -1, -1).clone()
     forward = _Embedded(model, ids, contrast)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            if method == "input_x_gradient":
-                a = InputXGradient(forward).attribute(embedded, additional_forward_args=(positions,))
-                d = None
-            else:
-                a, d = IntegratedGradients(forward).attribute(
-                    embedded, baselines=base, additional_forward_args=(positions,),
-                    n_steps=steps, internal_batch_size=steps * len(targets), return_convergence_delta=True,
-                )  # fmt: skip
-                d = d.detach().float().cpu().numpy()
-            with torch.no_grad():
-                f = forward(embedded, positions).float().cpu().numpy()
-    finally:
-        forward.handle.remove()
-        model.train(was_training)
+    a, f, d = _attributed(model, forward, embedded, base, positions, method, steps)
     return a.detach().float().sum(-1).cpu().numpy(), f, d
 
 
@@ -375,3 +339,31 @@ def rollout(attentions: np.ndarray) -> np.ndarray:
         mixed /= mixed.sum(-1, keepdims=True)
         result = mixed @ result
     return result.astype(np.float32)
+
+
+def _attributed(model, forward, embedded, base, positions, method, steps):
+    """captum's attributions of `forward` to `embedded` (a tensor or a tuple of them), f(x) and
+    integrated gradients' delta (None for input × gradient); the model in eval mode meanwhile, and
+    `forward`'s hook removed after, however it ends."""
+    from captum.attr import InputXGradient, IntegratedGradients
+
+    inputs = embedded if isinstance(embedded, tuple) else (embedded,)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            if method == "input_x_gradient":
+                a = InputXGradient(forward).attribute(embedded, additional_forward_args=(positions,))
+                d = None
+            else:
+                a, d = IntegratedGradients(forward).attribute(
+                    embedded, baselines=base, additional_forward_args=(positions,),
+                    n_steps=steps, internal_batch_size=steps * len(positions), return_convergence_delta=True,
+                )  # fmt: skip
+                d = d.detach().float().cpu().numpy()
+            with torch.no_grad():
+                f = forward(*inputs, positions).float().cpu().numpy()
+    finally:
+        forward.handle.remove()
+        model.train(was_training)
+    return a, f, d
