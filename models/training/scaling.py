@@ -98,6 +98,7 @@ class SweepRun:
     curve: list[tuple[int, float]] = field(default_factory=list)  # (tokens seen, held-out loss)
     seconds: float = 0.0
     folder: str = ""
+    steps_done: int = 0
 
     @property
     def final_loss(self) -> float:
@@ -132,14 +133,15 @@ def fit_power_law(n, loss, bootstrap: int = 200, seed: int = 0) -> PowerLaw:
     if len(n) < 3:
         raise ModelError("fitting E + A·N^−α needs at least 3 sizes")
 
-    def fit(x, y):
-        best = None
-        for E in np.linspace(0.0, y.min() * 0.999, 400):
-            slope, intercept = np.polyfit(np.log(x), np.log(y - E), 1)
-            sse = float(((E + np.exp(intercept) * x**slope - y) ** 2).sum())
-            if best is None or sse < best[0]:
-                best = (sse, E, math.exp(intercept), -slope)
-        return best[1:]
+    def fit(x, y):  # every floor at once: the closed-form line through (log N, log(L − E)) per E
+        floors = np.linspace(0.0, y.min() * 0.999, 400)[:, None]  # [E, 1]
+        lx, lz = np.log(x), np.log(y - floors)  # [n], [E, n]
+        dx = lx - lx.mean()
+        slope = (lz * dx).sum(1) / max((dx * dx).sum(), 1e-300)  # [E]
+        intercept = lz.mean(1) - slope * lx.mean()
+        sse = ((floors + np.exp(intercept)[:, None] * x ** slope[:, None] - y) ** 2).sum(1)
+        best = int(np.argmin(sse))
+        return float(floors[best, 0]), math.exp(intercept[best]), -float(slope[best])
 
     E, A, alpha = fit(n, loss)
     residual = ((E + A * n**-alpha - loss) ** 2).sum()
@@ -188,7 +190,7 @@ def sweep(configs: list[TrainConfig], corpus, out_dir=None) -> Iterator[tuple[Sw
         for report in trainer:
             if report.val_loss is not None:
                 run.curve.append((report.step * BATCH * cfg.context, report.val_loss))
-            run.seconds = time.perf_counter() - start
+            run.seconds, run.steps_done = time.perf_counter() - start, report.step
             yield run, report
             if report.status in ("failed", "stopped"):
                 return

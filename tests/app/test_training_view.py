@@ -346,7 +346,9 @@ def test_the_scaling_preset_runs_a_sweep_and_fits_the_law_as_the_sizes_finish(qt
     assert view.start(out_dir=str(tmp_path))
     _wait_finished(qtbot, view)
     charts = view.scaling_charts
-    assert charts.isVisible() and not view.loss_chart.isVisible()
+    assert charts.isVisible() and not view.loss_chart.isVisible() and not view.attention_panel.isVisible()
+    assert view.progress.value() == view.progress.maximum() > 0  # every size's steps, all done
+    assert len(charts.compute_plot.legend.items) == 4  # each size named, and the frontier
     assert [r.params for r in charts.runs] == sorted(r.params for r in charts.runs) and charts.finished == 3
     assert charts.law is not None and "α = " in charts.size_plot.titleLabel.text
     assert len(charts.points.data) == 3 and len(charts.frontier_curve.xData) >= 3
@@ -360,3 +362,26 @@ def test_the_scaling_preset_runs_a_sweep_and_fits_the_law_as_the_sizes_finish(qt
     form.preset.setCurrentIndex(form.preset.findData("task"))  # back to one run: its rows return
     form.preset.activated.emit(form.preset.currentIndex())
     assert form.ints["n_layer"].isVisibleTo(view) and not form.sizes.isVisibleTo(view)
+
+
+def test_the_scaling_law_is_refitted_when_a_size_finishes_not_at_every_update(qtbot, monkeypatch):
+    """The bootstrap fit runs on the GUI thread: once per finished size, never at each of the five
+    updates a second of the running one (that starved the sweep's own thread)."""
+    from models.training.scaling import SweepRun, fit_power_law
+    from playground.views.widgets import scaling_charts
+
+    fits = []
+    monkeypatch.setattr(scaling_charts, "fit_power_law", lambda *a: fits.append(a) or fit_power_law(*a))
+    charts = scaling_charts.ScalingCharts()
+    qtbot.addWidget(charts)
+    done = [
+        SweepRun(2, w, p, [(1000, loss)]) for w, p, loss in ((32, 2e4, 2.5), (48, 6e4, 2.4), (64, 2e5, 2.3))
+    ]
+    running = SweepRun(4, 128, 8e5, [])
+    for tokens in range(1000, 21000, 1000):  # the fourth size's curve grows
+        running.curve.append((tokens, 3.0 - tokens / 1e5))
+        charts.update_runs([*done, running], 3)
+        charts.redraw()
+    assert len(fits) == 1 and charts.law is not None
+    charts.update_runs([*done, running], 4)  # the fourth finishes: one more fit, over four sizes
+    assert len(fits) == 2 and len(fits[1][0]) == 4

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from models.errors import ModelError
 from models.results import TrainingReport
 from models.text.modadd import is_modadd
+from models.training.scaling import run_configs
 from playground import theme
 from playground.training_session import TrainingStarted
 from playground.views.resets import REFUSED, STOPPED, ended_line, event_of
@@ -97,6 +98,7 @@ class TrainingView(QWidget):
         chart_layout.addLayout(chart_options)
         top.addWidget(chart_box)
         top.addWidget(attention)
+        self.attention_panel = attention  # (a sweep has no probe: its charts take the width)
         right.addWidget(top)
         right.addWidget(self.samples)
         right.setStretchFactor(0, 4)
@@ -304,6 +306,7 @@ class TrainingView(QWidget):
         for chart in (self.loss_chart, self.score_chart, self.lr_chart):
             chart.setVisible(special is None)
         self.log_box.setVisible(special is None)
+        self.attention_panel.setVisible(special is not self.scaling_charts)
 
     def start_sweep(self, out_dir: str = "") -> bool:
         """The scaling preset: GPTs of the typed sizes trained one after another, the law fitted."""
@@ -317,6 +320,7 @@ class TrainingView(QWidget):
         self.asked_corpus = self.form.corpus_source()
         seed = self.form.ints["seed"].value()
         self.request = self.client.send(ScalingSweep(self.asked_corpus, sizes, tokens, seed, out_dir))
+        self.progress.setRange(0, sum(c.steps for c in run_configs(list(sizes), tokens, seed)))
         self.stats.setText(f"training {len(sizes)} sizes for {self.form.tokens.text()} tokens each…")
         self._sync()
         return True
@@ -324,6 +328,7 @@ class TrainingView(QWidget):
     def _on_scaling_updated(self, runs: list) -> None:
         running = self.client.phase(self.request) not in ("", "done")
         self.scaling_charts.update_runs(runs, len(runs) - 1 if running else len(runs))
+        self.progress.setValue(sum(r.steps_done for r in runs))
         self.redraw.soon()
         last = runs[-1]
         law = self.scaling_charts.law

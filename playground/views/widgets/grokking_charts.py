@@ -9,6 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from playground import theme
+from playground.views.widgets.log_ticks import decade_ticks
 from playground.views.widgets.training_charts import VAL_COLOR, Series
 
 TRAIN_COLOR, TEST_COLOR = "#4e9af1", VAL_COLOR
@@ -18,13 +19,6 @@ MEASURES = (  # GrokkingEval field, legend, colour
     ("restricted_loss", "restricted (key frequencies only)", "#2ca02c"),
     ("excluded_loss", "excluded (key frequencies out)", "#9467bd"),
 )
-
-
-# a log-step axis's ticks, in its own coordinate (log10 of the step): each decade labelled, 2 … 9 not
-DECADES = [
-    [(float(d), f"{10**d:,}") for d in range(7)],
-    [(float(np.log10(m * 10**d)), "") for d in range(6) for m in range(2, 10)],
-]
 
 
 class GrokkingCharts(pg.GraphicsLayoutWidget):
@@ -40,7 +34,7 @@ class GrokkingCharts(pg.GraphicsLayoutWidget):
             plot.setLabel("bottom", "step (log)")
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.addLegend(offset=(10, 10))
-            plot.getAxis("bottom").setTicks(DECADES)  # (pyqtgraph's own labels 20, 30, … 90 overlap)
+            plot.getAxis("bottom").setTicks(decade_ticks(0, 6))
         self.measures.setLogMode(x=True, y=True)
         self.accuracy.setYRange(0, 1.02, padding=0)
         self.spectrum.setLabel("bottom", "frequency k (cos, sin of 2πk·a/p)")

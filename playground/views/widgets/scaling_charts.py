@@ -10,6 +10,7 @@ import pyqtgraph as pg
 
 from models.training.scaling import PAPERS, fit_power_law, frontier
 from playground import theme
+from playground.views.widgets.log_ticks import decade_ticks, loss_ticks, si
 
 FRONTIER_COLOR = "#d62728"
 
@@ -29,15 +30,20 @@ class ScalingCharts(pg.GraphicsLayoutWidget):
             plot.setLabel("bottom", x)
             plot.setLabel("left", "held-out loss")
             plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.getAxis("left").setTicks(loss_ticks())
+            plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.size_plot.getAxis("bottom").setTicks(decade_ticks(2, 10, si))
+        self.compute_plot.getAxis("bottom").setTicks(decade_ticks(6, 20, lambda v: f"1e{np.log10(v):.0f}"))
         self.points = pg.ScatterPlotItem(size=9, brush=theme.accent())
         self.size_plot.addItem(self.points)
         self.fit_curve = self.size_plot.plot(pen=pg.mkPen(FRONTIER_COLOR, width=2))
-        self.band_low = self.size_plot.plot(pen=None)
-        self.band_high = self.size_plot.plot(pen=None)
+        self.band_low = self.size_plot.plot(pen=pg.mkPen(None))  # (pen=None would draw no path to fill)
+        self.band_high = self.size_plot.plot(pen=pg.mkPen(None))
         band = pg.mkColor(FRONTIER_COLOR)
         band.setAlpha(50)
         self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=band)
-        self.size_plot.addItem(self.band)
+        self.size_plot.addItem(self.band, ignoreBounds=True)  # (its empty start would pull the axes to 1)
+        self.compute_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.frontier_curve = self.compute_plot.plot(
             pen=pg.mkPen(FRONTIER_COLOR, width=2, style=pg.QtCore.Qt.PenStyle.DashLine), name="frontier"
         )
@@ -46,18 +52,20 @@ class ScalingCharts(pg.GraphicsLayoutWidget):
         self.runs: list = []
         self.finished = 0  # the runs whose training is over (all but a running last one)
         self.law = None
+        self._fitted: list = []  # the (params, final loss) points the law was fitted to
         self.dirty = False
 
     def reset(self) -> None:
-        self.runs, self.finished, self.law = [], 0, None
+        self.runs, self.finished, self.law, self._fitted = [], 0, None, []
         self.dirty = True
 
     def update_runs(self, runs: list, finished: int) -> None:
         self.runs, self.finished = runs, finished
         done = [r for r in runs[:finished] if r.curve]
-        self.law = (
-            fit_power_law([r.params for r in done], [r.final_loss for r in done]) if len(done) >= 3 else None
-        )
+        points = [(r.params, r.final_loss) for r in done]
+        if points != self._fitted:  # refitted when a size finishes, not at every update of a run
+            self._fitted = points
+            self.law = fit_power_law(*zip(*points, strict=True)) if len(points) >= 3 else None
         self.dirty = True
 
     def redraw(self) -> None:
@@ -80,8 +88,11 @@ class ScalingCharts(pg.GraphicsLayoutWidget):
                 f"held-out loss against parameters ({len(done)} of {len(self.runs)} sizes done)"
             )
         while len(self.run_curves) < len(self.runs):
-            shade = pg.intColor(len(self.run_curves), hues=max(len(self.runs), 5), maxValue=200)
-            self.run_curves.append(self.compute_plot.plot(pen=pg.mkPen(shade, width=1.5)))
+            # (hue 0 is the frontier's red)
+            shade = pg.intColor(len(self.run_curves) + 1, hues=max(len(self.runs), 5) + 1, maxValue=200)
+            run = self.runs[len(self.run_curves)]
+            name = f"{run.params / 1e6:.2g}M" if run.params >= 1e6 else f"{run.params / 1e3:.0f}k"
+            self.run_curves.append(self.compute_plot.plot(pen=pg.mkPen(shade, width=1.5), name=name))
         for curve, run in zip(self.run_curves, self.runs, strict=False):
             curve.setData([6.0 * run.params * t for t, _ in run.curve], [v for _, v in run.curve])
         for curve in self.run_curves[len(self.runs) :]:
