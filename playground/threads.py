@@ -98,10 +98,13 @@ class ThreadTuner:
         self._trial_of: int | None = None  # the count a trial measures now (None: settled)
         self._skip = False  # the next stretch is a job's first (its warm-up): not measured
 
-    def restart(self) -> None:
+    def restart(self, forget: bool = False) -> None:
         """A new job: what was being measured belongs to the last one (another model, text or
-        kind of work), and the first stretch of this one is its warm-up. The count stays."""
+        kind of work), and the first stretch of this one is its warm-up. The count stays; with
+        `forget`, the rates go too (a sweep's next size: the last one's pace says nothing of its)."""
         self._items, self._seconds, self._trial_of, self._skip = 0, 0.0, None, True
+        if forget:
+            self.rates, self.explore_s = {}, self.base_explore_s
 
     def record(self, items: int, seconds: float) -> int | None:
         """What a stretch of work did at the current count; returns the count to use from now on

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import time
 from pathlib import Path
 
 from models.errors import ModelError
@@ -44,15 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    threads.start(args.threads, lambda m: print(f"warning: {m}", file=sys.stderr))
+    tuner = threads.start(args.threads, lambda m: print(f"warning: {m}", file=sys.stderr))
     try:
-        return _sweep(args)
+        return _sweep(args, tuner)
     except ModelError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
 
-def _sweep(args: argparse.Namespace) -> int:
+def _sweep(args: argparse.Namespace, tuner: threads.ThreadTuner | None) -> int:
+    """Every size in turn, the thread count tuned anew for each (beside a busy program a small
+    model runs several times faster on one thread than on two)."""
     from models.hf.checkpoint import available_memory
     from models.text.corpus import load_corpus
     from models.training.scaling import PAPERS, check_memory, fit_power_law, frontier, run_configs, sweep
@@ -63,7 +66,14 @@ def _sweep(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     runs, last = [], None
+    clock = time.perf_counter()
     for run, report in sweep(configs, corpus, out):
+        now = time.perf_counter()
+        if run is not last and tuner is not None:
+            tuner.restart(forget=True)
+        if tuner is not None and (better := tuner.record(1, now - clock)) is not None:
+            threads.use(better)
+        clock = now
         if run is not last:
             if last is not None:
                 runs.append(last)

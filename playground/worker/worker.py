@@ -581,6 +581,8 @@ class Worker(JobRunner):
             for run, _report in sweep(configs, corpus, out):
                 if not runs or runs[-1] is not run:
                     runs.append(run)
+                    if "scaling" in self._tuners:  # the last size's pace says nothing of this one's
+                        self._tuners["scaling"].restart(forget=True)
                 yield run
 
         def emit(_batch) -> None:  # (copies: the newest run's curve grows on this thread)

@@ -72,3 +72,16 @@ def test_the_users_own_openmp_setting_is_kept(monkeypatch):
     assert threads.choose() == (1, "OMP_NUM_THREADS")
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert threads.choose() == (threads.cores(), "automatic")
+
+
+def test_a_forgetting_restart_measures_both_counts_anew():
+    """A sweep's next size: the last size's rates would compare paces of different models."""
+    tuner = ThreadTuner(2)
+    _run(tuner, {2: 920, 1: 610}.get, 20)
+    assert set(tuner.rates) == {1, 2}
+    tuner.restart()
+    assert set(tuner.rates) == {1, 2}  # a plain restart keeps what was learned
+    tuner.restart(forget=True)
+    assert tuner.rates == {} and tuner.explore_s == tuner.base_explore_s
+    counts = _run(tuner, {2: 40, 1: 630}.get, 5)  # the new size, on a busy machine
+    assert counts[-1] == 1

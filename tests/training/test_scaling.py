@@ -60,10 +60,32 @@ def test_shapes_land_near_their_sizes_and_bad_sweeps_are_refused():
         check_memory(run_configs([20_000, 200_000, 15_000_000], 1_000_000), 65, 2**30 // 10)
 
 
-def test_a_small_sweep_headless_writes_every_run_and_its_csvs(tmp_path, capsys):
+def test_a_small_sweep_headless_writes_every_run_and_its_csvs(tmp_path, capsys, monkeypatch):
+    """... and tunes its threads on every step, afresh for each size (its own pace, not the last one's)."""
+    from playground import threads
     from playground.cli import main
 
+    tuners = []
+
+    class Recording(threads.ThreadTuner):
+        def __init__(self, team):
+            super().__init__(team)
+            self.recorded, self.forgotten = 0, 0
+            tuners.append(self)
+
+        def record(self, items, seconds):
+            self.recorded += items
+            return super().record(items, seconds)
+
+        def restart(self, forget=False):
+            self.forgotten += forget
+            super().restart(forget)
+
+    monkeypatch.setattr(threads, "ThreadTuner", Recording)
     assert main(["sweep", "--sizes", "5k,20k,60k", "--tokens", "25k", "--out", str(tmp_path)]) == 0
+    if threads.choose()[1] == "automatic":  # (OMP_NUM_THREADS set by the user: no tuner)
+        (tuner,) = tuners
+        assert tuner.forgotten == 3 and tuner.recorded >= 3 * 10
     out = capsys.readouterr().out
     assert "fit: L(N) = " in out and "Kaplan" in out
     with open(tmp_path / "sweep.csv", encoding="utf-8") as f:
