@@ -266,6 +266,23 @@ class GrokkingEval:
 
 
 @dataclass(frozen=True)
+class InductionEval:
+    """A text run's induction heads at one validation (Olsson et al. 2022): `models.inspect.induction`."""
+
+    scores: np.ndarray  # float32 [layers, heads]: induction score on held-out passages written twice
+    heads: tuple[tuple[int, int], ...]  # the best-scoring heads, (layer, head), knocked out together
+    weakest: tuple[int, int]  # the lowest-scoring head, knocked out alone: the control
+    icl: float  # in-context-learning score: late-context loss minus early-context loss
+    icl_heads_out: float  # the same with `heads` knocked out
+    icl_weakest_out: float  # the same with `weakest` knocked out
+    losses: np.ndarray  # float32 [context]: the held-out loss at each position
+
+    @property
+    def best(self) -> float:
+        return float(np.nanmax(self.scores)) if np.isfinite(self.scores).any() else float("nan")
+
+
+@dataclass(frozen=True)
 class Baseline:
     """A fine-tune's base model measured before the first step, to show what training changed."""
 
@@ -294,6 +311,7 @@ class TrainingReport:
     before: Baseline | None = None  # a fine-tune's base model, on its first report
     translations: TranslationEval | None = None  # an encoder–decoder's scores, on validation steps
     grokking: GrokkingEval | None = None  # a modular-addition run's progress measures, on validation steps
+    induction: InductionEval | None = None  # a text run's induction heads, on validation steps (if tracked)
     events: tuple[str, ...] = field(default=())  # messages: "paused", "stopped: NaN loss", ...
     # "running", or how the run stands after this report: "paused", "stopped" (on request,
     # resumable), "finished" (all steps done) or "failed" (NaN/Inf loss, unwritable checkpoint)

@@ -13,7 +13,8 @@ from playground.info import ModelInfo
 from playground.main_window import MainWindow
 from playground.worker.requests import EXAMPLE, SCORES
 
-TIMEOUT_MS = 240_000
+TIMEOUT_MS = 360_000  # (the induction preset's run takes about four minutes)
+SPECIAL_RUNS = {"grokking": "grok", "scaling": "scaling", "induction": "induction"}  # view -> preset
 
 
 class Screenshot(QObject):
@@ -41,7 +42,7 @@ class Screenshot(QObject):
         win = self.window
         if self.view == "training":
             self._train()
-        elif self.view in ("grokking", "scaling"):
+        elif self.view in SPECIAL_RUNS:
             self._special_run()
         elif self.view == "steering":
             self._steer()
@@ -165,12 +166,12 @@ class Screenshot(QObject):
         """The grok preset's run (shown once test accuracy has stayed above 95% a while), or the
         scaling preset's sweep as it comes."""
         view = self.window.training_view
-        preset = "grok" if self.view == "grokking" else "scaling"
+        preset = SPECIAL_RUNS[self.view]
         view.form.preset.setCurrentIndex(view.form.preset.findData(preset))
         view.form.preset.activated.emit(view.form.preset.currentIndex())  # (its corpus with it)
         if preset == "grok":
             view.form.ints["steps"].setValue(1500)
-        else:  # (within the screenshot's time limit)
+        elif preset == "scaling":  # (within the screenshot's time limit)
             view.form.tokens.setText("500k")
         self.window.show_view("training")
         self._scratch = tempfile.TemporaryDirectory(prefix="playground-screenshot-")
@@ -253,7 +254,13 @@ class Screenshot(QObject):
                 self._shoot("training")
         elif self.view == "training" and request == view.check_request:
             self._shoot("training")
-        elif self.view in ("grokking", "scaling") and request == view.request:
+        elif self.view == "induction" and request == view.request:
+            view.knock_button.click()  # before and after the heads formed, with them knocked out
+            heads = view.induction_charts.history[-1][1].heads if view.induction_charts.history else ()
+            if heads:
+                view.show_head(*heads[0])
+            self._shoot("training")
+        elif self.view in SPECIAL_RUNS and request == view.request:
             self._shoot("training")
 
     def _on_mask_filled(self, _result) -> None:

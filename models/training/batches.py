@@ -35,6 +35,22 @@ def gpt_batch(
     return chunk[:, :-1], chunk[:, 1:]
 
 
+def repeat_passages(
+    data: torch.Tensor, x: torch.Tensor, y: torch.Tensor, share: float, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace about `share` of the windows (x, y [B, T]) by a passage of `data` written over and
+    over: T/8 to T/2 tokens long, so the copy is found by content (the token after the last time
+    this one was read: an induction head) and not at a fixed distance back."""
+    B, T = x.shape
+    x, y = x.clone(), y.clone()
+    for row in torch.nonzero(torch.rand(B, generator=gen) < share).flatten().tolist():
+        length = int(torch.randint(max(1, T // 8), max(2, T // 2 + 1), (), generator=gen))
+        start = int(torch.randint(len(data) - length, (), generator=gen))
+        repeated = data[start : start + length].repeat(T // length + 2)[: T + 1]
+        x[row], y[row] = repeated[:-1], repeated[1:]
+    return x, y
+
+
 class Masker:
     """BERT's masked-LM corruption: pick `prob` of the tokens; of those 80% [MASK], 10% random, 10% kept."""
 

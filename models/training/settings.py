@@ -99,6 +99,10 @@ class TrainConfig:
     sample_every: int = 500  # a generated sample (GPT) or fill-mask line (BERT); 0 = never
     sample_tokens: int = 100
     probe_every: int = 250  # attention of the probe text; 0 = never
+    induction_heads: bool = False  # a GPT on text: its induction heads measured at every validation
+    # a GPT on text: this share of the windows (training and held out) is one passage written over
+    # and over, so copying from context pays at once and induction heads form in minutes, not days
+    repeat_share: float = 0.0
     probe_text: str = ""  # "" = a line taken from the corpus
     checkpoint_every: int = 1000  # 0 = only on stop and at the end
     keep_training_state: bool = True  # False: the final folder has no optimizer state (small)
@@ -168,6 +172,15 @@ class TrainConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ModelError(f"label smoothing must be in [0, 1) (got {self.label_smoothing})")
         check_modadd(self.modulus, self.train_fraction)
+        if self.induction_heads and (self.arch != "gpt" or self.n_layer < 2):
+            raise ModelError(
+                "induction heads are measured on a GPT of 2 layers or more (one head finds the "
+                "previous token, a later one copies what followed it)"
+            )
+        if not 0.0 <= self.repeat_share <= 1.0:
+            raise ModelError(f"the share of repeated passages must be in [0, 1] (got {self.repeat_share})")
+        if self.repeat_share and self.arch != "gpt":
+            raise ModelError("repeated passages are for a GPT learning a text (the next token)")
         if not 0.0 < self.mask_prob < 1.0:
             raise ModelError(f"mask probability must be in (0, 1) (got {self.mask_prob})")
         # labelled examples are few and each is scored whole: more may be held out than of a text
@@ -331,6 +344,31 @@ PRESETS: dict[str, Preset] = {
                 sample_tokens=1,
                 probe_every=100,
                 checkpoint_every=1000,
+            ),
+        ),
+        Preset(
+            "induction",
+            "induction: the induction-head phase change (Olsson et al. 2022) on Shakespeare in about "
+            "four minutes on CPU — 2 layers, context 256, half the windows a passage read over and "
+            "over; the step the heads form is marked on the loss, and knocking them out undoes the "
+            "in-context learning",
+            TrainConfig(
+                n_layer=2,
+                n_head=4,
+                n_embd=128,
+                context=256,
+                batch_size=16,
+                steps=2500,
+                lr=1e-3,
+                min_lr=1e-4,
+                warmup_steps=100,
+                eval_every=100,
+                eval_batches=8,
+                sample_every=500,
+                probe_every=100,
+                checkpoint_every=500,
+                induction_heads=True,
+                repeat_share=0.5,
             ),
         ),
         Preset(

@@ -49,9 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--screenshot", metavar="FILE", help="render the window to FILE (PNG) and exit")
     p.add_argument("--prompt", metavar="TEXT", help="with --screenshot: the prompt to run")
     p.add_argument(
-        "--view", choices=(*VIEW_NAMES, "grokking", "scaling"),
-        help="with --screenshot: the tab to show (grokking, scaling: the Training tab's modular-addition "
-        "run, its scaling sweep)",
+        "--view", choices=(*VIEW_NAMES, "grokking", "scaling", "induction"),
+        help="with --screenshot: the tab to show (grokking, scaling, induction: the Training tab's "
+        "modular-addition run, its scaling sweep, its induction-head run)",
     )  # fmt: skip
     p.add_argument("--size", default="1400x860", help="with --screenshot: window size WxH")
     return p.parse_args(argv)

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from models.errors import ModelError
+from models.inspect.induction import THRESHOLD as INDUCTION_THRESHOLD
 from models.text.corpus import BUILTIN_CORPORA
 from models.text.modadd import is_modadd
 from models.text.tasks import TASKS
@@ -41,6 +42,7 @@ _FLAGS = {
     "seed": ("seed", int),
     "modulus": ("modulus", int),
     "train_fraction": ("train_fraction", float),
+    "repeat_share": ("repeat_share", float),
     "device": ("device", str),
     "precision": ("precision", str),
 }
@@ -79,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, (_, kind) in _FLAGS.items():
         if flag not in ("arch", "tokenizer"):
             p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind)
+    p.add_argument(
+        "--induction-heads",
+        action="store_true",
+        help="a GPT on text: measure its induction heads at every validation (the induction preset does)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
     threads.add_option(p)
     return p
@@ -90,6 +97,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     }
     if args.no_training_state:
         changes["keep_training_state"] = False
+    if args.induction_heads:
+        changes["induction_heads"] = True
     made_for = ARCHITECTURES[args.arch].preset if args.arch else ""  # the encoder–decoder's own
     task = "grok" if is_modadd(args.corpus) else "task" if _is_task(args.corpus) else "tiny"
     name = args.preset or made_for or task
@@ -195,6 +204,7 @@ def run_with_progress(trainer, quiet: bool, tuner=None) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     last = None
     accuracy = ""
+    formed = None  # the step a run tracking induction heads saw them form
     clock = time.perf_counter()
     try:
         for report in trainer:
@@ -228,6 +238,16 @@ def run_with_progress(trainer, quiet: bool, tuner=None) -> int:
                     f"step {report.step}: train {report.loss:.4f}, "
                     f"{_scores(report.val_loss, report.classes, report.translations, report.grokking)}"
                 )
+            if not quiet and report.induction is not None:
+                m = report.induction
+                heads = ", ".join(f"L{layer}H{head}" for layer, head in m.heads)
+                tqdm.write(
+                    f"  induction: best {m.best:.2f} ({heads}) · in-context {m.icl:+.3f} nats, "
+                    f"{m.icl_heads_out:+.3f} with those heads out, {m.icl_weakest_out:+.3f} weakest out"
+                )
+                if formed is None and m.best >= INDUCTION_THRESHOLD:
+                    formed = report.step
+                    tqdm.write(f"  induction heads formed at step {formed} ({heads})")
             if not quiet and report.sample:
                 tqdm.write(f"--- sample at step {report.step} ---\n{report.sample}\n---")
             for event in report.events:

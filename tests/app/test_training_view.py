@@ -385,3 +385,53 @@ def test_the_scaling_law_is_refitted_when_a_size_finishes_not_at_every_update(qt
     assert len(fits) == 1 and charts.law is not None
     charts.update_runs([*done, running], 4)  # the fourth finishes: one more fit, over four sizes
     assert len(fits) == 2 and len(fits[1][0]) == 4
+
+
+def test_the_induction_preset_marks_the_phase_change_and_knocks_the_heads_out(qtbot, view, monkeypatch):
+    """The induction preset: picked on a task, it reads Shakespeare with its two rows (tracking ticked,
+    half the windows repeated), which an encoder–decoder or BERT hides; a run feeds the score and
+    in-context-learning charts below the loss, marks the step the heads formed on the loss and in
+    the log, and the knock-out button reads that step's and the timeline's measurements."""
+    from playground.views.widgets import induction_charts
+
+    monkeypatch.setattr(induction_charts, "THRESHOLD", 0.0)  # (a tiny run: formed at its first validation)
+    form = view.form
+    form.corpus.setCurrentIndex(form.corpus.findData("task:copy"))
+    form.preset.setCurrentIndex(form.preset.findData("induction"))
+    form.preset.activated.emit(form.preset.currentIndex())
+    assert form.corpus_source() == "shakespeare"
+    assert form.induction.isChecked() and form.induction.isVisibleTo(view)
+    share = form.floats["repeat_share"]
+    assert share.isVisibleTo(view) and share.value() == 0.5
+    form.arch.setCurrentIndex(form.arch.findData("bert"))
+    assert not form.induction.isVisibleTo(view) and not share.isVisibleTo(view)
+    assert form.error.text() == ""  # (hidden: not asked of a BERT, and not refused)
+    form.arch.setCurrentIndex(form.arch.findData("gpt"))
+    form.ints["n_layer"].setValue(1)
+    assert "2 layers or more" in form.error.text() and not view.train_button.isEnabled()
+    for name, value in (("n_layer", 2), ("n_embd", 32), ("context", 32), ("steps", 40), ("eval_every", 20),
+                        ("probe_every", 20), ("sample_every", 0), ("warmup_steps", 5)):  # fmt: skip
+        form.ints[name].setValue(value)
+    assert form.error.text() == ""
+    assert not view.knock_button.isVisible()  # (not before a run that measures them)
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    _wait_finished(qtbot, view)
+    charts = view.induction_charts
+    assert charts.isVisible() and view.loss_chart.isVisible() and not view.score_chart.isVisible()
+    assert charts.height() >= view.loss_chart.height() // 2  # (not squeezed to a strip below the loss)
+    assert [step for step, _ in charts.history] == [20, 40] and charts.formed_at == 20
+    assert view.loss_chart.marker.isVisible() and view.loss_chart.marker.value() == 20
+    assert "step 20: induction heads formed" in view.samples.toPlainText()
+    assert "induction" in view.stats.text() and "in-context" in view.stats.text()
+    assert view.knock_button.isVisible() and view.knock_button.isEnabled()
+    qtbot.mouseClick(view.knock_button, Qt.MouseButton.LeftButton)
+    said = view.check_label.text()
+    assert view.check_label.isVisible() and "step 40 (the timeline's step)" in said and " out " in said
+    form.preset.setCurrentIndex(form.preset.findData("task"))  # another run: no marker, no button
+    form.preset.activated.emit(form.preset.currentIndex())
+    form.corpus.setCurrentIndex(form.corpus.findData("task:copy"))
+    _configure(view, steps=10, eval_every=10, probe_every=0, sample_every=0)
+    assert view.start()
+    _wait_finished(qtbot, view)
+    assert not view.loss_chart.marker.isVisible() and not view.knock_button.isVisible()
+    assert not charts.isVisible() and view.score_chart.isVisible()

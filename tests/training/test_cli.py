@@ -142,3 +142,23 @@ def test_the_builtin_shakespeare_corpus_and_a_warning_for_a_wild_learning_rate(
     assert "warning: learning rate 0.5 is far above" in capsys.readouterr().err
     state = torch.load(out / "training_state.pt", weights_only=True)
     assert state["corpus"]["name"] == "shakespeare"
+
+
+def test_induction_heads_are_measured_and_their_forming_said(tmp_path: Path, capsys, monkeypatch) -> None:
+    """--induction-heads (or the induction preset) prints each validation's scores and, once, the step
+    the best head passed the threshold; --repeat-share reaches the run's settings."""
+    from playground.cli import train as cli_train
+
+    monkeypatch.setattr(cli_train, "INDUCTION_THRESHOLD", 0.0)  # (a tiny run: formed at once)
+    args = ["--corpus", "shakespeare", "--out", str(tmp_path / "run"), "--layers", "2", "--heads", "2",
+            "--width", "32", "--context", "32", "--batch-size", "4", "--steps", "20", "--warmup", "2",
+            "--eval-every", "10", "--eval-batches", "2", "--sample-every", "0", "--probe-every", "0",
+            "--induction-heads", "--repeat-share", "0.25"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("  induction: best ") == 2 and "with those heads out" in out
+    assert out.count("induction heads formed at step 10") == 1
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["induction_heads"] is True and saved["repeat_share"] == 0.25
+    assert main([*args, "--layers", "1"]) == 2  # (the last --layers counts)
+    assert "2 layers or more" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from models.nn.gpt import GPT
 from models.results import Baseline
 from models.text.corpus import BUILTIN_CORPORA, Corpus, check_size, load_corpus, read_text
 from models.text.tokenizer import Tokenizer
-from models.training.batches import Masker, encode_ids, gpt_batch
+from models.training.batches import Masker, encode_ids, gpt_batch, repeat_passages
 from models.training.objectives.base import Objective, evaluated
 from models.training.settings import TrainConfig
 
@@ -42,6 +42,8 @@ class TextObjective(Objective):
         self.val_ids = encode_ids(self.tokenizer, val_text)
         check_size(corpus.name, len(self.train_ids), len(self.val_ids), config.context, config.val_fraction)
         self.probe_text = config.probe_text or corpus.probe_text(config.val_fraction)
+        if config.induction_heads and not config.probe_text:  # a line read twice: induction shows
+            self.probe_text = f"{self.probe_text}\n{self.probe_text}"
         self.sample_prompt = corpus.sample_prompt(config.val_fraction)
 
     def windows(self, data: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,13 +63,17 @@ class TextObjective(Objective):
     ) -> tuple[float, dict[str, Any]]:
         """The mean loss of the same held-out windows every time (any module whose output has
         `.logits` will do: a benchmark scores a reference model on the very same batches)."""
-        gen = torch.Generator().manual_seed(self.config.seed + 10_000)
         total = 0.0
         with evaluated(model), torch.inference_mode(), autocast:
-            for _ in range(self.config.eval_batches):
-                x, y = self.windows(self.val_ids, gen)
-                total += float(self.loss(model, model, x.to(device), y.to(device)))
+            for x, y in self.held_out(device):
+                total += float(self.loss(model, model, x, y))
         return total / self.config.eval_batches, {}
+
+    def held_out(self, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The validation batches: the same windows of the held-out text at every validation."""
+        gen = torch.Generator().manual_seed(self.config.seed + 10_000)
+        batches = (self.windows(self.val_ids, gen) for _ in range(self.config.eval_batches))
+        return [(x.to(device), y.to(device)) for x, y in batches]
 
     def describe(self) -> str:
         return f"{len(self.train_ids)} training tokens"
@@ -91,7 +97,23 @@ class NextToken(TextObjective):
         return given if given is not None else new_gpt(self.config, self.tokenizer)
 
     def windows(self, data: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return gpt_batch(data, self.config.batch_size, self.config.context, gen)
+        cfg = self.config
+        x, y = gpt_batch(data, cfg.batch_size, cfg.context, gen)
+        return repeat_passages(data, x, y, cfg.repeat_share, gen) if cfg.repeat_share else (x, y)
+
+    def evaluate(
+        self, model: Model, device: torch.device, autocast: AbstractContextManager
+    ) -> tuple[float, dict[str, Any]]:
+        """The held-out loss; with `induction_heads`, from the loss at each position of the same
+        windows, and the induction measurements with it (`models.inspect.induction`)."""
+        if not self.config.induction_heads:
+            return super().evaluate(model, device, autocast)
+        from models.inspect.induction import held_out_passages, measure_induction
+
+        passages = held_out_passages(self.val_ids, self.config.context)
+        with evaluated(model), autocast:
+            measured = measure_induction(model, self.held_out(device), passages)
+        return float(measured.losses.mean()), {"induction": measured}
 
     def sample(self, model: Model, step: int) -> str:
         """A continuation of the run's prompt, with the run's seed (every sample alike)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -56,6 +57,9 @@ FLOAT_FIELDS = (
     ("weight_decay", "Weight decay", 0.0, 100.0, 3, "AdamW's decay of the weight matrices"),
     ("train_fraction", "Training fraction", 0.0, 1.0, 2,
      "Modular addition: the share of the pairs trained on (the rest are held out)"),
+    ("repeat_share", "Repeated passages", 0.0, 1.0, 2,
+     "The share of windows that are one passage read over and over: copying from context\n"
+     "pays at once, and induction heads form in minutes instead of days"),
 )  # fmt: skip
 MODADD_FIELDS = ("modulus", "train_fraction")  # shown only for the modular-addition task
 
@@ -134,6 +138,13 @@ class TrainingForm(QWidget):
         self.device.setToolTip("auto: CUDA, then Apple MPS, then CPU")
         self.device.currentIndexChanged.connect(self._on_edited)
         form.addRow("Device", self.device)
+        self.induction = QCheckBox("at every validation")
+        self.induction.setToolTip(
+            "Score every head as an induction head, measure in-context learning (late minus early\n"
+            "loss) and knock the best induction heads out: the phase change marked on the loss"
+        )
+        self.induction.toggled.connect(self._on_edited)
+        form.addRow("Induction heads", self.induction)
         self.probe_text = QLineEdit(placeholderText="(a line from the corpus)")
         self.probe_text.setToolTip("The text whose attention is snapshotted as the model learns")
         self.probe_text.textChanged.connect(self._on_edited)
@@ -162,7 +173,10 @@ class TrainingForm(QWidget):
             "tokenizer": self.tokenizer.currentData(),
             "device": self.device.currentData(),
             "probe_text": self.probe_text.text(),
+            "induction_heads": self.induction.isChecked() and self.induction.isVisibleTo(self),
         }
+        if not self.floats["repeat_share"].isVisibleTo(self):  # (not a GPT learning a text)
+            values["repeat_share"] = 0.0
         base = PRESETS[self.preset.currentData()].config
         return base.replace(**values)
 
@@ -194,14 +208,15 @@ class TrainingForm(QWidget):
     def apply(self, cfg: TrainConfig) -> None:
         """Show a config's values (from a preset) without emitting a storm of checks."""
         names = {f.name for f in fields(cfg)}
-        for widget in [*self.ints.values(), *self.floats.values(), self.arch, self.tokenizer]:
+        for widget in [*self.ints.values(), *self.floats.values(), self.arch, self.tokenizer, self.induction]:
             widget.blockSignals(True)
         for name, box in [*self.ints.items(), *self.floats.items()]:
             if name in names:
                 box.setValue(getattr(cfg, name))
         self.arch.setCurrentIndex(self.arch.findData(cfg.arch))
         self.tokenizer.setCurrentIndex(self.tokenizer.findData(cfg.tokenizer))
-        for widget in [*self.ints.values(), *self.floats.values(), self.arch, self.tokenizer]:
+        self.induction.setChecked(cfg.induction_heads)
+        for widget in [*self.ints.values(), *self.floats.values(), self.arch, self.tokenizer, self.induction]:
             widget.blockSignals(False)
         self._on_edited()
 
@@ -219,7 +234,9 @@ class TrainingForm(QWidget):
     def _on_preset_activated(self, _index: int) -> None:
         if self.preset.currentData() == "grok":  # grokking's settings are for its task alone
             self.corpus.setCurrentIndex(self.corpus.findData(MODADD))
-        elif self.scaling() and str(self.corpus.currentData()).startswith(("task:", PAIRS)):  # a text
+        elif (self.scaling() or self.preset.currentData() == "induction") and str(
+            self.corpus.currentData()
+        ).startswith(("task:", PAIRS)):  # a text
             self.corpus.setCurrentIndex(self.corpus.findData("shakespeare"))
         self.apply(PRESETS[self.preset.currentData()].config)
 
@@ -283,8 +300,12 @@ class TrainingForm(QWidget):
             self._form.setRowVisible(self.floats.get(name) or self.ints[name], modadd)
         for box in (self.sizes, self.tokens):
             self._form.setRowVisible(box, scaling)
+        # (a GPT learning a text or a task; not grokking's pairs, a sweep or an encoder–decoder)
+        text_gpt = self.arch.currentData() == "gpt" and not (modadd or scaling or pairs)
+        self._form.setRowVisible(self.induction, text_gpt)
+        self._form.setRowVisible(self.floats["repeat_share"], text_gpt)
         for name, box in [*self.ints.items(), *self.floats.items()]:  # a sweep sets each size's own
-            if name not in MODADD_FIELDS:
+            if name not in (*MODADD_FIELDS, "repeat_share"):
                 self._form.setRowVisible(box, not scaling or name == "seed")
         if modadd:
             hint = (

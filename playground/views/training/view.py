@@ -39,6 +39,7 @@ from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.grokking_charts import GrokkingCharts
 from playground.views.widgets.heatmap import HeatmapPlot, colorbar
+from playground.views.widgets.induction_charts import InductionCharts
 from playground.views.widgets.mosaic import AttentionMosaic
 from playground.views.widgets.save_dialogs import ask_new_folder
 from playground.views.widgets.scaling_charts import ScalingCharts
@@ -74,6 +75,7 @@ class TrainingView(QWidget):
         self.following = False  # the run reporting now is this view's (not a fine-tune)
 
         self.task_run = False  # the last run trained on a built-in task
+        self.induction_run = False  # the last run measured its induction heads
         self.latest_scores: dict[str, np.ndarray] | None = None  # the newest head scores
         self.check_request = 0
 
@@ -115,6 +117,7 @@ class TrainingView(QWidget):
         self.splitter.addWidget(body)
         self.splitter.setStretchFactor(1, 1)
         QVBoxLayout(self).addWidget(self.splitter)
+        self._show_charts(None)
 
         w = client  # the facade relays every answer of the worker
         w.training_started.connect(self._on_training_started)
@@ -168,6 +171,12 @@ class TrainingView(QWidget):
             "answers on 50 fresh questions of the task: is that head the one doing the job?",
             self._on_check_clicked,
         )
+        self.knock_button = self._button(
+            "Test the induction heads",
+            "In-context learning with the best induction heads knocked out, and with the weakest\n"
+            "head out, before the heads formed and at the timeline's step (measured at each validation)",
+            self._on_knock_clicked,
+        )
         self.check_label = QLabel(wordWrap=True)
         self.check_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.check_label.hide()
@@ -182,6 +191,7 @@ class TrainingView(QWidget):
         controls.addWidget(self.save_button)
         controls.addWidget(self.resume_button)
         controls.addWidget(self.check_button)
+        controls.addWidget(self.knock_button)
         self.look_for = QLabel(wordWrap=True)
         # two lines reserved: text arriving at the start must not re-lay out (and repaint) the charts
         self.look_for.setMinimumHeight(2 * self.look_for.fontMetrics().lineSpacing() + 4)
@@ -196,10 +206,13 @@ class TrainingView(QWidget):
         self.grok_charts.hide()
         self.scaling_charts = ScalingCharts()  # a scaling sweep's: in place of all the others
         self.scaling_charts.hide()
+        self.induction_charts = InductionCharts()  # a run tracking induction heads: below its loss
+        self.induction_charts.hide()
         self.charts = (
             self.loss_chart,
             self.grok_charts,
             self.scaling_charts,
+            self.induction_charts,
             self.score_chart,
             self.lr_chart,
         )
@@ -217,11 +230,10 @@ class TrainingView(QWidget):
         charts.addWidget(self.loss_chart)
         charts.addWidget(self.grok_charts)
         charts.addWidget(self.scaling_charts)
+        charts.addWidget(self.induction_charts)
         charts.addWidget(self.score_chart)
         charts.addWidget(self.lr_chart)
-        charts.setStretchFactor(0, 3)
-        charts.setStretchFactor(1, 2)
-        charts.setStretchFactor(2, 1)
+        self.chart_splitter = charts
         return charts
 
     def _build_attention(self) -> QWidget:
@@ -300,12 +312,23 @@ class TrainingView(QWidget):
         return True
 
     def _show_charts(self, special) -> None:
-        """A grokking run's or a sweep's charts in place of the run charts, or (None) the run charts."""
-        for chart in (self.grok_charts, self.scaling_charts):
+        """A grokking run's or a sweep's charts in place of the run charts, a run tracking
+        induction heads' below its loss, or (None) the run charts."""
+        for chart in (self.grok_charts, self.scaling_charts, self.induction_charts):
             chart.setVisible(chart is special)
-        for chart in (self.loss_chart, self.score_chart, self.lr_chart):
+        for chart in (self.score_chart, self.lr_chart):
             chart.setVisible(special is None)
-        self.log_box.setVisible(special is None)
+        with_loss = special in (None, self.induction_charts)
+        self.loss_chart.setVisible(with_loss)
+        self.log_box.setVisible(with_loss)
+        # the shown charts share the height by weight (a splitter keeps a chart hidden so far at nothing)
+        weights = {self.loss_chart: 3, self.score_chart: 2, self.lr_chart: 1, self.induction_charts: 3}
+        height = max(self.chart_splitter.height(), 600)
+        shown = [w for w in self.charts if w.isVisibleTo(self)]
+        total = sum(weights.get(w, 1) for w in shown)
+        self.chart_splitter.setSizes(
+            [height * weights.get(w, 1) // total if w in shown else 0 for w in self.charts]
+        )
         self.attention_panel.setVisible(special is not self.scaling_charts)
 
     def start_sweep(self, out_dir: str = "") -> bool:
@@ -387,7 +410,8 @@ class TrainingView(QWidget):
         grokking = is_modadd(info.corpus)
         # grokking's losses on a log-step axis stand for the loss chart's (one layer of 4 heads on 5
         # tokens: little to score; a constant learning rate)
-        self._show_charts(self.grok_charts if grokking else None)
+        tracking = info.config.induction_heads
+        self._show_charts(self.grok_charts if grokking else self.induction_charts if tracking else None)
         for chart in (self.loss_chart, self.score_chart, self.lr_chart):
             fix_steps(chart, info.config.steps)
         self.lr_chart.setYRange(0, info.config.lr * 1.05)
@@ -401,6 +425,7 @@ class TrainingView(QWidget):
             self.latest_scores = scores
         # a decoder's task: its heads can be checked on fresh questions (not an encoder–decoder's pairs)
         self.task_run = info.corpus.startswith("task:") and info.capabilities.causal and not grokking
+        self.induction_run = tracking
         self.last_step = len(info.losses)
         if self.last_step:  # a resumed run: its curves continue; its attention snapshots were not saved
             self.timeline_label.setText(
@@ -434,6 +459,8 @@ class TrainingView(QWidget):
                 self._show_translations(r.step, r.translations)
             if r.grokking is not None:
                 self._show_grokking(r.step, r.grokking)
+            if r.induction is not None:
+                self._show_induction(r.step, r.induction)
             if r.probe is not None:
                 self._add_snapshot(r.step, r.probe)
             if r.head_scores is not None:
@@ -473,6 +500,19 @@ class TrainingView(QWidget):
             self.samples.appendPlainText(
                 f"── step {step}: test accuracy crossed 50% ({scores.test_accuracy:.0%}), key "
                 f"frequencies {', '.join(map(str, scores.key_frequencies))} ──"
+            )
+
+    def _show_induction(self, step: int, measured) -> None:
+        """A validation of a run tracking induction heads: the best score and the in-context
+        learning in the stats, the charts fed, and the step they formed marked on the loss."""
+        self.scores_text = f" · induction {measured.best:.2f} · in-context {measured.icl:+.2f}"
+        if self.induction_charts.add(step, measured) is not None:
+            heads = ", ".join(f"L{layer}H{head}" for layer, head in measured.heads)
+            self.loss_chart.mark(step, "induction heads")
+            self.samples.appendPlainText(
+                f"── step {step}: induction heads formed — {heads} (best score {measured.best:.2f}); "
+                f"in-context learning {measured.icl:+.3f} nats, {measured.icl_heads_out:+.3f} with them "
+                f"knocked out, {measured.icl_weakest_out:+.3f} with the weakest head out ──"
             )
 
     def _drawings(self) -> list[tuple[bool, object, pg.GraphicsView]]:
@@ -584,6 +624,8 @@ class TrainingView(QWidget):
         self.lr_chart.reset()
         self.grok_charts.reset()
         self.scaling_charts.reset()
+        self.induction_charts.reset()
+        self.loss_chart.mark(None)
         self.loss_chart.reset(np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         self.samples.clear()
         self.refusal = ""
@@ -622,6 +664,8 @@ class TrainingView(QWidget):
             state == "idle" and checkable and not self.client.phase(self.check_request)
         )
         self.check_button.setVisible(self.task_run)
+        self.knock_button.setVisible(self.induction_run)
+        self.knock_button.setEnabled(bool(self.induction_charts.history))
         worker = self.client.state
         if state == "preparing" and worker.request == self.request and worker.label:
             self.stats.setText(worker.label)
@@ -684,6 +728,39 @@ class TrainingView(QWidget):
             f"({weakest - intact:+.0%})"
         )
         self.check_label.show()
+
+    # ---- do the induction heads make the in-context learning? ---------------------------------------
+    def _on_knock_clicked(self) -> None:
+        """Before the heads formed and at the timeline's step (the newest validation at or before
+        it): the in-context learning with every head, the best induction heads out, the weakest out."""
+        history = self.induction_charts.history
+        if not history:
+            return
+        formed = self.induction_charts.formed_at
+        snapshot = self.snapshots[self.timeline.value()][0] if self.snapshots else history[-1][0]
+        after = [h for h in history if h[0] <= snapshot] or history[:1]
+        lines = []
+        if formed is not None:
+            before = [h for h in history if h[0] < formed]
+            if before:
+                lines.append(_knocked_line(*before[-1], "before the heads formed"))
+        lines.append(_knocked_line(*after[-1], "the timeline's step"))
+        self.check_label.setText(
+            "<b>In-context learning</b> (held-out loss at the context's end minus near its start; "
+            "more negative: more learned from the text read so far)<br>" + "<br>".join(lines)
+        )
+        self.check_label.show()
+
+
+def _knocked_line(step: int, measured, when: str) -> str:
+    heads = ", ".join(f"L{layer}H{head}" for layer, head in measured.heads)
+    w = measured.weakest
+    return (
+        f"step {step:,} ({when}): every head <b>{measured.icl:+.3f}</b> · {heads} out "
+        f"<b>{measured.icl_heads_out:+.3f}</b> ({measured.icl_heads_out - measured.icl:+.3f}) · "
+        f"L{w[0]}H{w[1]} out (weakest) <b>{measured.icl_weakest_out:+.3f}</b> "
+        f"({measured.icl_weakest_out - measured.icl:+.3f})"
+    )
 
 
 def _clock(seconds: float) -> str:

@@ -74,6 +74,20 @@ class LossChart(pg.PlotWidget):
             name="validation",
         )
 
+        self.marker = pg.InfiniteLine(  # a step worth seeing, e.g. where induction heads formed
+            angle=90, pen=pg.mkPen("#d62728", width=1.5, style=pg.QtCore.Qt.DashLine),
+            label="", labelOpts={"position": 0.9, "color": "#d62728"},
+        )  # fmt: skip
+        self.marker.setVisible(False)
+        self.addItem(self.marker, ignoreBounds=True)
+
+    def mark(self, step: int | None, label: str = "") -> None:
+        """A dashed line at `step`, labelled; None takes it away."""
+        self.marker.setVisible(step is not None)
+        if step is not None:
+            self.marker.setValue(step)
+            self.marker.label.setFormat(f"{label} ({step:,})")
+
     def set_log(self, on: bool) -> None:
         self.setLogMode(y=on)
         self.getViewBox().setYRange(0, 1, padding=0)  # in the new units: the next fit replaces it
