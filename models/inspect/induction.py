@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # (the window reads THRESHOLD and phase_change and must not l
 
 PASSAGES = 4  # held-out passages, each written twice: their scores are averaged
 KNOCKED = 2  # the best-scoring heads, knocked out together
-THRESHOLD = 0.2  # the best head's score at which induction heads are said to have formed (chance: 2/context)
+THRESHOLD = 0.2  # the best head's score at which they are said to have formed (uniform: ~1/context)
 
 
 def induction_scores(model: Model, passages: Sequence[torch.Tensor]) -> np.ndarray:

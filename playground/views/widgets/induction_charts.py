@@ -37,7 +37,10 @@ class InductionCharts(pg.GraphicsLayoutWidget):
         for plot in (self.score_plot, self.icl_plot):
             plot.setLabel("bottom", "step")
             plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        # (where the curves are not: the score rises from the bottom, the in-context learning falls
+        # from zero on the right)
+        self.score_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.icl_plot.addLegend(offset=(10, -10), labelTextSize="8pt")
         self.score_plot.setYRange(0, 1, padding=0.02)
         self.icl_plot.setLabel("left", "nats")
         self.best = Series()
