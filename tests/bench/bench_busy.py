@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import checkout  # noqa: F401  (the repository on sys.path, as from any folder)
 
@@ -81,6 +82,20 @@ def measure(what: str, n: int, choice: str) -> tuple[float, int]:
     return float(rate), int(threads)
 
 
+@contextmanager
+def beside(name: str):
+    """Within the block, the named neighbour runs in a process of its own (none for "quiet")."""
+    code = NEIGHBOURS[name]
+    neighbour = subprocess.Popen([sys.executable, "-c", code]) if code else None
+    try:
+        time.sleep(1.0 if code else 0)  # the neighbour is up to speed
+        yield
+    finally:
+        if neighbour is not None:
+            neighbour.kill()
+            neighbour.wait()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=400)
@@ -91,15 +106,9 @@ def main() -> None:
     for choice in args.settings.split(","):
         for what, n, unit in (("train", args.steps, "steps/s"), ("generate", args.tokens, "tok/s")):
             quiet = None
-            for name, code in NEIGHBOURS.items():
-                neighbour = subprocess.Popen([sys.executable, "-c", code]) if code else None
-                try:
-                    time.sleep(1.0 if code else 0)  # the neighbour is up to speed
+            for name in NEIGHBOURS:
+                with beside(name):
                     rate, threads = measure(what, n, choice)
-                finally:
-                    if neighbour is not None:
-                        neighbour.kill()
-                        neighbour.wait()
                 quiet = quiet or rate
                 print(f"{choice:>4} settings, {what:<8} {name:<14} {rate:8.1f} {unit}  "
                       f"{rate / quiet:5.2f}x quiet  ({threads} threads)", flush=True)  # fmt: skip

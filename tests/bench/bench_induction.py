@@ -19,7 +19,7 @@ import sys
 import time
 
 import checkout  # noqa: F401  (the repository on sys.path, as from any folder)
-from bench_busy import NEIGHBOURS
+from bench_busy import NEIGHBOURS, beside
 
 BUDGET_S = 300.0
 
@@ -61,16 +61,9 @@ def main() -> None:
     print(f"{header}  in-context: every head / best out / weakest out")
     for name in args.beside:
         for seed in args.seeds:
-            code = NEIGHBOURS[name]
-            neighbour = subprocess.Popen([sys.executable, "-c", code]) if code else None
-            try:
-                time.sleep(1.0 if code else 0)
+            with beside(name):
                 out = subprocess.run([sys.executable, __file__, "--one", str(seed)], capture_output=True,
                                      text=True, check=True).stdout  # fmt: skip
-            finally:
-                if neighbour is not None:
-                    neighbour.kill()
-                    neighbour.wait()
             seen = ast.literal_eval(out.strip().splitlines()[-1])
             formed = "not formed"
             if "formed" in seen:

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 import checkout  # noqa: F401  (the repository on sys.path, as from any folder)
-from bench_busy import NEIGHBOURS
+from bench_busy import NEIGHBOURS, beside
 
 BUDGET_S = 600.0
 
@@ -31,20 +31,12 @@ def main() -> None:
     args = parser.parse_args()
     results = []
     for name in args.beside:
-        code = NEIGHBOURS[name]
-        neighbour = subprocess.Popen([sys.executable, "-c", code]) if code else None
-        try:
-            time.sleep(1.0 if code else 0)
-            with tempfile.TemporaryDirectory() as out:
-                start = time.perf_counter()
-                sweep = [sys.executable, "-m", "playground.cli", "sweep", "--sizes", args.sizes,
-                         "--tokens", args.tokens, "--out", out]  # fmt: skip
-                printed = subprocess.run(sweep, capture_output=True, text=True, check=True).stdout
-                took = time.perf_counter() - start
-        finally:
-            if neighbour is not None:
-                neighbour.kill()
-                neighbour.wait()
+        with beside(name), tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            sweep = [sys.executable, "-m", "playground.cli", "sweep", "--sizes", args.sizes,
+                     "--tokens", args.tokens, "--out", out]  # fmt: skip
+            printed = subprocess.run(sweep, capture_output=True, text=True, check=True).stdout
+            took = time.perf_counter() - start
         print(f"--- beside: {name}\n{printed.rstrip()}", flush=True)
         fit = next((line for line in printed.splitlines() if line.startswith("fit:")), "no fit")
         results.append((name, took, fit))
