@@ -16,7 +16,7 @@ MARK_COLOR = "#d62728"
 ICL_SERIES = (  # InductionEval field, legend, colour, dashed
     ("icl", "every head", VAL_COLOR, False),
     ("icl_heads_out", "induction heads out", "#9467bd", False),
-    ("icl_weakest_out", "weakest head out", "#7f7f7f", True),
+    ("icl_weakest_out", "weakest out", "#7f7f7f", True),
 )
 
 
@@ -33,16 +33,18 @@ class InductionCharts(pg.GraphicsLayoutWidget):
     def __init__(self) -> None:
         super().__init__()
         self.score_plot = self.addPlot(row=0, col=0, title="induction score of the best head")
-        self.icl_plot = self.addPlot(row=1, col=0, title="in-context learning: late minus early loss")
+        self.icl_plot = self.addPlot(row=1, col=0)
         for plot in (self.score_plot, self.icl_plot):
             plot.setLabel("bottom", "step")
             plot.showGrid(x=True, y=True, alpha=0.2)
         # (where the curves are not: the score rises from the bottom, the in-context learning falls
         # from zero on the right)
         self.score_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
-        self.icl_plot.addLegend(offset=(10, -10), labelTextSize="8pt")
+        # (the key in the title, each name in its curve's colour: a legend covers a short plot's curves)
+        key = " · ".join(f"<span style='color:{color}'>{legend}</span>" for _, legend, color, _ in ICL_SERIES)
+        self.icl_plot.setTitle(key, size="9pt")
         self.score_plot.setYRange(0, 1, padding=0.02)
-        self.icl_plot.setLabel("left", "nats")
+        self.icl_plot.setLabel("left", "in-context (nats)")
         self.best = Series()
         self.best_curve = self.score_plot.plot(pen=pg.mkPen(theme.accent(), width=2), name="best head")
         threshold = pg.InfiniteLine(
