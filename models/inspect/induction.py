@@ -17,6 +17,11 @@ if TYPE_CHECKING:  # (the window reads THRESHOLD and phase_change and must not l
 
     from models.nn import Model
 
+LOOK_FOR = (
+    "the loss falling fastest where the best head's induction score passes 0.2 (the dashed line); "
+    "from then on a layer-1 head draws a stripe one step right of the repeat in the probe line read "
+    "twice, and knocking it out takes the in-context learning away"
+)
 PASSAGES = 4  # held-out passages, each written twice: their scores are averaged
 KNOCKED = 2  # the best-scoring heads, knocked out together
 THRESHOLD = 0.2  # the best head's score at which they are said to have formed (uniform: ~1/context)

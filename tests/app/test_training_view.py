@@ -422,6 +422,7 @@ def test_the_induction_preset_marks_the_phase_change_and_knocks_the_heads_out(qt
     assert [step for step, _ in charts.history] == [20, 40] and charts.formed_at == 20
     assert view.loss_chart.marker.isVisible() and view.loss_chart.marker.value() == 20
     assert "step 20: induction heads formed" in view.samples.toPlainText()
+    assert "Look for:</b> the loss falling fastest" in view.look_for.text()
     assert "induction" in view.stats.text() and "in-context" in view.stats.text()
     assert view.knock_button.isVisible() and view.knock_button.isEnabled()
     qtbot.mouseClick(view.knock_button, Qt.MouseButton.LeftButton)

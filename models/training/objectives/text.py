@@ -101,6 +101,13 @@ class NextToken(TextObjective):
         x, y = gpt_batch(data, cfg.batch_size, cfg.context, gen)
         return repeat_passages(data, x, y, cfg.repeat_share, gen) if cfg.repeat_share else (x, y)
 
+    @property
+    def look_for(self) -> str:
+        """What the run shows (its induction heads forming, when measured), else ""."""
+        from models.inspect.induction import LOOK_FOR
+
+        return LOOK_FOR if self.config.induction_heads else ""
+
     def evaluate(
         self, model: Model, device: torch.device, autocast: AbstractContextManager
     ) -> tuple[float, dict[str, Any]]:
