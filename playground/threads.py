@@ -12,6 +12,8 @@ own OMP_NUM_THREADS, or a count chosen in the app or with --threads, is kept as 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterable, Iterator
 
 
 def cores() -> int:
@@ -76,6 +78,18 @@ def use(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def tuned(items: Iterable, tuner: ThreadTuner | None) -> Iterator:
+    """Each of `items` (a headless run's steps), the tuner fed the time between two of them and its
+    better count used at once; `items` as they are without a tuner (a count chosen by the user)."""
+    clock = time.perf_counter()
+    for item in items:
+        now = time.perf_counter()
+        if tuner is not None and (better := tuner.record(1, now - clock)) is not None:
+            use(better)
+        clock = now
+        yield item
 
 
 class ThreadTuner:

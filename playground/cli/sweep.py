@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import time
 from pathlib import Path
 
 from models.errors import ModelError
@@ -66,14 +65,9 @@ def _sweep(args: argparse.Namespace, tuner: threads.ThreadTuner | None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     runs, last = [], None
-    clock = time.perf_counter()
-    for run, report in sweep(configs, corpus, out):
-        now = time.perf_counter()
+    for run, report in threads.tuned(sweep(configs, corpus, out), tuner):
         if run is not last and tuner is not None:
             tuner.restart(forget=True)
-        if tuner is not None and (better := tuner.record(1, now - clock)) is not None:
-            threads.use(better)
-        clock = now
         if run is not last:
             if last is not None:
                 runs.append(last)

@@ -178,7 +178,6 @@ def _scores(val_loss: float, classes, translations=None, grokking=None) -> str:
 def run_with_progress(trainer, quiet: bool, tuner=None) -> int:
     """Iterate a trainer with a progress bar, samples and events; Ctrl-C stops it cleanly. A
     `tuner` (playground.threads.ThreadTuner) picks the thread count as the steps go."""
-    import time
 
     import torch
     from tqdm import tqdm
@@ -205,14 +204,9 @@ def run_with_progress(trainer, quiet: bool, tuner=None) -> int:
     last = None
     accuracy = ""
     formed = None  # the step a run tracking induction heads saw them form
-    clock = time.perf_counter()
     try:
-        for report in trainer:
+        for report in threads.tuned(trainer, tuner):
             last = report
-            now = time.perf_counter()
-            if tuner is not None and (better := tuner.record(1, now - clock)) is not None:
-                threads.use(better)
-            clock = now
             bar.update(report.step - bar.n)
             post = {
                 "loss": f"{report.loss:.3f}",

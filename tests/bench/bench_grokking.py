@@ -30,13 +30,10 @@ def run(seed: int) -> dict:
 
     tuner = threads.start(None, print)
     trainer = Trainer(preset("grok", seed=seed, probe_every=0, sample_every=0), "task:modadd")
-    start = clock = time.perf_counter()
+    start = time.perf_counter()
     seen: dict = {}
-    for report in trainer:
+    for report in threads.tuned(trainer, tuner):
         now = time.perf_counter()
-        if (better := tuner.record(1, now - clock)) is not None:
-            threads.use(better)
-        clock = now
         g = report.grokking
         if g is None:
             continue

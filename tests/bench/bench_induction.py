@@ -32,13 +32,10 @@ def run(seed: int) -> dict:
 
     tuner = threads.start(None, print)
     trainer = Trainer(preset("induction", seed=seed, sample_every=0, checkpoint_every=0), "shakespeare")
-    start = clock = time.perf_counter()
+    start = time.perf_counter()
     seen: dict = {}
-    for report in trainer:
+    for report in threads.tuned(trainer, tuner):
         now = time.perf_counter()
-        if tuner is not None and (better := tuner.record(1, now - clock)) is not None:
-            threads.use(better)
-        clock = now
         m = report.induction
         if m is None:
             continue
