@@ -387,7 +387,9 @@ def test_the_scaling_law_is_refitted_when_a_size_finishes_not_at_every_update(qt
     assert len(fits) == 2 and len(fits[1][0]) == 4
 
 
-def test_the_induction_preset_marks_the_phase_change_and_knocks_the_heads_out(qtbot, view, monkeypatch):
+def test_the_induction_preset_marks_the_phase_change_and_knocks_the_heads_out(
+    qtbot, view, monkeypatch, tmp_path
+):
     """The induction preset: picked on a task, it reads Shakespeare with its two rows (tracking ticked,
     half the windows repeated), which an encoder–decoder or BERT hides; a run feeds the score and
     in-context-learning charts below the loss, marks the step the heads formed on the loss and in
@@ -424,6 +426,13 @@ def test_the_induction_preset_marks_the_phase_change_and_knocks_the_heads_out(qt
     assert "step 20: induction heads formed" in view.samples.toPlainText()
     assert "Look for:</b> the loss falling fastest" in view.look_for.text()
     assert "induction" in view.stats.text() and "in-context" in view.stats.text()
+    path = tmp_path / "induction.csv"
+    view.export_losses_csv(path)
+    header, *rows = path.read_text().splitlines()
+    assert header.startswith("step,train_loss,val_loss,best_induction_score,heads,icl,") and len(rows) == 40
+    validated, between = rows[19].split(","), rows[18].split(",")  # steps 20 and 19
+    assert validated[0] == "20" and 0 <= float(validated[3]) <= 1 and validated[4].startswith("L")
+    assert between[3] == ""
     assert view.knock_button.isVisible() and view.knock_button.isEnabled()
     qtbot.mouseClick(view.knock_button, Qt.MouseButton.LeftButton)
     said = view.check_label.text()

@@ -678,8 +678,9 @@ class TrainingView(QWidget):
         return special[0] if special else self.loss_chart
 
     def export_losses_csv(self, path) -> None:
-        """step, training loss, validation loss (empty where not validated); a modular-addition
-        run's accuracies and progress measures at each validation."""
+        """step, training loss, validation loss (empty where not validated), and a run's induction
+        measurements where it took them; a modular-addition run's accuracies and progress measures
+        at each validation; a sweep's sizes and fit."""
         import csv
 
         for special in (self.grok_charts, self.scaling_charts):
@@ -689,12 +690,14 @@ class TrainingView(QWidget):
 
         steps, losses = self.loss_chart.train.data()
         val = dict(zip(*self.loss_chart.val.data(), strict=True))
+        induction = self.induction_charts if self.induction_charts.isVisible() else None  # its columns too
         with open(path, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
-            out.writerow(["step", "train_loss", "val_loss"])
+            out.writerow(["step", "train_loss", "val_loss", *(induction.COLUMNS if induction else ())])
             for step, loss in zip(steps, losses, strict=True):
                 v = val.get(step)
-                out.writerow([int(step), f"{loss:.6f}", "" if v is None else f"{v:.6f}"])
+                measured = induction.row(int(step)) if induction else []
+                out.writerow([int(step), f"{loss:.6f}", "" if v is None else f"{v:.6f}", *measured])
 
     # ---- is the copying head the one doing the job? ----------------------------------------------
     def _copying_heads(self) -> tuple[tuple[int, int], tuple[int, int]] | None:

@@ -4,8 +4,6 @@ heads knocked out and with the weakest head knocked out beside it."""
 
 from __future__ import annotations
 
-import csv
-
 import pyqtgraph as pg
 
 from models.inspect.induction import THRESHOLD
@@ -105,12 +103,13 @@ class InductionCharts(pg.GraphicsLayoutWidget):
             self.score_plot.setTitle(f"best induction score {m.best:.2f} ({heads}){formed}")
         self.dirty = False
 
-    def export_csv(self, path) -> None:
-        """step, the best score and its heads, the three in-context-learning scores."""
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            out = csv.writer(f)
-            out.writerow(["step", "best_induction_score", "heads", *(n for n, *_ in ICL_SERIES), "weakest"])
-            for step, m in self.history:
-                heads = " ".join(f"L{layer}H{head}" for layer, head in m.heads)
-                icl = (f"{getattr(m, n):.6f}" for n, *_ in ICL_SERIES)
-                out.writerow([step, f"{m.best:.6f}", heads, *icl, f"L{m.weakest[0]}H{m.weakest[1]}"])
+    COLUMNS = ("best_induction_score", "heads", *(n for n, *_ in ICL_SERIES), "weakest")
+
+    def row(self, step: int) -> list[str]:
+        """That validation's measurements as `COLUMNS` (empty where the step was not validated)."""
+        m = dict(self.history).get(step)
+        if m is None:
+            return [""] * len(self.COLUMNS)
+        heads = " ".join(f"L{layer}H{head}" for layer, head in m.heads)
+        icl = [f"{getattr(m, n):.6f}" for n, *_ in ICL_SERIES]
+        return [f"{m.best:.6f}", heads, *icl, f"L{m.weakest[0]}H{m.weakest[1]}"]
