@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 
-from models.inspect.induction import THRESHOLD
+from models.inspect.induction import THRESHOLD, phase_change
 from playground import theme
 from playground.views.widgets.training_charts import VAL_COLOR, Series
 
@@ -83,9 +83,9 @@ class InductionCharts(pg.GraphicsLayoutWidget):
         for name, series in self.icl.items():
             series.extend([step], [getattr(measured, name)])
         self.dirty = True
-        if self.formed_at is None and measured.best >= THRESHOLD:
-            self.formed_at = step
-            return step
+        if self.formed_at is None:  # (the engine's rule, the one its seeded run is tested on)
+            self.formed_at = phase_change(self.history, THRESHOLD)
+            return self.formed_at
         return None
 
     def redraw(self) -> None:
