@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.errors import ModelError
+from models.nn.linear import Linear
 
 
 @dataclass
@@ -57,8 +58,8 @@ class SelfAttention(nn.Module):
         self.n_head = n_head
         self.causal = causal
         self.dropout = dropout
-        self.c_attn = nn.Linear(width, 3 * width)  # query, key, value in one matmul
-        self.c_proj = nn.Linear(width, width)
+        self.c_attn = Linear(width, 3 * width)  # query, key, value in one matmul
+        self.c_proj = Linear(width, width)
 
     def forward(
         self,

@@ -12,6 +12,7 @@ from models.capabilities import Capabilities
 from models.errors import ModelError
 from models.nn.attention import ModelOutput, SelfAttention, check_rate, check_shape
 from models.nn.interface import NamedParts
+from models.nn.linear import Linear
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,8 @@ class Layer(nn.Module):
         super().__init__()
         self.attn = SelfAttention(cfg.hidden_size, cfg.num_attention_heads, cfg.dropout, causal=False)
         self.attn_ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.ffn_up = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
-        self.ffn_down = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
+        self.ffn_up = Linear(cfg.hidden_size, cfg.intermediate_size)
+        self.ffn_down = Linear(cfg.intermediate_size, cfg.hidden_size)
         self.ffn_ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.drop = nn.Dropout(cfg.dropout)
 
@@ -110,9 +111,9 @@ class Layer(nn.Module):
 class MLMHead(nn.Module):
     def __init__(self, cfg: BertConfig, embedding: nn.Embedding) -> None:
         super().__init__()
-        self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.dense = Linear(cfg.hidden_size, cfg.hidden_size)
         self.ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        self.decoder = Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         self.decoder.weight = embedding.weight  # tied to the input embeddings
         self.bias = nn.Parameter(torch.zeros(cfg.vocab_size))  # the head's own output bias
 
@@ -125,7 +126,7 @@ class Pooler(nn.Module):
 
     def __init__(self, cfg: BertConfig) -> None:
         super().__init__()
-        self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.dense = Linear(cfg.hidden_size, cfg.hidden_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.dense(x[:, 0]))  # [B, C]
@@ -144,7 +145,7 @@ class Bert(NamedParts, nn.Module):
         if cfg.labels:  # BertForSequenceClassification's pooler, dropout and classifier
             self.pooler = Pooler(cfg)
             self.classifier_drop = nn.Dropout(cfg.dropout)
-            self.classifier = nn.Linear(cfg.hidden_size, len(cfg.labels))
+            self.classifier = Linear(cfg.hidden_size, len(cfg.labels))
         self.apply(self._init_weights)
 
     @staticmethod

@@ -21,6 +21,7 @@ from models.capabilities import Capabilities
 from models.errors import ModelError
 from models.nn.attention import KVCache, ModelOutput, check_shape, context_positions, run_stack
 from models.nn.interface import NamedParts
+from models.nn.linear import Linear
 
 # the families by their `model_type`, and their names for people
 FAMILIES = {
@@ -195,7 +196,7 @@ class ScaledEmbedding(nn.Embedding):
         return x if self.scale == 1.0 else x * torch.tensor(self.scale, dtype=x.dtype)
 
 
-class SoftCappedLinear(nn.Linear):
+class SoftCappedLinear(Linear):
     """An output head whose logits are soft-capped, cap · tanh(logits / cap) (Gemma 2); `cap` goes
     with it when it is quantized (models.nn.quantized)."""
 
@@ -264,10 +265,10 @@ class Attention(nn.Module):
         self.scale = (cfg.attn_scalar or D) ** -0.5
         self.softcap = cfg.attn_softcap
         self.rotary = None if layer in cfg.nope_layers else int(self.window > 0 and cfg.local_rope_theta > 0)
-        self.q_proj = nn.Linear(C, H * D, bias=cfg.qkv_bias)
-        self.k_proj = nn.Linear(C, KV * D, bias=cfg.qkv_bias)
-        self.v_proj = nn.Linear(C, KV * D, bias=cfg.qkv_bias)
-        self.o_proj = nn.Linear(H * D, C, bias=cfg.o_bias)
+        self.q_proj = Linear(C, H * D, bias=cfg.qkv_bias)
+        self.k_proj = Linear(C, KV * D, bias=cfg.qkv_bias)
+        self.v_proj = Linear(C, KV * D, bias=cfg.qkv_bias)
+        self.o_proj = Linear(H * D, C, bias=cfg.o_bias)
         self.full_qk_norm = cfg.qk_norm_full
         q_size, k_size = (H * D, KV * D) if cfg.qk_norm_full else (D, D)
         normed = cfg.qk_norm or cfg.qk_norm_full
@@ -328,9 +329,9 @@ class MLP(nn.Module):
     def __init__(self, cfg: DecoderConfig) -> None:
         super().__init__()
         C, I = cfg.hidden_size, cfg.intermediate_size  # noqa: E741 (the paper's letter)
-        self.gate_proj = nn.Linear(C, I, bias=cfg.mlp_bias) if cfg.gated_mlp else None
-        self.up_proj = nn.Linear(C, I, bias=cfg.mlp_bias)
-        self.down_proj = nn.Linear(I, C, bias=cfg.mlp_bias)
+        self.gate_proj = Linear(C, I, bias=cfg.mlp_bias) if cfg.gated_mlp else None
+        self.up_proj = Linear(C, I, bias=cfg.mlp_bias)
+        self.down_proj = Linear(I, C, bias=cfg.mlp_bias)
         self.act = ACTIVATIONS[cfg.hidden_act]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

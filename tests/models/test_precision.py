@@ -9,6 +9,7 @@ import transformers
 
 import models
 from models.device import check_precision
+from models.nn.linear import Linear
 from models.nn.quantized import Int8Linear, is_quantized
 from tests.models.helpers import char_tokenizer
 
@@ -54,6 +55,31 @@ def test_bfloat16_keeps_its_weights_in_16_bits_and_close_logits(llama_folder):
     with torch.no_grad():
         a, b = exact(ids).logits, half(ids).logits.float()
     assert (a - b).abs().max() / a.abs().max() < 0.05
+
+
+def test_bfloat16_decoding_multiplies_one_row_by_mv_and_matches_linear(llama_folder, monkeypatch):
+    """A token's row goes through `torch.mv` (torch's bf16 one-row `linear` is the slow kernel on a
+    CPU); the product is `linear`'s, bias or not, and a decoded text is the same either way."""
+    half, tok = models.load(llama_folder, precision="bf16")
+    torch.manual_seed(1)
+    for bias in (False, True):
+        layer = Linear(64, 48, bias=bias).to(torch.bfloat16)
+        x = torch.randn(1, 1, 64, dtype=torch.bfloat16)
+        ref = torch.nn.functional.linear(
+            x.float(), layer.weight.float(), None if layer.bias is None else layer.bias.float()
+        )
+        assert layer(x).shape == (1, 1, 48)
+        assert torch.allclose(layer(x).float(), ref, atol=0.05, rtol=0.02)
+        assert torch.allclose(layer(x.expand(3, 1, 64)).float(), ref.expand(3, 1, 48), atol=0.05, rtol=0.02)
+    rows = []
+    mv, addmv = torch.mv, torch.addmv
+    monkeypatch.setattr(torch, "mv", lambda w, v: rows.append(v.shape) or mv(w, v))
+    monkeypatch.setattr(torch, "addmv", lambda b, w, v: rows.append(v.shape) or addmv(b, w, v))
+    fast = [s.token_id for s in models.generate(half, tok, "First", max_new_tokens=12, temperature=0)]
+    assert len(rows) >= 12 * 8  # every decoding step's linear layers (2 layers × 7, and the head)
+    monkeypatch.setattr(Linear, "forward", torch.nn.Linear.forward)
+    slow = [s.token_id for s in models.generate(half, tok, "First", max_new_tokens=12, temperature=0)]
+    assert fast == slow
 
 
 @pytest.mark.parametrize("width", [64, 40])  # the kernel's widths, and one it cannot take
