@@ -9,13 +9,15 @@ import numpy as np
 import torch
 
 from models.errors import ModelError
-from models.inspect.sampling import entropy, top_k
+from models.inspect.sampling import top_k
 from models.nn import Model
 from models.results import FillMaskResult, MaskFill, Probe, TokenizedText
 from models.text.tokenizer import Tokenizer
 
-FULL_BYTES = 512 * 2**20  # a probe's attentions are kept in float32 up to this size,
-HALF_BYTES = 2560 * 2**20  # in float16 up to this (2,048 tokens of SmolLM2), and refused beyond
+# a probe's attentions are kept in float32 up to this size (the built-in models, short texts: views
+# and exports exact), in 16 bits past it (a real model: 512 tokens of SmolLM2 are 142 MB, not 283)
+FULL_BYTES = 64 * 2**20
+HALF_BYTES = 2560 * 2**20  # float16 up to this (2,048 tokens of SmolLM2), and refused beyond
 
 
 def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True) -> Probe:
@@ -31,11 +33,14 @@ def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions
     device = _device(model)
     ids = torch.tensor(tokens.ids[None], device=device)  # [1, T]
     T = len(tokens)
+    # the head runs a block of positions at a time below (`predictions`): every position's
+    # logits at once are positions × vocabulary, 4 such tensors of 1.2 GB at 2,048 tokens of Qwen
     with torch.inference_mode():
         if attentions:
-            out, attentions = _with_attentions(model, ids)
+            out, attentions = _with_attentions(model, ids, last_only=True, output_hidden_states=True)
         else:
-            out, attentions = model(ids), np.zeros((0, 0, T, T), np.float32)
+            out = model(ids, output_hidden_states=True, last_only=True)
+            attentions = np.zeros((0, 0, T, T), np.float32)
         if not caps.scores_tokens:  # an encoder without its masked-LM head: no predictions
             empty = np.zeros((T, 0))
             return Probe(
@@ -48,22 +53,46 @@ def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions
                 np.full(T, np.nan, np.float32),
                 np.full(T, np.nan, np.float32),
             )
-        probs = torch.softmax(out.logits[0].float(), -1)  # [T, vocab]
-        top_ids, top_probs, top_texts = top_k(probs, k, tokenizer)
-        target = _target(model, ids, probs)
-        return Probe(
-            caps,
-            tokens,
-            attentions,
-            top_ids,
-            top_probs,
-            tuple(top_texts),
-            entropy(probs).cpu().numpy().astype(np.float32),
-            target.float().cpu().numpy(),
+        top_ids, top_probs, top_texts, entropies, target = predictions(
+            model, ids, out.hidden_states[-1], tokenizer, k
         )
+        return Probe(caps, tokens, attentions, top_ids, top_probs, tuple(top_texts), entropies, target)
 
 
-def _with_attentions(model: Model, ids: torch.Tensor, last_only: bool = False):
+BLOCK_CELLS = 16 * 1024 * 1024  # positions × vocabulary per block of a probe's logits: 64 MB of float32
+
+
+def predictions(model: Model, ids: torch.Tensor, final: torch.Tensor, tokenizer: Tokenizer, k: int):
+    """(top-k ids [T, k], their probabilities, their texts, entropy [T], target probability [T])
+    from the final hidden state [1, T, C] (normed, as the head reads it), through the output head
+    a block of positions at a time: what is kept per position is k + 2 numbers, never the
+    vocabulary. The target: a decoder's, how likely the actual next token was (NaN at the end);
+    an encoder's, how likely the token at each position is, seen unmasked."""
+    T, vocab = final.shape[1], model.config.vocab_size
+    k = min(k, vocab)
+    top_ids, top_probs = np.zeros((T, k), np.int64), np.zeros((T, k), np.float32)
+    entropies, target = np.zeros(T, np.float32), np.full(T, np.nan, np.float32)
+    texts: list[tuple[str, ...]] = []
+    width = max(1, BLOCK_CELLS // vocab)
+    for start in range(0, T, width):
+        span = slice(start, min(T, start + width))
+        logp = torch.log_softmax(model.logits_from(final[0, span], last=True).float(), -1)  # [P, vocab]
+        p, i = logp.topk(k, dim=-1)
+        top_ids[span], top_probs[span] = i.cpu().numpy(), p.exp().cpu().numpy()
+        texts += [tuple(tokenizer.token_text(t) for t in row) for row in top_ids[span]]
+        entropies[span] = -(logp.exp() * logp).nan_to_num().sum(-1).cpu().numpy()  # (0 log 0 = 0)
+        if model.capabilities.next_token:  # how likely the actual next token was (none at the end)
+            follow = slice(span.start + 1, min(T, span.stop + 1))
+            got = logp[: follow.stop - follow.start].gather(1, ids[0, follow, None])[:, 0]
+            target[span.start : span.start + len(got)] = got.exp().cpu().numpy()
+        else:  # an encoder: how likely the token at each position is, seen unmasked
+            target[span] = logp.gather(1, ids[0, span, None])[:, 0].exp().cpu().numpy()
+    return top_ids, top_probs, texts, entropies, target
+
+
+def _with_attentions(
+    model: Model, ids: torch.Tensor, last_only: bool = False, output_hidden_states: bool = False
+):
     """The forward pass over `ids` [1, T] and every layer's attention [L, H, T, T], each layer's
     copied out as its block makes it (none is kept in the model's output): float32 up to
     `FULL_BYTES`, float16 up to `HALF_BYTES` (a long text on a real model), and refused beyond,
@@ -92,8 +121,11 @@ def _with_attentions(model: Model, ids: torch.Tensor, last_only: bool = False):
     hooks = [block.register_forward_hook(keep(i)) for i, block in enumerate(model.blocks())]
     try:
         out = model(
-            ids, output_attentions=True, **({"last_only": True} if last_only else {})
-        )  # (a decoder's)
+            ids,
+            output_attentions=True,
+            output_hidden_states=output_hidden_states,
+            **({"last_only": True} if last_only else {}),
+        )
     finally:
         for hook in hooks:
             hook.remove()
@@ -102,25 +134,7 @@ def _with_attentions(model: Model, ids: torch.Tensor, last_only: bool = False):
 
 def target_prob(model: Model, tokenizer: Tokenizer, text: str) -> np.ndarray:
     """A probe's `target_prob` alone (one pass, no attentions): float32 [T]."""
-    if model.capabilities.encoder_decoder:
-        return probe(model, tokenizer, text, k=1, attentions=False).target_prob
-    tokens = _encode(model, tokenizer, text)
-    ids = torch.tensor(tokens.ids[None], device=_device(model))
-    if not model.capabilities.scores_tokens:
-        return np.full(len(tokens), np.nan, np.float32)
-    with torch.inference_mode():
-        probs = torch.softmax(model(ids).logits[0].float(), -1)
-        return _target(model, ids, probs).float().cpu().numpy()
-
-
-def _target(model: Model, ids: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
-    """[T]: a decoder: how likely the actual next token was (NaN at the end); an encoder: how
-    likely the token at each position is, seen unmasked."""
-    if model.capabilities.next_token:
-        target = torch.full((ids.shape[1],), float("nan"), device=probs.device)
-        target[:-1] = probs[:-1].gather(1, ids[0, 1:, None])[:, 0]
-        return target
-    return probs.gather(1, ids[0, :, None])[:, 0]
+    return probe(model, tokenizer, text, k=1, attentions=False).target_prob
 
 
 def fill_mask(

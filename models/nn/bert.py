@@ -167,12 +167,14 @@ class Bert(NamedParts, nn.Module):
         token_type_ids: torch.Tensor | None = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        last_only: bool = False,
     ) -> ModelOutput:
-        """Masked-LM logits [B, T, vocab]; an encoder-only model (no MLM head) gives its last
-        hidden states [B, T, C] instead."""
+        """Masked-LM logits [B, T, vocab] (`last_only`: the last position's, [B, 1, vocab], as a
+        decoder's); an encoder-only model (no MLM head) gives its last hidden states [B, T, C]
+        instead."""
         x, attentions, hidden = self._encode(input_ids, attention_mask, token_type_ids, output_attentions)
         return ModelOutput(
-            self.head(x) if self.head is not None else x,
+            self.head(x[:, -1:] if last_only else x) if self.head is not None else x,
             tuple(attentions) if output_attentions else None,
             tuple(hidden) if output_hidden_states else None,
         )

@@ -28,7 +28,39 @@ def test_gpt_probe_scores_each_next_token():
     assert p.perplexity == pytest.approx(float(np.exp(-np.mean(np.log(expected)))), rel=1e-5)
     assert p.top_ids.shape == (T, 4) and p.top_texts[0][0] == tok.token_text(p.top_ids[0, 0])
     np.testing.assert_allclose(p.top_probs[:, 0], probs.max(-1), atol=1e-6)
-    assert np.all(p.entropy > 0)
+    np.testing.assert_allclose(p.entropy, -(probs * np.log(probs)).sum(-1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["gpt", "bert"])
+def test_a_probes_predictions_come_a_few_positions_at_a_time_and_equal_the_whole(kind, monkeypatch):
+    """The head reads a block of positions at a time (positions × vocabulary is the biggest thing a
+    real model's probe would make): blocks of 3 give what one block gives, across block edges."""
+    from models.inspect import analysis
+
+    if kind == "gpt":
+        tok = char_tokenizer()
+        torch.manual_seed(0)
+        cfg = GPTConfig(vocab_size=tok.vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=4)
+        model, text = GPT(cfg).eval(), "Speak, speak. All: we proceed."
+    else:
+        tok = wordpiece_tokenizer()
+        model, text = _bert(tok), "you are all resolved rather to die than to famish"
+    whole = models.probe(model, tok, text, k=3)
+    with torch.no_grad():  # the reference: every position's logits at once
+        probs = torch.softmax(model(torch.from_numpy(whole.tokens.ids[None])).logits[0], -1).numpy()
+    np.testing.assert_allclose(whole.top_probs[:, 0], probs.max(-1), rtol=1e-5)
+    np.testing.assert_allclose(whole.entropy, -(probs * np.log(probs)).sum(-1), rtol=1e-4)
+    seen: list[int] = []
+    head = model.get_submodule(model.OUTPUT_HEAD)
+    hook = head.register_forward_hook(lambda _m, args, _out: seen.append(args[0].shape[-2]))
+    monkeypatch.setattr(analysis, "BLOCK_CELLS", 3 * model.config.vocab_size)
+    blocks = models.probe(model, tok, text, k=3)
+    hook.remove()
+    assert max(seen) == 3 and len(seen) > len(whole.tokens) // 3  # (a decoder's own pass: its last one)
+    np.testing.assert_array_equal(blocks.top_ids, whole.top_ids)
+    for name in ("top_probs", "entropy", "target_prob"):
+        np.testing.assert_allclose(getattr(blocks, name), getattr(whole, name), rtol=1e-5, equal_nan=True)
+    assert blocks.top_texts == whole.top_texts
 
 
 def test_probe_crops_to_the_context_and_says_so():
