@@ -42,8 +42,8 @@ from playground.worker.requests import (
 FALLBACK_MODEL = "builtin:gpt"  # opened when a launch's --model cannot be
 EXACT_QUESTIONS = 50  # fresh questions per head check: 2 points per question, a second on a CPU
 HANDLERS: dict[type[Request], Callable[..., Job | None]] = {}  # request type -> the method serving it
-TRAINING_FLUSH_S = 0.2  # training reports reach the view 5 times a second: the GUI thread's CPU
-# is the trainer's (streamed text keeps the smoother default)
+TRAINING_FLUSH_S = 0.5  # training reports reach the view twice a second (a pause or a step at
+# once): the GUI thread's CPU is the trainer's (streamed text keeps the smoother default)
 
 
 def serves(kind: type[Request]):

@@ -1,6 +1,6 @@
 """Training inside the app vs headless, same config, one run; and the longest GUI event-loop gap meanwhile.
 
-    python tests/bench/bench_app_training.py [--steps 300] [--repeats 3]
+    python tests/bench/bench_app_training.py [--steps 1200] [--repeats 4]
 
 The app side runs the real window: worker thread, training view, live charts and attention snapshots.
 """
@@ -33,7 +33,7 @@ def config(steps: int):
 
 def headless(steps: int) -> float:
     """Steps per second of the bare Trainer in its own process, as `playground train` runs it
-    (checkpoints included, as in the app).
+    (checkpoints included, and its threads tuned as the run goes, as in the app).
 
     Its own process, because torch's OpenMP pool is per calling thread: a main thread that has
     already computed slows a later worker thread's pool (measured 55 -> 33 steps/s here).
@@ -46,11 +46,13 @@ def headless(steps: int) -> float:
 
 def _headless_child(steps: int) -> None:
     from models.training.trainer import Trainer
+    from playground import threads
 
+    tuner = threads.start(None, print)  # automatic, as `playground train` and the app start
     with tempfile.TemporaryDirectory() as out:  # checkpoints, as the app writes them
         trainer = Trainer(config(steps), "task:copy", out)
         t0 = time.perf_counter()
-        for _ in trainer:
+        for _ in threads.tuned(trainer, tuner):
             pass
         print(steps / (time.perf_counter() - t0))
 
@@ -128,8 +130,8 @@ def in_app(app: QApplication, steps: int, probe_gaps: bool) -> tuple[float, floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=1200)  # ~10 s (300 steps timed mostly start and end)
+    ap.add_argument("--repeats", type=int, default=4)
     ap.add_argument("--headless", type=int, help=argparse.SUPPRESS)  # the child process
     ap.add_argument(
         "--beside", action="store_true",
