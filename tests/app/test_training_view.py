@@ -29,8 +29,11 @@ def _wait_finished(qtbot, view, timeout=60_000):
     qtbot.waitUntil(lambda: view.state == "idle", timeout=timeout)
 
 
-def test_a_run_grows_the_loss_curve_and_snapshots_the_probe(qtbot, view):
+def test_a_run_grows_the_loss_curve_and_snapshots_the_probe(qtbot, view, monkeypatch):
     _configure(view, steps=40, probe_every=10, eval_every=20, sample_every=20)
+    titles = []  # a title set again relays out and repaints the panel: not per snapshot
+    set_title = view.mosaic.setTitle
+    monkeypatch.setattr(view.mosaic, "setTitle", lambda t: titles.append(t) or set_title(t))
     assert view.start()
     qtbot.waitUntil(lambda: view.loss_chart.train.n >= 10, timeout=60_000)
     _wait_finished(qtbot, view)
@@ -41,6 +44,7 @@ def test_a_run_grows_the_loss_curve_and_snapshots_the_probe(qtbot, view):
     assert "step 20" in view.samples.toPlainText()
     # a snapshot every 10 steps: the timeline scrubs back through them
     assert [s for s, _ in view.snapshots] == [10, 20, 30, 40]
+    assert not titles and view.mosaic.titleLabel.text == "probe attention: all layers × heads"
     view.timeline.setValue(0)
     first = view.snapshots[0][1]
     expected_tiles = first.shape[0] * first.shape[1]

@@ -564,11 +564,13 @@ class TrainingView(QWidget):
         if probe.cross_attentions is not None:
             self.probe_rows, self.probe_cols = probe.outputs, probe.source.texts
             attentions = probe.cross_attentions
-            self.mosaic.setTitle("probe pair cross-attention (target × source)")
+            title = "probe pair cross-attention (target × source)"
         else:
             self.probe_rows = self.probe_cols = probe.tokens.texts
             attentions = probe.attentions
-            self.mosaic.setTitle("probe attention: all layers × heads")
+            title = "probe attention: all layers × heads"
+        if self.mosaic.titleLabel.text != title:  # (setting it repaints the panel, at every snapshot)
+            self.mosaic.setTitle(title)
         self.snapshots.append((step, attentions))
         if len(self.snapshots) > MAX_SNAPSHOTS:  # keep the first, thin the rest evenly
             self.snapshots = self.snapshots[:1] + self.snapshots[2:-1:2] + self.snapshots[-1:]
