@@ -273,7 +273,7 @@ class AttentionView(QWidget):
         self.bar.getAxis("left").setLabel(LABELS[scale])
         if self.attentions.size > POOL_AWAY:  # a big model: pool its heads on a pool thread
             attentions = self.attentions
-            pooled = lambda: build_mosaic(attentions, transform=lambda a: rescaled(a, scale))  # noqa: E731
+            pooled = lambda: build_mosaic(attentions, scale=scale)  # noqa: E731
             self.background.run(pooled, self._on_pooled)
         else:
             self.background.cancel()

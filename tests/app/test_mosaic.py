@@ -34,3 +34,29 @@ def test_a_cross_attention_fills_square_tiles_by_repeating_its_rows():
     assert np.isnan(tile[8:]).all()
     wide = build_mosaic(att.transpose(0, 1, 3, 2))[0][:10, :10]  # source × target: columns repeated
     np.testing.assert_array_equal(wide[:, :8], np.repeat(att[0, 0].T, 2, axis=1))
+
+
+def test_a_long_texts_tiles_scaled_and_pooled_by_torch_equal_numpys(monkeypatch):
+    """Every colour scale, a sink, empty (NaN) cells, a text not a multiple of the pooling: the
+    fast path (torch) draws what rescaling and pooling each layer with numpy draws."""
+    from playground.views.widgets import mosaic
+    from playground.views.widgets.attention_scale import SCALES, rescaled
+
+    fast_rows = []
+    pooled_row = mosaic._pooled_row
+    monkeypatch.setattr(mosaic, "_pooled_row", lambda *a: fast_rows.append(a[1]) or pooled_row(*a))
+    rng = np.random.default_rng(3)
+    att = rng.random((2, 3, 50, 50)).astype(np.float32)
+    att[..., 0] += 20.0  # a sink on the first token
+    att /= att.sum(-1, keepdims=True)
+    att[0, 1, 7, :] = np.nan  # an empty row, and a few empty cells
+    att[1, 2, 30:33, 40:44] = np.nan
+    att[1, 0, 3, 1:] = 0.0  # a row wholly on its sink: nothing left to share ("no-first")
+    att[0, 2] = np.nan  # a head with nothing drawn (its rows each to its max: zeros)
+    for half in (att, att.astype(np.float16)):
+        for scale in [s for s in SCALES if s != "auto"]:
+            fast, s = build_mosaic(half, max_tile=16, scale=scale)
+            slow, s_slow = build_mosaic(half, max_tile=16, transform=lambda a, sc=scale: rescaled(a, sc))
+            assert s == s_slow == 13
+            np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-7, equal_nan=True, err_msg=scale)
+    assert len(fast_rows) == 2 * 2 * 5  # each layer of both dtypes, every scale, went the fast way

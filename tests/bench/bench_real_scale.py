@@ -157,13 +157,14 @@ def main() -> None:
             for n in lengths:
                 text = text_of(tok, n)
                 try:
-                    runs = [measured(lambda t=text: models.probe(model, tok, t))[1:] for _ in range(3)]
+                    runs = [measured(lambda t=text: models.probe(model, tok, t)) for _ in range(3)]
                 except models.ModelError as e:  # past the attention budget: refused, as the app does
                     report(f"probe, {n} tokens", f"refused: {e}", "a clear refusal past 2.5 GiB")
                     continue
-                took, peak = sorted(t for t, _ in runs)[1], max(m for _, m in runs)  # the median time
+                took, peak = sorted(t for _, t, _ in runs)[1], max(m for *_, m in runs)  # the median time
                 report(f"probe, {n} tokens (median of 3)", f"{took:.2f} s, +{peak:.0f} MiB",
                        "≤ 1.5 s" if n == 512 else "—")  # fmt: skip
+                overview(report, runs[0][0].attentions, n)
         if "lens" not in skip:
             for n in lengths:
                 lens(report, model, tok, text_of(tok, n), n)
@@ -174,6 +175,17 @@ def main() -> None:
         if "stream" not in skip:
             streamed_attention(report, model.config.n_layer, model.config.n_head)
     report.table()
+
+
+def overview(report: Report, attentions: np.ndarray, n: int) -> None:
+    """The attention view's overview of a probe: every head's tile, scaled and pooled (on a pool
+    thread in the app), automatic colours and with the first token left out (a real model's sink)."""
+    from playground.views.widgets.attention_scale import resolve
+    from playground.views.widgets.mosaic import build_mosaic
+
+    took = {s: measured(lambda s=s: build_mosaic(attentions, scale=s))[1] for s in ("linear", "no-first")}
+    report(f"attention overview, {n} tokens: linear / first token left out ({resolve('auto', attentions)} "
+           "here)", f"{took['linear']:.2f} s / {took['no-first']:.2f} s")  # fmt: skip
 
 
 def streamed_attention(report: Report, L: int, H: int, prompt: int = 256, new: int = 256) -> None:
