@@ -93,7 +93,8 @@ class SelfAttention(nn.Module):
             )
             probs = None
         else:
-            scores = (q @ k.transpose(-2, -1)).float() * (1.0 / math.sqrt(C // H))  # [B, H, T, S]
+            # (the scale on the queries, T × D numbers, not on the T × S scores)
+            scores = ((q * (1.0 / math.sqrt(C // H))) @ k.transpose(-2, -1)).float()  # [B, H, T, S]
             if mask is not None:
                 scores = scores.masked_fill(~mask, float("-inf"))
             probs = torch.softmax(scores, dim=-1)

@@ -305,9 +305,11 @@ class Attention(nn.Module):
         else:
             if groups > 1:  # every query head reads its group's key/value head
                 k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
-            scores = _softcap((q @ k.transpose(-2, -1)).float() * self.scale, self.softcap)
+            # the scale goes on the queries (T × D numbers), not on the scores (T × T: at 2,048
+            # tokens a pass over every head's scores per layer cost a probe 1.1 s)
+            scores = _softcap(((q * self.scale) @ k.transpose(-2, -1)).float(), self.softcap)
             if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
+                scores.masked_fill_(~mask, float("-inf"))
             probs = torch.softmax(scores, dim=-1)
             y = probs.to(v.dtype) @ v
             probs = probs if need_weights else None
