@@ -31,8 +31,8 @@ def test_gpt_probe_scores_each_next_token():
     np.testing.assert_allclose(p.entropy, -(probs * np.log(probs)).sum(-1), rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["gpt", "bert"])
-def test_a_probes_predictions_come_a_few_positions_at_a_time_and_equal_the_whole(kind, monkeypatch):
+@pytest.mark.parametrize("kind", ["gpt", "bert", "gemma2"])
+def test_a_probes_predictions_come_a_few_positions_at_a_time_and_equal_the_whole(kind, monkeypatch, tmp_path):
     """The head reads a block of positions at a time (positions × vocabulary is the biggest thing a
     real model's probe would make): blocks of 3 give what one block gives, across block edges."""
     from models.inspect import analysis
@@ -42,9 +42,21 @@ def test_a_probes_predictions_come_a_few_positions_at_a_time_and_equal_the_whole
         torch.manual_seed(0)
         cfg = GPTConfig(vocab_size=tok.vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=4)
         model, text = GPT(cfg).eval(), "Speak, speak. All: we proceed."
-    else:
+    elif kind == "bert":
         tok = wordpiece_tokenizer()
         model, text = _bert(tok), "you are all resolved rather to die than to famish"
+    else:  # a decoder family read from a folder: its final norm, and a soft-capped head
+        import transformers
+
+        tok = char_tokenizer()
+        torch.manual_seed(0)
+        cfg = transformers.Gemma2Config(
+            vocab_size=tok.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, head_dim=16, final_logit_softcapping=30.0,
+        )  # fmt: skip
+        transformers.Gemma2ForCausalLM(cfg).save_pretrained(tmp_path)
+        tok.save(tmp_path)
+        model, text = models.load(tmp_path)[0], "Speak, speak. All: we proceed."
     whole = models.probe(model, tok, text, k=3)
     with torch.no_grad():  # the reference: every position's logits at once
         probs = torch.softmax(model(torch.from_numpy(whole.tokens.ids[None])).logits[0], -1).numpy()
