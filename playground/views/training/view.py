@@ -51,7 +51,7 @@ from playground.worker.requests import CheckHeads, Generate, Save, ScalingSweep,
 REDRAW_MS = 250  # at most one chart repaints per interval while training, and only one with news
 # live drawing takes at most this share of the time: on two cores the trainer's two threads wait at
 # every step for the one the GUI displaced, so the run loses several times what the drawing costs
-# (bench_app_training.py: 3% of the time drawing cost the run 0.83-0.87x of headless; 1%, 0.95x).
+# (bench_app_training.py: 3% of the time drawing cost the run 0.83-0.87x of headless; 1%, 0.91-0.96x).
 # The loss chart, ~6 ms a paint, then shows news about once a second.
 REDRAW_BUDGET = 0.01
 MAX_SNAPSHOTS = 240  # attention snapshots kept for the timeline; older ones are thinned out
