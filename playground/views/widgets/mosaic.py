@@ -16,25 +16,21 @@ from playground.views.widgets.attention_scale import LOG_FLOOR, rescaled
 MAX_TILE = 96  # pixels per tile side; longer texts are mean-pooled (it is an overview)
 
 
-def build_mosaic(
-    att: np.ndarray, max_tile: int = MAX_TILE, transform=None, scale: str = ""
-) -> tuple[np.ndarray, int]:
+def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE, scale: str = "linear") -> tuple[np.ndarray, int]:
     """[L, H, T, T] -> ([L*s, H*s] row-major float32, tile size s), pooled when T > max_tile.
     A rectangular [L, H, R, C] (cross-attention) is stretched to square tiles by repeating its rows
-    (or columns) a whole number of times; what is left over stays empty (NaN). A layer at a time
-    (`transform`, or `scale`, a colour scale of attention_scale, applied to each): a long text's
-    whole attention is never copied. A long text's square layers are scaled and pooled by torch
-    on every core: at 2,048 tokens of SmolLM2's shape the overview with its first token left out
-    took 11.6 s with numpy, 3.7 s with torch (linear: 3.9 and 2.0 s; bench_real_scale.py)."""
+    (or columns) a whole number of times; what is left over stays empty (NaN). A layer at a time,
+    in `scale` (a colour scale of attention_scale): a long text's whole attention is never copied.
+    A long text's square layers are scaled and pooled by torch on every core: at 2,048 tokens of
+    SmolLM2's shape the overview with its first token left out took 11.6 s with numpy, 3.7 s with
+    torch (linear: 3.9 and 2.0 s; bench_real_scale.py)."""
     rows = []
     for i in range(att.shape[0]):
         layer = att[i : i + 1]
-        if scale and layer.shape[2] == layer.shape[3] and layer.shape[2] > max_tile:
+        if layer.shape[2] == layer.shape[3] and layer.shape[2] > max_tile:
             rows.append(_pooled_row(layer, scale, max_tile))
-            continue
-        if scale:
-            layer = rescaled(layer, scale)
-        rows.append(_tile_row(layer if transform is None else transform(layer), max_tile))
+        else:
+            rows.append(_tile_row(rescaled(layer, scale), max_tile))
     if not rows:
         return np.zeros((0, 0), np.float32), 1
     return np.ascontiguousarray(np.vstack([r for r, _ in rows]), dtype=np.float32), rows[0][1]
