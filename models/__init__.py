@@ -41,6 +41,7 @@ _LAZY = {
     "generate": "models.inspect.generation",
     "Generation": "models.inspect.generation",
     "probe": "models.inspect.analysis",
+    "layer_attention": "models.inspect.analysis",
     "fill_mask": "models.inspect.analysis",
     "logit_lens": "models.inspect.lens",
     "ablated": "models.inspect.ablation",

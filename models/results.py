@@ -49,6 +49,19 @@ class GenerationStep:
 
 
 @dataclass(frozen=True)
+class PooledAttention:
+    """A long text's attention on a big model, as its probe's caller kept it (`models.probe`'s
+    `each_layer`): the overview pooled, one layer whole; any other layer comes on request."""
+
+    layers: int
+    heads: int
+    mosaics: dict[str, tuple[np.ndarray, int]]  # colour scale -> (overview [layers*s, heads*s], tile s)
+    sink_share: float  # the first token's mean share of every row after the first (see attention_scale)
+    layer: int  # the layer kept whole
+    attention: np.ndarray | None  # its weights [heads, T, T], float32 or float16
+
+
+@dataclass(frozen=True)
 class Probe:
     """One forward pass over a text: everything the inspection views draw."""
 
@@ -75,6 +88,9 @@ class Probe:
     source: TokenizedText | None = None
     encoder_attentions: np.ndarray | None = None
     cross_attentions: np.ndarray | None = None
+    # a long text on a big model, read layer by layer: what the attention view draws (`attentions`
+    # is then [0, 0, T, T]); None when `attentions` holds every layer
+    pooled: PooledAttention | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:

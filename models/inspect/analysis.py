@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,10 +20,23 @@ FULL_BYTES = 64 * 2**20
 HALF_BYTES = 2560 * 2**20  # float16 up to this (2,048 tokens of SmolLM2), and refused beyond
 
 
-def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions: bool = True) -> Probe:
+def probe(
+    model: Model,
+    tokenizer: Tokenizer,
+    text: str,
+    k: int = 10,
+    attentions: bool = True,
+    each_layer: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+) -> Probe:
     """Tokens, all attentions (unless not wanted: then [0, 0, T, T]), and per position the top-k
     predictions, target prob and entropy. An encoder–decoder reads "source → target" (or a source
-    alone, with its greedy translation): see `models.inspect.translate.probe_pair`."""
+    alone, with its greedy translation): see `models.inspect.translate.probe_pair`.
+
+    With `each_layer`, a text whose attention would pass `FULL_BYTES` in float32 keeps none of it
+    (the probe's attentions are then [0, 0, T, T]): each layer's weights [H, T, T] and the residual
+    stream its block read [T, C] go to `each_layer(layer, weights, stream)` as the block makes
+    them, to pool what a view draws and keep the stream, from which `layer_attention` makes any
+    layer again (2,048 tokens of SmolLM2: 141 MB of stream where the attention is 2.2 GB)."""
     caps = model.capabilities
     if caps.encoder_decoder:
         from models.inspect.translate import probe_pair
@@ -37,7 +50,9 @@ def probe(model: Model, tokenizer: Tokenizer, text: str, k: int = 10, attentions
     # logits at once are positions × vocabulary, 4 such tensors of 1.2 GB at 2,048 tokens of Qwen
     with torch.inference_mode():
         if attentions:
-            out, attentions = _with_attentions(model, ids, last_only=True, output_hidden_states=True)
+            out, attentions = _with_attentions(
+                model, ids, last_only=True, output_hidden_states=True, each_layer=each_layer
+            )
         else:
             out = model(ids, output_hidden_states=True, last_only=True)
             attentions = np.zeros((0, 0, T, T), np.float32)
@@ -91,31 +106,40 @@ def predictions(model: Model, ids: torch.Tensor, final: torch.Tensor, tokenizer:
 
 
 def _with_attentions(
-    model: Model, ids: torch.Tensor, last_only: bool = False, output_hidden_states: bool = False
+    model: Model,
+    ids: torch.Tensor,
+    last_only: bool = False,
+    output_hidden_states: bool = False,
+    each_layer: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ):
     """The forward pass over `ids` [1, T] and every layer's attention [L, H, T, T], each layer's
     copied out as its block makes it (none is kept in the model's output): float32 up to
     `FULL_BYTES`, float16 up to `HALF_BYTES` (a long text on a real model), and refused beyond,
-    before anything runs, with the text's length that fits."""
+    before anything runs, with the text's length that fits. With `each_layer` (see `probe`), past
+    `FULL_BYTES` each layer goes there instead, and the attention returned is [0, 0, T, T]."""
     L, H, T = model.config.n_layer, model.config.n_head, ids.shape[1]
     cells = L * H * T * T
-    if cells * 2 > HALF_BYTES:
+    layered = each_layer is not None and cells * 4 > FULL_BYTES
+    if cells * 2 > HALF_BYTES and not layered:
         fits = int((HALF_BYTES / (2 * L * H)) ** 0.5)
         raise ModelError(
             f"every head's attention over {T} tokens would take {cells * 2 / 2**30:.1f} GiB "
             f"({L} layers × {H} heads): shorten the text to about {fits} tokens"
         )
-    kept = np.empty((L, H, T, T), np.float32 if cells * 4 <= FULL_BYTES else np.float16)
+    shape = (0, 0, T, T) if layered else (L, H, T, T)
+    kept = np.empty(shape, np.float32 if cells * 4 <= FULL_BYTES else np.float16)
     this_thread = threading.get_ident()
 
     def keep(layer: int):
-        def hook(_block, _args, output):
+        def hook(_block, args, output):
             x, probs = output
             if threading.get_ident() != this_thread or probs is None:
                 return None  # another caller's pass over the same model: left as it is
-            # torch converts to float16 on every core; numpy's one-thread conversion had taken
-            # half of a 2,048-token probe of SmolLM2 (8 of 16 s)
-            torch.from_numpy(kept[layer]).copy_(probs[0])
+            if layered:  # (the stream as the block read it: a steering vector added already)
+                each_layer(layer, probs[0], args[0][0])
+            else:  # torch converts to float16 on every core; numpy's one-thread conversion had
+                # taken half of a 2,048-token probe of SmolLM2 (8 of 16 s)
+                torch.from_numpy(kept[layer]).copy_(probs[0])
             return x, None  # (the model's output holds no attention: one layer's at a time lives)
 
         return hook
@@ -132,6 +156,17 @@ def _with_attentions(
         for hook in hooks:
             hook.remove()
     return out, kept
+
+
+def layer_attention(model: Model, layer: int, stream: torch.Tensor) -> np.ndarray:
+    """Block `layer`'s attention [H, T, T] again, from the stream [T, C] a layered probe handed to
+    its `each_layer` (read with no hook on: a steering vector is in the stream already, and heads
+    knocked out change only what comes after the weights): float32, float16 past `FULL_BYTES`."""
+    with torch.inference_mode():
+        probs = model.block_attention(layer, stream[None])[0]
+    kept = np.empty(tuple(probs.shape), np.float32 if probs.numel() * 4 <= FULL_BYTES else np.float16)
+    torch.from_numpy(kept).copy_(probs)
+    return kept
 
 
 def target_prob(model: Model, tokenizer: Tokenizer, text: str) -> np.ndarray:

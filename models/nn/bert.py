@@ -179,6 +179,9 @@ class Bert(NamedParts, nn.Module):
             tuple(hidden) if output_hidden_states else None,
         )
 
+    def block_attention(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
+        return self.layers[layer].attn(hidden, key_keep=None, need_weights=True)[1]  # (post-norm)
+
     def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         x = hidden
         for block in self.layers[layer:]:

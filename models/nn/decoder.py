@@ -416,6 +416,12 @@ class Decoder(NamedParts, nn.Module):
         if self.config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 
+    def block_attention(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
+        body, block = self.model, self.model.layers[layer]
+        rotary = body.tables(torch.arange(hidden.shape[1], device=hidden.device), hidden.dtype)
+        x = hidden if block.layout == "post" else block.input_layernorm(hidden)
+        return block.self_attn(x, rotary, None, layer, True)[1]
+
     def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         body, x = self.model, hidden
         rotary = body.tables(torch.arange(x.shape[1], device=x.device), x.dtype)

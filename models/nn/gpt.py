@@ -123,6 +123,10 @@ class GPT(NamedParts, nn.Module):
         """The output head is the token embedding (again, after loading replaced either)."""
         self.lm_head.weight = self.transformer.wte.weight
 
+    def block_attention(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
+        block = self.transformer.h[layer]
+        return block.attn(block.ln_1(hidden), None, layer, need_weights=True)[1]
+
     def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         x = hidden
         for i in range(layer, self.config.n_layer):

@@ -74,6 +74,12 @@ class Model(Protocol):
         starts there instead of from the embeddings). Positions count from 0."""
         ...
 
+    def block_attention(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
+        """Block `layer`'s attention weights [B, heads, T, T] from the residual stream entering it
+        [B, T, C] (positions from 0): the attention sublayer alone, not the MLP after it (a long
+        text's one layer again, from the stream a probe kept, without running the model)."""
+        ...
+
     def new_cache(self, batch: int = 1, max_len: int | None = None) -> Any:
         """An empty key/value cache for decoding `batch` rows of up to `max_len` tokens (a decoder's;
         an encoder alone has none)."""

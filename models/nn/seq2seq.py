@@ -285,6 +285,9 @@ class Seq2Seq(nn.Module):
     def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden  # post-norm: every layer ends normed
 
+    def block_attention(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
+        raise ModelError("an encoder–decoder's probe keeps every attention: its texts are short")
+
     def run_from(self, layer: int, hidden: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         raise ModelError("an encoder–decoder's decoder reads its source at every layer: run it whole")
 

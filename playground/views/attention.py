@@ -22,18 +22,28 @@ from PySide6.QtWidgets import (
 )
 
 from playground import theme
+from playground.overview import build_mosaic, mosaic_in
 from playground.recipe import recipe_for
 from playground.views.resets import MODEL
-from playground.views.widgets.attention_scale import LABELS, SCALES, described, rescaled, resolve
+from playground.views.widgets.attention_scale import LABELS, SCALES, described, rescaled, resolve, sink_share
 from playground.views.widgets.background import Background
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.example_text import offer_example, watch_typing
-from playground.views.widgets.figure_export import ExportButton
+from playground.views.widgets.figure_export import LATER, ExportButton
 from playground.views.widgets.heatmap import HeatmapPlot, colorbar
-from playground.views.widgets.mosaic import AttentionMosaic, build_mosaic
+from playground.views.widgets.mosaic import AttentionMosaic
 from playground.views.widgets.tokens import visible
 from playground.worker import WorkerClient
-from playground.worker.requests import INSPECT, CheckHeads, Generate, Inspect, KnockOut
+from playground.worker.requests import (
+    INSPECT,
+    LAYER,
+    CheckHeads,
+    Generate,
+    Inspect,
+    KnockOut,
+    LayerAttention,
+    SaveAttention,
+)
 
 POOL_AWAY = 4_000_000  # attention values beyond which the overview is pooled off the GUI thread
 FOLLOW_MS = 200  # while text streams, the view redraws the growing run at most 5 times a second
@@ -60,6 +70,10 @@ class AttentionView(QWidget):
         self.rows: tuple[str, ...] = ()  # the shown kind's query tokens
         self.cols: tuple[str, ...] = ()  # and its key tokens (the same but for cross-attention)
         self.attentions = np.zeros((0, 0, 0, 0), np.float32)
+        # a long text on a big model: its probe's overview, and the one layer here whole
+        # (`layer_weights`: (layer, [heads, T, T])); any other layer is asked of the worker
+        self.pooled = None
+        self.layer_weights: tuple[int, np.ndarray] | None = None
         # an encoder–decoder's kinds: key -> (query tokens, key tokens, [layers, heads, Q, K])
         self.kinds: dict[str, tuple[tuple[str, ...], tuple[str, ...], np.ndarray]] = {}
         self.layer, self.head, self.average = 0, 0, False
@@ -92,10 +106,12 @@ class AttentionView(QWidget):
         self.note.setWordWrap(True)
         layout.addWidget(self.note)
         client.probed.connect(self._on_probed)
+        client.layer_attention_read.connect(self._on_layer_attention_read)
         client.request_finished.connect(self._on_request_finished)
         client.ablation_changed.connect(self._on_ablation_changed)
         client.steering_changed.connect(self._on_steering_changed)
         client.heads_checked.connect(self._on_heads_checked)
+        self.save_request, self.save_path = 0, Path()  # every head of a long text, being written
         self.check_request = 0  # on a model trained on a built-in task: exact answers, heads out
         self.check_line = ""
         # a generation's attention, grown from its steps as they stream (nothing is run again)
@@ -229,11 +245,19 @@ class AttentionView(QWidget):
 
     # ---- data in --------------------------------------------------------------------------
     def set_attentions(
-        self, tokens, attentions: np.ndarray, text: str | None = None, notes: tuple[str, ...] = ()
+        self,
+        tokens,
+        attentions: np.ndarray,
+        text: str | None = None,
+        notes: tuple[str, ...] = (),
+        pooled=None,
     ) -> None:
-        """tokens: display texts [T]; attentions: float32 [layers, heads, T, T]; notes: e.g. truncation."""
+        """tokens: display texts [T]; attentions: float32 [layers, heads, T, T]; notes: e.g. truncation;
+        pooled: a long text's `PooledAttention` (then `attentions` is [0, 0, T, T])."""
         self.kinds = {}
         self.kind_box.hide()
+        self.pooled = pooled
+        self.layer_weights = (pooled.layer, pooled.attention) if pooled is not None else None
         self._show_kind(tuple(tokens), tuple(tokens), attentions, text, notes)
 
     def set_pair(self, source, inputs, outputs, encoder, decoder, cross, text=None, notes=()) -> None:
@@ -248,7 +272,22 @@ class AttentionView(QWidget):
         }
         self.kind_box.show()
         rows, cols, att = self.kinds[self.kind_box.currentData()]
+        self.pooled = self.layer_weights = None
         self._show_kind(rows, cols, att, text, notes)
+
+    @property
+    def heads_shape(self) -> tuple[int, int]:
+        """(layers, heads) of what is shown; (0, 0) for nothing."""
+        if self.pooled is not None:
+            return self.pooled.layers, self.pooled.heads
+        return self.attentions.shape[:2]
+
+    @property
+    def has_attention(self) -> bool:
+        return self.pooled is not None or bool(self.attentions.size)
+
+    def _sink_share(self) -> float:
+        return self.pooled.sink_share if self.pooled is not None else sink_share(self.attentions)
 
     def _show_kind(self, rows, cols, attentions: np.ndarray, text: str | None, notes) -> None:
         self.rows, self.cols = rows, cols
@@ -258,7 +297,7 @@ class AttentionView(QWidget):
         _, query, key = PAIR_KINDS[self.kind_box.currentData()] if self.kinds else ("", "query", "key")
         self.head_plot.setLabel("left", query)
         self.head_plot.setLabel("bottom", key)
-        L, H = attentions.shape[:2]
+        L, H = self.heads_shape
         self.layer_box.setRange(0, L - 1)
         self.head_box.setRange(0, H - 1)
         self.layer, self.head = min(self.layer, L - 1), min(self.head, H - 1)
@@ -269,9 +308,16 @@ class AttentionView(QWidget):
 
     def _draw(self) -> None:
         self._drawn = True
-        self.scale = scale = resolve(self.scale_box.currentData(), self.attentions)
+        self.scale = scale = resolve(self.scale_box.currentData(), self._sink_share())
         self.bar.getAxis("left").setLabel(LABELS[scale])
-        if self.attentions.size > POOL_AWAY:  # a big model: pool its heads on a pool thread
+        if self.pooled is not None:  # pooled by the worker as its probe went (or to pool again)
+            self.background.cancel()
+            mosaic = mosaic_in(self.pooled, scale)
+            if mosaic is not None:
+                self.overview.set_mosaic(*mosaic, *self.heads_shape)
+            else:  # these colours were not pooled: the text is read again, pooled in them
+                self.client.send(Inspect(self.text.text(), INSPECT, scale=scale, layer=self.layer))
+        elif self.attentions.size > POOL_AWAY:  # a big model: pool its heads on a pool thread
             attentions = self.attentions
             pooled = lambda: build_mosaic(attentions, scale=scale)  # noqa: E731
             self.background.run(pooled, self._on_pooled)
@@ -281,14 +327,14 @@ class AttentionView(QWidget):
         self._draw_rest()
 
     def _on_pooled(self, pooled) -> None:
-        self.overview.set_mosaic(*pooled, *self.attentions.shape[:2])
+        self.overview.set_mosaic(*pooled, *self.heads_shape)
         self._show_knocked()
         self.overview.select(self.layer, None if self.average else self.head)
 
     def _draw_rest(self) -> None:
         for w in self.knock_controls:  # heads are knocked out of decoders and encoders, not both
             w.setVisible(not self.kinds)
-        L, H = self.attentions.shape[:2]
+        L, H = self.heads_shape
         if not self.chosen or any(layer >= L or head >= H for layer, head in self.chosen):
             self._choose_selected()  # a first text, or a model of another shape
         self._show_knocked()
@@ -300,7 +346,7 @@ class AttentionView(QWidget):
         super().showEvent(event)
         if self._follow_timer.isActive() or (self.run_steps and self.following):
             self._follow_run()
-        elif not self._drawn and self.attentions.size:
+        elif not self._drawn and self.has_attention:
             self._draw()
 
     # ---- following a generation -------------------------------------------------------------
@@ -393,6 +439,7 @@ class AttentionView(QWidget):
     def clear(self) -> None:
         """Nothing shown (a new model: the old one's heads say nothing about it)."""
         self.rows, self.cols, self.attentions = (), (), np.zeros((0, 0, 0, 0), np.float32)
+        self.pooled = self.layer_weights = None
         self.kinds = {}
         self.kind_box.hide()
         self.background.cancel()
@@ -413,13 +460,18 @@ class AttentionView(QWidget):
 
     def inspect(self, text: str) -> None:
         self.text.setText(text)
-        self.client.send(Inspect(text, INSPECT))
+        self._send_inspect(text)
+
+    def _send_inspect(self, text: str) -> None:
+        """A probe of `text`; a long one on a big model keeps the overview in the chosen colours
+        and the selected layer whole."""
+        self.client.send(Inspect(text, INSPECT, scale=self.scale_box.currentData(), layer=self.layer))
 
     def shown(self) -> None:
         """The tab opened with nothing drawn: the text in the box is inspected (no extra click)."""
         text = self.text.text()
         asking = self.client.newest_probe(INSPECT) in self.client.outstanding
-        if text.strip() and not self.attentions.size and not asking:
+        if text.strip() and not self.has_attention and not asking:
             self.inspect(text)
 
     def show_example(self, text: str) -> None:
@@ -440,7 +492,9 @@ class AttentionView(QWidget):
                 probe.attentions, probe.cross_attentions, notes=probe.tokens.notes,
             )  # fmt: skip
         else:
-            self.set_attentions(probe.tokens.texts, probe.attentions, notes=probe.tokens.notes)
+            self.set_attentions(
+                probe.tokens.texts, probe.attentions, notes=probe.tokens.notes, pooled=probe.pooled
+            )
         if self._pending_selection is not None:  # a recipe's head
             layer, head, average = self._pending_selection
             self._pending_selection = None
@@ -449,7 +503,7 @@ class AttentionView(QWidget):
 
     # ---- selection ------------------------------------------------------------------------
     def select(self, layer: int, head: int | None = None) -> None:
-        L, H = self.attentions.shape[:2]
+        L, H = self.heads_shape
         if not L:
             return
         self.layer = int(np.clip(layer, 0, L - 1))
@@ -460,17 +514,23 @@ class AttentionView(QWidget):
 
     def _choose_selected(self) -> None:
         """A plain selection chooses that head alone for K; the layer's average, the whole layer."""
-        heads = range(self.attentions.shape[1]) if self.average else (self.head,)
+        heads = range(self.heads_shape[1]) if self.average else (self.head,)
         self.chosen = {(self.layer, h) for h in heads}
         self._show_knocked()
 
-    def shown_matrix(self) -> np.ndarray:
-        """The [queries, keys] matrix in the large plot: one head, or the layer's average over heads."""
-        layer = self.attentions[self.layer]
-        return layer.mean(axis=0) if self.average else layer[self.head]
+    def shown_matrix(self) -> np.ndarray | None:
+        """The [queries, keys] matrix in the large plot: one head, or the layer's average over heads
+        (None while a long text's layer is being read)."""
+        if self.pooled is not None:
+            if self.layer_weights is None or self.layer_weights[0] != self.layer:
+                return None
+            layer = self.layer_weights[1]
+        else:
+            layer = self.attentions[self.layer]
+        return layer.mean(axis=0, dtype=np.float32) if self.average else layer[self.head]
 
     def _show_selected(self) -> None:
-        if not self.attentions.size:
+        if not self.has_attention:
             return
         for box, value in ((self.layer_box, self.layer), (self.head_box, self.head)):
             box.blockSignals(True)
@@ -478,11 +538,26 @@ class AttentionView(QWidget):
             box.blockSignals(False)
         self.head_box.setEnabled(not self.average)
         self.overview.select(self.layer, None if self.average else self.head)
-        self.head_plot.set_matrix(rescaled(self.shown_matrix(), self.scale), self.cols, self.rows)
         what = "average of heads" if self.average else f"head {self.head}"
-        scale = described(self.scale, self.attentions)
-        self.head_plot.setTitle(f"layer {self.layer}{self._window()}, {what}{self._kv_group()}{scale}")
+        scale = described(self.scale, self._sink_share())
+        title = f"layer {self.layer}{self._window()}, {what}{self._kv_group()}{scale}"
+        matrix = self.shown_matrix()
+        if matrix is None:  # a long text's layer: asked of the worker, drawn when it comes
+            self.client.send(LayerAttention(self.layer))
+            self.head_plot.clear_matrix()
+            title = f"{title} · reading this layer…"
+        else:
+            self.head_plot.set_matrix(rescaled(matrix, self.scale), self.cols, self.rows)
+        self.head_plot.setTitle(title)
         self.selection_changed.emit(self.layer, -1 if self.average else self.head)
+
+    def _on_layer_attention_read(self, request: int, answer) -> None:
+        layer, weights = answer
+        if request != self.client.newest_probe(LAYER) or self.pooled is None:
+            return
+        self.layer_weights = (layer, weights)  # (the one layer kept: walking layers holds no more)
+        if layer == self.layer:
+            self._show_selected()
 
     def _window(self) -> str:
         """A local layer's window (its queries see only the latest keys): why its map is a band."""
@@ -502,7 +577,7 @@ class AttentionView(QWidget):
     # ---- knocking heads out ------------------------------------------------------------------
     def toggle_knock_out(self) -> None:
         """Knock the chosen heads out of every view, or put them back if all are out already."""
-        if not self.attentions.size or not self.chosen or self.kinds:  # (not an encoder–decoder's)
+        if not self.has_attention or not self.chosen or self.kinds:  # (not an encoder–decoder's)
             return
         knocked = set(self.knocked)
         chosen = knocked - self.chosen if self.chosen <= knocked else knocked | self.chosen
@@ -510,8 +585,8 @@ class AttentionView(QWidget):
 
     def choose_layer(self) -> None:
         """Choose every head of the selected layer."""
-        if self.attentions.size:
-            self.chosen = {(self.layer, h) for h in range(self.attentions.shape[1])}
+        if self.has_attention:
+            self.chosen = {(self.layer, h) for h in range(self.heads_shape[1])}
             self._show_knocked()
 
     def _on_restore_clicked(self) -> None:
@@ -531,7 +606,7 @@ class AttentionView(QWidget):
         self.check_line = ""
         self._show_knocked()
         if self.text.text().strip():  # every view recomputes with the heads that are out
-            self.client.send(Inspect(self.text.text(), INSPECT))
+            self._send_inspect(self.text.text())
         info = self.client.info
         if heads and info is not None and info.task:  # a task model: do the answers survive?
             self.check_request = self.client.send(CheckHeads(((), tuple(heads))))
@@ -539,7 +614,7 @@ class AttentionView(QWidget):
     def _on_steering_changed(self, _said: str) -> None:
         self._show_knocked()
         if self.text.text().strip():  # every view recomputes as the model is steered now
-            self.client.send(Inspect(self.text.text(), INSPECT))
+            self._send_inspect(self.text.text())
 
     def _on_heads_checked(self, check) -> None:
         if check.request != self.check_request or tuple(check.heads[-1]) != self.knocked:
@@ -590,7 +665,7 @@ class AttentionView(QWidget):
             self._show_kind(rows, cols, att, None, self._notes)
 
     def _on_scale_box_changed(self, _index: int) -> None:
-        if self.attentions.size:
+        if self.has_attention:
             self._draw()
 
     def _on_average_box_toggled(self, on: bool) -> None:
@@ -634,7 +709,10 @@ class AttentionView(QWidget):
     def _on_head_plot_hovered(self, row: int, col: int, _shown: float) -> None:
         if not (0 <= row < len(self.rows) and 0 <= col < len(self.cols)):
             return
-        value = float(self.shown_matrix()[row, col])  # the attention itself, whatever the colours
+        matrix = self.shown_matrix()
+        if matrix is None:
+            return
+        value = float(matrix[row, col])  # the attention itself, whatever the colours
         q, k = visible(self.rows[row]), visible(self.cols[col])
         if self.kinds and self.kind_box.currentData() == "cross":
             self.readout.setText(f"choosing “{q}” ({row}) → source “{k}” ({col}): {value:.2f}")
@@ -645,9 +723,17 @@ class AttentionView(QWidget):
         text = self.text.text()
         if text.strip():
             self.inspect_requested.emit(text)
-            self.client.send(Inspect(text, INSPECT))
+            self._send_inspect(text)
 
     def _on_request_finished(self, request: int, status: str, message: str) -> None:
+        if request == self.save_request:  # every head of a long text, written by the worker
+            self.save_request = 0
+            if status == "done":
+                self.saved.emit(f"Saved every head's attention to {self.save_path}")
+            else:
+                self.failed.emit(f"Could not write {self.save_path}: {message}", "")
+        if status == "failed" and request == self.client.newest_probe(LAYER) and self.pooled is not None:
+            self.head_plot.setTitle(f"layer {self.layer}: could not read this layer: {message}")
         if status == "failed" and request == self.client.newest_probe(INSPECT):
             self.note.setText(f"Could not inspect this text: {message}")  # the last picture stays
             self.note.show()
@@ -656,8 +742,14 @@ class AttentionView(QWidget):
     def export_png(self, path: str | Path) -> bool:
         return self.head_widget.grab().save(str(path))
 
-    def export_npy(self, path: str | Path) -> None:
-        np.save(path, self.attentions)  # the whole [layers, heads, T, T] tensor
+    def export_npy(self, path: str | Path):
+        """The whole [layers, heads, T, T] tensor; a long text's (not kept here) is written by the
+        worker a layer at a time, and said when done."""
+        if self.pooled is None:
+            np.save(path, self.attentions)
+            return None
+        self.save_request, self.save_path = self.client.send(SaveAttention(str(path))), Path(path)
+        return LATER
 
     def export_csv(self, path: str | Path) -> None:
         """The shown matrix, with the query tokens as rows and key tokens as columns."""
@@ -670,7 +762,7 @@ class AttentionView(QWidget):
     def _nothing_to_export(self) -> str:
         return (
             ""
-            if self.attentions.size
+            if self.has_attention
             else "There is no attention to export yet: generate or inspect a text first."
         )
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from playground.info import ModelInfo
 from playground.presenter import present
-from playground.worker.requests import Inspect, Request
+from playground.worker.requests import Request
 from playground.worker.signals import ANSWERS, Answers
 from playground.worker.state import WorkerState
 from playground.worker.worker import Worker
@@ -65,7 +65,7 @@ class WorkerClient(Answers):
             return 0
         rid = next(self._ids)
         self.outstanding[rid] = request
-        if isinstance(request, Inspect):
+        if request.between_chunks:  # a probe, or a layer of one: a view reads the newest of a channel
             self._newest[request.channel] = rid
         self._requested.emit(rid, request)
         self.changed.emit()

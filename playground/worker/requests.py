@@ -18,6 +18,7 @@ INSPECT = "inspect"  # the text the attention and probability views show (either
 SCORES = "scores"  # a finished run's text, scored without attentions
 TOKENS = "tokens"  # fill-mask: the tokens of a text with nothing masked yet
 EXAMPLE = "example"  # fine-tune: a clicked held-out example
+LAYER = "layer"  # one layer of the last long text inspected on a big model (`LayerAttention`)
 
 
 class Request:
@@ -111,9 +112,44 @@ class Inspect(Request):
     channel: str = INSPECT
     attentions: bool = True  # False: only the scores (cheaper; its attentions are empty)
     training: bool = False  # read the model a run is training, while it trains
+    # a long text on a big model is read a layer at a time (`Probe.pooled`): its overview is pooled
+    # in this colour scale ("auto": both of automatic's choices), and this layer is kept whole
+    scale: str = "auto"
+    layer: int = 0
 
     def label(self) -> str:
         return "inspecting…"
+
+
+@dataclass(frozen=True)
+class LayerAttention(Request):
+    """One layer's attention [heads, T, T] of the last text inspected whose probe kept only its
+    overview (`Probe.pooled`), made again from the residual stream the worker kept. Waits between
+    chunks like a probe; a newer one supersedes it (walking the layers sends one per key)."""
+
+    kind: ClassVar[str] = "layer"
+    answer: ClassVar[str] = "layer_attention_read"
+    between_chunks: ClassVar[bool] = True
+    layer: int
+    channel: str = LAYER
+
+    def label(self) -> str:
+        return f"reading layer {self.layer}…"
+
+
+@dataclass(frozen=True)
+class SaveAttention(Request):
+    """Write every head's attention [layers, heads, T, T] of the last text inspected layer by layer
+    (`Probe.pooled`) to the NumPy file `path`: a layer at a time, from the streams the worker kept,
+    through a temporary file (a failure leaves what was there)."""
+
+    kind: ClassVar[str] = "save-attention"
+    activity: ClassVar[str] = "saving"
+    answer: ClassVar[str] = "request_finished"  # (its end is all there is to say)
+    path: str
+
+    def label(self) -> str:
+        return "writing every head's attention…"
 
 
 @dataclass(frozen=True)
@@ -356,9 +392,9 @@ class SetThreads(Request):
 
 
 REQUESTS: tuple[type[Request], ...] = (
-    Load, Generate, Steer, Inspect, FillMask, ReadLayers, Attribute, ScoreHeadTypes, ReadNeurons,
-    FindContexts, KnockOut, SetSteering, Sweep, CheckHeads, Train, ScalingSweep, Save, SaveGGUF, Compare,
-    SetThreads,
+    Load, Generate, Steer, Inspect, LayerAttention, SaveAttention, FillMask, ReadLayers, Attribute,
+    ScoreHeadTypes, ReadNeurons, FindContexts, KnockOut, SetSteering, Sweep, CheckHeads, Train, ScalingSweep,
+    Save, SaveGGUF, Compare, SetThreads,
 )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ class Answers(QObject):
     vector_made = Signal(object)  # SteeringVector: the direction a steered generation uses
     steering_generated = Signal(object)  # list[(side, GenerationStep)]: "plain" then "steered"
     probed = Signal(int, object)  # request id, Probe (a view reads the newest of its channel)
+    layer_attention_read = Signal(int, object)  # request id, (layer, its attention [heads, T, T])
     mask_filled = Signal(object)  # FillMaskResult (with attentions)
     lens_read = Signal(object)  # LogitLens, again after each block of positions (NaN where pending)
     attributed = Signal(object)  # Attribution, again after each chunk of targets (zeros where pending)

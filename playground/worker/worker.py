@@ -23,11 +23,13 @@ from playground.worker.requests import (
     Generate,
     Inspect,
     KnockOut,
+    LayerAttention,
     Load,
     ReadLayers,
     ReadNeurons,
     Request,
     Save,
+    SaveAttention,
     SaveGGUF,
     ScalingSweep,
     ScoreHeadTypes,
@@ -80,7 +82,10 @@ class Worker(JobRunner):
         self.info: ModelInfo | None = None
         self.training_run: Any = None  # the current or last in-app TrainingRun
         self.last_checkpoint = ""  # folder of the last training checkpoint
-        self._probes: dict[str, tuple[int, Inspect]] = {}  # channel -> its newest waiting probe
+        self._probes: dict[str, tuple[int, Request]] = {}  # channel -> its newest waiting probe
+        # the model and the stream entering each block of the last text inspected layer by layer
+        # (`Probe.pooled`): what `LayerAttention` makes any layer's attention from
+        self._streams: tuple[Any, list] | None = None
         self.ablation: tuple[tuple[int, int], ...] = ()  # heads knocked out in every model call
         self.ablation_mode = "zero"
         self.steering: tuple[Any, float, str] | None = None  # (vector, coefficient, positions) added
@@ -685,6 +690,7 @@ class Worker(JobRunner):
         self.base = None
         self._folders.clear()
         self.training_run = None
+        self._streams = None
 
     def _between_chunks(self) -> None:  # probes are served between chunks of a job
         while self._probes:
@@ -692,7 +698,7 @@ class Worker(JobRunner):
             request, ask = self._probes.pop(channel)
             self._set_activity("probing", 0, ask.label())
             try:
-                probe = self._probe(ask)
+                answer = self._probe(ask) if isinstance(ask, Inspect) else self._layer_attention(ask)
             except Exception as e:  # noqa: BLE001 — answered to the view that asked; the worker keeps serving
                 message, details = self._explain(e, "inspecting")
                 if details:  # a fault, not the text: said aloud too, with its traceback
@@ -700,7 +706,7 @@ class Worker(JobRunner):
                 self._set_activity()
                 self._finish_request(request, "failed", message)
                 continue
-            self.probed.emit(request, probe)
+            getattr(self, ask.answer).emit(request, answer)
             self._set_activity()
             self._finish_request(request, "done")
 
@@ -715,8 +721,19 @@ class Worker(JobRunner):
             with evaluated(run.trainer.model) as model:
                 return models.probe(model, run.trainer.tokenizer, ask.text, k=10)
         self._need_model()
+        pooler = None
+        if ask.attentions and not self.model.capabilities.encoder_decoder:  # (its texts are short)
+            from playground.overview import OverviewPooler
+
+            pooler = OverviewPooler(ask.scale, ask.layer)
+            self._streams = None  # (the last long text's: let them go before this pass)
         with self._intervened():
-            probe = models.probe(self.model, self.tokenizer, ask.text, k=10, attentions=ask.attentions)
+            probe = models.probe(
+                self.model, self.tokenizer, ask.text, k=10, attentions=ask.attentions, each_layer=pooler
+            )
+        if pooler is not None and pooler.streams:  # a long text on a big model: read layer by layer
+            self._streams = (self.model, pooler.streams)
+            probe = replace(probe, pooled=pooler.result())
         if self.ablation or self.steering:  # what the heads out and the steering change, token by token
             from models.inspect.analysis import target_prob
 
@@ -725,6 +742,45 @@ class Worker(JobRunner):
             probe = replace(probe, knocked_out=heads, knock_mode=mode, intact_prob=intact,
                             steering=self._steering_said())  # fmt: skip
         return probe
+
+    def _layer_attention(self, ask: LayerAttention):
+        """(layer, its attention [heads, T, T]) of the last text inspected layer by layer."""
+        import models
+
+        model, streams = self._kept_streams()
+        if not 0 <= ask.layer < len(streams):
+            raise models.ModelError(f"there is no layer {ask.layer} (the model has {len(streams)})")
+        return ask.layer, models.layer_attention(model, ask.layer, streams[ask.layer])
+
+    @serves(SaveAttention)
+    def _save_attention(self, request: int, ask: SaveAttention) -> None:
+        """Every layer's attention into one .npy file, a layer in memory at a time."""
+        import numpy as np
+
+        import models
+        from models.hf.atomic import write_file
+
+        model, streams = self._kept_streams()
+
+        def write(tmp) -> None:
+            first = models.layer_attention(model, 0, streams[0])
+            out = np.lib.format.open_memmap(tmp, "w+", np.float16, (len(streams), *first.shape))
+            for layer in range(len(streams)):
+                self.progress_changed.emit(layer, len(streams))
+                out[layer] = first if layer == 0 else models.layer_attention(model, layer, streams[layer])
+            out.flush()
+            del out  # (closed before the file is renamed into place)
+
+        write_file(Path(ask.path), write)
+
+    def _kept_streams(self) -> tuple[Any, list]:
+        """The model and streams of the last text inspected layer by layer, while still its own."""
+        model, streams = self._streams if self._streams is not None else (None, [])
+        if model is None or model is not self.model:
+            from models import ModelError
+
+            raise ModelError("this text's attention is no longer kept: inspect it again")
+        return model, streams
 
     # ---- helpers -----------------------------------------------------------------------------
     def _device(self) -> str:

@@ -25,7 +25,7 @@ def test_the_scales_map_into_zero_to_one_and_automatic_finds_the_sink():
     rng = np.random.default_rng(0)
     sunk, plain = _causal(8, 0.9, rng), _causal(8, 0.0, rng)
     assert sink_share(sunk) == pytest.approx(0.9, abs=1e-5) and sink_share(plain) < SINK
-    assert resolve("auto", sunk) == "no-first" and resolve("auto", plain) == "linear"
+    assert resolve("auto", sink_share(sunk)) == "no-first" and resolve("auto", sink_share(plain)) == "linear"
     left_out = rescaled(sunk, "no-first")
     assert np.isnan(left_out[..., 0]).all()
     np.testing.assert_allclose(np.nansum(left_out[..., 1:, :], -1), 1.0, rtol=1e-5)  # rows shared anew

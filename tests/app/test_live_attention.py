@@ -75,7 +75,7 @@ def test_a_stopped_run_is_inspected_afresh(qtbot, window, wait_signal):
 def test_a_big_models_overview_is_pooled_off_the_gui_thread(qtbot, window):
     """30 layers × 9 heads (SmolLM2's) over 128 tokens: set_attentions returns before the heads are
     pooled; the pooled overview lands a moment later, equal to the one pooled in place."""
-    from playground.views.widgets.mosaic import build_mosaic
+    from playground.overview import build_mosaic
 
     view = window.attention_view
     window.show_view("attention")

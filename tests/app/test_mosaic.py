@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from playground.views.widgets.mosaic import build_mosaic
+from playground.overview import build_mosaic
 
 
 def test_tiles_sit_at_layer_rows_and_head_columns():
@@ -39,7 +40,7 @@ def test_a_cross_attention_fills_square_tiles_by_repeating_its_rows():
 def test_a_long_texts_tiles_scaled_and_pooled_by_torch_equal_numpys(monkeypatch):
     """Every colour scale, a sink, empty (NaN) cells, a text not a multiple of the pooling: the
     fast path (torch) draws what rescaling and pooling each layer with numpy draws."""
-    from playground.views.widgets import mosaic
+    from playground import overview as mosaic
     from playground.views.widgets.attention_scale import SCALES, rescaled
 
     fast_rows = []
@@ -61,3 +62,38 @@ def test_a_long_texts_tiles_scaled_and_pooled_by_torch_equal_numpys(monkeypatch)
             assert s == tiles[0][1] == 13
             np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-7, equal_nan=True, err_msg=scale)
     assert len(fast_rows) == 2 * 2 * 5  # each layer of both dtypes, every scale, went the fast way
+
+
+def test_a_layered_probes_overview_equals_the_whole_attentions_in_every_scale():
+    """The pooler a long text's probe hands each layer to: its overview, in every scale (pooled, or
+    from the linear pooling), its sink share and its one whole layer equal what the whole attention
+    gives; automatic keeps both of its choices, and no stream or layer is left out."""
+    import torch
+
+    from playground.overview import OverviewPooler, mosaic_in
+    from playground.views.widgets.attention_scale import SCALES, sink_share
+
+    rng = np.random.default_rng(4)
+    att = rng.random((3, 2, 40, 40)).astype(np.float32)
+    att[..., 0] += 10.0 * rng.random((3, 2, 40))
+    att = np.tril(att)
+    att /= att.sum(-1, keepdims=True)
+    for asked in SCALES:
+        pooler = OverviewPooler(asked, layer=1, max_tile=16)
+        for layer in range(3):
+            pooler(layer, torch.from_numpy(att[layer]), torch.full((40, 8), float(layer)))
+        pooled = pooler.result()
+        assert (pooled.layers, pooled.heads, pooled.layer) == (3, 2, 1)
+        assert pooled.sink_share == pytest.approx(sink_share(att), rel=1e-6)
+        np.testing.assert_array_equal(pooled.attention, att[1])
+        assert [float(s[0, 0]) for s in pooler.streams] == [0.0, 1.0, 2.0]
+        kept = {"auto": {"linear", "no-first"}, "row": {"linear", "row"}, "no-first": {"linear", "no-first"}}
+        assert set(pooled.mosaics) == kept.get(asked, {"linear"}), asked
+        for scale in [s for s in SCALES if s != "auto"]:
+            got = mosaic_in(pooled, scale)
+            if got is None:
+                assert scale in ("row", "no-first") and scale not in kept.get(asked, ())
+                continue
+            want = build_mosaic(att, max_tile=16, scale=scale)
+            assert got[1] == want[1] == 14
+            np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=scale)

@@ -9,13 +9,15 @@ from PySide6.QtCore import Qt
 
 from playground.info import ModelInfo
 from playground.presenter import present
-from playground.worker.requests import REQUESTS, Inspect, Request
+from playground.worker.requests import REQUESTS, Inspect, LayerAttention, Request
 from playground.worker.signals import ANSWERS
 from playground.worker.worker import HANDLERS
 
 
 def test_every_request_kind_is_declared_once_and_served_by_one_handler():
-    assert set(HANDLERS) | {Inspect} == set(REQUESTS) and Inspect not in HANDLERS  # probes: between chunks
+    between = {kind for kind in REQUESTS if kind.between_chunks}  # probes, served between chunks
+    assert between == {Inspect, LayerAttention} and set(HANDLERS) | between == set(REQUESTS)
+    assert not between & set(HANDLERS)
     kinds = [kind.kind for kind in REQUESTS]
     assert len(kinds) == len(set(kinds))
     for kind in REQUESTS:

@@ -49,7 +49,7 @@ def test_a_run_grows_the_loss_curve_and_snapshots_the_probe(qtbot, view, monkeyp
     first = view.snapshots[0][1]
     expected_tiles = first.shape[0] * first.shape[1]
     assert view.mosaic.layers * view.mosaic.heads == expected_tiles
-    from playground.views.widgets.mosaic import build_mosaic
+    from playground.overview import build_mosaic
 
     np.testing.assert_array_equal(view.mosaic.data, build_mosaic(first)[0])
     assert "step 10" in view.timeline_label.text()

@@ -6,8 +6,9 @@ Makes a folder of the shape (random bf16 weights, as the real ones are stored, a
 trained here), then measures, each in this process with its peak memory above what was held before
 it (the kernel's high-water mark, reset first):
 - opening the folder (ours) against `from_pretrained` (each in a fresh process);
-- a probe of 512 tokens (and --long), the logit lens of 512 tokens (its first block and the whole),
-  270-head sweeps of 64 tokens (knock-out and patching);
+- a probe of 512 tokens (and --long) as the attention view asks (a layer at a time, the overview
+  pooled, one layer kept), one more layer read, a probe keeping every head; the logit lens of 512
+  tokens (its first block and the whole), 270-head sweeps of 64 tokens (knock-out and patching);
 - greedy decoding in float32 and bfloat16, ours against `transformers` `generate` at the same
   precision, and the share of the memory bus's limit (bytes of weights per token at 16.5 GB/s).
 The last lines print each figure against its budget (DESIGN.md, issue 28).
@@ -155,16 +156,7 @@ def main() -> None:
         lengths = [512] + ([args.long] if args.long else [])
         if "probe" not in skip:
             for n in lengths:
-                text = text_of(tok, n)
-                try:
-                    runs = [measured(lambda t=text: models.probe(model, tok, t)) for _ in range(3)]
-                except models.ModelError as e:  # past the attention budget: refused, as the app does
-                    report(f"probe, {n} tokens", f"refused: {e}", "a clear refusal past 2.5 GiB")
-                    continue
-                took, peak = sorted(t for _, t, _ in runs)[1], max(m for *_, m in runs)  # the median time
-                report(f"probe, {n} tokens (median of 3)", f"{took:.2f} s, +{peak:.0f} MiB",
-                       "≤ 1.5 s" if n == 512 else "—")  # fmt: skip
-                overview(report, runs[0][0].attentions, n)
+                probes(report, model, tok, text_of(tok, n), n)
         if "lens" not in skip:
             for n in lengths:
                 lens(report, model, tok, text_of(tok, n), n)
@@ -177,15 +169,41 @@ def main() -> None:
     report.table()
 
 
-def overview(report: Report, attentions: np.ndarray, n: int) -> None:
-    """The attention view's overview of a probe: every head's tile, scaled and pooled (on a pool
-    thread in the app), automatic colours and with the first token left out (a real model's sink)."""
-    from playground.views.widgets.attention_scale import resolve
-    from playground.views.widgets.mosaic import build_mosaic
+def probes(report: Report, model, tok, text: str, n: int) -> None:
+    """The probe as the attention view asks for it (a long text on a big model: read a layer at a
+    time, the overview pooled in automatic's two scales, one layer kept whole), one more layer
+    read from the kept streams, and, at 512 tokens, a probe keeping every head (Compare, head
+    scores), with the attention view's overview pooled from it."""
+    from playground.overview import OverviewPooler, build_mosaic
 
-    took = {s: measured(lambda s=s: build_mosaic(attentions, scale=s))[1] for s in ("linear", "no-first")}
-    report(f"attention overview, {n} tokens: linear / first token left out ({resolve('auto', attentions)} "
-           "here)", f"{took['linear']:.2f} s / {took['no-first']:.2f} s")  # fmt: skip
+    def as_the_view_asks():
+        pooler = OverviewPooler("auto", 0)
+        probe = models.probe(model, tok, text, each_layer=pooler)
+        return probe, pooler, pooler.result()
+
+    runs = [measured(as_the_view_asks) for _ in range(3)]
+    took, peak = sorted(t for _, t, _ in runs)[1], max(m for *_, m in runs)  # the median time
+    probe, pooler, pooled = runs[0][0]
+    kept = "every head" if probe.attentions.size else f"overview + layer {pooled.layer}"
+    report(f"probe as the attention view asks, {n} tokens ({kept}; median of 3)",
+           f"{took:.2f} s, +{peak:.0f} MiB", "≤ 1.5 s" if n == 512 else "—")  # fmt: skip
+    if pooler.streams:
+        middle = len(pooler.streams) // 2
+        _, t, m = measured(lambda: models.layer_attention(model, middle, pooler.streams[middle]))
+        report(f"one more layer of it, {n} tokens", f"{t:.2f} s, +{m:.0f} MiB", "walking layers")
+    runs = probe = pooler = pooled = None  # (let go before the probe keeping every head)
+    if n != 512:
+        return
+    whole, t, m = measured(lambda: models.probe(model, tok, text))
+    report(f"probe keeping every head, {n} tokens", f"{t:.2f} s, +{m:.0f} MiB", "—")
+    took = {
+        s: measured(lambda s=s: build_mosaic(whole.attentions, scale=s))[1] for s in ("linear", "no-first")
+    }
+    report(
+        f"its overview, {n} tokens: linear / first token left out",
+        f"{took['linear']:.2f} s / {took['no-first']:.2f} s",
+        "pooled during the probe above",
+    )
 
 
 def streamed_attention(report: Report, L: int, H: int, prompt: int = 256, new: int = 256) -> None:

@@ -147,6 +147,51 @@ def test_a_long_texts_attention_keeps_to_its_memory_budget(monkeypatch):
     assert models.probe(model, tok, text, attentions=False).attentions.size == 0  # scores alone still run
 
 
+@pytest.mark.parametrize("kind", ["gpt", "bert"])
+def test_a_long_texts_attention_goes_a_layer_at_a_time_and_any_layer_comes_back(kind, monkeypatch):
+    """Past the float32 budget, a probe given `each_layer` keeps no attention: each layer's weights
+    and the stream its block read go there, and `layer_attention` makes that layer again from the
+    stream alone; the scores are the same (with a steering vector on: it is in the stream)."""
+    from models.inspect import analysis
+    from models.inspect.steering import SteeringVector, steered
+
+    if kind == "gpt":
+        tok = char_tokenizer()
+        torch.manual_seed(0)
+        cfg = GPTConfig(vocab_size=tok.vocab_size, n_positions=64, n_embd=32, n_layer=3, n_head=4)
+        model, text = GPT(cfg).eval(), "Speak, speak. All: we proceed."
+    else:
+        tok = wordpiece_tokenizer()
+        model, text = _bert(tok), "you are all resolved rather to die than to famish"
+    whole = models.probe(model, tok, text)
+    seen: dict[int, tuple] = {}
+    layered = models.probe(model, tok, text, each_layer=lambda i, w, s: seen.setdefault(i, (w.clone(), s)))
+    assert layered.attentions.size == whole.attentions.size  # small: kept whole, nothing handed over
+    assert not seen
+    monkeypatch.setattr(analysis, "FULL_BYTES", whole.attentions.nbytes - 1)
+    layered = models.probe(model, tok, text, each_layer=lambda i, w, s: seen.setdefault(i, (w.clone(), s)))
+    assert layered.attentions.shape == (0, 0, len(whole.tokens), len(whole.tokens))
+    assert sorted(seen) == list(range(model.config.n_layer))
+    for layer, (weights, stream) in seen.items():
+        np.testing.assert_allclose(weights.numpy(), whole.attentions[layer], atol=1e-6)
+        again = models.layer_attention(model, layer, stream)
+        np.testing.assert_allclose(again.astype(np.float32), whole.attentions[layer], atol=1e-3)
+    np.testing.assert_array_equal(layered.top_ids, whole.top_ids)
+    np.testing.assert_allclose(layered.target_prob, whole.target_prob, rtol=1e-5, equal_nan=True)
+    monkeypatch.setattr(analysis, "HALF_BYTES", 1)  # handed over, a long text is not refused
+    assert models.probe(model, tok, text, each_layer=lambda *_: None).attentions.size == 0
+    if kind == "gpt":  # steered, a later layer's attention is the steered one, made again alike
+        vector = SteeringVector(1, np.random.default_rng(0).normal(0, 5, 32).astype(np.float32))
+        seen.clear()
+        monkeypatch.setattr(analysis, "HALF_BYTES", 2**30)
+        with steered(model, vector, 1.0):
+            models.probe(model, tok, text, each_layer=lambda i, w, s: seen.setdefault(i, (w.clone(), s)))
+            steered_whole = models.probe(model, tok, text, each_layer=None).attentions
+        assert not np.allclose(steered_whole[2], whole.attentions[2], atol=1e-3)
+        np.testing.assert_allclose(models.layer_attention(model, 1, seen[1][1]), steered_whole[1], atol=1e-3)
+        np.testing.assert_allclose(models.layer_attention(model, 2, seen[2][1]), steered_whole[2], atol=1e-3)
+
+
 def test_a_probe_takes_only_its_own_passes_attention():
     """The probe's hooks on the model's blocks leave another thread's pass over the same model as
     it is (a test, or a caller, using the model while the worker probes it)."""

@@ -119,6 +119,11 @@ def _compare(ours, theirs, ids=IDS):
         torch.testing.assert_close(x, y, atol=1e-4, rtol=0)
     for x, y in zip(a.hidden_states, b.hidden_states, strict=True):
         torch.testing.assert_close(x, y, atol=1e-4, rtol=0)
+    with torch.no_grad():  # any layer's attention again, from the stream entering its block alone
+        for layer, y in enumerate(b.attentions):
+            torch.testing.assert_close(
+                ours.block_attention(layer, a.hidden_states[layer]), y, atol=1e-4, rtol=0
+            )
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))

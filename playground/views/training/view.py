@@ -33,7 +33,7 @@ from playground import theme
 from playground.training_session import TrainingStarted
 from playground.views.resets import REFUSED, STOPPED, ended_line, event_of
 from playground.views.training.form import TrainingForm
-from playground.views.widgets.attention_scale import LABELS, described, rescaled, resolve
+from playground.views.widgets.attention_scale import LABELS, described, rescaled, resolve, sink_share
 from playground.views.widgets.budgeted_redraw import BudgetedRedraw
 from playground.views.widgets.elided_label import ElidedLabel
 from playground.views.widgets.figure_export import ExportButton
@@ -594,14 +594,15 @@ class TrainingView(QWidget):
         if not self.snapshots:
             return
         step, att = self.snapshots[index]
-        scale = resolve("auto", att)  # a sink forming as the model learns is left out, and said
+        share = sink_share(att)
+        scale = resolve("auto", share)  # a sink forming as the model learns is left out, and said
         self.mosaic.set_attentions(rescaled(att, scale))
         layer = min(self.selected[0], att.shape[0] - 1)
         head = min(self.selected[1], att.shape[1] - 1)
         self.mosaic.select(layer, head)
         self.head_plot.set_matrix(rescaled(att[layer, head], scale), self.probe_cols, self.probe_rows)
         self.head_plot.bar.getAxis("left").setLabel(LABELS[scale])
-        self.head_plot.setTitle(f"layer {layer}, head {head} at step {step}{described(scale, att)}")
+        self.head_plot.setTitle(f"layer {layer}, head {head} at step {step}{described(scale, share)}")
         self.timeline_label.setText(f"step {step} ({index + 1}/{len(self.snapshots)})")
 
     def _on_tile_clicked(self, layer: int, head: int) -> None:

@@ -35,11 +35,12 @@ def sink_share(att: np.ndarray) -> float:
     return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
 
 
-def resolve(scale: str, att: np.ndarray) -> str:
-    """The scale to draw with: "auto" leaves the first token out when it is a sink, else linear."""
+def resolve(scale: str, share: float) -> str:
+    """The scale to draw with: "auto" leaves the first token out when it is a sink (holding `share`
+    of the attention, `sink_share`), else linear."""
     if scale != "auto":
         return scale
-    return "no-first" if sink_share(att) >= SINK else "linear"
+    return "no-first" if share >= SINK else "linear"
 
 
 def rescaled(att: np.ndarray, scale: str) -> np.ndarray:
@@ -64,10 +65,10 @@ def rescaled(att: np.ndarray, scale: str) -> np.ndarray:
     raise ValueError(f"unknown attention scale '{scale}'")
 
 
-def described(scale: str, att: np.ndarray) -> str:
-    """What a title adds about the scale ("" for linear)."""
+def described(scale: str, share: float) -> str:
+    """What a title adds about the scale ("" for linear); `share`: the first token's (`sink_share`)."""
     if scale == "linear":
         return ""
     if scale == "no-first":
-        return f" · first token left out (it holds {sink_share(att):.0%} of the attention)"
+        return f" · first token left out (it holds {share:.0%} of the attention)"
     return " · " + SCALES[scale].removeprefix("colours: ")

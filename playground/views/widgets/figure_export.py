@@ -17,6 +17,9 @@ from playground.views.widgets.save_dialogs import ask_file
 FIGURE_KINDS = {".png": "PNG image", ".svg": "SVG vector image", ".pdf": "PDF document"}
 
 
+LATER = "written later"  # a data writer's answer: the worker writes the file, and its view says when
+
+
 def export_figure(widget: pg.GraphicsView, path: str | Path) -> bool:
     """Write what `widget` shows to `path`, in the format its suffix names; False if it failed."""
     path = Path(path)
@@ -128,7 +131,8 @@ class ExportButton(QToolButton):
 
         path = Path(path)
         try:
-            ok = self.writers[path.suffix.lower()][1](path) is not False
+            written = self.writers[path.suffix.lower()][1](path)
+            ok = written is not False
             recipe = self.recipe(path.name) if ok else None
             beside = write_recipe(path, recipe) if recipe is not None else None
         except OSError as e:
@@ -137,6 +141,8 @@ class ExportButton(QToolButton):
         if not ok:
             self.failed.emit(f"Could not write {path}: the figure could not be drawn into it.", "")
             return False
+        if written is LATER:  # the worker writes it: its owner says when it is done
+            return True
         self.saved.emit(f"Saved the {self.name} to {path}" + (f" (recipe: {beside.name})" if beside else ""))
         return True
 
