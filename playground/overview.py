@@ -34,46 +34,64 @@ def build_mosaic(att: np.ndarray, max_tile: int = MAX_TILE, scale: str = "linear
 
 
 def _pooled_row(att: np.ndarray, scale: str, max_tile: int) -> tuple[np.ndarray, int]:
-    """`_tile_row` of `rescaled(att, scale)` for one square layer [1, H, T, T], in torch and in
-    place on one float32 copy: the same max over f × f cells with the text padded by zeros, where
-    empty (NaN) cells lose (they are -inf while pooled)."""
+    """`_tile_row` of `rescaled(att, scale)` for one square layer [1, H, T, T], by torch on one
+    float32 copy (`pooled_layer`)."""
     import torch  # (loaded by the worker long before a long text is drawn; the window starts without)
 
     x = torch.from_numpy(np.ascontiguousarray(att[0])).to(torch.float32, copy=True)  # [H, T, T]
-    return pooled_layer(x, scale, max_tile)
+    return pooled_layer(x, (scale,), max_tile)[scale]
 
 
-def pooled_layer(x, scale: str, max_tile: int = MAX_TILE) -> tuple[np.ndarray, int]:
-    """One layer's tiles ([s, H*s], s) from its float32 torch tensor [H, T, T], which it scales and
-    pools in place (`_pooled_row`'s work, for a layer a probe hands over)."""
+def pooled_layer(x, scales, max_tile: int = MAX_TILE) -> dict[str, tuple[np.ndarray, int]]:
+    """One square layer's tiles ([s, H*s], s) in each of `scales`, from its float32 torch tensor
+    [H, T, T] (changed in place: empty, NaN, cells become -inf): what rescaling, padding with zeros
+    and max-pooling f × f cells gives, empty cells losing. Each row is max-pooled over its keys
+    once, then every scale is made from those maxima: each scale either keeps the order of values
+    (square root, log) or divides a whole row by one number (each row to its max; the first token
+    left out: the rest of the row over its sum), so it commutes with taking a maximum along the
+    row, and the queries are pooled last. Two passes over T × T serve every scale (2,048 tokens:
+    ~0.1 s a layer for linear and first-token-left-out together, was 0.2 s)."""
     import torch
     import torch.nn.functional as F
 
     H, T, _ = x.shape
-    if scale == "sqrt":
-        x.clamp_(min=0.0).sqrt_()
-    elif scale == "log":
-        x.clamp_(min=LOG_FLOOR).log10_().div_(-math.log10(LOG_FLOOR)).add_(1.0).clamp_(0.0, 1.0)
-    x.nan_to_num_(nan=-math.inf)
-    if scale == "row":
-        top = x.amax(-1, keepdim=True)
-        x = torch.where(top > 0, x / top, 0.0)  # (a row with nothing drawn: zeros, as numpy's)
-    elif scale == "no-first":  # each row shared among the other tokens alone
-        rest = x[..., 1:]
-        total = rest.clamp(min=0.0).sum(-1, keepdim=True)
-        rest.div_(total)
-        rest.masked_fill_(~(total > 0), -math.inf)
-        x[..., 0] = -math.inf
-    elif scale not in ("linear", "sqrt", "log"):
-        raise ValueError(f"unknown attention scale '{scale}'")
     f = math.ceil(T / max_tile)
-    pooled = F.max_pool2d(x[None], f, ceil_mode=True)[0]  # [H, s, s]
-    s = pooled.shape[-1]
-    if s * f > T:  # the last row and column of cells reach into the zeros the text is padded with
-        for edge in (pooled[:, -1, :], pooled[:, :, -1]):
-            edge.clamp_(min=0.0)
-    pooled[pooled == -math.inf] = math.nan
-    return np.ascontiguousarray(pooled.permute(1, 0, 2).reshape(s, H * s).numpy(), dtype=np.float32), s
+    has_empty = bool(torch.isnan(x.sum()))  # (weights are finite: NaN marks an empty cell)
+    rest_sum = None
+    if "no-first" in scales:  # each row's share outside the first token (empty cells count 0)
+        rest = x[..., 1:]
+        rest_sum = (torch.nansum(rest.clamp(min=0.0), -1) if has_empty else rest.sum(-1))[..., None]
+    if has_empty:
+        x.nan_to_num_(nan=-math.inf)
+    # [H, T, s]; (pooling along one axis, 1-D pooling is 3-4x faster than 2-D pooling's (1, f))
+    keys = F.max_pool1d(x.reshape(H * T, 1, T), f, ceil_mode=True).view(H, T, -1) if f > 1 else x
+    empty = -math.inf
+    out = {}
+    for scale in scales:
+        if scale == "linear":
+            k = keys
+        elif scale == "sqrt":
+            k = torch.where(keys > empty, keys.clamp(min=0.0).sqrt(), empty)
+        elif scale == "log":
+            logged = keys.clamp(min=LOG_FLOOR).log10().div_(-math.log10(LOG_FLOOR)).add_(1.0).clamp_(0.0, 1.0)
+            k = torch.where(keys > empty, logged, empty)
+        elif scale == "row":
+            top = keys.amax(-1, keepdim=True)
+            k = torch.where(top > 0, keys / top, 0.0)  # (a row with nothing drawn: zeros, as numpy's)
+        elif scale == "no-first":  # the first token's own cell out of the first block of keys
+            k = keys.clone()
+            k[..., 0] = x[..., 1:f].amax(-1) if f > 1 and T > 1 else empty
+            k = torch.where(rest_sum > 0, k / rest_sum, empty)
+        else:
+            raise ValueError(f"unknown attention scale '{scale}'")
+        pooled = F.max_pool2d(k[None], (f, 1), ceil_mode=True)[0] if f > 1 else k.clone()  # [H, s, s]
+        side = pooled.shape[-1]
+        if side * f > T:  # the last row and column of cells reach into the zeros the text is padded with
+            for edge in (pooled[:, -1, :], pooled[:, :, -1]):
+                edge.clamp_(min=0.0)
+        pooled[pooled == empty] = math.nan
+        out[scale] = np.ascontiguousarray(pooled.permute(1, 0, 2).reshape(side, H * side).numpy()), side
+    return out
 
 
 def _tile_row(att: np.ndarray, max_tile: int) -> tuple[np.ndarray, int]:
@@ -136,9 +154,10 @@ class OverviewPooler:
                 tuple(weights.shape), np.float32 if weights.numel() * 4 <= FULL_BYTES else np.float16
             )
             torch.from_numpy(self.kept).copy_(weights)
-        for scale in self.scales:
-            row, self.tile = pooled_layer(weights.to(torch.float32, copy=True), scale, self.max_tile)
+        # (the pass's own weights, let go after this: their empty cells, if any, are changed)
+        for scale, (row, tile) in pooled_layer(weights.float(), self.scales, self.max_tile).items():
             self.rows[scale].append(row)
+            self.tile = tile
 
     def result(self) -> PooledAttention:
         mosaics = {s: (np.vstack(rows), self.tile) for s, rows in self.rows.items()}

@@ -182,7 +182,7 @@ def probes(report: Report, model, tok, text: str, n: int) -> None:
         return probe, pooler, pooler.result()
 
     runs = [measured(as_the_view_asks) for _ in range(3)]
-    took, peak = sorted(t for _, t, _ in runs)[1], max(m for *_, m in runs)  # the median time
+    took, peak = sorted(t for _, t, _ in runs)[1], sorted(m for *_, m in runs)[1]  # medians
     probe, pooler, pooled = runs[0][0]
     kept = "every head" if probe.attentions.size else f"overview + layer {pooled.layer}"
     report(f"probe as the attention view asks, {n} tokens ({kept}; median of 3)",
