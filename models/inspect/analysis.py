@@ -18,6 +18,9 @@ from models.text.tokenizer import Tokenizer
 # and exports exact), in 16 bits past it (a real model: 512 tokens of SmolLM2 are 142 MB, not 283)
 FULL_BYTES = 64 * 2**20
 HALF_BYTES = 2560 * 2**20  # float16 up to this (2,048 tokens of SmolLM2), and refused beyond
+# read a layer at a time (`each_layer`), one layer's float32 weights up to this: the eager pass makes
+# them and its scores side by side (SmolLM2's 9 heads: 5,461 tokens; Llama-3.2-1B's 32: 2,896)
+LAYER_BYTES = 2**30
 
 
 def probe(
@@ -120,6 +123,12 @@ def _with_attentions(
     L, H, T = model.config.n_layer, model.config.n_head, ids.shape[1]
     cells = L * H * T * T
     layered = each_layer is not None and cells * 4 > FULL_BYTES
+    if layered and H * T * T * 4 > LAYER_BYTES:
+        fits = int((LAYER_BYTES / (4 * H)) ** 0.5)
+        raise ModelError(
+            f"one layer's attention over {T} tokens would take {H * T * T * 4 / 2**30:.1f} GiB "
+            f"({H} heads, twice over while it is made): shorten the text to about {fits} tokens"
+        )
     if cells * 2 > HALF_BYTES and not layered:
         fits = int((HALF_BYTES / (2 * L * H)) ** 0.5)
         raise ModelError(

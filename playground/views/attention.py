@@ -753,10 +753,13 @@ class AttentionView(QWidget):
 
     def export_csv(self, path: str | Path) -> None:
         """The shown matrix, with the query tokens as rows and key tokens as columns."""
+        matrix = self.shown_matrix()
+        if matrix is None:
+            raise OSError("this layer is still being read: export it once it is drawn")
         with open(path, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
             out.writerow(["query \\ key", *self.cols])
-            for tok, row in zip(self.rows, self.shown_matrix(), strict=True):
+            for tok, row in zip(self.rows, matrix, strict=True):
                 out.writerow([tok, *(f"{v:.6f}" for v in row)])
 
     def _nothing_to_export(self) -> str:

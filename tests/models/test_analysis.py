@@ -178,8 +178,16 @@ def test_a_long_texts_attention_goes_a_layer_at_a_time_and_any_layer_comes_back(
         np.testing.assert_allclose(again.astype(np.float32), whole.attentions[layer], atol=1e-3)
     np.testing.assert_array_equal(layered.top_ids, whole.top_ids)
     np.testing.assert_allclose(layered.target_prob, whole.target_prob, rtol=1e-5, equal_nan=True)
-    monkeypatch.setattr(analysis, "HALF_BYTES", 1)  # handed over, a long text is not refused
+    monkeypatch.setattr(analysis, "HALF_BYTES", 1)  # handed over, a long text is not refused…
     assert models.probe(model, tok, text, each_layer=lambda *_: None).attentions.size == 0
+    monkeypatch.setattr(
+        analysis, "LAYER_BYTES", whole.attentions[0].nbytes - 1
+    )  # …unless one layer is too big
+    with pytest.raises(
+        models.ModelError, match=r"one layer's attention .* shorten the text to about \d+ tokens"
+    ):
+        models.probe(model, tok, text, each_layer=lambda *_: None)
+    monkeypatch.setattr(analysis, "LAYER_BYTES", 2**30)
     if kind == "gpt":  # steered, a later layer's attention is the steered one, made again alike
         vector = SteeringVector(1, np.random.default_rng(0).normal(0, 5, 32).astype(np.float32))
         seen.clear()
