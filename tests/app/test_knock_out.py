@@ -12,15 +12,16 @@ import models
 TEXT = "the cat sat on the mat"
 
 
-def _inspect(qtbot, window):
+def _inspect(qtbot, window, text: str = TEXT):
+    """Type `text` into the attention view, press Enter: the probes that arrive (growing)."""
     view = window.attention_view
     window.show_view("attention")
     view.text.clear()
-    qtbot.keyClicks(view.text, TEXT)
+    qtbot.keyClicks(view.text, text)
     got = []
     window.client.probed.connect(lambda _tag, probe: got.append(probe))
     qtbot.keyClick(view.text, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: bool(got) and view.attentions.size > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: bool(got) and view.has_attention, timeout=10_000)
     return got
 
 

@@ -13,6 +13,7 @@ from playground.overview import build_mosaic
 from playground.views.widgets.attention_scale import rescaled
 from playground.worker.requests import LayerAttention
 from tests.app.test_knock_out import _click_tile
+from tests.app.test_knock_out import _inspect as _typed_and_inspected
 
 TEXT = "the cat sat on the mat and the dog sat on the log"
 
@@ -26,14 +27,8 @@ def layered(monkeypatch):
 
 
 def _inspect(qtbot, window):
-    view = window.attention_view
-    window.show_view("attention")
-    view.text.clear()
-    qtbot.keyClicks(view.text, TEXT)
-    got = []
-    window.client.probed.connect(lambda _r, probe: got.append(probe))
-    qtbot.keyClick(view.text, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: bool(got) and view.pooled is not None, timeout=10_000)
+    got = _typed_and_inspected(qtbot, window, TEXT)
+    qtbot.waitUntil(lambda: window.attention_view.pooled is not None, timeout=10_000)
     return got
 
 
