@@ -729,7 +729,10 @@ class AttentionView(QWidget):
         if request == self.save_request:  # every head of a long text, written by the worker
             self.save_request = 0
             if status == "done":
-                self.saved.emit(f"Saved every head's attention to {self.save_path}")
+                L, H, T = *self.heads_shape, len(self.rows)
+                self.saved.emit(
+                    f"Saved every head's attention ({L}×{H}×{T}×{T}, float16) to {self.save_path}"
+                )
             else:
                 self.failed.emit(f"Could not write {self.save_path}: {message}", "")
         if status == "failed" and request == self.client.newest_probe(LAYER) and self.pooled is not None:
