@@ -91,7 +91,7 @@ def pooled_layer(x, scales, max_tile: int = MAX_TILE) -> dict[str, tuple[np.ndar
             for edge in (pooled[:, -1, :], pooled[:, :, -1]):
                 edge.clamp_(min=0.0)
         pooled[pooled == empty] = math.nan
-        out[scale] = np.ascontiguousarray(pooled.permute(1, 0, 2).reshape(side, H * side).numpy()), side
+        out[scale] = np.ascontiguousarray(pooled.permute(1, 0, 2).reshape(side, H * side).cpu().numpy()), side
     return out
 
 

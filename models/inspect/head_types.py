@@ -95,7 +95,7 @@ def head_types(model: Model, tokenizer: Tokenizer, text: str = "", seed: int = 0
     and duplicate-token heads show on any model) and on `text`, if given."""
     import torch  # (this module's names are read by the window, which never loads torch itself)
 
-    from models.inspect.analysis import _with_attentions, probe
+    from models.inspect.analysis import _encode, _with_attentions, probe
 
     if not model.capabilities.one_stack:
         raise ModelError("head types are for one stack of heads: an encoder–decoder has three kinds")
@@ -114,7 +114,16 @@ def head_types(model: Model, tokenizer: Tokenizer, text: str = "", seed: int = 0
         _, attentions = _with_attentions(model, torch.tensor(ids[None], device=device))
     random = type_scores(attentions, ids)
     on_text = None
-    if text.strip():
-        p = probe(model, tokenizer, text)
-        on_text = type_scores(p.attentions, p.tokens.ids)
+    if text.strip():  # a long text on a big model is scored a layer at a time, as its pass goes
+        ids, layers = _encode(model, tokenizer, text).ids, []
+
+        def score(_layer: int, weights, _stream) -> None:
+            layers.append(type_scores(weights[None].float().cpu().numpy(), ids))
+
+        p = probe(model, tokenizer, text, k=1, each_layer=score)
+        on_text = (
+            type_scores(p.attentions, p.tokens.ids)
+            if p.attentions.size
+            else {name: np.concatenate([scores[name] for scores in layers]) for name in TYPES}
+        )
     return HeadTypes(random, on_text, n)

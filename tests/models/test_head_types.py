@@ -94,3 +94,32 @@ def test_the_gallery_scores_a_models_heads_on_random_repeats_and_a_text(tmp_path
     again = models.head_types(model, tok)
     np.testing.assert_array_equal(again.random["induction"], types.random["induction"])  # seeded
     assert again.text is None
+
+
+def test_a_long_texts_head_types_are_scored_a_layer_at_a_time_alike(monkeypatch):
+    """Past the probe's float32 budget the text's heads are scored as each layer is made (no
+    layers × heads × T² is held): the same scores as from every layer kept."""
+    from models.inspect import analysis
+    from models.nn import GPT, GPTConfig
+    from tests.models.helpers import char_tokenizer
+
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=128, n_embd=32, n_layer=3, n_head=4)).eval()
+    text = "First Citizen: speak, speak. All: speak, speak."
+    whole = models.head_types(model, tok, text)
+    handed: list[int] = []
+    pass_layers = analysis._with_attentions
+
+    def counted(*args, **kwargs):
+        if kwargs.get("each_layer") is not None:
+            each = kwargs["each_layer"]
+            kwargs["each_layer"] = lambda layer, w, s: handed.append(layer) or each(layer, w, s)
+        return pass_layers(*args, **kwargs)
+
+    monkeypatch.setattr(analysis, "_with_attentions", counted)
+    monkeypatch.setattr(analysis, "FULL_BYTES", 1)
+    layered = models.head_types(model, tok, text)
+    assert handed == [0, 1, 2]
+    for name in TYPES:
+        np.testing.assert_allclose(layered.text[name], whole.text[name], rtol=1e-5, atol=1e-6, err_msg=name)
