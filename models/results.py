@@ -51,14 +51,13 @@ class GenerationStep:
 @dataclass(frozen=True)
 class PooledAttention:
     """A long text's attention on a big model, as its probe's caller kept it (`models.probe`'s
-    `each_layer`): the overview pooled, one layer whole; any other layer comes on request."""
+    `each_layer`): the overview pooled; a layer's weights come on request."""
 
+    text: str  # what was read (to read it again, pooled in other colours)
     layers: int
     heads: int
     mosaics: dict[str, tuple[np.ndarray, int]]  # colour scale -> (overview [layers*s, heads*s], tile s)
     sink_share: float  # the first token's mean share of every row after the first (see attention_scale)
-    layer: int  # the layer kept whole
-    attention: np.ndarray | None  # its weights [heads, T, T], float32 or float16
 
 
 @dataclass(frozen=True)

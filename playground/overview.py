@@ -129,11 +129,11 @@ class OverviewPooler:
     (for "automatic"), one layer whole, and each block's input stream, to make any layer again
     (`models.layer_attention`). Nothing grows as layers × heads × T²."""
 
-    def __init__(self, scale: str, layer: int, max_tile: int = MAX_TILE) -> None:
+    def __init__(self, text: str, scale: str, layer: int, max_tile: int = MAX_TILE) -> None:
         # "automatic" is decided by the whole text's sink: both its choices are pooled. Linear
         # serves square root and log too (they keep the order of values: pooling by max commutes)
         asked = ("no-first",) if scale == "auto" else (scale,) if scale in ("row", "no-first") else ()
-        self.scales, self.layer, self.max_tile = ("linear", *asked), layer, max_tile
+        self.text, self.scales, self.layer, self.max_tile = text, ("linear", *asked), layer, max_tile
         self.rows: dict[str, list[np.ndarray]] = {s: [] for s in self.scales}
         self.tile, self.heads, self.sink, self.cells = 1, 0, 0.0, 0
         self.kept: np.ndarray | None = None
@@ -147,8 +147,9 @@ class OverviewPooler:
         self.streams.append(stream)
         H, T, _ = weights.shape
         self.heads = H
-        if T > 1:  # (the first query of a causal head can see nothing but the first token)
-            self.sink += float(weights[:, 1:, 0].sum(dtype=torch.float64))
+        if T > 1:  # (the first query of a causal head can see nothing but the first token; summed
+            # on the CPU in float64: Apple's GPUs have no float64)
+            self.sink += float(weights[:, 1:, 0].cpu().double().sum())
             self.cells += H * (T - 1)
         if layer == self.layer:
             self.kept = np.empty(
@@ -161,9 +162,10 @@ class OverviewPooler:
             self.tile = tile
 
     def result(self) -> PooledAttention:
+        """The overview; the layer kept whole stays here (`kept`) until the view asks for it."""
         mosaics = {s: (np.vstack(rows), self.tile) for s, rows in self.rows.items()}
         share = self.sink / self.cells if self.cells else 0.0
-        return PooledAttention(len(self.streams), self.heads, mosaics, share, self.layer, self.kept)
+        return PooledAttention(self.text, len(self.streams), self.heads, mosaics, share)
 
 
 def mosaic_in(pooled: PooledAttention, scale: str) -> tuple[np.ndarray, int] | None:

@@ -36,7 +36,6 @@ from playground.views.widgets.tokens import visible
 from playground.worker import WorkerClient
 from playground.worker.requests import (
     INSPECT,
-    LAYER,
     CheckHeads,
     Generate,
     Inspect,
@@ -45,6 +44,7 @@ from playground.worker.requests import (
     SaveAttention,
 )
 
+OVERVIEW_TITLE = "all layers × heads"
 POOL_AWAY = 4_000_000  # attention values beyond which the overview is pooled off the GUI thread
 FOLLOW_MS = 200  # while text streams, the view redraws the growing run at most 5 times a second
 EMPTY_NOTE = "Generate or inspect a text to see its attention."
@@ -112,6 +112,7 @@ class AttentionView(QWidget):
         client.steering_changed.connect(self._on_steering_changed)
         client.heads_checked.connect(self._on_heads_checked)
         self.save_request, self.save_path = 0, Path()  # every head of a long text, being written
+        self.layer_request = (0, -1)  # (request, layer): the last layer of a long text asked for
         self.check_request = 0  # on a model trained on a built-in task: exact answers, heads out
         self.check_line = ""
         # a generation's attention, grown from its steps as they stream (nothing is run again)
@@ -156,7 +157,7 @@ class AttentionView(QWidget):
             "Shift+click chooses more heads, L the whole layer; K knocks the chosen heads out."
         )
         self.overview = AttentionMosaic()
-        self.overview.setTitle("all layers × heads")
+        self.overview.setTitle(OVERVIEW_TITLE)
         self.overview_widget.addItem(self.overview)
         self.overview.tile_clicked.connect(self._on_tile_clicked)
         self.overview.tile_toggled.connect(self._on_tile_toggled)
@@ -256,8 +257,7 @@ class AttentionView(QWidget):
         pooled: a long text's `PooledAttention` (then `attentions` is [0, 0, T, T])."""
         self.kinds = {}
         self.kind_box.hide()
-        self.pooled = pooled
-        self.layer_weights = (pooled.layer, pooled.attention) if pooled is not None else None
+        self.pooled, self.layer_weights = pooled, None  # (a pooled text's layers come on request)
         self._show_kind(tuple(tokens), tuple(tokens), attentions, text, notes)
 
     def set_pair(self, source, inputs, outputs, encoder, decoder, cross, text=None, notes=()) -> None:
@@ -315,8 +315,10 @@ class AttentionView(QWidget):
             mosaic = mosaic_in(self.pooled, scale)
             if mosaic is not None:
                 self.overview.set_mosaic(*mosaic, *self.heads_shape)
+                self.overview.setTitle(OVERVIEW_TITLE)
             else:  # these colours were not pooled: the text is read again, pooled in them
-                self.client.send(Inspect(self.text.text(), INSPECT, scale=scale, layer=self.layer))
+                self.client.send(Inspect(self.pooled.text, INSPECT, scale=scale, layer=self.layer))
+                self.overview.setTitle(f"{OVERVIEW_TITLE} · pooling in these colours…")
         elif self.attentions.size > POOL_AWAY:  # a big model: pool its heads on a pool thread
             attentions = self.attentions
             pooled = lambda: build_mosaic(attentions, scale=scale)  # noqa: E731
@@ -465,7 +467,9 @@ class AttentionView(QWidget):
     def _send_inspect(self, text: str) -> None:
         """A probe of `text`; a long one on a big model keeps the overview in the chosen colours
         and the selected layer whole."""
-        self.client.send(Inspect(text, INSPECT, scale=self.scale_box.currentData(), layer=self.layer))
+        pending = self._pending_selection  # (a recipe's layer, once its probe is in)
+        layer = pending[0] if pending is not None else self.layer
+        self.client.send(Inspect(text, INSPECT, scale=self.scale_box.currentData(), layer=layer))
 
     def shown(self) -> None:
         """The tab opened with nothing drawn: the text in the box is inspected (no extra click)."""
@@ -542,8 +546,10 @@ class AttentionView(QWidget):
         scale = described(self.scale, self._sink_share())
         title = f"layer {self.layer}{self._window()}, {what}{self._kv_group()}{scale}"
         matrix = self.shown_matrix()
-        if matrix is None:  # a long text's layer: asked of the worker, drawn when it comes
-            self.client.send(LayerAttention(self.layer))
+        if matrix is None:  # a long text's layer: asked of the worker (once), drawn when it comes
+            asked, layer = self.layer_request
+            if layer != self.layer or asked not in self.client.outstanding:
+                self.layer_request = (self.client.send(LayerAttention(self.layer)), self.layer)
             self.head_plot.clear_matrix()
             title = f"{title} · reading this layer…"
         else:
@@ -551,13 +557,12 @@ class AttentionView(QWidget):
         self.head_plot.setTitle(title)
         self.selection_changed.emit(self.layer, -1 if self.average else self.head)
 
-    def _on_layer_attention_read(self, request: int, answer) -> None:
-        layer, weights = answer
-        if request != self.client.newest_probe(LAYER) or self.pooled is None:
-            return
+    def _on_layer_attention_read(self, _request: int, answer) -> None:
+        layer, weights = answer  # (read from the streams of the text shown: a newer text's probe
+        if self.pooled is None or layer != self.layer:  # comes before any layer read from it)
+            return  # (a layer walked past: the one shown keeps its weights)
         self.layer_weights = (layer, weights)  # (the one layer kept: walking layers holds no more)
-        if layer == self.layer:
-            self._show_selected()
+        self._show_selected()
 
     def _window(self) -> str:
         """A local layer's window (its queries see only the latest keys): why its map is a band."""
@@ -735,8 +740,10 @@ class AttentionView(QWidget):
                 )
             else:
                 self.failed.emit(f"Could not write {self.save_path}: {message}", "")
-        if status == "failed" and request == self.client.newest_probe(LAYER) and self.pooled is not None:
-            self.head_plot.setTitle(f"layer {self.layer}: could not read this layer: {message}")
+        if request == self.layer_request[0] and status != "done" and self.pooled is not None:
+            if self.layer_request[1] == self.layer and self.shown_matrix() is None:
+                said = message or "stopped"
+                self.head_plot.setTitle(f"layer {self.layer}: could not read this layer: {said}")
         if status == "failed" and request == self.client.newest_probe(INSPECT):
             self.note.setText(f"Could not inspect this text: {message}")  # the last picture stays
             self.note.show()
@@ -790,7 +797,9 @@ class AttentionView(QWidget):
             int(settings.get("head", 0)),
             bool(settings.get("average", False)),
         )
+        self.scale_box.blockSignals(True)  # (the recipe's text is read in its colours below)
         self.scale_box.setCurrentIndex(max(0, self.scale_box.findData(str(settings.get("scale", "auto")))))
+        self.scale_box.blockSignals(False)
         index = self.kind_box.findData(str(settings.get("kind", "")))
         if index >= 0:  # an encoder–decoder's kind of attention
             self.kind_box.setCurrentIndex(index)

@@ -15,6 +15,7 @@ from PySide6.QtCore import Slot
 from playground.info import ModelInfo
 from playground.worker.jobs import Job, JobRunner
 from playground.worker.requests import (
+    INSPECT,
     Attribute,
     CheckHeads,
     Compare,
@@ -85,7 +86,8 @@ class Worker(JobRunner):
         self._probes: dict[str, tuple[int, Request]] = {}  # channel -> its newest waiting probe
         # the model and the stream entering each block of the last text inspected layer by layer
         # (`Probe.pooled`): what `LayerAttention` makes any layer's attention from
-        self._streams: tuple[Any, list] | None = None
+        # (and the layer the probe kept whole, until the view asks for it)
+        self._streams: tuple[Any, list, dict] | None = None
         self.ablation: tuple[tuple[int, int], ...] = ()  # heads knocked out in every model call
         self.ablation_mode = "zero"
         self.steering: tuple[Any, float, str] | None = None  # (vector, coefficient, positions) added
@@ -646,6 +648,7 @@ class Worker(JobRunner):
             example=trainer.objective.val_pairs.sources[0] if caps.encoder_decoder else "",
         )
         self._tuners = {}  # (the old model's pace says nothing of the new one's)
+        self._streams = None  # (the old model's text)
         self.model_loaded.emit(self.info)
         self._forget_ablation()  # (after: see `_load`)
 
@@ -722,17 +725,19 @@ class Worker(JobRunner):
                 return models.probe(model, run.trainer.tokenizer, ask.text, k=10)
         self._need_model()
         pooler = None
-        if ask.attentions and not self.model.capabilities.encoder_decoder:  # (its texts are short)
+        # the attention view's text (its channel alone: another view's probe keeps every head, and
+        # leaves the streams the attention view reads its layers from); an encoder–decoder's is short
+        if ask.attentions and ask.channel == INSPECT and not self.model.capabilities.encoder_decoder:
             from playground.overview import OverviewPooler
 
-            pooler = OverviewPooler(ask.scale, ask.layer)
+            pooler = OverviewPooler(ask.text, ask.scale, ask.layer)
             self._streams = None  # (the last long text's: let them go before this pass)
         with self._intervened():
             probe = models.probe(
                 self.model, self.tokenizer, ask.text, k=10, attentions=ask.attentions, each_layer=pooler
             )
         if pooler is not None and pooler.streams:  # a long text on a big model: read layer by layer
-            self._streams = (self.model, pooler.streams)
+            self._streams = (self.model, pooler.streams, {ask.layer: pooler.kept})
             probe = replace(probe, pooled=pooler.result())
         if self.ablation or self.steering:  # what the heads out and the steering change, token by token
             from models.inspect.analysis import target_prob
@@ -750,7 +755,10 @@ class Worker(JobRunner):
         model, streams = self._kept_streams()
         if not 0 <= ask.layer < len(streams):
             raise models.ModelError(f"there is no layer {ask.layer} (the model has {len(streams)})")
-        return ask.layer, models.layer_attention(model, ask.layer, streams[ask.layer])
+        kept = self._streams[2].pop(ask.layer, None)  # the layer the probe kept: the view holds it now
+        return ask.layer, kept if kept is not None else models.layer_attention(
+            model, ask.layer, streams[ask.layer]
+        )
 
     @serves(SaveAttention)
     def _save_attention(self, request: int, ask: SaveAttention) -> None:
@@ -775,7 +783,7 @@ class Worker(JobRunner):
 
     def _kept_streams(self) -> tuple[Any, list]:
         """The model and streams of the last text inspected layer by layer, while still its own."""
-        model, streams = self._streams if self._streams is not None else (None, [])
+        model, streams, _ = self._streams if self._streams is not None else (None, [], {})
         if model is None or model is not self.model:
             from models import ModelError
 

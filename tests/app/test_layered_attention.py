@@ -44,6 +44,7 @@ def test_the_view_draws_the_pooled_overview_and_reads_each_layer_it_shows(qtbot,
     assert probe.attentions.size == 0 and probe.pooled.layers == whole.shape[0] == 2
     assert view.heads_shape == whole.shape[:2] and view.scale in ("linear", "no-first")
     np.testing.assert_allclose(view.overview.data, build_mosaic(whole, scale=view.scale)[0], atol=2e-3)
+    qtbot.waitUntil(lambda: view.shown_matrix() is not None, timeout=10_000)  # the layer it kept
     np.testing.assert_allclose(view.head_plot.data, rescaled(whole[0, 0], view.scale), atol=2e-3)
 
     _click_tile(qtbot, view, 1, 1)  # another layer: asked of the worker, drawn when it comes
@@ -59,9 +60,31 @@ def test_the_view_draws_the_pooled_overview_and_reads_each_layer_it_shows(qtbot,
     qtbot.keyClick(view.overview_widget, Qt.Key.Key_Up)  # back to layer 0: read again
     qtbot.waitUntil(lambda: view.shown_matrix() is not None and view.layer == 0, timeout=10_000)
     np.testing.assert_allclose(view.shown_matrix(), whole[0, 1], atol=2e-3)
+    asked = []  # down and straight back up: the layer walked past does not replace the one shown
+    window.client.layer_attention_read.connect(lambda _r, answer: asked.append(answer[0]))
+    qtbot.keyClick(view.overview_widget, Qt.Key.Key_Down)
+    qtbot.keyClick(view.overview_widget, Qt.Key.Key_Up)
+    qtbot.waitUntil(lambda: 1 in asked and view.shown_matrix() is not None, timeout=10_000)
+    qtbot.wait(50)
+    assert view.layer == 0 and view.shown_matrix() is not None
+    np.testing.assert_allclose(view.shown_matrix(), whole[0, 1], atol=2e-3)
+
+    from playground.worker.requests import EXAMPLE, Inspect
+
+    example = []  # another view's probe of another text keeps every head, and leaves these layers be
+    window.client.probed.connect(
+        lambda r, probe: example.append(probe) if r == window.client.newest_probe(EXAMPLE) else None
+    )
+    window.client.send(Inspect("a few words", EXAMPLE))
+    qtbot.waitUntil(lambda: bool(example), timeout=10_000)
+    assert example[0].pooled is None and example[0].attentions.shape[:2] == whole.shape[:2]
+    _click_tile(qtbot, view, 1, 0)
+    qtbot.waitUntil(lambda: view.shown_matrix() is not None and view.layer == 1, timeout=10_000)
+    np.testing.assert_allclose(view.shown_matrix(), whole[1, 0], atol=2e-3)
 
     view.scale_box.setCurrentIndex(view.scale_box.findData("row"))  # not pooled so: read again
-    qtbot.waitUntil(lambda: "row" in got[-1].pooled.mosaics and view.scale == "row", timeout=10_000)
+    repooled = lambda: any(p.pooled is not None and "row" in p.pooled.mosaics for p in got)  # noqa: E731
+    qtbot.waitUntil(lambda: repooled() and view.scale == "row", timeout=10_000)
     qtbot.waitUntil(lambda: view.overview.data.shape == build_mosaic(whole)[0].shape, timeout=10_000)
     np.testing.assert_allclose(view.overview.data, build_mosaic(whole, scale="row")[0], atol=2e-3)
     view.scale_box.setCurrentIndex(view.scale_box.findData("sqrt"))  # from the linear pooling

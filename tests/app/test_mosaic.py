@@ -79,13 +79,13 @@ def test_a_layered_probes_overview_equals_the_whole_attentions_in_every_scale():
     att = np.tril(att)
     att /= att.sum(-1, keepdims=True)
     for asked in SCALES:
-        pooler = OverviewPooler(asked, layer=1, max_tile=16)
+        pooler = OverviewPooler("a text", asked, layer=1, max_tile=16)
         for layer in range(3):
             pooler(layer, torch.from_numpy(att[layer]), torch.full((40, 8), float(layer)))
         pooled = pooler.result()
-        assert (pooled.layers, pooled.heads, pooled.layer) == (3, 2, 1)
+        assert (pooled.text, pooled.layers, pooled.heads) == ("a text", 3, 2)
         assert pooled.sink_share == pytest.approx(sink_share(att), rel=1e-6)
-        np.testing.assert_array_equal(pooled.attention, att[1])
+        np.testing.assert_array_equal(pooler.kept, att[1])
         assert [float(s[0, 0]) for s in pooler.streams] == [0.0, 1.0, 2.0]
         kept = {"auto": {"linear", "no-first"}, "row": {"linear", "row"}, "no-first": {"linear", "no-first"}}
         assert set(pooled.mosaics) == kept.get(asked, {"linear"}), asked
