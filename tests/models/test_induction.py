@@ -127,6 +127,9 @@ def test_the_phase_change_is_the_first_validation_past_the_threshold():
 
 
 @pytest.mark.slow
+# (it trains the induction preset: under 5 minutes on a quiet 2-core machine, 7.3 measured on a busy
+# one; the suite's 300 s limit is there to catch a hang, not a slow machine)
+@pytest.mark.timeout(900)
 def test_on_the_seeded_preset_the_heads_form_in_a_window_and_carry_the_in_context_learning():
     """The induction preset (Shakespeare, seed 1337): the best head crosses the threshold between
     steps 1,000 and 2,000 (measured: 1,500); by the end, knocking out the two heads it names raises
