@@ -27,6 +27,7 @@ from models.nn import (
     ModelConfig,
     Seq2Seq,
     build,
+    layout,
 )
 from models.nn.decoder import Rotary
 from models.nn.quantized import quantize_int8, refuse_quantized
@@ -143,7 +144,7 @@ def _assemble(
         quantize_int8(model)
         for p in model.parameters():  # what is not a linear layer (embeddings, norms) runs in float32
             p.data = p.data.float()
-    return model.to(device).eval(), tokenizer
+    return layout.for_decoding(model.to(device).eval()), tokenizer
 
 
 def _make_buffers(model: Model) -> None:

@@ -23,7 +23,7 @@ from models.hf import checkpoint
 from models.hf.atomic import Writer, copy_folder, link_or_copy
 from models.inspect.analysis import probe
 from models.inspect.head_scores import probe_scores
-from models.nn import Model
+from models.nn import Model, layout
 from models.nn.quantized import refuse_quantized
 from models.results import Baseline, TrainingReport
 from models.text.corpus import BUILTIN_CORPORA
@@ -84,7 +84,7 @@ class Trainer:
         self.random = RunRandom(cfg.seed, self.device)
         with self.random.active():
             built = self.objective.model(model, resuming=state is not None)
-        self.model = built.to(self.device).train()
+        self.model = layout.for_training(built.to(self.device).train())  # (a loaded model's is for decoding)
         frozen = freeze_early_blocks(self.model, cfg.trainable_blocks)
         self._net: torch.nn.Module = self.model
         if self.distributed:  # one replica per process; DDP averages the gradients

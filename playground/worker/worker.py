@@ -633,7 +633,10 @@ class Worker(JobRunner):
         finetune = run.request.finetune
         if finetune is not None:  # the model it started from is kept, to compare before and after
             self.base = (self.model, self.tokenizer)
-        self.model, self.tokenizer = trainer.model.eval(), trainer.tokenizer
+        from models.nn import layout
+
+        # laid out for decoding, as a loaded model is (a further run lays it out for training again)
+        self.model, self.tokenizer = layout.for_decoding(trainer.model.eval()), trainer.tokenizer
         caps = self.model.capabilities
         task = trainer.corpus.task if caps.causal and finetune is None else None  # a decoder's task
         info = model_info(

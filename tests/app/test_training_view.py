@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from torch.nn import Linear
 
 import models
 
@@ -64,6 +65,10 @@ def test_trained_model_becomes_the_active_model(qtbot, view, window):
         lambda: window.info is not None and window.info.name.startswith("trained"), timeout=10_000
     )
     assert window.info.n_layer == 2 and window.info.context == 32
+    linears = [m for m in window.client.worker.model.modules() if isinstance(m, Linear)]
+    widening = [m for m in linears if m.in_features < m.out_features]  # laid out for decoding, as a
+    # loaded model is: column by column
+    assert widening and all(m.weight.stride() == (1, m.out_features) for m in widening)
 
 
 def test_pause_stops_steps_step_runs_one_and_continue_resumes(qtbot, view):

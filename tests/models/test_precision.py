@@ -109,3 +109,75 @@ def test_what_needs_float_weights_refuses_int8_and_devices_refuse_what_they_cann
         check_precision("int8", torch.device("cuda"))
     with pytest.raises(models.ModelError, match="precision must be one of"):
         models.load(llama_folder, precision="fp8")
+
+
+def _column_major(w: torch.Tensor) -> bool:
+    return w.stride() == (1, w.shape[0])
+
+
+@pytest.fixture(scope="module")
+def narrow_llama_folder(tmp_path_factory):
+    """A Llama narrower than its vocabulary, as real ones are: its tied head widens."""
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(
+        vocab_size=tok.vocab_size, hidden_size=16, intermediate_size=48, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128, tie_word_embeddings=True,
+    )  # fmt: skip
+    folder = tmp_path_factory.mktemp("narrow") / "m"
+    transformers.LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save(folder)
+    return folder
+
+
+def test_float32_decoding_reads_widening_weights_by_columns_training_by_rows(narrow_llama_folder, tmp_path):
+    """A loaded float32 model keeps each widening layer's weight (the MLP's up projections, the
+    tied head) column by column, where one row's product streams fastest, with the same values
+    and the same greedy text; a training run lays every weight out by rows again; bf16 and int8
+    keep rows (their kernels read rows); saving writes the same weights."""
+    from models.nn import layout
+    from models.training.finetune import finetune_config, finetuner
+
+    ours, tok = models.load(narrow_llama_folder)
+    block = ours.model.layers[0]
+    assert ours.lm_head.in_features < ours.lm_head.out_features  # (the vocabulary is wider)
+    widening = [block.mlp.gate_proj, block.mlp.up_proj, ours.lm_head]
+    assert all(_column_major(m.weight) for m in widening)
+    assert block.mlp.down_proj.weight.is_contiguous()  # a narrowing layer streams fastest by rows
+    assert ours.lm_head.weight is ours.model.embed_tokens.weight  # still tied
+    ids = torch.tensor([tok.encode("First Citizen: Before we proceed", special_tokens=False).ids.tolist()])
+
+    def greedy():
+        return [s.token_id for s in models.generate(ours, tok, "First", max_new_tokens=16, temperature=0)]
+
+    by_columns = greedy()
+    with torch.no_grad():
+        a = ours(ids).logits
+    models.save(ours, tok, tmp_path / "saved")
+    layout.for_training(ours)
+    assert all(p.is_contiguous() for p in ours.parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids).logits, a, atol=1e-5, rtol=0)
+    assert greedy() == by_columns
+    again, _ = models.load(tmp_path / "saved")
+    for (name, p), q in zip(ours.named_parameters(), again.parameters(), strict=True):
+        assert torch.equal(p, q), name
+
+    for precision in ("bf16", "int8"):
+        other, _ = models.load(narrow_llama_folder, precision=precision)
+        weights = [t for n, t in other.state_dict().items() if t.dim() == 2 and "embed" not in n]
+        assert weights and all(t.is_contiguous() for t in weights), precision
+    column_linear = layout.for_decoding(torch.nn.Sequential(torch.nn.Linear(16, 48)))[0]
+    assert _column_major(column_linear.weight)
+    row_linear = torch.nn.Linear(16, 48)
+    row_linear.load_state_dict(column_linear.state_dict())
+    from_columns, from_rows = Int8Linear(column_linear), Int8Linear(row_linear)
+    assert from_columns.weight_int8.is_contiguous()  # the kernel reads rows
+    x = torch.randn(3, 16)
+    torch.testing.assert_close(from_columns(x), from_rows(x), atol=0, rtol=0)
+
+    loaded, tok = models.load(narrow_llama_folder)  # a fine-tune of it rounds as its resumed run will
+    cfg = finetune_config(loaded, "lm", steps=2, context=16, eval_every=0, sample_every=0, probe_every=0,
+                          checkpoint_every=0)  # fmt: skip
+    trainer = finetuner(loaded, tok, "shakespeare", cfg)
+    assert all(p.is_contiguous() for p in trainer.model.parameters())
