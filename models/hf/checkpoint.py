@@ -131,8 +131,11 @@ def _assemble(
     _check_state(model, state, folder)
     # assigned, not copied: each tensor becomes the parameter, so it must be laid out as one
     # (GPT-2's transposed Conv1D weights are views; a strided weight changes the matmul's rounding)
-    state = {k: v.contiguous() for k, v in state.items()}
-    model.load_state_dict(state, strict=False, assign=True)  # tied weights are absent on purpose
+    # (taken out of the caller's dict: a weight laid out again for decoding below frees its old
+    # copy at once, where a reference left behind held them all, +137 MiB at SmolLM2's shape)
+    placed = {k: state.pop(k).contiguous() for k in list(state)}
+    model.load_state_dict(placed, strict=False, assign=True)  # tied weights are absent on purpose
+    del placed
     model.tie_weights()
     _make_buffers(model)
     if tokenizer.vocab_size > config.vocab_size:
