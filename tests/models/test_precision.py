@@ -14,12 +14,12 @@ from models.nn.quantized import Int8Linear, is_quantized
 from tests.models.helpers import char_tokenizer
 
 
-def _llama(tmp_path_factory, width: int, heads: int):
+def _llama(tmp_path_factory, width: int, inner: int, heads: int):
     """A tiny random Llama folder (tied head, two layers, half as many key/value heads)."""
     tok = char_tokenizer()
     torch.manual_seed(0)
     cfg = transformers.LlamaConfig(
-        vocab_size=tok.vocab_size, hidden_size=width, intermediate_size=3 * width, num_hidden_layers=2,
+        vocab_size=tok.vocab_size, hidden_size=width, intermediate_size=inner, num_hidden_layers=2,
         num_attention_heads=heads, num_key_value_heads=heads // 2, max_position_embeddings=128,
         tie_word_embeddings=True,
     )  # fmt: skip
@@ -31,7 +31,7 @@ def _llama(tmp_path_factory, width: int, heads: int):
 
 @pytest.fixture(scope="module")
 def llama_folder(tmp_path_factory):
-    return _llama(tmp_path_factory, 64, 4)
+    return _llama(tmp_path_factory, 64, 128, 4)
 
 
 def test_int8_weights_stay_close_to_float32_and_write_the_same_greedy_text(llama_folder):
@@ -124,7 +124,7 @@ def _column_major(w: torch.Tensor) -> bool:
 @pytest.fixture(scope="module")
 def narrow_llama_folder(tmp_path_factory):
     """A Llama narrower than its vocabulary, as real ones are: its tied head widens."""
-    return _llama(tmp_path_factory, 16, 2)
+    return _llama(tmp_path_factory, 16, 48, 2)
 
 
 def test_float32_decoding_reads_widening_weights_by_columns_training_by_rows(narrow_llama_folder, tmp_path):
