@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 
 from playground.views.widgets.tokens import visible
 
@@ -31,6 +31,39 @@ def test_ctrl_enter_streams_tokens_into_chips(qtbot, window, wait_signal):
     assert view.output.toPlainText().startswith("the cat")
     assert "25 tokens" in view.stats.text()
     assert view.generate_button.isEnabled() and not view.stop_button.isEnabled()
+
+
+class _PaintCounter(QObject):
+    """Counts the paint events each watched widget receives."""
+
+    def __init__(self, *widgets) -> None:
+        super().__init__()
+        self.counts = dict.fromkeys(widgets, 0)
+        for w in widgets:
+            w.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Paint:
+            self.counts[watched] += 1
+        return False
+
+
+def test_streamed_tokens_repaint_their_text_and_readout_not_the_whole_window(qtbot, window):
+    """Each batch of tokens updates the chips and the stats line. A QLabel's new text re-laid out
+    the window and so repainted every widget in it at every token: 11 ms a token on SmolLM2's
+    shape, time the model's threads lost on a 2-core machine."""
+    view = window.prompt_view
+    view.sampling.max_tokens.setValue(400)
+    batches = []
+    window.client.worker.tokens_generated.connect(batches.append)
+    elsewhere = (window.tabs.tabBar(), view.sampling.max_tokens, view.generate_button)
+    painted = _PaintCounter(view.stats, *elsewhere)
+    qtbot.keyClick(view.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not view.running, timeout=30_000)
+    assert len(batches) >= 10, len(batches)  # the stats line changed at each
+    assert painted.counts[view.stats] >= 10
+    # the rest only when the run starts and ends (without the readout: 19-21 times in 17 batches)
+    assert max(painted.counts[w] for w in elsewhere) <= 6, painted.counts
 
 
 def test_escape_stops_generation(qtbot, window, wait_signal):

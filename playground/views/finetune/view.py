@@ -36,7 +36,7 @@ from playground.views.finetune import held_out
 from playground.views.finetune.form import FinetuneForm
 from playground.views.resets import REFUSED, STOPPED, ended_line, event_of
 from playground.views.widgets.budgeted_redraw import BudgetedRedraw
-from playground.views.widgets.elided_label import ElidedLabel
+from playground.views.widgets.elided_label import Readout
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.heatmap import CellLabels, HeatmapPlot, colorbar
 from playground.views.widgets.mosaic import AttentionMosaic
@@ -239,7 +239,7 @@ class FinetuneView(QWidget):
             controls.addWidget(b)
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
-        self.stats = ElidedLabel("not started")
+        self.stats = Readout("not started")  # changes at every report: repaints itself alone
         self.save_button = QPushButton("Save as…")
         self.save_button.setToolTip("Write the fine-tuned model as a folder transformers opens")
         self.save_button.clicked.connect(self._on_save_clicked)

@@ -25,7 +25,7 @@ from playground.recipe import recipe_for
 from playground.views.prompt.sampling_form import SamplingForm
 from playground.views.prompt.token_details import TokenDetails
 from playground.views.resets import MODEL
-from playground.views.widgets.elided_label import wrapping_label
+from playground.views.widgets.elided_label import Readout
 from playground.views.widgets.example_text import TYPED, fill, offer_example, watch_typing
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.save_dialogs import ask_file
@@ -87,7 +87,7 @@ class PromptView(QWidget):
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.hide()
-        self.stats = wrapping_label(NO_RUN)  # two lines in a narrow column, never a wider window
+        self.stats = Readout(NO_RUN, lines=2)  # two lines in a narrow column; a new count repaints it alone
         middle = QWidget()
         mid = QVBoxLayout(middle)
         mid.addWidget(self.notes)

@@ -35,7 +35,7 @@ from playground.views.resets import REFUSED, STOPPED, ended_line, event_of
 from playground.views.training.form import TrainingForm
 from playground.views.widgets.attention_scale import LABELS, described, rescaled, resolve, sink_share
 from playground.views.widgets.budgeted_redraw import BudgetedRedraw
-from playground.views.widgets.elided_label import ElidedLabel
+from playground.views.widgets.elided_label import ElidedLabel, Readout
 from playground.views.widgets.figure_export import ExportButton
 from playground.views.widgets.grokking_charts import GrokkingCharts
 from playground.views.widgets.heatmap import HeatmapPlot, colorbar
@@ -186,7 +186,7 @@ class TrainingView(QWidget):
         self.check_label.hide()
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
-        self.stats = ElidedLabel("not started")
+        self.stats = Readout("not started")  # changes at every report: repaints itself alone
         controls = QHBoxLayout()
         for b in (self.train_button, self.pause_button, self.step_button, self.stop_button):
             controls.addWidget(b)
