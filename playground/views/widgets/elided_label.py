@@ -69,7 +69,8 @@ class Readout(QWidget):
 
     def __init__(self, text: str = "", lines: int = 1, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._text, self._lines = text, lines
+        self._text, self._lines = "", lines
+        self.setText(text)
         wide = QSizePolicy.Policy.Preferred if lines == 1 else QSizePolicy.Policy.Ignored
         self.setSizePolicy(wide, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(MIN_WIDTH)
